@@ -1,0 +1,1 @@
+"""Problem types: prompts, answer schemas, problem parsers and instance generators."""

@@ -1,0 +1,472 @@
+"""The ``llm-modulo`` command line.
+
+Exit status: 0 success / accept, 1 reject / not solved, 2 usage or input error,
+3 unknown (``check``), 4 generator or model-server failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llm_modulo.errors import (
+    GeneratorError,
+    LLMModuloError,
+    ModelServerError,
+    ProblemError,
+    UsageError,
+)
+from llm_modulo.generator import OpenAICompatClient, SamplingParams
+from llm_modulo.loop import Budget, LoopConfig, Solver
+from llm_modulo.registry import default_registry
+from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status
+
+app = typer.Typer(
+    name="llm-modulo",
+    help="LLM-Modulo: an LLM proposes, sound verifiers dispose.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_REJECT, EXIT_USAGE, EXIT_UNKNOWN, EXIT_GENERATOR = 0, 1, 2, 3, 4
+BASE_URL_ENV = "LLM_MODULO_BASE_URL"
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """One clear line per known error, never a traceback."""
+    try:
+        yield
+    except (GeneratorError, ModelServerError) as exc:
+        fail(str(exc), EXIT_GENERATOR)
+    except LLMModuloError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+# -- shared options ----------------------------------------------------------------------
+
+DomainOpt = Annotated[str, typer.Option("--domain", "-d", help="Registered domain name.")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--base-url", envvar=BASE_URL_ENV,
+                 help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1. "
+                      "Default: start the embedded vLLM CPU server."),
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (default: the "
+                                                               "server's first model).")]
+RoundsOpt = Annotated[int, typer.Option("--rounds", min=1, help="Generate-verify rounds.")]
+SamplesOpt = Annotated[int, typer.Option("-n", "--samples", min=1, max=128,
+                                         help="Samples per round.")]
+FeedbackOpt = Annotated[FeedbackLevel, typer.Option("--feedback",
+                                                    help="What back-prompts carry.")]
+TemperatureOpt = Annotated[float, typer.Option("--temperature", min=0.0, max=5.0)]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed (round r uses "
+                                                            "seed + r - 1).")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Tokens per sample.")]
+TokenBudgetOpt = Annotated[int | None, typer.Option("--token-budget", min=1,
+                                                    help="Total tokens per problem.")]
+WallTimeOpt = Annotated[float | None, typer.Option("--wall-time", min=0.001,
+                                                   help="Seconds per problem.")]
+StructuredOpt = Annotated[bool, typer.Option("--structured/--no-structured",
+                                             help="Enforce the domain's output constraint "
+                                                  "in decoding.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+
+
+def _config(rounds: int, samples: int, feedback: FeedbackLevel, temperature: float,
+            seed: int | None, max_tokens: int, token_budget: int | None,
+            wall_time: float | None, structured: bool, concurrency: int = 64) -> LoopConfig:
+    return LoopConfig(
+        budget=Budget(rounds=rounds, samples=samples, max_tokens=token_budget,
+                      wall_time_s=wall_time),
+        feedback=feedback,
+        sampling=SamplingParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
+        structured=structured,
+        concurrency=concurrency,
+    )
+
+
+@contextlib.contextmanager
+def endpoint(base_url: str | None, model: str | None) -> Iterator[tuple[str, str | None]]:
+    """The given endpoint, or the embedded server started for the command's duration."""
+    if base_url:
+        yield base_url, model
+        return
+    from llm_modulo.embedded import EmbeddedServer
+
+    err.print("[dim]no --base-url given: starting the embedded vLLM CPU server "
+              "(SmolLM2-135M-Instruct); this takes about a minute...[/]")
+    with err.status("starting vLLM ..."), EmbeddedServer() as server:
+        pass_through = server
+        err.print(f"[dim]vLLM ready at {server.base_url}[/]")
+        yield pass_through.base_url, model or pass_through.model
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+@app.command()
+def solve(
+    problem: Annotated[str, typer.Option("--problem", "-p",
+                                         help="The problem: inline text/JSON or a file path.")],
+    domain: DomainOpt = "game24",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 8,
+    feedback: FeedbackOpt = FeedbackLevel.ALL,
+    temperature: TemperatureOpt = 1.0,
+    seed: SeedOpt = 0,
+    max_tokens: MaxTokensOpt = 128,
+    token_budget: TokenBudgetOpt = None,
+    wall_time: WallTimeOpt = None,
+    structured: StructuredOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Solve one problem: generate, verify, back-prompt until a verified answer or budget end."""
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier(domain)
+        prob = dom.load_problem(problem)
+        config = _config(rounds, samples, feedback, temperature, seed, max_tokens,
+                         token_budget, wall_time, structured)
+        with endpoint(base_url, model) as (url, model_name):
+
+            async def go() -> SolveResult:
+                async with OpenAICompatClient(url, model=model_name) as client:
+                    return await Solver(dom, ver, client, config).solve(prob)
+
+            with err.status("solving ..."):
+                result = asyncio.run(go())
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        _report(result)
+    if result.stop_reason.value == "error":
+        raise typer.Exit(EXIT_GENERATOR)
+    raise typer.Exit(EXIT_OK if result.solved else EXIT_REJECT)
+
+
+def _answer_text(result: SolveResult) -> str:
+    assert result.solution is not None
+    answer = result.solution.candidate.answer
+    if answer is not None and len(answer) == 1:
+        return str(next(iter(answer.values())))
+    return json.dumps(answer)
+
+
+def _report(result: SolveResult) -> None:
+    if result.solution is not None:
+        v = result.solution.verdict
+        out.print(f"[bold green]verified[/] {_answer_text(result)}   "
+                  f"[dim]({v.verifier} {v.verifier_version}, round {result.solution.round}, "
+                  f"sample {result.solution.sample})[/]", highlight=False)
+    elif result.stop_reason.value == "error":
+        out.print(f"[bold red]generator failed:[/] {result.error}", highlight=False)
+    else:
+        out.print(f"[bold yellow]no verified answer[/] within budget "
+                  f"(stopped: {result.stop_reason.value})")
+    table = Table(box=None, show_header=True, header_style="dim")
+    for col in ("round", "accept", "reject", "unknown", "critique of the back-prompted answer"):
+        table.add_column(col)
+    for r in range(1, result.rounds + 1):
+        attempts = [a for a in result.attempts if a.round == r]
+        counts = {s: sum(a.verdict.status is s for a in attempts) for s in Status}
+        rejected = [a for a in attempts if a.verdict.status is Status.REJECT]
+        first = min(rejected, key=lambda a: len(a.verdict.critiques)) if rejected else None
+        note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
+        table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
+                      str(counts[Status.UNKNOWN]), note[:80])
+    out.print(table)
+    out.print(f"[dim]tokens: {result.usage.prompt_tokens} prompt + "
+              f"{result.usage.completion_tokens} completion; {result.elapsed_s:.1f} s[/]")
+
+
+@app.command()
+def check(
+    problem: Annotated[str, typer.Option("--problem", "-p", help="Inline text/JSON or a file.")],
+    candidate: Annotated[str, typer.Option("--candidate", "-c",
+                                           help="The candidate answer (text, JSON, or @file).")],
+    domain: DomainOpt = "game24",
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001,
+                                                  help="Verifier deadline, seconds.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify one candidate with no LLM. Exit 0 accept, 1 reject, 3 unknown, 2 usage error."""
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier(domain)
+        prob = dom.load_problem(problem)
+        text = candidate
+        if candidate.startswith("@"):
+            try:
+                text = Path(candidate[1:]).read_text()
+            except OSError as exc:
+                raise UsageError(f"cannot read candidate file {candidate[1:]}: "
+                                 f"{exc.strerror}") from None
+        cand = dom.parse_candidate(prob, text)
+        verdict = ver.verify(prob, cand, timeout_s=timeout)
+    if as_json:
+        payload = {
+            "status": verdict.status.value,
+            "critiques": [c.model_dump(mode="json") for c in verdict.critiques],
+            "verifier": verdict.verifier,
+            "verifier_version": verdict.verifier_version,
+            "sound": verdict.sound,
+            "elapsed_s": round(verdict.elapsed_s, 6),
+            "evidence": verdict.evidence,
+            "problem_hash": prob.hash,
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        style = {Status.ACCEPT: "green", Status.REJECT: "red", Status.UNKNOWN: "yellow"}
+        out.print(f"[bold {style[verdict.status]}]{verdict.status.value.upper()}[/] "
+                  f"[dim]({verdict.verifier} {verdict.verifier_version})[/]")
+        for c in verdict.critiques:
+            where = f" [dim]at {c.location}[/]" if c.location else ""
+            out.print(f"  - {c.message}{where}", highlight=False)
+    codes = {Status.ACCEPT: EXIT_OK, Status.REJECT: EXIT_REJECT, Status.UNKNOWN: EXIT_UNKNOWN}
+    raise typer.Exit(codes[verdict.status])
+
+
+def _read_problems(path: Path, dom: Any) -> list[Problem]:
+    if not path.is_file():
+        raise ProblemError(f"problems file {path} does not exist")
+    problems = []
+    with path.open() as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ProblemError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            try:
+                prob = dom.parse_problem(raw)
+            except ProblemError as exc:
+                raise ProblemError(f"{path}:{lineno}: {exc}") from None
+            if prob.id is None and isinstance(raw, dict) and raw.get("idx") is not None:
+                prob = prob.model_copy(update={"id": str(raw["idx"])})
+            problems.append(prob)
+    return problems
+
+
+def _done_hashes(path: Path) -> tuple[set[str], int]:
+    """Problem hashes already finished in a results file (errors are retried)."""
+    done: set[str] = set()
+    bad = 0
+    if not path.exists():
+        return done, bad
+    with path.open() as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if row.get("stop_reason") != "error":
+                    done.add(row["problem"]["hash"])
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                bad += 1
+    return done, bad
+
+
+@app.command()
+def run(
+    problems_file: Annotated[Path, typer.Argument(help="JSONL, one problem per line.",
+                                                  metavar="PROBLEMS.jsonl")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Results JSONL (appended; "
+                                                              "finished problems are skipped).")],
+    domain: DomainOpt = "game24",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 8,
+    feedback: FeedbackOpt = FeedbackLevel.ALL,
+    temperature: TemperatureOpt = 1.0,
+    seed: SeedOpt = 0,
+    max_tokens: MaxTokensOpt = 128,
+    token_budget: TokenBudgetOpt = None,
+    wall_time: WallTimeOpt = None,
+    structured: StructuredOpt = True,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1,
+                                             help="Problems in flight.")] = 64,
+    limit: Annotated[int | None, typer.Option("--limit", min=1,
+                                              help="Only the first N problems.")] = None,
+) -> None:
+    """Solve a batch of problems; resumable (problems already in --out are skipped)."""
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier(domain)
+        problems = _read_problems(problems_file, dom)[:limit]
+        done, bad = _done_hashes(out_path)
+        if bad:
+            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {out_path} kept as is")
+        todo = [p for p in problems if p.hash not in done]
+        err.print(f"{len(problems)} problems, {len(problems) - len(todo)} already done, "
+                  f"{len(todo)} to solve")
+        if not todo:
+            raise typer.Exit(EXIT_OK)
+        config = _config(rounds, samples, feedback, temperature, seed, max_tokens,
+                         token_budget, wall_time, structured, concurrency)
+        with endpoint(base_url, model) as (url, model_name):
+            solved, failed = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
+                                                    out_path))
+    err.print(f"solved {solved} of {len(todo)}" + (f"; {failed} generator errors" if failed
+                                                   else "") + f"; results in {out_path}")
+    raise typer.Exit(EXIT_GENERATOR if failed == len(todo) else EXIT_OK)
+
+
+async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
+                     todo: list[Problem], out_path: Path) -> tuple[int, int]:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # never damage what is stored: start on a fresh line if a previous run was cut mid-line
+    if out_path.exists() and out_path.stat().st_size:
+        with out_path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            needs_newline = fh.read(1) != b"\n"
+        if needs_newline:
+            with out_path.open("a") as fh:
+                fh.write("\n")
+    solved = failed = 0
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("solved {task.fields[solved]}"),
+               TimeElapsedColumn())
+    async with OpenAICompatClient(url, model=model) as client:
+        solver = Solver(dom, ver, client, config)
+        with Progress(*columns, console=err, transient=False) as progress, \
+                out_path.open("a") as fh:
+            task = progress.add_task(dom.name, total=len(todo), solved=0)
+            async for result in solver.solve_many(todo):
+                fh.write(result.model_dump_json() + "\n")
+                fh.flush()
+                solved += result.solved
+                failed += result.stop_reason.value == "error"
+                progress.update(task, advance=1, solved=solved)
+    return solved, failed
+
+
+@app.command()
+def verifiers() -> None:
+    """List registered verifiers with versions and origins."""
+    table = Table("name", "version", "sound", "origin", "class")
+    for e in default_registry.verifiers.entries():
+        table.add_row(e.name, e.cls.version, "yes" if e.cls.sound else "no", e.origin,
+                      f"{e.cls.__module__}.{e.cls.__qualname__}")
+    out.print(table)
+    _print_plugin_errors(default_registry.verifiers.errors())
+
+
+@app.command()
+def domains() -> None:
+    """List registered domains with versions, verifiers and origins."""
+    table = Table("name", "version", "verifier", "origin", "class")
+    for e in default_registry.domains.entries():
+        table.add_row(e.name, e.cls.version, e.cls.verifier, e.origin,
+                      f"{e.cls.__module__}.{e.cls.__qualname__}")
+    out.print(table)
+    _print_plugin_errors(default_registry.domains.errors())
+
+
+def _print_plugin_errors(errors: list[Any]) -> None:
+    for e in errors:
+        err.print(f"[bold red]plugin failed to load:[/] {e}", highlight=False)
+    if errors:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
+) -> None:
+    """Start the embedded vLLM CPU server (SmolLM2-135M-Instruct) on 127.0.0.1 until Ctrl-C."""
+    from llm_modulo.embedded import EmbeddedServer
+
+    with errors_as_messages(), EmbeddedServer(port=port) as server:
+        out.print(f"serving {server.model} at {server.base_url}  (Ctrl-C stops)")
+        out.print(f"use: llm-modulo solve --base-url {server.base_url} --problem '4 4 6 8'")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                import time
+
+                time.sleep(3600)
+
+
+@app.command("fetch-model")
+def fetch_model() -> None:
+    """Download and convert the embedded model (done once; cached in the data directory)."""
+    from llm_modulo.embedded import ensure_model
+
+    with errors_as_messages():
+        path = ensure_model()
+    out.print(f"model ready at {path}")
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option("--count", min=1, help="Puzzles to solve.")] = 6,
+    base_url: BaseUrlOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 8,
+    seed: SeedOpt = 0,
+) -> None:
+    """The main job: start the embedded model, solve Game-of-24 puzzles, print verified answers."""
+    from domains.game24 import DEMO_PUZZLES
+
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier("game24")
+        problems = [dom.parse_problem(p) for p in DEMO_PUZZLES[:count]]
+        config = _config(rounds, samples, FeedbackLevel.ALL, 1.0, seed, 64, None, None, True)
+        with endpoint(base_url, None) as (url, model_name):
+            results = asyncio.run(_collect(dom, ver, url, model_name, config, problems))
+    table = Table("puzzle", "verified answer", "round", "samples drawn")
+    for r in sorted(results, key=lambda r: problems.index(r.problem)):
+        nums = " ".join(str(n) for n in r.problem.payload["numbers"])
+        answer = _answer_text(r) if r.solved else "[yellow]none within budget[/]"
+        table.add_row(nums, answer, str(r.solution.round) if r.solution else "-",
+                      str(len(r.attempts)))
+    out.print(table)
+    solved = sum(r.solved for r in results)
+    out.print(f"solved {solved}/{len(results)}; every answer shown was accepted by the "
+              f"{ver.name} verifier (exact rational arithmetic)")
+
+
+async def _collect(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
+                   problems: list[Problem]) -> list[SolveResult]:
+    results: list[SolveResult] = []
+    async with OpenAICompatClient(url, model=model) as client:
+        solver = Solver(dom, ver, client, config)
+        with Progress(*(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn()), console=err) as progress:
+            task = progress.add_task("solving", total=len(problems))
+            async for result in solver.solve_many(problems):
+                results.append(result)
+                progress.update(task, advance=1)
+    return results
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The domain contract: prompts, back-prompts, output schema, candidate extraction.
+
+A domain turns a problem into the first prompt, turns critiques into a
+back-prompt at a chosen :class:`~llm_modulo.types.FeedbackLevel`, declares the
+answer's pydantic model (and so the JSON schema for structured output),
+extracts the candidate from a completion, and names its verifier.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from llm_modulo.errors import ProblemError
+from llm_modulo.structured import JsonSchema, StructuredOutput
+from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem, Status
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+MAX_COMPLETION_CHARS = 100_000
+
+
+class Domain(ABC):
+    """Base class of every problem type."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    #: The registered name of the verifier that decides this domain's candidates.
+    verifier: ClassVar[str]
+    #: The answer's schema; the generator is asked for JSON of this shape.
+    answer_model: ClassVar[type[BaseModel]]
+    description: ClassVar[str] = ""
+
+    # -- problems ---------------------------------------------------------------------
+
+    @abstractmethod
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        """Build a Problem from user input; raise ProblemError with a one-line reason."""
+
+    def load_problem(self, spec: str) -> Problem:
+        """Problem from a CLI argument: inline text, inline JSON, or ``@path``/a file path."""
+        from pathlib import Path
+
+        text = spec
+        path = Path(spec[1:] if spec.startswith("@") else spec)
+        if spec.startswith("@") or (len(spec) < 4096 and "\n" not in spec and path.is_file()):
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                raise ProblemError(f"cannot read problem file {path}: {exc.strerror}") from None
+        stripped = text.strip()
+        if stripped.startswith("{"):
+            try:
+                data = json.loads(stripped)
+            except json.JSONDecodeError as exc:
+                raise ProblemError(f"problem is not valid JSON: {exc}") from None
+            return self.parse_problem(data)
+        return self.parse_problem(stripped)
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def system_prompt(self) -> str | None:
+        return None
+
+    @abstractmethod
+    def render_prompt(self, problem: Problem) -> str:
+        """The first user prompt for ``problem``."""
+
+    def initial_messages(self, problem: Problem) -> list[Message]:
+        messages = []
+        if (system := self.system_prompt()) is not None:
+            messages.append(Message(role="system", content=system))
+        messages.append(Message(role="user", content=self.render_prompt(problem)))
+        return messages
+
+    def render_feedback(self, problem: Problem, attempt: Attempt, level: FeedbackLevel) -> str:
+        """The back-prompt after ``attempt`` was rejected, at ``level``.
+
+        Only the verifier's critiques are shown, never a reference answer.
+        """
+        lines = ["That answer is not correct."]
+        critiques = attempt.verdict.critiques
+        if level is FeedbackLevel.FIRST and critiques:
+            lines.append(f"The first problem found: {format_critique(critiques[0])}")
+        elif level is FeedbackLevel.ALL and critiques:
+            lines.append("The problems found:")
+            lines.extend(f"- {format_critique(c)}" for c in critiques)
+        lines.append("Please try again. " + self.answer_instruction(problem))
+        return "\n".join(lines)
+
+    def next_messages(
+        self, problem: Problem, previous: Attempt | None, level: FeedbackLevel
+    ) -> list[Message]:
+        """Messages for the next round: the first prompt, or a back-prompt on ``previous``.
+
+        Only the last exchange is kept, so prompts stay bounded however many rounds run.
+        """
+        first = self.initial_messages(problem)
+        if previous is None or level is FeedbackLevel.NONE:
+            return first
+        if previous.verdict.status is not Status.REJECT:
+            return first
+        return [
+            *first,
+            Message(role="assistant", content=previous.completion),
+            Message(role="user", content=self.render_feedback(problem, previous, level)),
+        ]
+
+    def answer_instruction(self, problem: Problem) -> str:
+        schema = json.dumps(self.answer_model.model_json_schema()["properties"])
+        return f"Answer with only a JSON object with these fields: {schema}"
+
+    # -- structured output and extraction ---------------------------------------------
+
+    def structured_output(self, problem: Problem) -> StructuredOutput | None:
+        """The decoding constraint for ``problem`` (default: the answer model's JSON schema)."""
+        return JsonSchema(name=self.answer_model.__name__, schema=self.answer_model.model_json_schema())
+
+    def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
+        """Extract the answer from a completion. Never raises; failures set ``parse_error``."""
+        if len(completion) > MAX_COMPLETION_CHARS:
+            return Candidate(raw=completion[:MAX_COMPLETION_CHARS],
+                             parse_error=f"completion is {len(completion)} characters long")
+        for text in _json_candidates(completion):
+            try:
+                data = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                continue
+            if not isinstance(data, dict):
+                continue
+            try:
+                answer = self.answer_model.model_validate(data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "answer"
+                return Candidate(raw=completion, parse_error=f"{where}: {first['msg']}")
+            return Candidate(raw=completion, answer=answer.model_dump(mode="json"))
+        return self.parse_fallback(problem, completion)
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        """Called when no JSON answer is found; domains may extract from free text."""
+        return Candidate(raw=completion, parse_error="no JSON answer object found in the reply")
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "verifier": self.verifier,
+                "description": self.description}
+
+
+def _json_candidates(text: str) -> list[str]:
+    out = [m.group(1).strip() for m in _FENCE.finditer(text)]
+    stripped = text.strip()
+    out.append(stripped)
+    start, end = stripped.find("{"), stripped.rfind("}")
+    if 0 <= start < end:
+        out.append(stripped[start : end + 1])
+    return out
+
+
+def format_critique(critique: Any) -> str:
+    where = f" (at {critique.location})" if critique.location else ""
+    return f"{critique.message}{where}"

@@ -1,0 +1,78 @@
+"""The one exception hierarchy of llm-modulo.
+
+Verdicts are values (:class:`~llm_modulo.types.Verdict`); breakage is an
+exception. Everything llm-modulo raises on purpose derives from
+:class:`LLMModuloError`, so callers can catch the family or one branch::
+
+    LLMModuloError
+    ├── UsageError            bad flags, bad configuration
+    ├── ProblemError          a problem description that cannot be used
+    ├── RegistryError
+    │   ├── DuplicateNameError
+    │   ├── UnknownNameError
+    │   └── PluginLoadError   an entry point that failed to import, with its error
+    ├── GeneratorError        the model endpoint failed (after transport retries)
+    │   ├── TransportError    connection refused / dropped / timed out
+    │   ├── HTTPStatusError   a non-retryable or exhausted HTTP error status
+    │   └── MalformedResponseError  HTTP 200 whose body is not a completion
+    └── ModelServerError      the embedded model server could not be set up or started
+"""
+
+from __future__ import annotations
+
+
+class LLMModuloError(Exception):
+    """Base class of every error llm-modulo raises on purpose."""
+
+
+class UsageError(LLMModuloError):
+    """A bad flag, option or configuration value."""
+
+
+class ProblemError(LLMModuloError):
+    """A problem description (file, JSON, string) that a domain cannot use."""
+
+
+class RegistryError(LLMModuloError):
+    """Base class of registry errors."""
+
+
+class DuplicateNameError(RegistryError):
+    """A second, different object registered under a name already taken."""
+
+
+class UnknownNameError(RegistryError):
+    """No verifier or domain is registered under the requested name."""
+
+
+class PluginLoadError(RegistryError):
+    """An entry-point plugin failed to import or is not a verifier/domain."""
+
+    def __init__(self, group: str, name: str, value: str, error: str) -> None:
+        self.group, self.name, self.value, self.error = group, name, value, error
+        super().__init__(f"plugin {name!r} ({value}) in group {group!r} failed to load: {error}")
+
+
+class GeneratorError(LLMModuloError):
+    """The model endpoint could not produce a completion (after transport retries)."""
+
+
+class TransportError(GeneratorError):
+    """Connection refused, dropped, or timed out on every try."""
+
+
+class HTTPStatusError(GeneratorError):
+    """The endpoint answered with an error status that was not retried or kept failing."""
+
+    def __init__(self, status_code: int, body: str, url: str) -> None:
+        self.status_code, self.body, self.url = status_code, body, url
+        snippet = body.strip().replace("\n", " ")[:300]
+        super().__init__(f"HTTP {status_code} from {url}: {snippet}")
+
+
+class MalformedResponseError(GeneratorError):
+    """HTTP 200 whose body is not a well-formed OpenAI-style completion."""
+
+
+class ModelServerError(LLMModuloError):
+    """The embedded model server could not be prepared, started or reached."""

@@ -1,0 +1,166 @@
+"""Explicit registry of verifiers and domains, plus lazily loaded entry-point plugins.
+
+Register in code with the decorators::
+
+    @register_verifier
+    class MyVerifier(Verifier): name = "mine"; ...
+
+or ship a distribution that declares an entry point in one of the groups
+``llm_modulo.verifiers`` / ``llm_modulo.domains`` (value: the class). Entry points
+are read on the first lookup or listing, not at import. A name registered twice
+by different objects is a :class:`DuplicateNameError`; a plugin that fails to
+load is recorded and reported with its error, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Generic, TypeVar
+
+from llm_modulo.domain import Domain
+from llm_modulo.errors import DuplicateNameError, PluginLoadError, UnknownNameError
+from llm_modulo.verifier import Verifier
+
+VERIFIER_GROUP = "llm_modulo.verifiers"
+DOMAIN_GROUP = "llm_modulo.domains"
+
+T = TypeVar("T", Verifier, Domain)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered class and where it came from (``code`` or ``entry point dist==ver``)."""
+
+    name: str
+    cls: type[T]
+    origin: str
+
+
+class _Table(Generic[T]):
+    def __init__(self, kind: str, base: type[T], group: str) -> None:
+        self.kind, self.base, self.group = kind, base, group
+        self._entries: dict[str, Entry[T]] = {}
+        self._errors: dict[str, PluginLoadError] = {}
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    def add(self, cls: type[T], origin: str, name: str | None = None) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, self.base)):
+            raise TypeError(f"{cls!r} is not a {self.base.__name__} subclass")
+        key = name or getattr(cls, "name", None)
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"{cls.__name__} must set a non-empty class attribute `name`")
+        with self._lock:
+            existing = self._entries.get(key)
+            if existing is not None:
+                if existing.cls is cls:
+                    return
+                raise DuplicateNameError(
+                    f"{self.kind} name {key!r} is already registered by "
+                    f"{existing.cls.__module__}.{existing.cls.__qualname__} ({existing.origin}); "
+                    f"{cls.__module__}.{cls.__qualname__} ({origin}) cannot take it too"
+                )
+            self._entries[key] = Entry(key, cls, origin)
+
+    def _load_plugins(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            for ep in entry_points(group=self.group):
+                self._load_one(ep)
+
+    def _load_one(self, ep: EntryPoint) -> None:
+        dist = getattr(ep, "dist", None)
+        origin = f"entry point {dist.name}=={dist.version}" if dist else "entry point"
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            self._errors[ep.name] = PluginLoadError(self.group, ep.name, ep.value,
+                                                    f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            self.add(obj, origin)
+            if getattr(obj, "name", None) != ep.name:
+                raise TypeError(f"entry point name {ep.name!r} differs from the class's "
+                                f"name {getattr(obj, 'name', None)!r}")
+        except DuplicateNameError:
+            raise
+        except Exception as exc:
+            self._errors[ep.name] = PluginLoadError(self.group, ep.name, ep.value, str(exc))
+
+    def get(self, name: str) -> type[T]:
+        with self._lock:
+            if name in self._entries:
+                return self._entries[name].cls
+            self._load_plugins()
+            if name in self._entries:
+                return self._entries[name].cls
+            if name in self._errors:
+                raise self._errors[name]
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownNameError(f"no {self.kind} named {name!r} (registered: {known})")
+
+    def entries(self) -> list[Entry[T]]:
+        self._load_plugins()
+        return sorted(self._entries.values(), key=lambda e: e.name)
+
+    def errors(self) -> list[PluginLoadError]:
+        self._load_plugins()
+        return [self._errors[k] for k in sorted(self._errors)]
+
+
+class Registry:
+    """Verifiers and domains by name. ``default_registry`` is the process-wide one."""
+
+    def __init__(self) -> None:
+        self.verifiers: _Table[Verifier] = _Table("verifier", Verifier, VERIFIER_GROUP)
+        self.domains: _Table[Domain] = _Table("domain", Domain, DOMAIN_GROUP)
+
+    def register_verifier(self, cls: type[Verifier]) -> type[Verifier]:
+        self.verifiers.add(cls, "code")
+        return cls
+
+    def register_domain(self, cls: type[Domain]) -> type[Domain]:
+        self.domains.add(cls, "code")
+        return cls
+
+    def verifier(self, name: str) -> Verifier:
+        return self.verifiers.get(name)()
+
+    def domain(self, name: str) -> Domain:
+        return self.domains.get(name)()
+
+    def domain_and_verifier(self, name: str) -> tuple[Domain, Verifier]:
+        domain = self.domain(name)
+        return domain, self.verifier(domain.verifier)
+
+
+default_registry = Registry()
+
+V = TypeVar("V", bound=type[Verifier])
+D = TypeVar("D", bound=type[Domain])
+
+
+def register_verifier(cls: V) -> V:
+    """Class decorator: register a verifier in the default registry."""
+    default_registry.register_verifier(cls)
+    return cls
+
+
+def register_domain(cls: D) -> D:
+    """Class decorator: register a domain in the default registry."""
+    default_registry.register_domain(cls)
+    return cls
+
+
+def get_verifier(name: str) -> Verifier:
+    return default_registry.verifier(name)
+
+
+def get_domain(name: str) -> Domain:
+    return default_registry.domain(name)
+
+

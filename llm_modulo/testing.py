@@ -1,0 +1,269 @@
+"""Test fakes: a scripted OpenAI-compatible HTTP server on 127.0.0.1.
+
+Real HTTP (keep-alive HTTP/1.1, a thread per connection), so clients are tested
+through their whole stack. Script it with a queue of :class:`Action` objects
+(consumed one per completion request, in order) and a ``responder`` that
+answers when the queue is empty::
+
+    with ScriptedServer(responder=lambda body: ["{\\"expression\\":\\"(4+8)*(6-4)\\"}"]) as srv:
+        srv.script(Status(500), Drop(), Reply(["..."]))
+        client = OpenAICompatClient(srv.base_url, model="scripted")
+
+Every request body is kept in ``srv.requests``. ``latency_s`` adds a fixed
+delay to each completion (GPU-like server-bound benchmarks). Run
+``python -m llm_modulo.testing --port P --latency 0.5 --responder game24``
+to serve from a separate process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Responder = Callable[[dict[str, Any]], list[str]]
+
+
+@dataclass
+class Reply:
+    """Answer with these completions (one per choice; repeated to fill ``n``)."""
+
+    texts: list[str]
+    delay_s: float = 0.0
+    finish_reason: str = "stop"
+
+
+@dataclass
+class Status:
+    """Answer with an HTTP error status."""
+
+    code: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = '{"error": {"message": "scripted error"}}'
+
+
+@dataclass
+class Drop:
+    """Close the connection without answering."""
+
+
+@dataclass
+class Delay:
+    """Sleep, then answer from the responder (to provoke a client read timeout)."""
+
+    seconds: float
+
+
+@dataclass
+class Raw:
+    """Answer HTTP 200 with this body, verbatim (e.g. malformed JSON)."""
+
+    body: str
+    content_type: str = "application/json"
+
+
+Action = Reply | Status | Drop | Delay | Raw
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+
+
+def _words(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+class ScriptedServer:
+    """An OpenAI-compatible server whose answers are scripted. See the module docstring."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "scripted",
+        latency_s: float = 0.0,
+        port: int = 0,
+    ) -> None:
+        self.responder = responder or (lambda body: ["{}"])
+        self.model = model
+        self.latency_s = latency_s
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._actions: deque[Action] = deque()
+        self._lock = threading.Lock()
+        self._httpd = _HTTPServer(("127.0.0.1", port), self._handler_class())
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def script(self, *actions: Action) -> None:
+        with self._lock:
+            self._actions.extend(actions)
+
+    def completion_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if r.get("_path", "").endswith("completions")]
+
+    def start(self) -> ScriptedServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05})
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling -------------------------------------------------------------
+
+    def _next_action(self) -> Action | None:
+        with self._lock:
+            return self._actions.popleft() if self._actions else None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _send(self, code: int, body: bytes, content_type: str = "application/json",
+                      headers: dict[str, str] | None = None) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/") in ("/v1/models", "/models"):
+                    body = {"object": "list", "data": [{"id": server.model, "object": "model"}]}
+                    self._send(200, json.dumps(body).encode())
+                elif self.path in ("/health", "/v1/health"):
+                    self._send(200, b"{}")
+                else:
+                    self._send(404, b'{"error": "not found"}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    self._send(400, b'{"error": "bad json"}')
+                    return
+                body["_path"] = self.path
+                with server._lock:
+                    server.requests.append(body)
+                    server.headers.append(dict(self.headers))
+                chat = self.path.endswith("/chat/completions")
+                if not (chat or self.path.endswith("/completions")):
+                    self._send(404, b'{"error": "not found"}')
+                    return
+                action = server._next_action()
+                if isinstance(action, Drop):
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                if isinstance(action, Status):
+                    self._send(action.code, action.body.encode(), headers=action.headers)
+                    return
+                if isinstance(action, Raw):
+                    self._send(200, action.body.encode(), action.content_type)
+                    return
+                delay = server.latency_s
+                if isinstance(action, Delay):
+                    delay += action.seconds
+                if isinstance(action, Reply):
+                    delay += action.delay_s
+                    texts, finish = action.texts, action.finish_reason
+                else:
+                    texts, finish = server.responder(body), "stop"
+                if delay:
+                    time.sleep(delay)
+                n = int(body.get("n", 1))
+                texts = (texts * n)[:n] if texts else [""] * n
+                self._send(200, json.dumps(server._completion(body, texts, finish, chat)).encode())
+
+        return Handler
+
+    def _completion(self, body: dict[str, Any], texts: list[str], finish: str,
+                    chat: bool) -> dict[str, Any]:
+        if chat:
+            prompt_tokens = sum(_words(m.get("content", "")) for m in body.get("messages", []))
+            choices: list[dict[str, Any]] = [
+                {"index": i, "message": {"role": "assistant", "content": t},
+                 "finish_reason": finish} for i, t in enumerate(texts)]
+        else:
+            prompt_tokens = _words(str(body.get("prompt", "")))
+            choices = [{"index": i, "text": t, "finish_reason": finish}
+                       for i, t in enumerate(texts)]
+        completion_tokens = sum(_words(t) for t in texts)
+        return {
+            "id": f"scripted-{len(self.requests)}",
+            "object": "chat.completion" if chat else "text_completion",
+            "model": body.get("model", self.model),
+            "choices": choices,
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+
+def game24_responder(body: dict[str, Any]) -> list[str]:
+    """Wrong on the first prompt, right after a back-prompt: two rounds per game24 problem."""
+    from domains.game24 import solve24
+
+    messages = body.get("messages", [])
+    first = messages[1]["content"] if len(messages) > 1 else messages[0]["content"]
+    found = re.search(r"Numbers: ([\d ]+)", first)
+    numbers = tuple(int(x) for x in found.group(1).split()) if found else (1, 1, 1, 1)
+    if len(messages) <= 2:
+        return [json.dumps({"expression": "+".join(str(n) for n in numbers)})]
+    solution = solve24(numbers) or "0"
+    return [json.dumps({"expression": solution})]
+
+
+RESPONDERS: dict[str, Responder] = {"game24": game24_responder}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve a scripted OpenAI-compatible API.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--responder", choices=sorted(RESPONDERS), default="game24")
+    args = parser.parse_args()
+    server = ScriptedServer(RESPONDERS[args.responder], latency_s=args.latency, port=args.port)
+    print(server.port, flush=True)
+    server._httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

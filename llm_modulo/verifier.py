@@ -1,0 +1,167 @@
+"""The verifier contract.
+
+A verifier implements only :meth:`Verifier.check` and declares ``name``,
+``version`` and ``sound``. The public :meth:`Verifier.verify` runs the check in
+a killable worker process with a deadline and a memory cap; a crash, a timeout,
+an exception or a malformed result becomes UNKNOWN with the reason. Nothing
+escapes it and nothing hangs it.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
+from llm_modulo.types import Candidate, Critique, Problem, Status, Verdict
+
+
+class CheckResult:
+    """What :meth:`Verifier.check` returns: a status, critiques and evidence.
+
+    Kept deliberately plain (the base class adds name, version and timing)."""
+
+    __slots__ = ("critiques", "evidence", "status")
+
+    def __init__(
+        self,
+        status: Status,
+        critiques: list[Critique] | None = None,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = Status(status)
+        self.critiques = list(critiques or [])
+        self.evidence = dict(evidence or {})
+
+    @classmethod
+    def accept(cls, **evidence: Any) -> CheckResult:
+        return cls(Status.ACCEPT, evidence=evidence)
+
+    @classmethod
+    def reject(cls, *critiques: Critique, **evidence: Any) -> CheckResult:
+        if not critiques:
+            raise ValueError("a REJECT needs at least one critique saying what failed")
+        return cls(Status.REJECT, list(critiques), evidence)
+
+    @classmethod
+    def unknown(cls, reason: str, kind: str = "undecided", **evidence: Any) -> CheckResult:
+        return cls(Status.UNKNOWN, [Critique(kind=kind, message=reason)], evidence)
+
+
+class Verifier(ABC):
+    """Base class of every verifier.
+
+    Subclasses set the class attributes and implement :meth:`check`. The check
+    runs in a worker process, so the verifier instance, the problem and the
+    candidate must be picklable (plain attributes are).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "0"
+    #: True when ACCEPT is a proof of correctness. An unsound verifier's ACCEPT
+    #: never ends the loop and never enters the corpus.
+    sound: ClassVar[bool] = True
+    #: Wall-clock deadline of one check, in seconds.
+    timeout_s: ClassVar[float] = 10.0
+    #: Address-space cap of the worker during one check, in MiB (None: no cap).
+    memory_mb: ClassVar[int | None] = 2048
+
+    @abstractmethod
+    def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """Decide the candidate. Runs in a worker process; may raise (-> UNKNOWN)."""
+
+    # -- the public, safe entry points -------------------------------------------------
+
+    def verify(
+        self,
+        problem: Problem,
+        candidate: Candidate,
+        *,
+        timeout_s: float | None = None,
+        pool: WorkerPool | None = None,
+    ) -> Verdict:
+        """Run :meth:`check` isolated; always returns a Verdict, never raises."""
+        start = time.monotonic()
+        try:
+            outcome = (pool or default_pool()).run(
+                _run_check, (self, problem, candidate), **self._limits(timeout_s)
+            )
+        except Exception as exc:  # the pool itself broke: still a value, not an escape
+            return self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
+        return self._verdict(outcome, start)
+
+    async def averify(
+        self,
+        problem: Problem,
+        candidate: Candidate,
+        *,
+        timeout_s: float | None = None,
+        pool: WorkerPool | None = None,
+    ) -> Verdict:
+        """The async face of :meth:`verify`: same isolation, on the pool's own threads."""
+        start = time.monotonic()
+        try:
+            outcome = await (pool or default_pool()).arun(
+                _run_check, (self, problem, candidate), **self._limits(timeout_s)
+            )
+        except Exception as exc:
+            return self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
+        return self._verdict(outcome, start)
+
+    def _limits(self, timeout_s: float | None) -> dict[str, Any]:
+        return {
+            "timeout_s": self.timeout_s if timeout_s is None else timeout_s,
+            "memory_bytes": None if self.memory_mb is None else self.memory_mb * 1024 * 1024,
+        }
+
+    def _verdict(self, outcome: Outcome, start: float) -> Verdict:
+        """Turn a worker outcome into a Verdict; anything but a clean result is UNKNOWN."""
+        if outcome.kind is not OutcomeKind.OK:
+            first_line = outcome.detail.strip().splitlines()[0] if outcome.detail.strip() else ""
+            reasons = {
+                OutcomeKind.TIMEOUT: ("timeout", f"verifier did not finish: {outcome.detail}"),
+                OutcomeKind.MEMORY: ("memory", f"verifier exceeded {self.memory_mb} MiB"),
+                OutcomeKind.CRASH: ("crash", outcome.detail),
+                OutcomeKind.ERROR: ("verifier_error", first_line or "verifier raised"),
+            }
+            kind, message = reasons[outcome.kind]
+            return self._unknown(kind, message, start, detail=outcome.detail)
+        result = outcome.value
+        if not isinstance(result, CheckResult):
+            return self._unknown(
+                "verifier_error", f"check() returned {type(result).__name__}, not CheckResult", start
+            )
+        critiques = list(result.critiques)
+        if result.status is Status.REJECT and not critiques:
+            critiques.append(Critique(kind="rejected", message="the verifier rejected it"))
+        try:
+            return Verdict(
+                status=result.status,
+                critiques=critiques,
+                verifier=self.name,
+                verifier_version=self.version,
+                sound=self.sound,
+                elapsed_s=time.monotonic() - start,
+                evidence=result.evidence,
+            )
+        except Exception as exc:
+            return self._unknown("verifier_error", f"invalid verdict: {exc}", start)
+
+    def _unknown(self, kind: str, message: str, start: float, detail: str = "") -> Verdict:
+        return Verdict(
+            status=Status.UNKNOWN,
+            critiques=[Critique(kind=kind, message=message)],
+            verifier=self.name,
+            verifier_version=self.version,
+            sound=self.sound,
+            elapsed_s=time.monotonic() - start,
+            evidence={"detail": detail[-2000:]} if detail else {},
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "sound": self.sound}
+
+
+def _run_check(verifier: Verifier, problem: Problem, candidate: Candidate) -> CheckResult:
+    return verifier.check(problem, candidate)

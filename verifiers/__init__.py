@@ -1,0 +1,1 @@
+"""Sound verifiers: checkers that prove a candidate right or wrong."""

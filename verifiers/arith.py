@@ -1,0 +1,192 @@
+"""A grammar-based parser and exact evaluator for integer arithmetic expressions.
+
+Integers, ``+ - * /`` and parentheses, nothing else: candidate text is parsed
+by a lark LALR grammar into a small AST and evaluated with exact rationals
+(:class:`fractions.Fraction`). Nothing is ever passed to ``eval``. Size and
+nesting are capped before parsing, so hostile input fails fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.tree import Meta
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+MAX_LENGTH = 1000
+MAX_DEPTH = 64
+MAX_DIGITS = 12
+
+_GRAMMAR = r"""
+?start: sum
+?sum: product
+    | sum "+" product -> add
+    | sum "-" product -> sub
+?product: atom
+    | product "*" atom -> mul
+    | product "/" atom -> div
+?atom: INT -> number
+    | "(" sum ")"
+INT: /[0-9]+/
+%import common.WS
+%ignore WS
+"""
+
+# Unicode look-alikes an LLM commonly writes, mapped to the grammar's ASCII.
+_LOOKALIKES = str.maketrans({
+    "×": "*", "∗": "*", "·": "*", "⋅": "*", "÷": "/", "∕": "/",
+    "−": "-", "–": "-", "—": "-", "＋": "+", "（": "(", "）": ")",
+})
+
+
+class ExpressionSyntaxError(ValueError):
+    """The text is not an expression of the grammar; ``column`` is 1-based."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        self.column = column
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class BinOp:
+    op: str
+    left: Expr
+    right: Expr
+    start: int  # 1-based column where the sub-expression starts
+    end: int  # 1-based column just past its end
+
+
+Expr = Num | BinOp
+
+
+class DivisionByZero(ArithmeticError):
+    def __init__(self, node: BinOp) -> None:
+        self.node = node
+        super().__init__(f"division by zero at columns {node.start}-{node.end - 1}")
+
+
+@v_args(meta=True)
+class _ToAst(Transformer[Token, Expr]):
+    def number(self, meta: Meta, children: list[Token]) -> Num:
+        tok = children[0]
+        if len(tok) > MAX_DIGITS:
+            raise ExpressionSyntaxError(
+                f"number at column {tok.column} has {len(tok)} digits (at most {MAX_DIGITS})",
+                tok.column,
+            )
+        return Num(int(tok), tok.column or 0)
+
+    @staticmethod
+    def _bin(op: str, meta: Meta, children: list[Expr]) -> BinOp:
+        left, right = children
+        return BinOp(op, left, right, meta.column, meta.end_column)
+
+    def add(self, meta: Meta, children: list[Expr]) -> BinOp:
+        return self._bin("+", meta, children)
+
+    def sub(self, meta: Meta, children: list[Expr]) -> BinOp:
+        return self._bin("-", meta, children)
+
+    def mul(self, meta: Meta, children: list[Expr]) -> BinOp:
+        return self._bin("*", meta, children)
+
+    def div(self, meta: Meta, children: list[Expr]) -> BinOp:
+        return self._bin("/", meta, children)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+
+
+def normalize(text: str) -> str:
+    return text.translate(_LOOKALIKES)
+
+
+def parse_expression(text: str) -> Expr:
+    """Parse ``text``; raise :class:`ExpressionSyntaxError` saying where it went wrong."""
+    if len(text) > MAX_LENGTH:
+        raise ExpressionSyntaxError(f"expression is {len(text)} characters long "
+                                    f"(at most {MAX_LENGTH})")
+    text = normalize(text)
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth > MAX_DEPTH:
+            raise ExpressionSyntaxError(f"parentheses nest deeper than {MAX_DEPTH}", i + 1)
+    if not text.strip():
+        raise ExpressionSyntaxError("the expression is empty")
+    try:
+        tree = _parser().parse(text)
+        return _ToAst().transform(tree)
+    except UnexpectedCharacters as exc:
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
+        raise ExpressionSyntaxError(f"unexpected character {ch!r} at column {exc.column}",
+                                    exc.column) from None
+    except UnexpectedToken as exc:
+        if exc.token.type == "$END":
+            raise ExpressionSyntaxError("the expression ends too early (unbalanced parentheses "
+                                        "or a missing operand)", len(text)) from None
+        raise ExpressionSyntaxError(f"unexpected {exc.token!s} at column {exc.column}",
+                                    exc.column) from None
+    except UnexpectedEOF:
+        raise ExpressionSyntaxError("the expression ends too early", len(text)) from None
+    except ExpressionSyntaxError:
+        raise
+    except LarkError as exc:  # e.g. errors raised inside the transformer
+        orig = getattr(exc, "orig_exc", None)
+        if isinstance(orig, ExpressionSyntaxError):
+            raise orig from None
+        raise ExpressionSyntaxError(f"could not parse the expression: {exc}") from None
+
+
+def evaluate(node: Expr) -> Fraction:
+    """Exact value of ``node``; raises :class:`DivisionByZero` naming the node."""
+    if isinstance(node, Num):
+        return Fraction(node.value)
+    left, right = evaluate(node.left), evaluate(node.right)
+    if node.op == "+":
+        return left + right
+    if node.op == "-":
+        return left - right
+    if node.op == "*":
+        return left * right
+    if right == 0:
+        raise DivisionByZero(node)
+    return left / right
+
+
+def leaves(node: Expr) -> list[int]:
+    """The integers the expression uses, left to right."""
+    out: list[int] = []
+    stack: list[Expr] = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Num):
+            out.append(n.value)
+        else:
+            stack.extend((n.right, n.left))
+    return out
+
+
+def render(node: Expr, parent_prec: int = 0, right_side: bool = False) -> str:
+    """Canonical text with only the parentheses the value needs."""
+    if isinstance(node, Num):
+        return str(node.value)
+    prec = 1 if node.op in "+-" else 2
+    text = f"{render(node.left, prec)}{node.op}{render(node.right, prec, True)}"
+    needs = prec < parent_prec or (right_side and prec == parent_prec and parent_prec > 0)
+    return f"({text})" if needs else text
+
+
+def format_fraction(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
