@@ -17,6 +17,4 @@ CONSTRAINTS=scripts/constraints-cpu.txt
 # CUDA-only or mismatched extras that break transformers under CPU torch; text
 # generation needs none of them.
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
-# The tiny plugin distribution the registry test installs.
-"${PIP[@]}" install -e tests/plugin_dist
 echo "bootstrap: .venv ready"

@@ -1,0 +1,265 @@
+"""Game of 24: known-valid / known-invalid catalogue, problem parsing, grammar, generator."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from domains.game24 import Game24Domain, solve24
+from llm_modulo import Candidate, Problem, ProblemError, Status
+from llm_modulo.pool import WorkerPool
+from verifiers.arith import parse_expression, render
+from verifiers.game24 import Game24Verifier
+
+DOMAIN = Game24Domain()
+VERIFIER = Game24Verifier()
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "game24" / "puzzles.jsonl"
+
+
+def check(numbers: str, expression: str, target: int | None = None) -> tuple[Status, list[str]]:
+    raw: dict[str, object] = {"numbers": numbers}
+    if target is not None:
+        raw["target"] = target
+    problem = DOMAIN.parse_problem(raw)
+    result = VERIFIER.check(problem, Candidate(raw=expression, answer={"expression": expression}))
+    return result.status, [c.kind for c in result.critiques]
+
+
+# (numbers, expression, target)
+VALID: list[tuple[str, str, int]] = [
+    ("4 4 6 8", "(4+8)*(6-4)", 24),
+    ("4 4 6 8", "(8+4)*(6-4)", 24),
+    ("4 4 6 8", "(6-4)*(8+4)", 24),
+    ("4 4 6 8", "(8 - 6 + 4) * 4", 24),
+    ("4 4 6 8", "((4+8)*(6-4))", 24),
+    ("4 4 6 8", "(4+8)×(6−4)", 24),
+    ("4 4 6 8", "(8−6+4)×4", 24),
+    ("3 3 8 8", "8÷(3−8÷3)", 24),
+    ("4 4 6 8", "  (4+8) * (6-4)  ", 24),
+    ("4 4 6 8", "(4 + 8) * (6 − 4)", 24),
+    ("1 1 4 6", "6*4*1*1", 24),
+    ("1 1 4 6", "6*4/(1*1)", 24),
+    ("1 1 11 11", "11+11+1+1", 24),
+    ("1 1 3 8", "8*3*1*1", 24),
+    ("1 1 1 8", "(1+1+1)*8", 24),
+    ("6 6 6 6", "6+6+6+6", 24),
+    ("6 6 6 6", "6*6-6-6", 24),
+    ("3 3 8 8", "8/(3-8/3)", 24),
+    ("1 5 5 5", "5*(5-1/5)", 24),
+    ("5 5 5 1", "(5-1/5)*5", 24),
+    ("1 3 4 6", "6/(1-3/4)", 24),
+    ("2 2 6 6", "6*2+6*2", 24),
+    ("12 12 12 12", "12+12+12-12", 24),
+    ("10 10 4 4", "(10*10-4)/4", 24),
+    ("2 3 4", "2*3*4", 24),
+    ("24", "24", 24),
+    ("3 7", "3*7", 21),
+    ("1 2 3 4 5", "(5+4+3)*2*1", 24),
+    ("0 4 6 8", "(8-4)*6+0", 24),
+]
+
+# (numbers, expression, target, expected critique kinds)
+INVALID: list[tuple[str, str, int, list[str]]] = [
+    ("4 4 6 8", "4*6+8-4", 24, ["value"]),
+    ("4 4 6 8", "(4+8)*(6-4)+0", 24, ["number_extra"]),
+    ("4 4 6 8", "(4+8)*2", 24, ["number_missing", "number_missing", "number_extra"]),
+    ("4 4 6 8", "4*6", 24, ["number_missing", "number_missing"]),
+    ("4 4 6 8", "4*6*(8-4)/4*4", 24, ["number_extra", "value"]),
+    ("4 4 6 8", "8/(4-4)+6", 24, ["division_by_zero"]),
+    ("4 4 6 8", "(4+8)*(6-4", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)(6-4)", 24, ["unparseable"]),
+    ("4 4 6 8", "4^2+8", 24, ["unparseable"]),
+    ("4 4 6 8", "-4+4*6+8", 24, ["unparseable"]),
+    ("4 4 6 8", "48/2", 24, ["number_missing"] * 3 + ["number_extra"] * 2),
+    ("4 4 6 8", "4.0*6+8-8", 24, ["unparseable"]),
+    ("4 4 6 8", "", 24, ["unparseable"]),
+    ("4 4 6 8", "24", 24, ["number_missing"] * 3 + ["number_extra"]),
+    ("4 4 6 8", "__import__('os').system('true')", 24, ["unparseable"]),
+    ("4 4 6 8", "lambda: 24", 24, ["unparseable"]),
+    ("4 4 6 8", "(4).__class__", 24, ["unparseable"]),
+    ("4 4 6 8", "\uff14*6", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 24", 24, ["unparseable"]),
+    ("1 1 4 6", "(1+1+4)*4", 24, ["number_missing", "number_extra"]),
+    ("3 3 8 8", "8/(3-8/3)+0*3", 24, ["number_extra", "number_extra"]),
+    ("3 3 8 8", "8/3-8/3+3*8", 24, ["number_extra", "number_extra"]),
+    ("1 2 3 5", "1*2*3*4", 24, ["number_missing", "number_extra"]),
+    ("6 6 6 6", "6+6+6+6", 25, ["value"]),
+    ("3 3 8 8", "8/(3-8/3)", 25, ["value"]),
+]
+
+
+@pytest.mark.parametrize(("numbers", "expression", "target"), VALID)
+def test_catalogue_valid(numbers: str, expression: str, target: int) -> None:
+    status, kinds = check(numbers, expression, target)
+    assert status is Status.ACCEPT, kinds
+
+
+@pytest.mark.parametrize(("numbers", "expression", "target", "kinds"), INVALID)
+def test_catalogue_invalid(numbers: str, expression: str, target: int, kinds: list[str]) -> None:
+    status, got = check(numbers, expression, target)
+    assert status is Status.REJECT
+    assert sorted(got) == sorted(kinds)
+
+
+def test_critique_messages_say_what_and_where() -> None:
+    problem = DOMAIN.parse_problem("4 4 6 8")
+    r = VERIFIER.check(problem, Candidate(raw="", answer={"expression": "4*6+8-4"}))
+    assert r.critiques[0].message == "the expression evaluates to 28, not 24"
+    r = VERIFIER.check(problem, Candidate(raw="", answer={"expression": "8/(4-4)+6+4"}))
+    div = next(c for c in r.critiques if c.kind == "division_by_zero")
+    assert "`8/(4-4)`" in div.message and div.location == "columns 1-7"
+    r = VERIFIER.check(problem, Candidate(raw="", answer={"expression": "(4+8)*(6-4"}))
+    assert r.critiques[0].location is not None
+    r = VERIFIER.check(problem, Candidate(raw="", answer={"expression": "4*6"}))
+    assert {c.message for c in r.critiques} == {"the given number 8 is not used",
+                                                "4 is used once but given twice"}
+
+
+def test_fractional_value_is_reported_exactly() -> None:
+    problem = DOMAIN.parse_problem("1 2 3 4")
+    r = VERIFIER.check(problem, Candidate(raw="", answer={"expression": "1/2+3+4"}))
+    assert r.critiques[0].message == "the expression evaluates to 15/2, not 24"
+
+
+def test_no_answer_is_rejected_with_the_parse_error() -> None:
+    problem = DOMAIN.parse_problem("4 4 6 8")
+    r = VERIFIER.check(problem, Candidate(raw="hello", parse_error="no expression found"))
+    assert r.status is Status.REJECT and r.critiques[0].message == "no expression found"
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 5000 + "4" + ")" * 5000,
+    "4+" * 400_000 + "4",
+    "1" * 1_000_000,
+    "10^10^10",
+    "9" * 12 + "*" + "9" * 12,
+    "((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((4))))))))))))))"
+    "))))))))))))))))))))))))))))))))))))))))))))))))))",
+    "\x00\x01\x02",
+    "4\n+4\n+6\n+8",
+])
+def test_hostile_expressions_end_in_reject_quickly(pool: WorkerPool, text: str) -> None:
+    problem = DOMAIN.parse_problem("4 4 6 8")
+    verdict = VERIFIER.verify(problem, Candidate(raw=text, answer={"expression": text}),
+                              pool=pool)
+    assert verdict.status is Status.REJECT
+    assert verdict.elapsed_s < VERIFIER.timeout_s
+
+
+# -- problems ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["4 4 6 8", "4,4,6,8", " 4, 4 ,6 8 ", [4, 4, 6, 8],
+                                 {"numbers": "4 4 6 8"}, {"numbers": [4, 4, 6, 8], "target": 24}])
+def test_problem_forms_agree(raw: object) -> None:
+    assert DOMAIN.parse_problem(raw).hash == DOMAIN.parse_problem("4 4 6 8").hash  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["", "4 4 x 8", "1 2 3 4 5 6 7", {"nums": [1]}, [1.5, 2],
+                                 {"numbers": [1, 2], "target": "24"}, "99999 1 1 1", [True, 1]])
+def test_bad_problems_raise_problem_error(raw: object) -> None:
+    with pytest.raises(ProblemError):
+        DOMAIN.parse_problem(raw)  # type: ignore[arg-type]
+
+
+def test_hash_depends_on_target_and_order() -> None:
+    a = DOMAIN.parse_problem("4 4 6 8")
+    assert a.hash != DOMAIN.parse_problem({"numbers": [4, 4, 6, 8], "target": 25}).hash
+    assert a.hash == Problem(domain="game24", payload={"target": 24, "numbers": [4, 4, 6, 8]}).hash
+
+
+def test_load_problem_from_file_and_json(tmp_path: Path) -> None:
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"numbers": [4, 4, 6, 8]}))
+    assert DOMAIN.load_problem(str(f)).payload["numbers"] == [4, 4, 6, 8]
+    assert DOMAIN.load_problem('{"numbers": "1 2 3 4"}').payload["numbers"] == [1, 2, 3, 4]
+    with pytest.raises(ProblemError):
+        DOMAIN.load_problem('{"numbers": ')
+
+
+# -- candidate extraction ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("completion", "expected"), [
+    ('{"expression":"(4+8)*(6-4)"}', "(4+8)*(6-4)"),
+    ('Sure!\n```json\n{"expression": "(4+8)*(6-4)"}\n```', "(4+8)*(6-4)"),
+    ("The answer is\n(4+8)*(6-4) = 24", "(4+8)*(6-4)"),
+    ("(4+8)*(6-4)", "(4+8)*(6-4)"),
+])
+def test_candidate_extraction(completion: str, expected: str) -> None:
+    cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
+    assert cand.answer == {"expression": expected}
+
+
+@pytest.mark.parametrize("completion", ["I don't know", '{"expr": 1}', "x" * 200_000])
+def test_candidate_extraction_failures(completion: str) -> None:
+    cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
+    assert cand.answer is None and cand.parse_error
+
+
+# -- generator and solver ----------------------------------------------------------------
+
+def test_generator_is_deterministic_and_solvable() -> None:
+    a = DOMAIN.generate_problems(20, seed=7)
+    b = DOMAIN.generate_problems(20, seed=7)
+    assert [p.hash for p in a] == [p.hash for p in b]
+    assert [p.hash for p in a] != [p.hash for p in DOMAIN.generate_problems(20, seed=8)]
+    for p in a:
+        witness = solve24(tuple(p.payload["numbers"]))
+        assert witness is not None
+        assert check(" ".join(map(str, p.payload["numbers"])), witness)[0] is Status.ACCEPT
+
+
+def test_unsolvable_puzzle_has_no_solution() -> None:
+    assert solve24((1, 1, 1, 1)) is None
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared data not present")
+def test_shared_puzzles_parse_and_solutions_verify() -> None:
+    rows = [json.loads(line) for line in SHARED.read_text().splitlines() if line.strip()]
+    assert len(rows) > 1000
+    rng = random.Random(0)
+    for row in rng.sample(rows, 60):
+        problem = DOMAIN.parse_problem(row)
+        witness = solve24(tuple(problem.payload["numbers"]))
+        assert witness is not None
+        r = VERIFIER.check(problem, Candidate(raw=witness, answer={"expression": witness}))
+        assert r.status is Status.ACCEPT
+
+
+# -- property tests ----------------------------------------------------------------------
+
+def _rewrites(expr: str, rng: random.Random) -> str:
+    """An equivalent rewrite: commute + and * operands at random (via the AST)."""
+    from verifiers.arith import BinOp, Num
+
+    def go(node: object) -> object:
+        if isinstance(node, Num):
+            return node
+        assert isinstance(node, BinOp)
+        left, right = go(node.left), go(node.right)
+        if node.op in "+*" and rng.random() < 0.5:
+            left, right = right, left
+        return BinOp(node.op, left, right, 0, 0)  # type: ignore[arg-type]
+
+    return render(go(parse_expression(expr)))  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 13), min_size=4, max_size=4), st.integers(0, 10_000))
+def test_equivalent_rewrites_accepted_perturbations_rejected(numbers: list[int],
+                                                             seed: int) -> None:
+    witness = solve24(tuple(numbers))
+    if witness is None:
+        return
+    text = " ".join(map(str, numbers))
+    rng = random.Random(seed)
+    rewritten = _rewrites(witness, rng)
+    assert check(text, rewritten)[0] is Status.ACCEPT
+    assert check(text, rewritten, target=25)[0] is Status.REJECT
+    assert check(text, f"({rewritten})+1")[0] is Status.REJECT
+    bumped = " ".join(map(str, [numbers[0] + 1, *numbers[1:]]))
+    assert check(bumped, rewritten)[0] is Status.REJECT

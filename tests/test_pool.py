@@ -1,0 +1,83 @@
+"""Verifier isolation: hangs, memory exhaustion, self-kill and exceptions become UNKNOWN."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from llm_modulo import Candidate, Problem, Status, Verifier
+from llm_modulo.pool import WorkerPool
+from tests import fakes
+from verifiers.game24 import Game24Verifier
+
+PROBLEM = Problem(domain="game24", payload={"numbers": [4, 4, 6, 8], "target": 24})
+GOOD = Candidate(raw="x", answer={"expression": "(4+8)*(6-4)"})
+
+
+def assert_pool_still_serves(pool: WorkerPool) -> None:
+    verdict = Game24Verifier().verify(PROBLEM, GOOD, pool=pool)
+    assert verdict.status is Status.ACCEPT
+
+
+@pytest.mark.parametrize(
+    ("verifier", "kind", "limit_s"),
+    [
+        (fakes.SleepsForever(), "timeout", 4.0),
+        (fakes.BusyLoop(), "timeout", 4.0),
+        (fakes.EatsMemory(), "memory", 10.0),
+        (fakes.KillsItself(), "crash", 4.0),
+        (fakes.Raises(), "verifier_error", 4.0),
+        (fakes.ReturnsGarbage(), "verifier_error", 4.0),
+        (fakes.Exits(), "verifier_error", 4.0),
+    ],
+    ids=lambda v: getattr(v, "name", str(v)),
+)
+def test_misbehaving_verifier_is_unknown_within_deadline(
+    pool: WorkerPool, verifier: Verifier, kind: str, limit_s: float
+) -> None:
+    start = time.monotonic()
+    verdict = verifier.verify(PROBLEM, GOOD, pool=pool)
+    elapsed = time.monotonic() - start
+    assert verdict.status is Status.UNKNOWN
+    assert verdict.critiques[0].kind == kind, verdict.critiques
+    assert elapsed < limit_s
+    assert_pool_still_serves(pool)
+
+
+def test_exception_reason_is_reported(pool: WorkerPool) -> None:
+    verdict = fakes.Raises().verify(PROBLEM, GOOD, pool=pool)
+    assert "boom in the checker" in verdict.critiques[0].message
+
+
+def test_timeout_override(pool: WorkerPool) -> None:
+    start = time.monotonic()
+    verdict = fakes.SleepsForever().verify(PROBLEM, GOOD, pool=pool, timeout_s=0.3)
+    assert verdict.status is Status.UNKNOWN
+    assert time.monotonic() - start < 2.5
+
+
+def test_async_verify_runs_concurrently_and_isolated(pool: WorkerPool) -> None:
+    async def go() -> list[Status]:
+        tasks = [fakes.SleepsForever().averify(PROBLEM, GOOD, pool=pool, timeout_s=0.5)]
+        tasks += [Game24Verifier().averify(PROBLEM, GOOD, pool=pool) for _ in range(20)]
+        return [v.status for v in await asyncio.gather(*tasks)]
+
+    statuses = asyncio.run(go())
+    assert statuses[0] is Status.UNKNOWN
+    assert statuses[1:] == [Status.ACCEPT] * 20
+
+
+def test_unsound_accept_is_not_trusted(pool: WorkerPool) -> None:
+    verdict = fakes.UnsoundAccepts().verify(PROBLEM, GOOD, pool=pool)
+    assert verdict.status is Status.ACCEPT
+    assert not verdict.sound
+    assert not verdict.accepted
+
+
+def test_workers_are_reused(pool: WorkerPool) -> None:
+    before = pool.restarts
+    for _ in range(10):
+        assert_pool_still_serves(pool)
+    assert pool.restarts == before
