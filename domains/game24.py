@@ -100,7 +100,8 @@ class Game24Domain(Domain):
         return (
             f"Use the numbers {nums} and the operations + - * / with parentheses to make "
             f"{target}. Use every number exactly once.\n"
-            "Example: for 4 4 6 8 an answer is {\"expression\":\"(4+8)*(6-4)\"}.\n"
+            # The worked example uses another target, so it is never a puzzle's answer.
+            "Example: to make 9 from 1 2 3 an answer is {\"expression\":\"(1+2)*3\"}.\n"
             f"Numbers: {nums}\n"
             + self.answer_instruction(problem)
         )

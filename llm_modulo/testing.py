@@ -99,6 +99,9 @@ class ScriptedServer:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._actions: deque[Action] = deque()
+        #: completion requests being answered now, and the most seen at once
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._httpd = _HTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -181,6 +184,15 @@ class ScriptedServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(body)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, body: dict[str, Any]) -> None:
                 chat = self.path.endswith("/chat/completions")
                 if not (chat or self.path.endswith("/completions")):
                     self._send(404, b'{"error": "not found"}')

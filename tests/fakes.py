@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Any
 
-from llm_modulo import CheckResult, Critique, Problem, Status, Verifier
+from pydantic import BaseModel
+
+from llm_modulo import CheckResult, Critique, Domain, Problem, Status, Verifier
 from llm_modulo.types import Candidate
 
 
@@ -90,3 +93,21 @@ class UnsoundAccepts(Verifier):
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         return CheckResult(Status.ACCEPT)
+
+
+class EchoAnswer(BaseModel):
+    status: str
+
+
+class EchoDomain(Domain):
+    """Answers are ``{"status": "accept" | "reject" | "unknown"}``, decided by EchoStatus."""
+
+    name = "echo"
+    verifier = "echo"
+    answer_model = EchoAnswer
+
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        return Problem(domain=self.name, payload={"q": str(raw)})
+
+    def render_prompt(self, problem: Problem) -> str:
+        return f"question {problem.payload['q']}"
