@@ -24,6 +24,7 @@ from llm_modulo.errors import (
     GeneratorError,
     LLMModuloError,
     ModelServerError,
+    PluginLoadError,
     ProblemError,
     UsageError,
 )
@@ -362,30 +363,37 @@ async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: Lo
 
 
 @app.command()
-def verifiers() -> None:
-    """List registered verifiers with versions and origins."""
-    table = Table("name", "version", "sound", "origin", "class")
-    for e in default_registry.verifiers.entries():
-        table.add_row(e.name, e.cls.version, "yes" if e.cls.sound else "no", e.origin,
-                      f"{e.cls.__module__}.{e.cls.__qualname__}")
-    out.print(table)
-    _print_plugin_errors(default_registry.verifiers.errors())
+def verifiers(as_json: JsonOpt = False) -> None:
+    """List registered verifiers with versions and origins (exit 2 if a plugin failed)."""
+    rows = [{"name": e.name, "version": e.cls.version, "sound": e.cls.sound, "origin": e.origin,
+             "class": f"{e.cls.__module__}.{e.cls.__qualname__}"}
+            for e in default_registry.verifiers.entries()]
+    _print_listing("verifiers", rows, default_registry.verifiers.errors(), as_json)
 
 
 @app.command()
-def domains() -> None:
-    """List registered domains with versions, verifiers and origins."""
-    table = Table("name", "version", "verifier", "origin", "class")
-    for e in default_registry.domains.entries():
-        table.add_row(e.name, e.cls.version, e.cls.verifier, e.origin,
-                      f"{e.cls.__module__}.{e.cls.__qualname__}")
-    out.print(table)
-    _print_plugin_errors(default_registry.domains.errors())
+def domains(as_json: JsonOpt = False) -> None:
+    """List registered domains with versions, verifiers and origins (exit 2 if a plugin failed)."""
+    rows = [{"name": e.name, "version": e.cls.version, "verifier": e.cls.verifier,
+             "origin": e.origin, "class": f"{e.cls.__module__}.{e.cls.__qualname__}"}
+            for e in default_registry.domains.entries()]
+    _print_listing("domains", rows, default_registry.domains.errors(), as_json)
 
 
-def _print_plugin_errors(errors: list[Any]) -> None:
+def _print_listing(what: str, rows: list[dict[str, Any]], errors: list[PluginLoadError],
+                   as_json: bool) -> None:
+    if as_json:
+        broken = [{"name": e.name, "entry_point": e.value, "group": e.group, "error": e.error}
+                  for e in errors]
+        sys.stdout.write(json.dumps({what: rows, "errors": broken}) + "\n")
+    else:
+        table = Table(*(rows[0].keys() if rows else ["name"]))
+        for row in rows:
+            table.add_row(*(("yes" if v else "no") if isinstance(v, bool) else str(v)
+                            for v in row.values()))
+        out.print(table)
     for e in errors:
-        err.print(f"[bold red]plugin failed to load:[/] {e}", highlight=False)
+        err.print(f"[bold red]plugin failed to load:[/] {e}", highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(EXIT_USAGE)
 

@@ -1,0 +1,139 @@
+"""Registry: decorators, duplicates, entry points, and a real installed plugin distribution."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domains.game24 import Game24Domain
+from llm_modulo import (
+    CheckResult,
+    DuplicateNameError,
+    PluginLoadError,
+    Registry,
+    UnknownNameError,
+    Verifier,
+)
+from llm_modulo.registry import default_registry
+from verifiers.game24 import Game24Verifier
+
+PLUGIN_DIST = Path(__file__).parent / "plugin_dist"
+
+
+class One(Verifier):
+    name = "one"
+
+    def check(self, problem, candidate):  # type: ignore[no-untyped-def]
+        return CheckResult.accept()
+
+
+class OtherOne(Verifier):
+    name = "one"
+
+    def check(self, problem, candidate):  # type: ignore[no-untyped-def]
+        return CheckResult.accept()
+
+
+def test_register_and_get() -> None:
+    reg = Registry()
+    reg.register_verifier(One)
+    assert isinstance(reg.verifier("one"), One)
+    reg.register_verifier(One)  # the same class again is harmless
+    assert [e.name for e in reg.verifiers.entries() if e.name == "one"] == ["one"]
+
+
+def test_duplicate_name_is_an_error() -> None:
+    reg = Registry()
+    reg.register_verifier(One)
+    with pytest.raises(DuplicateNameError, match="already registered"):
+        reg.register_verifier(OtherOne)
+
+
+def test_unknown_name_lists_what_exists() -> None:
+    with pytest.raises(UnknownNameError, match="game24"):
+        Registry().domain("nope")
+
+
+def test_not_a_verifier_is_refused() -> None:
+    with pytest.raises(TypeError):
+        Registry().register_verifier(dict)  # type: ignore[arg-type]
+
+
+def test_builtins_come_from_entry_points() -> None:
+    reg = Registry()
+    assert reg.domains.get("game24") is Game24Domain
+    assert reg.verifiers.get("game24") is Game24Verifier
+    entry = next(e for e in reg.domains.entries() if e.name == "game24")
+    assert entry.origin.startswith("entry point llm-modulo==")
+
+
+def test_entry_points_load_lazily() -> None:
+    reg = Registry()
+    assert not reg.domains._loaded
+    reg.domain("game24")
+    assert reg.domains._loaded
+
+
+def test_default_registry_domain_names_its_verifier() -> None:
+    domain, verifier = default_registry.domain_and_verifier("game24")
+    assert domain.verifier == verifier.name == "game24"
+
+
+@pytest.fixture(scope="module")
+def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Really install the plugin distribution (pip, no network) into a private target."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
+         "--no-index", "--disable-pip-version-check", "-q", "--target", str(target),
+         str(PLUGIN_DIST)],
+        check=True, capture_output=True, timeout=300,
+    )
+    assert list(target.glob("llm_modulo_parity-*.dist-info"))
+    return target
+
+
+def _cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH",
+                                                                                  "")])}
+    return subprocess.run([sys.executable, "-m", "llm_modulo.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_installed_plugin_is_registered_and_usable(installed_plugin: Path) -> None:
+    listing = json.loads(_cli(installed_plugin, "domains", "--json").stdout)
+    parity = next(row for row in listing["domains"] if row["name"] == "parity")
+    assert parity["origin"] == "entry point llm-modulo-parity==0.0.1"
+    verifiers = json.loads(_cli(installed_plugin, "verifiers", "--json").stdout)
+    assert "parity" in [row["name"] for row in verifiers["verifiers"]]
+    accept = _cli(installed_plugin, "check", "--domain", "parity", "--problem", "4",
+                  "--candidate", '{"even": true}', "--json")
+    assert accept.returncode == 0, accept.stderr
+    assert json.loads(accept.stdout)["status"] == "accept"
+    reject = _cli(installed_plugin, "check", "--domain", "parity", "--problem", "5",
+                  "--candidate", '{"even": true}', "--json")
+    assert reject.returncode == 1
+    assert json.loads(reject.stdout)["critiques"][0]["message"] == "the parity is wrong"
+
+
+def test_broken_plugin_is_reported_not_skipped(installed_plugin: Path) -> None:
+    listing = _cli(installed_plugin, "domains", "--json")
+    assert listing.returncode == 2
+    broken = json.loads(listing.stdout)["errors"]
+    assert [b["name"] for b in broken] == ["broken"]
+    assert "ModuleNotFoundError" in broken[0]["error"]
+    assert "broken" in listing.stderr and "Traceback" not in listing.stderr
+    used = _cli(installed_plugin, "check", "--domain", "broken", "--problem", "1",
+                "--candidate", "x")
+    assert used.returncode == 2
+    assert "failed to load" in used.stderr and "Traceback" not in used.stderr
+
+
+def test_plugin_load_error_carries_the_error() -> None:
+    err = PluginLoadError("g", "n", "m:C", "ImportError: nope")
+    assert "ImportError: nope" in str(err) and err.name == "n"
