@@ -28,7 +28,8 @@ from llm_modulo.types import Candidate, Problem
 MIN_NUMBERS, MAX_NUMBERS = 1, 6
 MAX_VALUE = 10_000
 _NUMBERS_TEXT = re.compile(r"^\s*-?\d+(\s*[,\s]\s*-?\d+)*\s*$")
-_EXPRESSION_LINE = re.compile(r"^[\d\s()+\-*/×÷−.]+$")
+# digits, operators (also the times, divide and minus signs), parentheses
+_EXPRESSION_LINE = re.compile(r"^[\d\s()+\-*/\u00d7\u00f7\u2212.]+$")
 
 
 class Game24Answer(BaseModel):
@@ -45,7 +46,7 @@ class Game24Domain(Domain):
 
     # -- problems ---------------------------------------------------------------------
 
-    def parse_problem(self, raw: str | dict[str, Any] | list[Any]) -> Problem:  # type: ignore[override]
+    def parse_problem(self, raw: str | dict[str, Any] | list[Any]) -> Problem:
         pid: str | None = None
         target: Any = 24
         numbers: Any
@@ -136,24 +137,22 @@ def expression_grammar(numbers: tuple[int, ...]) -> str:
     names: dict[tuple[int, ...], str] = {}
     rules: list[str] = []
 
-    def key(counts: tuple[int, ...]) -> tuple[int, ...]:
-        return counts
+    def rest(counts: tuple[int, ...], part: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(c - x for c, x in zip(counts, part, strict=True))
 
     def subsets(counts: tuple[int, ...]) -> list[tuple[int, ...]]:
         ranges = [range(c + 1) for c in counts]
         return [s for s in itertools.product(*ranges) if any(s) and s != counts]
 
     def name(counts: tuple[int, ...]) -> str:
-        k = key(counts)
-        if k in names:
-            return names[k]
+        if counts in names:
+            return names[counts]
         nm = f"e{len(names)}"
-        names[k] = nm
+        names[counts] = nm
         if sum(counts) == 1:
             rules.append(f'{nm} ::= "{values[counts.index(1)]}"')
         else:
-            alts = [f'"(" {name(a)} op {name(tuple(c - x for c, x in zip(counts, a, strict=True)))} ")"'
-                    for a in subsets(counts)]
+            alts = [f'"(" {name(a)} op {name(rest(counts, a))} ")"' for a in subsets(counts)]
             rules.append(f"{nm} ::= " + " | ".join(alts))
         return nm
 
@@ -162,10 +161,10 @@ def expression_grammar(numbers: tuple[int, ...]) -> str:
         top = name(top_counts)
     else:
         top = " | ".join(
-            f"({name(a)} op {name(tuple(c - x for c, x in zip(top_counts, a, strict=True)))})"
+            f"({name(a)} op {name(rest(top_counts, a))})"
             for a in subsets(top_counts)
         )
-    head = [f'root ::= "{{\\"expression\\":\\"" top "\\"}}"', f"top ::= {top}",
+    head = ['root ::= "{\\"expression\\":\\"" top "\\"}"', f"top ::= {top}",
             'op ::= "+" | "-" | "*" | "/"']
     return "\n".join(head + rules) + "\n"
 

@@ -468,7 +468,14 @@ async def _collect(dom: Any, ver: Any, url: str, model: str | None, config: Loop
     return results
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwind: context managers stop servers, files close
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

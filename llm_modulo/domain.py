@@ -117,7 +117,8 @@ class Domain(ABC):
 
     def structured_output(self, problem: Problem) -> StructuredOutput | None:
         """The decoding constraint for ``problem`` (default: the answer model's JSON schema)."""
-        return JsonSchema(name=self.answer_model.__name__, schema=self.answer_model.model_json_schema())
+        model = self.answer_model
+        return JsonSchema(name=model.__name__, schema=model.model_json_schema())
 
     def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
         """Extract the answer from a completion. Never raises; failures set ``parse_error``."""

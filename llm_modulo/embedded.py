@@ -130,6 +130,10 @@ class EmbeddedServer:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--dtype", "float32", "--max-model-len", str(self.max_model_len),
             "--seed", str(self.seed), "--enforce-eager",
+            # vLLM 0.32's CPU build kills its engine ("CPU Generator does not use
+            # offset") when a seeded request's prefill is chunked; whole prefills
+            # keep per-request seeds safe under concurrency.
+            "--no-enable-chunked-prefill",
             "--structured-outputs-config",
             '{"backend":"xgrammar","disable_any_whitespace":true}',
         ]
@@ -162,6 +166,7 @@ class EmbeddedServer:
             self._proc = subprocess.Popen(
                 self.command(model_path), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.environment(), start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             self._wait_ready()
@@ -223,6 +228,16 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a killed
+    llm-modulo never leaves a 4 GB server behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _group_alive(pgid: int) -> bool:

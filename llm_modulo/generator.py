@@ -22,9 +22,12 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.errors import HTTPStatusError, MalformedResponseError, TransportError
 from llm_modulo.structured import StructuredOutput
+from llm_modulo.transport import ShardedTransport
 from llm_modulo.types import Message, Usage
 
 API_KEY_ENV = ("LLM_MODULO_API_KEY", "OPENAI_API_KEY")
+#: Generation on a CPU can take minutes; connecting should not.
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
 class SamplingParams(BaseModel):
@@ -59,8 +62,8 @@ class RetryPolicy(BaseModel):
     retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.backoff_max_s, self.backoff_base_s * (2**attempt))
-        return delay * (0.5 + random.random() / 2)
+        delay = min(self.backoff_max_s, self.backoff_base_s * (2.0**attempt))
+        return float(delay * (0.5 + random.random() / 2))
 
     def retry_after(self, response: httpx.Response) -> float | None:
         value = response.headers.get("retry-after")
@@ -126,7 +129,7 @@ class OpenAICompatClient:
         *,
         model: str | None = None,
         api_key: str | None = None,
-        timeout: httpx.Timeout | float = httpx.Timeout(300.0, connect=10.0),
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 512,
@@ -136,11 +139,9 @@ class OpenAICompatClient:
         self.retry = retry or RetryPolicy()
         key = api_key or _api_key()
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=max_connections)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout,
-            transport=transport, limits=limits,
+            transport=transport or ShardedTransport(max_connections=max_connections),
         )
         self._model_lock = asyncio.Lock()
 

@@ -88,7 +88,7 @@ class _Worker:
     def __init__(self, ctx: Any) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.conn: multiprocessing.connection.Connection = parent
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        self.proc: Any = ctx.Process(target=_worker_main, args=(child,), daemon=True)
         self.proc.start()
         child.close()
         self.tasks = 0
@@ -102,7 +102,7 @@ class _Worker:
             self.conn.close()
 
     def alive(self) -> bool:
-        return self.proc.is_alive()
+        return bool(self.proc.is_alive())
 
 
 class WorkerPool:

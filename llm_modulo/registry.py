@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import DuplicateNameError, PluginLoadError, UnknownNameError
@@ -40,7 +40,8 @@ class Entry(Generic[T]):
 
 class _Table(Generic[T]):
     def __init__(self, kind: str, base: type[T], group: str) -> None:
-        self.kind, self.base, self.group = kind, base, group
+        self.kind, self.group = kind, group
+        self.base: type[T] = base
         self._entries: dict[str, Entry[T]] = {}
         self._errors: dict[str, PluginLoadError] = {}
         self._loaded = False
@@ -116,8 +117,13 @@ class Registry:
     """Verifiers and domains by name. ``default_registry`` is the process-wide one."""
 
     def __init__(self) -> None:
-        self.verifiers: _Table[Verifier] = _Table("verifier", Verifier, VERIFIER_GROUP)
-        self.domains: _Table[Domain] = _Table("domain", Domain, DOMAIN_GROUP)
+        # abstract bases are the intended type parameters here
+        self.verifiers: _Table[Verifier] = _Table(
+            "verifier", Verifier, VERIFIER_GROUP  # type: ignore[type-abstract]
+        )
+        self.domains: _Table[Domain] = _Table(
+            "domain", Domain, DOMAIN_GROUP  # type: ignore[type-abstract]
+        )
 
     def register_verifier(self, cls: type[Verifier]) -> type[Verifier]:
         self.verifiers.add(cls, "code")

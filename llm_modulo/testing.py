@@ -9,8 +9,9 @@ answers when the queue is empty::
         srv.script(Status(500), Drop(), Reply(["..."]))
         client = OpenAICompatClient(srv.base_url, model="scripted")
 
-Every request body is kept in ``srv.requests``. ``latency_s`` adds a fixed
-delay to each completion (GPU-like server-bound benchmarks). Run
+Every request body is kept in ``srv.requests``. ``latency_s`` makes each
+completion take that long from its arrival, however many are in flight
+(GPU-like server-bound benchmarks). Run
 ``python -m llm_modulo.testing --port P --latency 0.5 --responder game24``
 to serve from a separate process.
 """
@@ -18,6 +19,8 @@ to serve from a separate process.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import re
 import socket
@@ -76,6 +79,13 @@ Action = Reply | Status | Drop | Delay | Raw
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that hangs up (a test's read timeout, a closed pool) is not news
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _words(text: str) -> int:
@@ -149,6 +159,9 @@ class ScriptedServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without TCP_NODELAY, Nagle's
+            # algorithm and the client's delayed ACK add ~40 ms to every answer
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -173,6 +186,7 @@ class ScriptedServer:
                     self._send(404, b'{"error": "not found"}')
 
             def do_POST(self) -> None:
+                self.arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 try:
@@ -200,10 +214,8 @@ class ScriptedServer:
                 action = server._next_action()
                 if isinstance(action, Drop):
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):
                         self.connection.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
                     return
                 if isinstance(action, Status):
                     self._send(action.code, action.body.encode(), headers=action.headers)
@@ -219,8 +231,10 @@ class ScriptedServer:
                     texts, finish = action.texts, action.finish_reason
                 else:
                     texts, finish = server.responder(body), "stop"
-                if delay:
-                    time.sleep(delay)
+                # latency counts from arrival: the responder's own work is part of it
+                remaining = self.arrived + delay - time.monotonic()
+                if remaining > 0:
+                    time.sleep(remaining)
                 n = int(body.get("n", 1))
                 texts = (texts * n)[:n] if texts else [""] * n
                 self._send(200, json.dumps(server._completion(body, texts, finish, chat)).encode())
@@ -251,16 +265,26 @@ class ScriptedServer:
 
 def game24_responder(body: dict[str, Any]) -> list[str]:
     """Wrong on the first prompt, right after a back-prompt: two rounds per game24 problem."""
-    from domains.game24 import solve24
-
     messages = body.get("messages", [])
     first = messages[1]["content"] if len(messages) > 1 else messages[0]["content"]
     found = re.search(r"Numbers: ([\d ]+)", first)
     numbers = tuple(int(x) for x in found.group(1).split()) if found else (1, 1, 1, 1)
     if len(messages) <= 2:
         return [json.dumps({"expression": "+".join(str(n) for n in numbers)})]
-    solution = solve24(numbers) or "0"
-    return [json.dumps({"expression": solution})]
+    return [json.dumps({"expression": _cached_solution(numbers)})]
+
+
+#: Answers known in advance (``--solutions``), so a benchmark's server never searches.
+_KNOWN_SOLUTIONS: dict[tuple[int, ...], str] = {}
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_solution(numbers: tuple[int, ...]) -> str:
+    if numbers in _KNOWN_SOLUTIONS:
+        return _KNOWN_SOLUTIONS[numbers]
+    from domains.game24 import solve24
+
+    return solve24(numbers) or "0"
 
 
 RESPONDERS: dict[str, Responder] = {"game24": game24_responder}
@@ -271,7 +295,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--responder", choices=sorted(RESPONDERS), default="game24")
+    parser.add_argument("--solutions", help="JSON list of [numbers, expression] pairs that "
+                                            "the game24 responder answers without searching")
     args = parser.parse_args()
+    if args.solutions:
+        with open(args.solutions) as fh:
+            _KNOWN_SOLUTIONS.update((tuple(nums), expr) for nums, expr in json.load(fh))
     server = ScriptedServer(RESPONDERS[args.responder], latency_s=args.latency, port=args.port)
     print(server.port, flush=True)
     server._httpd.serve_forever()

@@ -130,7 +130,8 @@ class Verifier(ABC):
         result = outcome.value
         if not isinstance(result, CheckResult):
             return self._unknown(
-                "verifier_error", f"check() returned {type(result).__name__}, not CheckResult", start
+                "verifier_error", f"check() returned {type(result).__name__}, not CheckResult",
+                start,
             )
         critiques = list(result.critiques)
         if result.status is Status.REJECT and not critiques:

