@@ -203,5 +203,5 @@ def load_puzzles(path: Path) -> list[dict[str, Any]]:
 
 
 #: Puzzles the demo solves: a spread of the Tree-of-Thoughts ranking (easy to hard).
-DEMO_PUZZLES = ["4 4 6 8", "1 1 4 6", "2 3 4 5", "1 2 3 4", "3 3 8 8", "1 5 5 5",
-                "2 2 6 6", "1 3 4 6", "5 5 5 5", "6 6 6 6"]
+DEMO_PUZZLES = ["4 4 6 8", "1 2 3 4", "6 6 6 6", "2 2 6 6", "1 1 4 6", "2 3 4 5",
+                "1 1 3 8", "3 3 8 8", "1 5 5 5", "5 5 5 5"]
