@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,8 @@ def start_server(latency: float, problems: list[Problem]) -> tuple[subprocess.Po
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
-    port = int(proc.stdout.readline())
+    port = int(proc.stdout.readline())  # printed after the answers are loaded
+    os.unlink(fh.name)
     return proc, f"http://127.0.0.1:{port}/v1"
 
 

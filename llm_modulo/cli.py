@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -29,7 +29,7 @@ from llm_modulo.errors import (
     UsageError,
 )
 from llm_modulo.generator import OpenAICompatClient, SamplingParams
-from llm_modulo.loop import Budget, LoopConfig, Solver
+from llm_modulo.loop import Budget, LoopConfig, Solver, feedback_target
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status
 
@@ -191,8 +191,7 @@ def _report(result: SolveResult) -> None:
     for r in range(1, result.rounds + 1):
         attempts = [a for a in result.attempts if a.round == r]
         counts = {s: sum(a.verdict.status is s for a in attempts) for s in Status}
-        rejected = [a for a in attempts if a.verdict.status is Status.REJECT]
-        first = min(rejected, key=lambda a: len(a.verdict.critiques)) if rejected else None
+        first = feedback_target(attempts)
         note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
         table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
                       str(counts[Status.UNKNOWN]), note[:80])
@@ -345,20 +344,12 @@ async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: Lo
             with out_path.open("a") as fh:
                 fh.write("\n")
     solved = failed = 0
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
-               MofNCompleteColumn(), TextColumn("solved {task.fields[solved]}"),
-               TimeElapsedColumn())
-    async with OpenAICompatClient(url, model=model) as client:
-        solver = Solver(dom, ver, client, config)
-        with Progress(*columns, console=err, transient=False) as progress, \
-                out_path.open("a") as fh:
-            task = progress.add_task(dom.name, total=len(todo), solved=0)
-            async for result in solver.solve_many(todo):
-                fh.write(result.model_dump_json() + "\n")
-                fh.flush()
-                solved += result.solved
-                failed += result.stop_reason.value == "error"
-                progress.update(task, advance=1, solved=solved)
+    with out_path.open("a") as fh:
+        async for result in _solve_with_progress(dom, ver, url, model, config, todo):
+            fh.write(result.model_dump_json() + "\n")
+            fh.flush()
+            solved += result.solved
+            failed += result.stop_reason.value == "error"
     return solved, failed
 
 
@@ -445,7 +436,8 @@ def demo(
         config = _config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
                          True)
         with endpoint(base_url, None) as (url, model_name):
-            results = asyncio.run(_collect(dom, ver, url, model_name, config, problems))
+            results = asyncio.run(_collect(_solve_with_progress(dom, ver, url, model_name,
+                                                                config, problems)))
     table = Table("puzzle", "verified answer", "round", "samples drawn")
     for r in sorted(results, key=lambda r: problems.index(r.problem)):
         nums = " ".join(str(n) for n in r.problem.payload["numbers"])
@@ -458,18 +450,26 @@ def demo(
               f"{ver.name} verifier (exact rational arithmetic)")
 
 
-async def _collect(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
-                   problems: list[Problem]) -> list[SolveResult]:
-    results: list[SolveResult] = []
+async def _collect(results: AsyncIterator[SolveResult]) -> list[SolveResult]:
+    return [r async for r in results]
+
+
+async def _solve_with_progress(
+    dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig, problems: list[Problem]
+) -> AsyncIterator[SolveResult]:
+    """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("solved {task.fields[solved]}"),
+               TimeElapsedColumn())
+    solved = 0
     async with OpenAICompatClient(url, model=model) as client:
         solver = Solver(dom, ver, client, config)
-        with Progress(*(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn()), console=err) as progress:
-            task = progress.add_task("solving", total=len(problems))
+        with Progress(*columns, console=err) as progress:
+            task = progress.add_task(dom.name, total=len(problems), solved=0)
             async for result in solver.solve_many(problems):
-                results.append(result)
-                progress.update(task, advance=1)
-    return results
+                solved += result.solved
+                progress.update(task, advance=1, solved=solved)
+                yield result
 
 
 def _terminate(signum: int, frame: object) -> None:

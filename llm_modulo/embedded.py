@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -166,7 +167,7 @@ class EmbeddedServer:
             self._proc = subprocess.Popen(
                 self.command(model_path), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.environment(), start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent_hook(),
             )
         try:
             self._wait_ready()
@@ -230,14 +231,25 @@ class EmbeddedServer:
         self.stop()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies (Linux), so a killed
-    llm-modulo never leaves a 4 GB server behind."""
-    with contextlib.suppress(Exception):
+def _die_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that asks for SIGTERM when the parent dies (Linux), so a killed
+    llm-modulo never leaves a 4 GB server behind.
+
+    libc is looked up here, in the parent: between fork and exec the child must not import
+    or allocate (another thread may hold the import lock), only make the call.
+    """
+    try:
         import ctypes
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return hook
 
 
 def _group_alive(pgid: int) -> bool:

@@ -135,7 +135,7 @@ class Solver:
             accepted = next((a for a in round_attempts if a.verdict.accepted), None)
             if accepted is not None:
                 return StopReason.ACCEPTED, accepted, None
-            previous = _feedback_target(round_attempts)
+            previous = feedback_target(round_attempts)
         return StopReason.ROUNDS, None, None
 
     def _params(self, round_no: int) -> SamplingParams:
@@ -175,7 +175,7 @@ class Solver:
             await asyncio.gather(*workers, return_exceptions=True)
 
 
-def _feedback_target(attempts: list[Attempt]) -> Attempt | None:
+def feedback_target(attempts: list[Attempt]) -> Attempt | None:
     """The rejected attempt to critique next: the one with the fewest problems found."""
     rejected = [a for a in attempts if a.verdict.status is Status.REJECT]
     return min(rejected, key=lambda a: len(a.verdict.critiques)) if rejected else None

@@ -24,6 +24,7 @@ import functools
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -82,8 +83,6 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # a client that hangs up (a test's read timeout, a closed pool) is not news
-        import sys
-
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 

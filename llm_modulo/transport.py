@@ -14,8 +14,8 @@ import httpx
 
 
 class _CountedStream(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, done: list[int], index: int) -> None:
-        self._inner, self._done, self._index, self._closed = inner, done, index, False
+    def __init__(self, inner: httpx.AsyncByteStream, in_flight: list[int], index: int) -> None:
+        self._inner, self._in_flight, self._index, self._closed = inner, in_flight, index, False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         async for chunk in self._inner:
@@ -24,7 +24,7 @@ class _CountedStream(httpx.AsyncByteStream):
     async def aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            self._done[self._index] -= 1
+            self._in_flight[self._index] -= 1
         await self._inner.aclose()
 
 
