@@ -27,8 +27,8 @@ class CorpusMemory:
     """Records attempts into ``corpus`` under ``run_id``; serves stored solutions when ``reuse``.
 
     A stored solution is served only after today's verifier accepts it again (soundly). One
-    that it rejects is flagged (never served or exported again by that verifier version); an
-    UNKNOWN re-check neither serves nor flags it.
+    that it REJECTs is flagged (not served or exported, and not re-checked by that verifier
+    version); an UNKNOWN or unsound re-check neither serves nor flags it.
     """
 
     def __init__(self, corpus: Corpus, *, run_id: str | None = None, reuse: bool = True) -> None:
@@ -66,9 +66,8 @@ class CorpusMemory:
                     await self._call(self.corpus.unflag, stored.id)
                 self.served += 1
                 return stored.attempt.model_copy(update={"verdict": verdict})
-            if verdict.status is not Status.UNKNOWN:
-                why = ("; ".join(c.message for c in verdict.critiques)
-                       or f"{verdict.status.value} by an unsound verifier")
+            if verdict.status is Status.REJECT:
+                why = "; ".join(c.message for c in verdict.critiques) or "rejected"
                 await self._call(self.corpus.flag, stored.id, verifier.version, why)
                 self.flagged += 1
         return None
