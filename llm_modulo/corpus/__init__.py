@@ -23,12 +23,12 @@ from llm_modulo.corpus.store import (
 )
 
 if TYPE_CHECKING:
-    from llm_modulo.corpus.export import ExportOptions, ExportReport, Reverifier, export
+    from llm_modulo.corpus.formats import ExportOptions, ExportReport, Reverifier, export
     from llm_modulo.corpus.stats import CorpusStats, DomainStats, corpus_stats, plot_solve_rate
 
 _LAZY = {
-    "ExportOptions": "export", "ExportReport": "export", "Reverifier": "export",
-    "export": "export", "CorpusStats": "stats", "DomainStats": "stats",
+    "ExportOptions": "formats", "ExportReport": "formats", "Reverifier": "formats",
+    "export": "formats", "CorpusStats": "stats", "DomainStats": "stats",
     "corpus_stats": "stats", "plot_solve_rate": "stats",
 }
 

@@ -114,7 +114,7 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
                            ] = False,
     ) -> None:
         """Export verified solutions (and REJECTed negatives) as training data."""
-        from llm_modulo.corpus.export import ExportOptions, export
+        from llm_modulo.corpus.formats import ExportOptions, export
 
         with guard():
             try:
