@@ -4,6 +4,10 @@
 :class:`~llm_modulo.loop.Solver` takes. Database work runs on one background thread, so the
 event loop never blocks on a busy database; the loop awaits each round's commit before it
 goes on, so an accepted solution is on disk before the problem counts as solved.
+
+Rounds that end while a commit is running are committed together in the next transaction
+(group commit): with many problems in flight, one transaction carries many rounds, yet every
+round is still durable before its problem moves on.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from llm_modulo.corpus.store import Corpus
+from llm_modulo.corpus.store import Corpus, Round
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Attempt, Candidate, Problem, Status
 from llm_modulo.verifier import Verifier
@@ -38,6 +42,8 @@ class CorpusMemory:
         self.served = 0
         self.flagged = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus")
+        self._pending: list[tuple[Round, asyncio.Future[None]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -48,8 +54,29 @@ class CorpusMemory:
     async def record(self, problem: Problem, attempts: Sequence[Attempt],
                      sampling: BaseModel, model: str | None) -> None:
         """Commit one round's attempts (the loop awaits this before acting on them)."""
-        await self._call(self.corpus.record_round, problem, list(attempts), sampling, model,
-                         self.run_id)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((Round(problem, list(attempts), sampling, model), done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        await asyncio.shield(done)  # a cancelled caller does not cancel the others' commit
+
+    async def _drain(self) -> None:
+        """Commit what is pending, one transaction per batch, until nothing is left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._call(self.corpus.record_rounds, [r for r, _ in batch], self.run_id)
+            except Exception:
+                # isolate the round at fault: the others are committed one by one
+                for item in batch:
+                    try:
+                        await self._call(self.corpus.record_rounds, [item[0]], self.run_id)
+                    except Exception as exc:
+                        _settle([item], exc)
+                    else:
+                        _settle([item], None)
+            else:
+                _settle(batch, None)
 
     async def lookup(self, problem: Problem, verifier: Verifier,
                      pool: WorkerPool | None = None) -> Attempt | None:
@@ -71,3 +98,13 @@ class CorpusMemory:
                 await self._call(self.corpus.flag, stored.id, verifier.version, why)
                 self.flagged += 1
         return None
+
+
+def _settle(batch: list[tuple[Round, asyncio.Future[None]]], error: Exception | None) -> None:
+    for _, future in batch:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
