@@ -125,7 +125,8 @@ def ceiling(path: Path, rows: int) -> tuple[float, float]:
     with Corpus(path) as corpus:
         sample = corpus.query("SELECT problem_hash, run_id, round, sample, prompt_hash,"
                               " completion, answer, parse_error, status, sound, critiques,"
-                              " evidence, verifier, verifier_version, verify_s, model, sampling,"
+                              " critique_count, evidence, verifier, verifier_version,"
+                              " verify_s, model, sampling,"
                               " seed, prompt_tokens, completion_tokens, finish_reason,"
                               " created_at FROM attempts LIMIT 1000")
     data = [sample[i % len(sample)] for i in range(rows)]
@@ -134,10 +135,11 @@ def ceiling(path: Path, rows: int) -> tuple[float, float]:
     start, start_cpu = time.perf_counter(), time.process_time()
     db.execute("BEGIN")
     db.executemany("INSERT INTO attempts (problem_hash, run_id, round, sample, prompt_hash,"
-                   " completion, answer, parse_error, status, sound, critiques, evidence,"
+                   " completion, answer, parse_error, status, sound, critiques,"
+                   " critique_count, evidence,"
                    " verifier, verifier_version, verify_s, model, sampling, seed,"
                    " prompt_tokens, completion_tokens, finish_reason, created_at)"
-                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", data)
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", data)
     db.execute("ROLLBACK")  # leave the benchmark corpus as the loop wrote it
     elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     db.close()

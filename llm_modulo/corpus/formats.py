@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_modulo.corpus.store import Corpus, to_json
+from llm_modulo.corpus.store import Corpus
 from llm_modulo.errors import UsageError
 from llm_modulo.types import Candidate, Problem, Status
 
@@ -120,22 +121,30 @@ class Check:
 
 @dataclass(slots=True)
 class Item:
+    """One output row: a JSON line (str), a Parquet row (tuple in schema order, or dict),
+    and the answers it relies on (only collected under --reverify)."""
+
     problem_hash: str
-    row: dict[str, Any]
+    row: str | tuple[Any, ...] | dict[str, Any]
     checks: tuple[Check, ...] = field(default=())
 
 
-def _assistant(text: str) -> dict[str, str]:
-    return {"role": "assistant", "content": text}
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _assistant(text: str) -> str:
+    """``[{"role": "assistant", "content": text}]`` as JSON."""
+    return f'[{{"role":"assistant","content":{_dumps(text)}}}]'
 
 
 class _Prompts:
-    """Parsed prompt messages by prompt hash (prompts repeat across samples and problems)."""
+    """Parsed and serialized prompts by prompt hash (prompts repeat across samples)."""
 
     def __init__(self, size: int = 4096) -> None:
         self.size = size
         self._full: dict[str, list[dict[str, str]]] = {}
         self._initial: dict[str, list[dict[str, str]]] = {}
+        self._initial_json: dict[str, str] = {}
 
     def full(self, key: str, text: str) -> list[dict[str, str]]:
         found = self._full.get(key)
@@ -143,6 +152,7 @@ class _Prompts:
             if len(self._full) >= self.size:
                 self._full.clear()
                 self._initial.clear()
+                self._initial_json.clear()
             found = self._full[key] = json.loads(text)
         return found
 
@@ -154,6 +164,15 @@ class _Prompts:
             end = next((i for i, m in enumerate(messages) if m["role"] == "user"), 0)
             found = self._initial[key] = messages[: end + 1]
         return found
+
+    def initial_json(self, key: str, text: str) -> str:
+        found = self._initial_json.get(key)
+        if found is None:
+            found = self._initial_json[key] = _dumps(self.initial(key, text))
+        return found
+
+    def is_first(self, key: str, text: str) -> bool:
+        return len(self.full(key, text)) == len(self.initial(key, text))
 
 
 def _rows(corpus: Corpus, sql: str, params: list[Any]) -> Iterator[tuple[Any, ...]]:
@@ -190,36 +209,28 @@ def _sft(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
     prompts = _Prompts()
     for h, domain, payload, prompt_hash, messages, completion, answer in _rows(corpus, sql,
                                                                                 params):
-        prompt = prompts.initial(prompt_hash, messages)
+        prompt = prompts.initial_json(prompt_hash, messages)
         reply = _assistant(completion)
-        row: dict[str, Any]
+        meta = f',"domain":{_dumps(domain)},"problem_hash":"{h}"}}'
         if opts.format == "openai":
-            row = {"messages": [*prompt, reply]}
+            row = f'{{"messages":{prompt[:-1]},{reply[1:]}}}'
         elif opts.sft_style == "messages":
-            row = {"messages": [*prompt, reply], "domain": domain, "problem_hash": h}
+            row = f'{{"messages":{prompt[:-1]},{reply[1:]}{meta}'
         else:
-            row = {"prompt": prompt, "completion": [reply], "domain": domain, "problem_hash": h}
-        yield Item(h, row, (Check(domain, payload, completion, answer, None, Status.ACCEPT),))
+            row = f'{{"prompt":{prompt},"completion":{reply}{meta}'
+        checks = ((Check(domain, payload, completion, answer, None, Status.ACCEPT),)
+                  if opts.reverify else ())
+        yield Item(h, row, checks)
 
 
-@dataclass(slots=True)
-class _Att:
-    problem_hash: str
-    domain: str
-    payload: str
-    round: int
-    prompt_hash: str
-    messages: str
-    completion: str
-    answer: str | None
-    parse_error: str | None
-    status: str
-    is_solution: bool
+# the columns of the attempt rows _dpo reads
+(_H, _DOMAIN, _PAYLOAD, _ROUND, _PROMPT_HASH, _MESSAGES, _COMPLETION, _ANSWER, _PARSE_ERROR,
+ _STATUS, _IS_SOLUTION) = range(11)
 
-    def check(self) -> Check:
-        expect = Status.ACCEPT if self.status == "accept" else Status.REJECT
-        return Check(self.domain, self.payload, self.completion, self.answer, self.parse_error,
-                     expect)
+
+def _check(a: tuple[Any, ...]) -> Check:
+    expect = Status.ACCEPT if a[_STATUS] == "accept" else Status.REJECT
+    return Check(a[_DOMAIN], a[_PAYLOAD], a[_COMPLETION], a[_ANSWER], a[_PARSE_ERROR], expect)
 
 
 def _dpo(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
@@ -233,46 +244,43 @@ def _dpo(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
            f" WHERE a.sound = 1 AND a.status IN ('accept', 'reject') AND {where}"
            " ORDER BY a.problem_hash, a.run_id, a.round, a.id")
     prompts = _Prompts()
-    atts = (_Att(problem_hash=r[0], domain=r[1], payload=r[2], round=r[3], prompt_hash=r[4],
-                 messages=r[5], completion=r[6], answer=r[7], parse_error=r[8], status=r[9],
-                 is_solution=bool(r[10])) for r in _rows(corpus, sql, params))
-    for h, group in groupby(atts, key=lambda a: a.problem_hash):
+    for h, group in groupby(_rows(corpus, sql, params), key=lambda a: a[_H]):
         attempts = list(group)
-        chosen = [a for a in attempts if a.is_solution]
+        chosen = [a for a in attempts if a[_IS_SOLUTION]]
         if not chosen:
             continue
-        rejected = [a for a in attempts if a.status == "reject"]
-        meta = {"domain": chosen[0].domain, "problem_hash": h}
+        rejected = [a for a in attempts if a[_STATUS] == "reject"]
+        meta = f',"domain":{_dumps(chosen[0][_DOMAIN])},"problem_hash":"{h}"}}'
         seen: set[str] = set()
         for r in rejected:
-            if r.completion in seen:
+            if r[_COMPLETION] in seen:
                 continue
-            seen.add(r.completion)
+            seen.add(r[_COMPLETION])
             c = chosen[(len(seen) - 1) % len(chosen)]
-            yield Item(h, {"prompt": prompts.initial(r.prompt_hash, r.messages),
-                           "chosen": [_assistant(c.completion)],
-                           "rejected": [_assistant(r.completion)], "kind": "preference", **meta},
-                       (c.check(), r.check()))
+            prompt = prompts.initial_json(r[_PROMPT_HASH], r[_MESSAGES])
+            row = (f'{{"prompt":{prompt},"chosen":{_assistant(c[_COMPLETION])},'
+                   f'"rejected":{_assistant(r[_COMPLETION])},"kind":"preference"{meta}')
+            yield Item(h, row, (_check(c), _check(r)) if opts.reverify else ())
         for c in chosen:
-            messages = prompts.full(c.prompt_hash, c.messages)
-            if len(messages) <= len(prompts.initial(c.prompt_hash, c.messages)):
+            if prompts.is_first(c[_PROMPT_HASH], c[_MESSAGES]):
                 continue  # answered the first prompt: no revision
+            messages = prompts.full(c[_PROMPT_HASH], c[_MESSAGES])
             previous = messages[-2]["content"] if len(messages) >= 2 else None
-            bad = (next((r for r in rejected if r.prompt_hash == c.prompt_hash), None)
-                   or next((r for r in rejected if r.round == c.round - 1
-                            and r.completion == previous), None))
+            bad = (next((r for r in rejected if r[_PROMPT_HASH] == c[_PROMPT_HASH]), None)
+                   or next((r for r in rejected if r[_ROUND] == c[_ROUND] - 1
+                            and r[_COMPLETION] == previous), None))
             if bad is None:
                 continue
-            yield Item(h, {"prompt": messages, "chosen": [_assistant(c.completion)],
-                           "rejected": [_assistant(bad.completion)], "kind": "revision",
-                           **meta}, (c.check(), bad.check()))
+            row = (f'{{"prompt":{c[_MESSAGES]},"chosen":{_assistant(c[_COMPLETION])},'
+                   f'"rejected":{_assistant(bad[_COMPLETION])},"kind":"revision"{meta}')
+            yield Item(h, row, (_check(c), _check(bad)) if opts.reverify else ())
 
 
+_MESSAGE_LIST = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 PARQUET_SCHEMA = pa.schema([
     ("attempt_id", pa.int64()), ("problem_hash", pa.string()), ("domain", pa.string()),
     ("problem", pa.string()), ("run_id", pa.string()), ("round", pa.int32()),
-    ("sample", pa.int32()),
-    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+    ("sample", pa.int32()), ("prompt", _MESSAGE_LIST),
     ("completion", pa.string()), ("answer", pa.string()), ("parse_error", pa.string()),
     ("verdict", pa.string()), ("critiques", pa.string()), ("critique_trail", pa.string()),
     ("evidence", pa.string()), ("verifier", pa.string()), ("verifier_version", pa.string()),
@@ -289,7 +297,8 @@ def _parquet(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
     sql = ("SELECT a.id, a.problem_hash, p.domain, p.payload, a.run_id, a.round, a.sample,"
            " a.prompt_hash, pr.messages, a.completion, a.answer, a.parse_error, a.status,"
            " a.critiques, a.evidence, a.verifier, a.verifier_version, a.model, a.sampling,"
-           " a.seed, a.prompt_tokens, a.completion_tokens, a.finish_reason, a.created_at "
+           " a.seed, a.prompt_tokens, a.completion_tokens, a.finish_reason, a.created_at,"
+           " a.critique_count "
            + _FROM + " LEFT JOIN solutions s ON s.problem_hash = a.problem_hash"
            " AND s.answer = a.answer"
            f" WHERE a.sound = 1 AND a.status IN ('accept', 'reject') AND {where}"
@@ -297,41 +306,29 @@ def _parquet(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
            " ORDER BY a.problem_hash, a.run_id, a.round, a.id")
     prompts = _Prompts()
     for _, group in groupby(_rows(corpus, sql, params), key=lambda r: (r[1], r[4])):
-        trail: list[dict[str, Any]] = []
+        trail: list[str] = []  # per finished round: the critiques fed back, as JSON
         trail_json = "[]"
-        current, fewest = 0, None
+        current, fewest, fewest_n = 0, None, 0
         for r in group:
-            (aid, h, domain, payload, run_id, rnd, sample, prompt_hash, messages, completion,
-             answer, parse_error, status, critiques, evidence, verifier, version, model,
-             sampling, seed, p_tok, c_tok, finish, created) = r
+            rnd, status, critiques, count = r[5], r[12], r[13], r[24]
             if rnd != current:
                 if fewest is not None:
-                    trail.append({"round": current, "critiques": fewest})
-                    trail_json = to_json(trail)
+                    trail.append(f'{{"round":{current},"critiques":{fewest}}}')
+                    trail_json = "[" + ",".join(trail) + "]"
                 current, fewest = rnd, None
-            if status == "reject":
-                parsed = json.loads(critiques)
-                if fewest is None or len(parsed) < len(fewest):
-                    fewest = parsed
-            row = {
-                "attempt_id": aid, "problem_hash": h, "domain": domain, "problem": payload,
-                "run_id": run_id, "round": rnd, "sample": sample,
-                "prompt": prompts.full(prompt_hash, messages), "completion": completion,
-                "answer": answer, "parse_error": parse_error, "verdict": status,
-                "critiques": critiques, "critique_trail": trail_json, "evidence": evidence,
-                "verifier": verifier, "verifier_version": version, "model": model,
-                "sampling": sampling, "seed": seed, "prompt_tokens": p_tok,
-                "completion_tokens": c_tok, "finish_reason": finish,
-                "created_at": datetime.fromtimestamp(created, UTC),
-            }
-            expect = Status.ACCEPT if status == "accept" else Status.REJECT
-            yield Item(h, row, (Check(domain, payload, completion, answer, parse_error,
-                                      expect),))
+            # the loop feeds back the rejected attempt with the fewest critiques (first wins)
+            if status == "reject" and (fewest is None or count < fewest_n):
+                fewest, fewest_n = critiques, count
+            row = (*r[:7], prompts.full(r[7], r[8]), *r[9:14], trail_json, *r[14:24])
+            checks = ((Check(r[2], r[3], r[9], r[10], r[11],
+                             Status.ACCEPT if status == "accept" else Status.REJECT),)
+                      if opts.reverify else ())
+            yield Item(r[1], row, checks)
 
 
 VERL_SCHEMA = pa.schema([
     ("data_source", pa.string()),
-    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+    ("prompt", _MESSAGE_LIST),
     ("ability", pa.string()),
     ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
     ("extra_info", pa.struct([
@@ -381,19 +378,20 @@ _SCHEMAS = {"parquet": PARQUET_SCHEMA, "verl": VERL_SCHEMA}
 class _Sink(Protocol):
     rows: int
 
-    def write(self, rows: list[dict[str, Any]]) -> None: ...
+    def write(self, rows: list[Any]) -> None: ...
 
     def close(self) -> None: ...
 
 
 class _JsonlSink:
+    """Rows arrive as ready JSON text."""
+
     def __init__(self, path: Path) -> None:
         self.rows = 0
         self._fh = path.open("w", encoding="utf-8")
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        dumps = json.dumps
-        self._fh.write("".join(dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    def write(self, rows: list[Any]) -> None:
+        self._fh.write("\n".join(rows) + "\n")
         self.rows += len(rows)
 
     def close(self) -> None:
@@ -401,17 +399,44 @@ class _JsonlSink:
 
 
 class _ParquetSink:
+    """Rows arrive as dicts, or as tuples in schema order (built column by column)."""
+
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.rows = 0
         self.schema = schema
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
 
-    def write(self, rows: list[dict[str, Any]]) -> None:
-        self._writer.write_table(pa.Table.from_pylist(rows, schema=self.schema))
+    def write(self, rows: list[Any]) -> None:
+        if isinstance(rows[0], dict):
+            table = pa.Table.from_pylist(rows, schema=self.schema)
+        else:
+            table = pa.Table.from_arrays(
+                [_column(list(values), f.type)
+                 for values, f in zip(zip(*rows, strict=True), self.schema, strict=True)],
+                schema=self.schema)
+        self._writer.write_table(table)
         self.rows += len(rows)
 
     def close(self) -> None:
         self._writer.close()
+
+
+def _column(values: list[Any], kind: pa.DataType) -> pa.Array:
+    if pa.types.is_timestamp(kind):  # UNIX seconds -> microseconds
+        seconds = pa.array(values, pa.float64())
+        return pc.cast(pc.multiply(seconds, 1_000_000), pa.int64(), safe=False).cast(kind)
+    if pa.types.is_list(kind):  # repeated objects (a round's shared prompt) converted once
+        positions: dict[int, int] = {}
+        unique: list[Any] = []
+        indices = []
+        for v in values:
+            at = positions.get(id(v))
+            if at is None:
+                at = positions[id(v)] = len(unique)
+                unique.append(v)
+            indices.append(at)
+        return pa.array(unique, kind).take(pa.array(indices, pa.int32()))
+    return pa.array(values, kind)
 
 
 # -- re-verification --------------------------------------------------------------------
@@ -458,6 +483,7 @@ class Reverifier:
 
 
 def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
+    """The items all of whose answers get the expected verdict today."""
     checks = [c for item in chunk for c in item.checks]
     results = iter(reverifier.passes(checks))
     return [item for item in chunk if all([next(results) for _ in item.checks])]
@@ -489,7 +515,7 @@ def export(corpus: Corpus, options: ExportOptions, *,
                 kept = _reverified(chunk, checker)
                 dropped += len(chunk) - len(kept)
                 chunk = kept
-            by_side: dict[str, list[dict[str, Any]]] = {side: [] for side in sinks}
+            by_side: dict[str, list[Any]] = {side: [] for side in sinks}
             for item in chunk:
                 by_side[side_of(item.problem_hash, options.split)].append(item.row)
             for side, rows in by_side.items():

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     status            TEXT NOT NULL CHECK (status IN ('accept', 'reject', 'unknown')),
     sound             INTEGER NOT NULL,   -- 1 when the verifier is sound
     critiques         TEXT NOT NULL,      -- JSON list of {kind, message, location, data}
+    critique_count    INTEGER NOT NULL,
     evidence          TEXT NOT NULL,      -- JSON object
     verifier          TEXT NOT NULL,
     verifier_version  TEXT NOT NULL,

@@ -71,9 +71,9 @@ _INSERT_PROBLEM = ("INSERT OR IGNORE INTO problems (hash, domain, payload, probl
 _INSERT_PROMPT = "INSERT OR IGNORE INTO prompts (hash, messages) VALUES (?,?)"
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (problem_hash, run_id, round, sample, prompt_hash, completion, answer,"
-    " parse_error, status, sound, critiques, evidence, verifier, verifier_version, verify_s,"
-    " model, sampling, seed, prompt_tokens, completion_tokens, finish_reason, created_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " parse_error, status, sound, critiques, critique_count, evidence, verifier,"
+    " verifier_version, verify_s, model, sampling, seed, prompt_tokens, completion_tokens,"
+    " finish_reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _INSERT_SOLUTION = (
     "INSERT OR IGNORE INTO solutions (problem_hash, answer, attempt_id, verifier,"
@@ -334,6 +334,7 @@ def _prepare(r: Round, run_id: str | None, now: float
             problem_hash, run_id, a.round, a.sample, prompt_hash, a.completion, answer,
             a.candidate.parse_error, v.status.value, int(v.sound),
             _CRITIQUES.dump_json(v.critiques, fallback=str).decode() if v.critiques else "[]",
-            evidence, v.verifier, v.verifier_version, v.elapsed_s, r.model, sampling_json,
-            seed, a.usage.prompt_tokens, a.usage.completion_tokens, a.finish_reason, now)))
+            len(v.critiques), evidence, v.verifier, v.verifier_version, v.elapsed_s, r.model,
+            sampling_json, seed, a.usage.prompt_tokens, a.usage.completion_tokens,
+            a.finish_reason, now)))
     return problem_row, prompts, rows
