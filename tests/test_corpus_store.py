@@ -26,7 +26,7 @@ class AlwaysUnknown(Game24Verifier):
 
     version = "1.0"
 
-    def check(self, problem: object, candidate: Candidate) -> CheckResult:  # type: ignore[override]
+    def check(self, problem: object, candidate: Candidate) -> CheckResult:
         return CheckResult.unknown("cannot tell today")
 
 
@@ -172,3 +172,57 @@ def test_two_processes_write_one_corpus(tmp_path: Path) -> None:
         assert counts["solutions"] == 10  # both found the same answers: stored once
         per_status = dict(corpus.query("SELECT status, count(*) FROM attempts GROUP BY status"))
         assert per_status == {"reject": 2 * rounds * 7, "accept": 2 * rounds}
+
+
+class FailsOnProblem(Corpus):
+    """A corpus that cannot store one particular problem."""
+
+    bad_hash = ""
+
+    def record_rounds(self, rounds, run_id=None):  # type: ignore[no-untyped-def]
+        if any(r.problem.hash == self.bad_hash for r in rounds):
+            raise CorpusError("disk says no")
+        return super().record_rounds(rounds, run_id)
+
+
+def test_group_commit_isolates_a_failing_round(tmp_path: Path) -> None:
+    corpus = FailsOnProblem(tmp_path / "c.sqlite")
+    numbers = ["4 4 6 8", "1 2 3 4", "2 3 4 5", "1 1 4 6"]
+    probs = [problem(n) for n in numbers]
+    corpus.bad_hash = probs[2].hash
+    memory = CorpusMemory(corpus)
+
+    async def record_all() -> list[BaseException | None]:
+        return await asyncio.gather(
+            *(memory.record(p, [attempt(p, "1", Status.REJECT)], PARAMS, "m") for p in probs),
+            return_exceptions=True)
+
+    outcomes = asyncio.run(record_all())
+    memory.close()
+    assert [o is None for o in outcomes] == [True, True, False, True]
+    assert isinstance(outcomes[2], CorpusError)
+    stored = {r[0] for r in corpus.query("SELECT problem_hash FROM attempts")}
+    assert stored == {p.hash for i, p in enumerate(probs) if i != 2}
+
+
+def test_many_rounds_in_flight_share_transactions(tmp_path: Path) -> None:
+    corpus = Corpus(tmp_path / "c.sqlite")
+    calls: list[int] = []
+    original = corpus.record_rounds
+
+    def counting(rounds, run_id=None):  # type: ignore[no-untyped-def]
+        calls.append(len(rounds))
+        return original(rounds, run_id)
+
+    corpus.record_rounds = counting  # type: ignore[method-assign]
+    memory = CorpusMemory(corpus)
+    probs = [problem(f"{a} {b} 6 8") for a in range(1, 9) for b in range(1, 9)]
+
+    async def record_all() -> None:
+        await asyncio.gather(*(memory.record(p, [attempt(p, "1", Status.REJECT)], PARAMS, "m")
+                               for p in probs))
+
+    asyncio.run(record_all())
+    memory.close()
+    assert sum(calls) == len(probs) == corpus.counts()["attempts"]
+    assert len(calls) < len(probs)  # group commit: fewer transactions than rounds
