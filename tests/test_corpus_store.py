@@ -179,10 +179,10 @@ class FailsOnProblem(Corpus):
 
     bad_hash = ""
 
-    def record_rounds(self, rounds, run_id=None):  # type: ignore[no-untyped-def]
-        if any(r.problem.hash == self.bad_hash for r in rounds):
+    def write(self, prepared):  # type: ignore[no-untyped-def]
+        if any(problem_row[0] == self.bad_hash for problem_row, _, _ in prepared):
             raise CorpusError("disk says no")
-        return super().record_rounds(rounds, run_id)
+        return super().write(prepared)
 
 
 def test_group_commit_isolates_a_failing_round(tmp_path: Path) -> None:
@@ -208,13 +208,13 @@ def test_group_commit_isolates_a_failing_round(tmp_path: Path) -> None:
 def test_many_rounds_in_flight_share_transactions(tmp_path: Path) -> None:
     corpus = Corpus(tmp_path / "c.sqlite")
     calls: list[int] = []
-    original = corpus.record_rounds
+    original = corpus.write
 
-    def counting(rounds, run_id=None):  # type: ignore[no-untyped-def]
-        calls.append(len(rounds))
-        return original(rounds, run_id)
+    def counting(prepared):  # type: ignore[no-untyped-def]
+        calls.append(len(prepared))
+        return original(prepared)
 
-    corpus.record_rounds = counting  # type: ignore[method-assign]
+    corpus.write = counting  # type: ignore[method-assign]
     memory = CorpusMemory(corpus)
     probs = [problem(f"{a} {b} 6 8") for a in range(1, 9) for b in range(1, 9)]
 

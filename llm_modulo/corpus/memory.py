@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from llm_modulo.corpus.store import Corpus, Round
+from llm_modulo.corpus.store import Corpus, Prepared, Round, prepare
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Attempt, Candidate, Problem, Status
 from llm_modulo.verifier import Verifier
@@ -42,7 +42,7 @@ class CorpusMemory:
         self.served = 0
         self.flagged = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus")
-        self._pending: list[tuple[Round, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Prepared, asyncio.Future[None]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -55,7 +55,9 @@ class CorpusMemory:
                      sampling: BaseModel, model: str | None) -> None:
         """Commit one round's attempts (the loop awaits this before acting on them)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((Round(problem, list(attempts), sampling, model), done))
+        # serialized here, so the writer thread only runs SQLite (which releases the GIL)
+        row = prepare(Round(problem, attempts, sampling, model), self.run_id)
+        self._pending.append((row, done))
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         await asyncio.shield(done)  # a cancelled caller does not cancel the others' commit
@@ -65,12 +67,12 @@ class CorpusMemory:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._call(self.corpus.record_rounds, [r for r, _ in batch], self.run_id)
+                await self._call(self.corpus.write, [r for r, _ in batch])
             except Exception:
                 # isolate the round at fault: the others are committed one by one
                 for item in batch:
                     try:
-                        await self._call(self.corpus.record_rounds, [item[0]], self.run_id)
+                        await self._call(self.corpus.write, [item[0]])
                     except Exception as exc:
                         _settle([item], exc)
                     else:
@@ -100,7 +102,8 @@ class CorpusMemory:
         return None
 
 
-def _settle(batch: list[tuple[Round, asyncio.Future[None]]], error: Exception | None) -> None:
+def _settle(batch: list[tuple[Prepared, asyncio.Future[None]]], error: Exception | None
+            ) -> None:
     for _, future in batch:
         if future.done():
             continue

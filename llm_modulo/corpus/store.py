@@ -220,8 +220,10 @@ class Corpus:
                       ) -> list[list[int]]:
         """Store several rounds in one transaction (group commit): all or none."""
         now = time.time()
-        prepared = [_prepare(r, run_id, now) for r in rounds]
+        return self.write([prepare(r, run_id, now) for r in rounds])
 
+    def write(self, prepared: Sequence[Prepared]) -> list[list[int]]:
+        """Store rounds already serialized by :func:`prepare`, in one transaction."""
         problem_rows = [problem_row for problem_row, _, _ in prepared]
         prompt_rows = [kv for _, prompts, _ in prepared for kv in prompts.items()]
         attempt_rows = [row for _, _, rows in prepared for _, row in rows]
@@ -303,9 +305,15 @@ class Round:
     model: str | None
 
 
-def _prepare(r: Round, run_id: str | None, now: float
-             ) -> tuple[tuple[Any, ...], dict[str, str], list[tuple[Any, tuple[Any, ...]]]]:
-    """Serialize a round outside the transaction: (problem row, prompts, attempt rows)."""
+Prepared = tuple[tuple[Any, ...], dict[str, str], list[tuple[Any, tuple[Any, ...]]]]
+
+
+def prepare(r: Round, run_id: str | None, now: float | None = None) -> Prepared:
+    """Serialize a round for :meth:`Corpus.write`: (problem row, prompts, attempt rows).
+
+    Done outside the transaction (and, by :class:`CorpusMemory`, outside the writer thread).
+    """
+    now = time.time() if now is None else now
     sampling = r.sampling
     params = sampling.model_dump(mode="json") if isinstance(sampling, BaseModel) else sampling
     sampling_json = to_json(params)
