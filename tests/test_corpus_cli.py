@@ -203,3 +203,11 @@ def test_stats_and_plot(tmp_path: Path) -> None:
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = cli("corpus", "stats", "--corpus", str(corpus))
     assert table.returncode == 0 and "game24" in table.stdout and "100.0%" in table.stdout
+    runs = cli("corpus", "runs", "--corpus", str(corpus), "--json")
+    assert runs.returncode == 0, runs.stderr
+    (run,) = json.loads(runs.stdout)
+    assert run["command"] == "run" and run["problems"] == 3 and run["attempts"] == 12
+    only = cli("corpus", "stats", "--corpus", str(corpus), "--run", run["id"], "--json")
+    assert json.loads(only.stdout)["domains"][0]["problems"] == 3
+    none = cli("corpus", "stats", "--corpus", str(corpus), "--run", "nope", "--json")
+    assert json.loads(none.stdout)["domains"] == []

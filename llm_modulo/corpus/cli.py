@@ -7,6 +7,7 @@ consoles so this module never imports :mod:`llm_modulo.cli` (no import cycle).
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -92,10 +93,10 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         out_path: Annotated[Path, typer.Option("--out", "-o", help="Output file (with "
                                                                   "--split: OUT.train/.test).")],
         corpus: CorpusOpt = None,
-        domain: Annotated[list[str] | None, typer.Option("--domain", "-d",
-                                                         help="Only these domains.")] = None,
-        run: Annotated[list[str] | None, typer.Option("--run", help="Only these run ids.")
-                       ] = None,
+        domain: Annotated[list[str] | None, typer.Option(
+            "--domain", "-d", metavar="DOMAIN", help="Only this domain (repeatable).")] = None,
+        run: Annotated[list[str] | None, typer.Option(
+            "--run", metavar="RUN_ID", help="Only this run (repeatable).")] = None,
         since: Annotated[str | None, typer.Option("--since", help="Attempts at or after "
                                                                   "(ISO date/time, UTC).")
                          ] = None,
@@ -137,11 +138,28 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         if report.dropped:
             err.print(f"--reverify dropped {report.dropped} rows that no longer verify")
 
+    @corpus_app.command("runs")
+    def runs_command(
+        corpus: CorpusOpt = None,
+        as_json: Annotated[bool, typer.Option("--json")] = False,
+    ) -> None:
+        """List the runs recorded in the corpus (their ids filter export and stats)."""
+        from llm_modulo.corpus.stats import list_runs
+
+        with guard(), existing_corpus(corpus) as db:
+            runs = list_runs(db)
+        if as_json:
+            sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in runs]) + "\n")
+        else:
+            _runs_table(runs, out)
+
     @corpus_app.command("stats")
     def stats_command(
         corpus: CorpusOpt = None,
-        domain: Annotated[list[str] | None, typer.Option("--domain", "-d")] = None,
-        run: Annotated[list[str] | None, typer.Option("--run")] = None,
+        domain: Annotated[list[str] | None, typer.Option(
+            "--domain", "-d", metavar="DOMAIN", help="Only this domain (repeatable).")] = None,
+        run: Annotated[list[str] | None, typer.Option(
+            "--run", metavar="RUN_ID", help="Only this run (repeatable).")] = None,
         plot: Annotated[Path | None, typer.Option(
             "--plot", help="Draw solve rate against round per domain to this PNG.")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -160,6 +178,15 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
             _stats_table(stats, out)
         if plot is not None:
             err.print(f"plot written to {plot}", highlight=False)
+
+
+def _runs_table(runs: list[Any], out: Console) -> None:
+    table = Table("run id", "command", "domain", "started (UTC)", "problems", "attempts",
+                  "accepted")
+    for r in runs:
+        table.add_row(r.id, r.command, r.domain or "-", r.started_at.strftime("%Y-%m-%d %H:%M"),
+                      str(r.problems), str(r.attempts), str(r.accepted_attempts))
+    out.print(table)
 
 
 def _stats_table(stats: Any, out: Console) -> None:

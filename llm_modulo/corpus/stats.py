@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,28 @@ def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
         ))
     runs_count = int(corpus.query("SELECT count(*) FROM runs")[0][0])
     return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out)
+
+
+class RunInfo(BaseModel):
+    id: str
+    command: str
+    domain: str | None
+    started_at: datetime
+    attempts: int
+    problems: int
+    accepted_attempts: int
+
+
+def list_runs(corpus: Corpus) -> list[RunInfo]:
+    """Every run, oldest first, with its attempt counts (ids for ``export --run``)."""
+    rows = corpus.query(
+        "SELECT r.id, r.command, r.domain, r.started_at, count(a.id),"
+        " count(DISTINCT a.problem_hash), coalesce(sum(a.status = 'accept' AND a.sound = 1), 0)"
+        " FROM runs r LEFT JOIN attempts a ON a.run_id = r.id"
+        " GROUP BY r.id ORDER BY r.started_at")
+    return [RunInfo(id=i, command=c, domain=d, started_at=datetime.fromtimestamp(t, UTC),
+                    attempts=n, problems=p, accepted_attempts=acc)
+            for i, c, d, t, n, p, acc in rows]
 
 
 def plot_solve_rate(stats: CorpusStats, path: Path) -> None:
