@@ -116,6 +116,11 @@ class CSPVerifier(Verifier):
             "every constraint",
         )
 
+    def evidence(self, problem: Problem, compiled: CompiledCSP,
+                 values: list[Any]) -> dict[str, Any]:
+        """What an ACCEPT records."""
+        return {"variables": len(compiled.names), "constraints": len(compiled.csp.constraints)}
+
     # -- shared machinery -----------------------------------------------------------------
 
     def solve_budget(self, problem: Problem) -> float:
@@ -189,8 +194,9 @@ class CSPVerifier(Verifier):
                 counts[c.kind] = counts.get(c.kind, 0) + 1
             return CheckResult.reject(*self.capped(critiques), problems=len(critiques),
                                       by_kind=counts)
+        evidence = self.evidence(problem, compiled, report.values)
         proof = self.optimality(problem, compiled, report.values)
-        if proof is not None:
-            return proof
-        return CheckResult.accept(variables=len(compiled.names),
-                                  constraints=len(compiled.csp.constraints))
+        if proof is None:
+            return CheckResult.accept(**evidence)
+        proof.evidence = {**evidence, **proof.evidence}
+        return proof
