@@ -10,7 +10,6 @@ colour fewer (UNKNOWN if the proof does not finish in time).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from llm_modulo.types import Problem
@@ -19,9 +18,6 @@ from verifiers.csp import model as m
 from verifiers.csp.checker import AssignmentIssue, CompiledCSP, Violation
 from verifiers.csp.solver import solve
 from verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs, assignment_pairs
-
-_DIGITS = re.compile(r"^\s*-?\d{1,18}\s*$")
-
 
 def var(vertex: int) -> str:
     return f"v{vertex}"
@@ -52,8 +48,22 @@ def coloring_csp(payload: dict[str, Any]) -> m.CSP:
     )
 
 
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 def _colour(value: Any) -> Any:
-    return int(value) if isinstance(value, str) and _DIGITS.match(value) else value
+    """Colours written as digit strings ("2") are the numbers they spell."""
+    return int(value) if type(value) is str and _number(value) else value
+
+
+def _vertex_var(key: Any) -> str:
+    """The variable of a vertex as the answer names it ("3", 3); other keys stay as given."""
+    if type(key) is str:
+        return "v" + str(int(key)) if _number(key) else key
+    if type(key) is int:
+        return f"v{key}"
+    return str(key)
 
 
 class GraphColoringVerifier(CSPVerifier):
@@ -65,13 +75,8 @@ class GraphColoringVerifier(CSPVerifier):
         return coloring_csp(problem.payload)
 
     def assignment(self, problem: Problem, candidate: Any) -> Pairs:
-        pairs = assignment_pairs(candidate.answer, "coloring")
-        out = []
-        for key, value in pairs:
-            name = var(int(key)) if isinstance(key, int | str) and not isinstance(key, bool) \
-                and _DIGITS.match(str(key)) else str(key)
-            out.append((name, _colour(value)))
-        return out
+        return [(_vertex_var(key), _colour(value))
+                for key, value in assignment_pairs(candidate.answer, "coloring")]
 
     def describe_issue(self, problem: Problem, issue: AssignmentIssue) -> str:
         vertex, value = vertex_of(issue.variable), issue.value

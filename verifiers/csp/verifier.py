@@ -11,6 +11,8 @@ how the CSP is built, how the answer becomes an assignment and how failures are 
 
 from __future__ import annotations
 
+import hashlib
+import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -48,13 +50,11 @@ def assignment_pairs(answer: dict[str, Any] | None, key: str = "assignment") -> 
     if isinstance(raw, dict):
         return list(raw.items())
     if isinstance(raw, list):
-        pairs = []
-        for k, item in enumerate(raw):
-            if not isinstance(item, list | tuple) or len(item) != 2:
-                raise AnswerError(f"item {k} of {key!r} is not a [variable, value] pair",
-                                  f"{key}[{k}]")
-            pairs.append((item[0], item[1]))
-        return pairs
+        if all(type(item) in (list, tuple) and len(item) == 2 for item in raw):
+            return raw
+        k = next(k for k, item in enumerate(raw)
+                 if type(item) not in (list, tuple) or len(item) != 2)
+        raise AnswerError(f"item {k} of {key!r} is not a [variable, value] pair", f"{key}[{k}]")
     raise AnswerError(f"{key!r} must be an object mapping variables to values")
 
 
@@ -143,7 +143,9 @@ class CSPVerifier(Verifier):
             f"established within {elapsed:.1f} s", kind="optimality_undecided", objective=value)
 
     def compiled(self, problem: Problem) -> CompiledCSP:
-        key = (self.name, problem.hash)
+        # pickle is an exact, cheap fingerprint (byte-equal pickles mean equal payloads);
+        # Problem.hash would sort and JSON-encode the whole payload on every check
+        key = (self.name, hashlib.sha256(pickle.dumps(problem.payload, protocol=5)).hexdigest())
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
