@@ -96,7 +96,8 @@ class CompiledCSP:
         self.ne_index: list[int] = []
         self.ne_a: list[int] = []
         self.ne_b: list[int] = []
-        self.checks: list[tuple[int, list[int], _Check]] = []
+        # (constraint index, slots, check, may it run with some variables unassigned?)
+        self.checks: list[tuple[int, list[int], _Check, bool]] = []
         self.expressions: dict[int, tuple[ex.Node, ex.Compiled]] = {}
         for i, c in enumerate(csp.constraints):
             self._add(i, c)
@@ -137,7 +138,7 @@ class CompiledCSP:
             fn = ex.compile_node(node, self.slot)
             slots = [self.slot[v] for v in ex.variables(node)]
             self.expressions[i] = (node, fn)
-            self.checks.append((i, slots, _expression_check(fn, slots)))
+            self.checks.append((i, slots, _expression_check(fn, slots), False))
             return
         slots = self._slots(i, c)
         if isinstance(c, m.NotEqual):
@@ -157,7 +158,10 @@ class CompiledCSP:
         else:
             assert isinstance(c, m.Table)
             check = _table_check(slots, frozenset(tuple(t) for t in c.tuples))
-        self.checks.append((i, slots, check))
+        # duplicates among the assigned values, or an assigned value outside/inside the set,
+        # break the constraint whatever the unassigned ones become
+        partial = isinstance(c, m.AllDifferent | m.InSet | m.NotInSet)
+        self.checks.append((i, slots, check, partial))
 
     # -- checking -----------------------------------------------------------------------
 
@@ -205,8 +209,8 @@ class CompiledCSP:
             a, b = ne_a[k], ne_b[k]
             out.append((self.ne_index[k], f"{self.names[a]} = {self.names[b]} = {vals[a]!r}",
                         {}, (a, b)))
-        for i, slots, check in self.checks:
-            if not complete and any(vals[s] is MISSING for s in slots):
+        for i, slots, check, partial in self.checks:
+            if not complete and not partial and any(vals[s] is MISSING for s in slots):
                 continue
             found = check(vals)
             if found is not None:
@@ -252,6 +256,8 @@ def _all_different_check(slots: list[int], names: list[str]) -> _Check:
         dup: dict[Any, list[int]] = {}
         for s in slots:
             v = vals[s]
+            if v is MISSING:
+                continue
             if v in first:
                 dup.setdefault(v, [first[v]]).append(s)
             else:
@@ -295,7 +301,7 @@ def _linear_check(slots: list[int], coeffs: list[int], op: str, rhs: int,
 def _set_check(slots: list[int], values: frozenset[Value], inside: bool,
                names: list[str]) -> _Check:
     def check(vals: list[Any]) -> tuple[str, dict[str, Any], Sequence[int]] | None:
-        bad = [s for s in slots if (vals[s] in values) is not inside]
+        bad = [s for s in slots if vals[s] is not MISSING and (vals[s] in values) is not inside]
         if not bad:
             return None
         where = "not in" if inside else "in"
