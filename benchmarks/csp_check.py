@@ -51,49 +51,52 @@ def best(fn: Callable[[], Any], repeat: int) -> float:
     return min(times)
 
 
+def measure(n: int, degree: int, repeat: int) -> str:
+    """One table row for a graph of ``n`` vertices."""
+    domain, verifier = GraphColoringDomain(), GraphColoringVerifier()
+    problem, colours = planted_graph(n, degree, seed=n)
+    compiled = verifier.compiled(problem)
+    pairs = [(f"v{v}", c) for v, c in enumerate(colours)]
+    text = "\n".join(f"{v}: {c}" for v, c in enumerate(colours))
+    candidate = domain.parse_candidate(problem, text)
+    assert verifier.check(problem, candidate).status.value == "accept"
+    # one conflicting edge: recolour one endpoint of the first edge like the other
+    u, w = problem.payload["edges"][0]
+    bad = list(colours)
+    bad[u] = bad[w]
+    bad_pairs = [(f"v{v}", c) for v, c in enumerate(bad)]
+    assert len(compiled.check(bad_pairs).violations) >= 1
+
+    # the reference: python-constraint's own constraints on the same full assignment
+    domains, constraints, _ = to_problem(compiled)._getArgs()
+    assignment = dict(pairs)
+
+    def reference() -> bool:
+        return all(c(vs, domains, assignment) for c, vs in constraints)
+
+    assert reference()
+    t_check = best(lambda: compiled.check(pairs), repeat)
+    t_verify = best(lambda: verifier.check(problem, candidate), repeat)
+    t_parse = best(lambda: domain.parse_candidate(problem, text), repeat)
+    t_ref = best(reference, repeat)
+    t_bad = best(lambda: compiled.check(bad_pairs), repeat)
+    m = len(problem.payload["edges"])
+    return (f"{n:>9} {m:>8} | {t_check:>9.4f} {t_check / n * 1e6:>7.3f} | {t_verify:>9.4f} "
+            f"{t_parse:>9.4f} | {t_ref:>9.4f} {t_ref / n * 1e6:>7.3f} | "
+            f"{t_check / t_ref:>9.2f} | {t_bad:>10.4f}")
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000, 100_000])
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--degree", type=int, default=6)
     args = ap.parse_args()
-    domain, verifier = GraphColoringDomain(), GraphColoringVerifier()
     print(f"{'vertices':>9} {'edges':>8} | {'check s':>9} {'us/var':>7} | {'verify s':>9} "
           f"{'parse s':>9} | {'p-c s':>9} {'us/var':>7} | {'check/p-c':>9} | "
           f"{'1 conflict':>10}")
     for n in args.sizes:
-        problem, colours = planted_graph(n, args.degree, seed=n)
-        compiled = verifier.compiled(problem)
-        pairs = [(f"v{v}", c) for v, c in enumerate(colours)]
-        text = "\n".join(f"{v}: {c}" for v, c in enumerate(colours))
-        candidate = domain.parse_candidate(problem, text)
-        assert verifier.check(problem, candidate).status.value == "accept"
-        # one conflicting edge: recolour one endpoint of the first edge like the other
-        u, w = problem.payload["edges"][0]
-        bad = list(colours)
-        bad[u] = bad[w]
-        bad_pairs = [(f"v{v}", c) for v, c in enumerate(bad)]
-        report = compiled.check(bad_pairs)
-        assert len(report.violations) >= 1
-
-        # the reference: python-constraint's own constraints on the same full assignment
-        pc_problem = to_problem(compiled)
-        domains, constraints, _ = pc_problem._getArgs()
-        assignment = dict(pairs)
-
-        def reference() -> bool:
-            return all(c(vs, domains, assignment) for c, vs in constraints)
-
-        assert reference()
-        t_check = best(lambda: compiled.check(pairs), args.repeat)
-        t_verify = best(lambda: verifier.check(problem, candidate), args.repeat)
-        t_parse = best(lambda: domain.parse_candidate(problem, text), args.repeat)
-        t_ref = best(reference, args.repeat)
-        t_bad = best(lambda: compiled.check(bad_pairs), args.repeat)
-        m = len(problem.payload["edges"])
-        print(f"{n:>9} {m:>8} | {t_check:>9.4f} {t_check / n * 1e6:>7.3f} | {t_verify:>9.4f} "
-              f"{t_parse:>9.4f} | {t_ref:>9.4f} {t_ref / n * 1e6:>7.3f} | "
-              f"{t_check / t_ref:>9.2f} | {t_bad:>10.4f}")
+        print(measure(n, args.degree, args.repeat), flush=True)
 
 
 if __name__ == "__main__":

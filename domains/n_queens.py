@@ -67,7 +67,7 @@ class NQueensDomain(CSPDomainBase):
         """``count`` instances, deterministic for ``seed``: a board size and ``fixed`` queens
         taken from a solution python-constraint finds (so each instance is solvable)."""
         rng = random.Random(seed)
-        out = []
+        out: list[Problem] = []
         while len(out) < count:
             n = rng.randint(max(low, 4), high)
             placed = {str(r): rng.randint(1, n) for r in rng.sample(range(1, n + 1), fixed)}

@@ -19,6 +19,7 @@ from verifiers.csp.checker import AssignmentIssue, CompiledCSP, Violation
 from verifiers.csp.solver import solve
 from verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs, assignment_pairs
 
+
 def var(vertex: int) -> str:
     return f"v{vertex}"
 

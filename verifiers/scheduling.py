@@ -89,7 +89,7 @@ class SchedulingVerifier(CSPVerifier):
                     pairs.append((f"{field}_{key}", slot[field]))
         return pairs
 
-    def _when(self, problem: Problem, meeting: str, start: int) -> str:
+    def _when(self, problem: Problem, meeting: str, start: Any) -> str:
         return f"{start}-{start + problem.payload['meetings'][meeting]['duration']}"
 
     def describe_issue(self, problem: Problem, issue: AssignmentIssue) -> str:

@@ -181,7 +181,8 @@ def parse(text: str) -> Node:
         tree = _parser().parse(text)
         node = _ToAst().transform(tree)
     except UnexpectedCharacters as exc:
-        raise ExprError(f"unexpected character {text[exc.pos_in_stream]!r} at column "
+        pos = exc.pos_in_stream or 0
+        raise ExprError(f"unexpected character {text[pos:pos + 1]!r} at column "
                         f"{exc.column}") from None
     except UnexpectedToken as exc:
         if exc.token.type == "$END":
@@ -334,7 +335,7 @@ def compile_node(node: Node, slot: Mapping[str, int]) -> Compiled:
         return lambda env: abs(a(env))  # type: ignore[arg-type]
     if op in ("min", "max"):
         pick = min if op == "min" else max
-        return lambda env: pick(p(env) for p in parts)  # type: ignore[type-var]
+        return lambda env: pick(p(env) for p in parts)
     if op in ("in", "notin"):
         (a,) = parts
         members = frozenset(node.values)

@@ -209,8 +209,10 @@ def _check_values(values: list[Any], where: str) -> None:
 
 
 def format_validation_error(exc: ValidationError) -> str:
-    """One line: where and what, for the first error."""
-    first = exc.errors()[0]
+    """One line: where and what, for the most telling error (a union reports one error per
+    alternative: our own value errors first, then the most specific location)."""
+    errors = exc.errors()
+    first = min(errors, key=lambda e: (e["type"] != "value_error", -len(e["loc"])))
     loc = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p)) or "csp"
     msg = str(first["msg"]).removeprefix("Value error, ")
     more = f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""

@@ -53,6 +53,26 @@ class _Deadline(pc.Constraint):  # type: ignore[misc]
         return True
 
 
+def _guarded(cls: type[Any]) -> type[Any]:
+    """``cls`` whose preprocessing skips constraints over an already emptied domain.
+
+    python-constraint's sum constraints take ``min``/``max`` of their domains while
+    preprocessing and crash on an empty one; an empty domain already means "no solution",
+    which python-constraint reports right after preprocessing.
+    """
+
+    def preProcess(self: Any, variables: Any, domains: Any, constraints: Any,  # noqa: N802
+                   vconstraints: Any) -> None:
+        if all(len(domains[v]) for v in variables):
+            cls.preProcess(self, variables, domains, constraints, vconstraints)
+
+    return type(f"Guarded{cls.__name__}", (cls,), {"preProcess": preProcess})
+
+
+_SUMS = {"==": _guarded(pc.ExactSumConstraint), "<=": _guarded(pc.MaxSumConstraint),
+         ">=": _guarded(pc.MinSumConstraint)}
+
+
 def _function(fn: ex.Compiled) -> Callable[..., bool]:
     def holds(*params: Any) -> bool:
         try:
@@ -87,9 +107,7 @@ def to_problem(compiled: CompiledCSP, extra: list[ex.Node] | None = None,
         elif isinstance(c, m.Equal):
             problem.addConstraint(pc.AllEqualConstraint(), list(c.vars))
         elif isinstance(c, m.Linear):
-            cls = {"==": pc.ExactSumConstraint, "<=": pc.MaxSumConstraint,
-                   ">=": pc.MinSumConstraint}[c.op]
-            problem.addConstraint(cls(c.rhs, list(c.coeffs or [1] * len(c.vars))),
+            problem.addConstraint(_SUMS[c.op](c.rhs, list(c.coeffs or [1] * len(c.vars))),
                                   list(c.vars))
         elif isinstance(c, m.InSet):
             problem.addConstraint(pc.InSetConstraint(set(c.values)), list(c.vars))
