@@ -75,7 +75,7 @@ class SchedulingDomain(CSPDomainBase):
             if not NAME_RE.match(k):
                 raise ProblemError(f"meeting id {k!r} must be letters, digits and _")
             w = mt.window or s.day
-            if not d0 <= w[0] and w[1] <= d1 and w[0] + mt.duration <= w[1]:
+            if not (d0 <= w[0] and w[1] <= d1 and w[0] + mt.duration <= w[1]):
                 raise ProblemError(f"meeting {k}: window {list(w)} must lie in the day and "
                                    f"fit its duration {mt.duration}")
         for a, b in s.precedence:

@@ -77,13 +77,15 @@ class SchedulingVerifier(CSPVerifier):
             raise AnswerError('the answer needs "schedule": {"<meeting>": {"start": <hour>, '
                               '"room": "<room>"}, ...}')
         pairs: list[tuple[Any, Any]] = []
+        seen: set[Any] = set()
         for key, slot in items:
             if not isinstance(slot, dict):
                 raise AnswerError(f"meeting {key!r} needs {{\"start\": <hour>, \"room\": "
                                   f"\"<room>\"}}", str(key))
-            if key not in problem.payload["meetings"]:
+            if key not in problem.payload["meetings"] or key in seen:
                 pairs.append((f"start_{key}", slot.get("start")))  # one critique per meeting
                 continue
+            seen.add(key)
             for field in ("start", "room"):
                 if field in slot:
                     pairs.append((f"{field}_{key}", slot[field]))
