@@ -61,7 +61,7 @@ class CSPDomainBase(Domain):
         for text in _json_candidates(completion):
             try:
                 data = loads_keeping_repeats(text)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
                 continue
             if isinstance(data, dict) and self.answer_key in data:
                 return Candidate(raw=completion, answer={self.answer_key: data[self.answer_key]})

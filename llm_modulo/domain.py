@@ -129,7 +129,7 @@ class Domain(ABC):
         for text in _json_candidates(completion):
             try:
                 data = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
                 continue
             if not isinstance(data, dict):
                 continue

@@ -61,7 +61,7 @@ def _guarded(cls: type[Any]) -> type[Any]:
     which python-constraint reports right after preprocessing.
     """
 
-    def preProcess(self: Any, variables: Any, domains: Any, constraints: Any,  # noqa: N802
+    def preProcess(self: Any, variables: Any, domains: Any, constraints: Any,
                    vconstraints: Any) -> None:
         if all(len(domains[v]) for v in variables):
             cls.preProcess(self, variables, domains, constraints, vconstraints)
