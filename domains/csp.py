@@ -35,9 +35,11 @@ class CSPDomain(CSPDomainBase):
 
     def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
         data = m.decode_text(raw) if isinstance(raw, str) else raw
+        pid = data.get("id") if isinstance(data, dict) else None
+        if isinstance(data, dict):  # a JSONL row's bookkeeping is not part of the CSP
+            data = {k: v for k, v in data.items() if k not in ("id", "idx")}
         csp = m.parse_csp(data)
         compile_csp(csp)  # type-checks expressions: a bad file fails here, not in a worker
-        pid = data.get("id") if isinstance(data, dict) else None
         payload: dict[str, Any] = {"csp": csp.model_dump(mode="json", exclude_none=True)}
         return Problem(domain=self.name, payload=payload, id=None if pid is None else str(pid))
 

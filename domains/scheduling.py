@@ -62,7 +62,7 @@ class SchedulingDomain(CSPDomainBase):
         if not isinstance(raw, dict):
             raise ProblemError("a scheduling problem is a JSON object with rooms and meetings")
         pid = raw.get("id")
-        data = {k: v for k, v in raw.items() if k != "id"}
+        data = {k: v for k, v in raw.items() if k not in ("id", "idx")}
         try:
             s = Schedule.model_validate(data)
         except ValidationError as exc:

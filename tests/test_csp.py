@@ -360,3 +360,9 @@ def test_structured_output_lists_every_variable() -> None:
     assert props["d"] == {"enum": [1, 2, 3]}
     prompt = DOMAIN.render_prompt(problem)
     assert "a, b and c differ: all_different(a, b, c)" in prompt
+
+
+def test_jsonl_rows_may_carry_an_id() -> None:
+    problem = DOMAIN.parse_problem({**SMALL, "id": "p1", "idx": 3})
+    assert problem.id == "p1"
+    assert problem.payload == DOMAIN.parse_problem(SMALL).payload

@@ -358,3 +358,19 @@ def test_scheduling_bad_problems(change: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ProblemError) as info:
         SC.parse_problem({**MEETINGS, **change})
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(("domain", "verifier", "problem_spec", "text"), [
+    (GC, GCV, '{"edges": [[0, 1], [1, 2]], "colors": 2}', "0: 1\n" * 200_000),
+    (GC, GCV, '{"edges": [[0, 1], [1, 2]], "colors": 2}',
+     json.dumps({"coloring": {str(i): 1 for i in range(60_000)}})),
+    (NQ, NQV, "8", json.dumps({"columns": list(range(200_000))})),
+    (SU, SUV, PUZZLE, '{"grid": "' + "1" * 1_000_000 + '"}'),
+    (SC, SCV, json.dumps(MEETINGS), "{" * 1_000_000),
+])
+def test_hostile_candidates_are_rejected_quickly(pool: Any, domain: Any, verifier: Any,
+                                                 problem_spec: str, text: str) -> None:
+    problem = domain.load_problem(problem_spec)
+    verdict = verifier.verify(problem, domain.parse_candidate(problem, text), pool=pool)
+    assert verdict.status is Status.REJECT
+    assert verdict.elapsed_s < 10

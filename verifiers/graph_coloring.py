@@ -17,7 +17,7 @@ from llm_modulo.verifier import CheckResult
 from verifiers.csp import model as m
 from verifiers.csp.checker import AssignmentIssue, CompiledCSP, Violation
 from verifiers.csp.solver import solve
-from verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs, assignment_pairs
+from verifiers.csp.verifier import CSPVerifier, Pairs, assignment_pairs
 
 
 def var(vertex: int) -> str:
@@ -123,5 +123,3 @@ class GraphColoringVerifier(CSPVerifier):
         return {"vertices": len(compiled.names), "edges": len(compiled.ne_a),
                 "colors_used": len(set(values))}
 
-
-__all__ = ["AnswerError", "GraphColoringVerifier", "coloring_csp"]

@@ -68,6 +68,8 @@ class Report:
 
 # A generic constraint check: values by slot -> None (holds) or (detail, data, involved slots).
 _Check = Callable[[list[Any]], tuple[str, dict[str, Any], Sequence[int]] | None]
+# A violation found: (constraint index, detail, data, involved slots).
+_Found = tuple[int, str, dict[str, Any], Sequence[int]]
 
 
 class CompiledCSP:
@@ -152,7 +154,7 @@ class CompiledCSP:
         elif isinstance(c, m.Equal):
             check = _equal_check(slots, names)
         elif isinstance(c, m.Linear):
-            check = _linear_check(slots, c.coeffs or [1] * len(slots), c.op, c.rhs, names)
+            check = _linear_check(slots, c.coeffs or [1] * len(slots), c.op, c.rhs)
         elif isinstance(c, m.InSet | m.NotInSet):
             check = _set_check(slots, frozenset(c.values), isinstance(c, m.InSet), names)
         else:
@@ -196,7 +198,7 @@ class CompiledCSP:
 
     def evaluate(self, vals: list[Any]) -> list[Violation]:
         """Every constraint whose variables are all assigned, evaluated once."""
-        out: list[Tuple] = []
+        out: list[_Found] = []
         complete = MISSING not in vals
         ne_a, ne_b = self.ne_a, self.ne_b
         if complete:
@@ -230,9 +232,6 @@ class CompiledCSP:
         value = self.objective[1](vals)
         assert isinstance(value, int)
         return value
-
-
-Tuple = tuple[int, str, dict[str, Any], Sequence[int]]
 
 
 def compile_csp(csp: m.CSP) -> CompiledCSP:
@@ -285,8 +284,7 @@ _OPS: dict[str, Callable[[int, int], bool]] = {
     "==": lambda a, b: a == b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
 
 
-def _linear_check(slots: list[int], coeffs: list[int], op: str, rhs: int,
-                  names: list[str]) -> _Check:
+def _linear_check(slots: list[int], coeffs: list[int], op: str, rhs: int) -> _Check:
     holds = _OPS[op]
     pairs = list(zip(coeffs, slots, strict=True))
 

@@ -89,17 +89,12 @@ class CSPVerifier(Verifier):
         if issue.kind == "repeated":
             return f"{v} is assigned more than once (again as {value!r})"
         if issue.kind == "type":
-            return f"{v} = {value!r} is not an {issue.detail}" if issue.detail == "integer" \
-                else f"{v} = {value!r} is not a {issue.detail}"
+            article = "an" if issue.detail.startswith(("a", "e", "i", "o", "u")) else "a"
+            return f"{v} = {value!r} is not {article} {issue.detail}"
         return f"{v} = {value!r} is outside the domain of {v}"
 
     def describe_violation(self, problem: Problem, violation: Violation) -> str:
         return f"constraint `{violation.label}` is violated: {violation.detail}"
-
-    def extra_critiques(self, problem: Problem, compiled: CompiledCSP,
-                        report: Report) -> list[Critique]:
-        """Domain-level checks beyond the CSP's constraints (default: none)."""
-        return []
 
     def optimality(self, problem: Problem, compiled: CompiledCSP,
                    values: list[Any]) -> CheckResult | None:
@@ -124,9 +119,11 @@ class CSPVerifier(Verifier):
     # -- shared machinery -----------------------------------------------------------------
 
     def solve_budget(self, problem: Problem) -> float:
+        """Seconds an optimality proof may search: the payload's ``solve_timeout_s`` or a
+        share of ``timeout_s``, always inside the worker's deadline."""
         given = problem.payload.get("solve_timeout_s")
         if isinstance(given, int | float) and not isinstance(given, bool) and given > 0:
-            return float(given)
+            return min(float(given), self.timeout_s * 0.9)
         return self.timeout_s * self.solve_fraction
 
     def optimality_verdict(self, outcome: Outcome, elapsed: float, value: int,
@@ -189,7 +186,6 @@ class CSPVerifier(Verifier):
             return CheckResult.reject(exc.critique)
         report = compiled.check(pairs)
         critiques = self.critiques(problem, report)
-        critiques.extend(self.extra_critiques(problem, compiled, report))
         if critiques:
             counts: dict[str, int] = {}
             for c in critiques:
