@@ -374,3 +374,13 @@ def test_hostile_candidates_are_rejected_quickly(pool: Any, domain: Any, verifie
     verdict = verifier.verify(problem, domain.parse_candidate(problem, text), pool=pool)
     assert verdict.status is Status.REJECT
     assert verdict.elapsed_s < 10
+
+
+def test_cli_long_inline_problem_and_candidate() -> None:
+    """Inline JSON longer than a file name is taken as text, not looked up as a path."""
+    from tests.test_csp import GOOD, SMALL
+
+    problem, candidate = json.dumps(SMALL), json.dumps({"assignment": GOOD, "note": "x" * 300})
+    assert len(problem) > 300
+    r = cli("check", "--domain", "csp", "--problem", problem, "--candidate", candidate)
+    assert r.returncode == 0, r.stdout + r.stderr
