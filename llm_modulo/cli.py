@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
     LLMModuloError,
@@ -204,7 +205,7 @@ def _report(result: SolveResult) -> None:
 def check(
     problem: Annotated[str, typer.Option("--problem", "-p", help="Inline text/JSON or a file.")],
     candidate: Annotated[str, typer.Option("--candidate", "-c",
-                                           help="The candidate answer (text, JSON, or @file).")],
+                                           help="Candidate: text, JSON, @file or a path.")],
     domain: DomainOpt = "game24",
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.001,
                                                   help="Verifier deadline, seconds.")] = None,
@@ -215,12 +216,13 @@ def check(
         dom, ver = default_registry.domain_and_verifier(domain)
         prob = dom.load_problem(problem)
         text = candidate
-        if candidate.startswith("@"):
+        if (path := spec_file(candidate)) is not None:
             try:
-                text = Path(candidate[1:]).read_text()
+                text = path.read_text()
             except OSError as exc:
-                raise UsageError(f"cannot read candidate file {candidate[1:]}: "
-                                 f"{exc.strerror}") from None
+                raise UsageError(f"cannot read candidate file {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise UsageError(f"candidate file {path} is not UTF-8 text") from None
         cand = dom.parse_candidate(prob, text)
         verdict = ver.verify(prob, cand, timeout_s=timeout)
     if as_json:
