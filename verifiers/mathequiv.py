@@ -192,7 +192,7 @@ def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None
     if cand.percent_of is not None and ref.percent_of is None:
         pairs.append((cand.percent_of, ref.expr))  # "50%" for an expected "50"
     if ref.percent_of is not None and cand.percent_of is None:
-        pairs.append((cand.expr * 100, ref.expr * 100))  # "50" for an expected "50%"
+        pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
     decisions = [scalar_decision(c, r, tol) for c, r in pairs]
     if Decision.EQUAL in decisions:
         return Outcome.equal()

@@ -100,7 +100,7 @@ _UNICODE = str.maketrans({
 })
 
 _MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}|\\(begin|end)\{array\}(\{[^}]*\})?")
-_SPACES = re.compile(r"\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)|~|\\left\.|\\right\.")
+_SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)|~|\\left\.|\\right\.")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
