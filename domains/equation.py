@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from domains.math_answer import MathAnswer, answer_candidate, math_payload, problem_id
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem
-from domains.math_answer import MathAnswer, answer_candidate, math_payload, problem_id
 
 _NAMES = ("x", "y", "z")
 

@@ -206,14 +206,14 @@ x = 2 or x = 3 ||| \{2, 3\} ||| accept
 [-\frac{1}{2}, \sqrt{2}] ||| [-0.5, \sqrt{3}] ||| reject
 \left[ 1, 2 \right) ||| [1, 2) ||| accept
 # matrices entrywise
-\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix} ||| \begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix} ||| accept
-\begin{pmatrix} 1 & 2 \\ 3 & 5 \end{pmatrix} ||| \begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix} ||| reject
-\begin{pmatrix} \frac{1}{2} \\ \sqrt{4} \end{pmatrix} ||| \begin{pmatrix} 0.5 \\ 2 \end{pmatrix} ||| accept
-\begin{pmatrix} 1 & 2 \end{pmatrix} ||| \begin{pmatrix} 1 \\ 2 \end{pmatrix} ||| reject
-\begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix} ||| \begin{pmatrix} 1 & 0 \\ 0 & 1 \end{pmatrix} ||| accept
+\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix} ||| \begin{bmatrix}1 & 2 \\ 3 & 4\end{bmatrix} ||| accept
+\begin{pmatrix}1 & 2 \\ 3 & 5\end{pmatrix} ||| \begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix} ||| reject
+\begin{pmatrix}\frac12\\\sqrt{4}\end{pmatrix} ||| \begin{pmatrix}0.5\\2\end{pmatrix} ||| accept
+\begin{pmatrix}1 & 2\end{pmatrix} ||| \begin{pmatrix}1 \\ 2\end{pmatrix} ||| reject
+\begin{pmatrix}1 & 0 \\ 0 & 1\end{pmatrix} ||| \begin{pmatrix}1 & 0 \\ 0 & 1\end{pmatrix} ||| accept
 # form mismatches
 (1, 2) ||| \{1, 2\} ||| reject
-\begin{pmatrix} 1 \\ 2 \end{pmatrix} ||| (1, 2) ||| reject
+\begin{pmatrix}1 \\ 2\end{pmatrix} ||| (1, 2) ||| reject
 x = 3 ||| x < 3 ||| reject
 # unicode look-alikes of operators
 3×4 ||| 12 ||| accept

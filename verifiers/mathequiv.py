@@ -100,7 +100,7 @@ def _numeric(expr: sympy.Expr) -> sympy.Expr | None:
         return None
     if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         return None
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def prove_zero(expr: sympy.Expr) -> bool:

@@ -37,6 +37,9 @@ MAX_FACTORIAL = 1_000
 MAX_ITEMS = 100
 MAX_ALTERNATIVES = 4
 
+_FUNC_NAMES = ("sqrt", "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan",
+               "asin", "acos", "atan", "sinh", "cosh", "tanh", "ln", "exp", "abs", "floor", "ceil")
+
 _GRAMMAR = r"""
 ?start: answers
 answers: item ("," item)*
@@ -81,14 +84,14 @@ relation: expr (REL expr)*
     | "(" item ")"
     | "{" item "}"
     | "[" item "]"
-    | "(" item "," item ("," item)* ")" -> tuple
+    | "(" item "," item ("," item)* ")" -> tuple_
     | "(" item "," item "]" -> interval_oc
     | "[" item "," item ")" -> interval_co
     | "[" item "," item "]" -> interval_cc
-    | "[" item "," item ("," item)+ "]" -> tuple
+    | "[" item "," item ("," item)+ "]" -> tuple_
     | "\\{" "\\}" -> emptyset
-    | "\\{" item ("," item)* "\\}" -> set
-    | "{" item "," item ("," item)* "}" -> set
+    | "\\{" item ("," item)* "\\}" -> set_
+    | "{" item "," item ("," item)* "}" -> set_
     | atom "\\cup" atom -> union
     | "\\frac" atom atom -> frac
     | "\\binom" atom atom -> binom
@@ -105,13 +108,13 @@ relation: expr (REL expr)*
 mrow: expr ("&" expr)*
 REL: "<=" | ">=" | "!=" | "=" | "<" | ">"
 NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
-FUNC.2: /\\?(sqrt|sin|cos|tan|sec|csc|cot|arcsin|arccos|arctan|asin|acos|atan|sinh|cosh|tanh|ln|exp|abs|floor|ceil)(?![A-Za-z])/
+FUNC.2: /\\?(FUNCNAMES)(?![A-Za-z])/
 LOG.3: /\\?log(?![A-Za-z])/
 GREEK: /\\(alpha|beta|gamma|delta|theta|lambda|mu|phi|varphi|omega|sigma|tau|rho)(?![A-Za-z])/
 NAME: /[A-Za-z]+/
 WORDTEXT: /[A-Za-z_]+/
 %ignore /\s+/
-"""
+""".replace("FUNCNAMES", "|".join(_FUNC_NAMES))
 
 _SINGLE_LETTER_CONSTANTS = {"e": sympy.E, "i": sympy.I}
 _NAMED_CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo, "inf": sympy.oo, "infty": sympy.oo,
@@ -401,10 +404,10 @@ class _Build(Transformer[Token, Any]):
     def emptyset(self, c: list[Any]) -> SetValue:
         return SetValue(())
 
-    def tuple(self, c: list[Any]) -> TupleValue:
+    def tuple_(self, c: list[Any]) -> TupleValue:
         return TupleValue(_items(c))
 
-    def set(self, c: list[Any]) -> SetValue:
+    def set_(self, c: list[Any]) -> SetValue:
         return SetValue(_items(c))
 
     def interval_oc(self, c: list[Any]) -> IntervalValue:

@@ -68,7 +68,7 @@ def _named(items: tuple[Value, ...], variables: tuple[sympy.Symbol, ...]) -> Ass
         left, right = item.terms
         if left not in variables or right.free_symbols:
             return None
-        out[left] = right  # type: ignore[index]
+        out[left] = right
     return out if set(out) == set(variables) else None
 
 

@@ -99,9 +99,12 @@ _UNICODE = str.maketrans({
     "φ": "\\phi ", "ω": "\\omega ",
 })
 
-_MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}|\\(begin|end)\{array\}(\{[^}]*\})?")
-_SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)|~|\\left\.|\\right\.")
-_TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)\s*\{([^{}]*)\}")
+_MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}"
+                         r"|\\(begin|end)\{array\}(\{[^}]*\})?")
+_SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)"
+                     r"|~|\\left\.|\\right\.")
+_TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
+                   r"\s*\{([^{}]*)\}")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
 _BRACE_COMMA = re.compile(r"(\d)\{,\}(\d)")
