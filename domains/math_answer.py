@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
@@ -27,6 +27,14 @@ _ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX
 class MathAnswer(BaseModel):
     answer: str = Field(description="The final answer only, in LaTeX or plain text",
                         max_length=MAX_ANSWER_CHARS)
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        """A JSON number (``{"answer": 0.5}``) is read as its text; booleans are not numbers."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
 
 
 def _number(raw: dict[str, Any], key: str) -> float | int | None:

@@ -67,6 +67,8 @@ def test_jsonl_rows_load_like_the_run_command(tmp_path: Any) -> None:
     ("Work.\n#### 1,000", "1,000"),
     ("Some work\nThe answer is 42.", "42"),
     ("0.5", "0.5"),
+    ('{"answer": 0.5}', "0.5"),
+    ('{"answer": 12}', "12"),
 ])
 def test_candidate_extraction(completion: str, answer: str) -> None:
     p = MATH.parse_problem({"question": "q", "answer": "1"})

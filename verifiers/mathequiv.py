@@ -287,6 +287,8 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
         if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
             return _union_outcome(_as_union(c_int), _as_union(r_int), tol, where)
         cand, ref = c_int, r_int
+    if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
+        return _set_outcome(c_int, r_int, where)
     if not isinstance(ref, Relation):
         cand = as_value(cand)
     if not isinstance(cand, Relation):
@@ -442,6 +444,22 @@ def _union_outcome(cand: UnionValue, ref: UnionValue, tol: Tolerance,
         return Outcome(Decision.DIFFERENT, f"your union has {len(cand.parts)} parts, the "
                        f"expected one has {len(ref.parts)}", "size", where)
     return _collection_outcome(SetValue(cand.parts), SetValue(ref.parts), tol, where)
+
+
+def _set_outcome(cand: Value, ref: Value, where: str | None) -> Outcome:
+    """A union against a plain set: equal sympy sets; different when the ends are rational."""
+    c_set, r_set = _as_sympy_set(cand), _as_sympy_set(ref)
+    if c_set is None or r_set is None:
+        return Outcome(Decision.DIFFERENT, f"your answer is {_form(cand)}, but {_form(ref)} is "
+                       "expected", "form", where)
+    if c_set == r_set:
+        return Outcome.equal()
+    numbers = [a for s in (c_set, r_set) for a in s.atoms(sympy.Number)]
+    if all(n.is_Rational or n.is_infinite for n in numbers) and not (
+            c_set.free_symbols or r_set.free_symbols):
+        return Outcome(Decision.DIFFERENT, "your set is not the expected one", "set", where)
+    return Outcome(Decision.UNDECIDED, "could not decide whether the sets are equal",
+                   "undecided", where)
 
 
 def _matrix_outcome(cand: MatrixValue, ref: MatrixValue, tol: Tolerance,

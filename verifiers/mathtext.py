@@ -106,6 +106,11 @@ _SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|lim
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
+_PLAIN_UNIT = re.compile(r"^([-+]?[\d.,]*\d)\s+([A-Za-z]{2,}(?: [A-Za-z]+)*)$")
+_SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz",
+                          "cents", "dollars", "degrees", "units"})
+_MATH_WORDS = frozenset({"pi", "oo", "inf", "infty", "infinity", "sqrt", "sin", "cos", "tan",
+                         "log", "ln", "exp", "abs", "or", "and"})
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
 _BRACE_COMMA = re.compile(r"(\d)\{,\}(\d)")
 _MIXED_TEX = re.compile(r"^(-?)(\d+)\s*\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}$")
@@ -157,6 +162,11 @@ def normalize(text: str) -> tuple[str, str | None]:
     if m and m.start() > 0:
         unit = m.group(1).strip().lower()
         text = text[: m.start()]
+    m = _PLAIN_UNIT.match(text)
+    if m and unit is None and m.group(2).lower() not in _MATH_WORDS and (
+            len(m.group(2)) >= 3 or m.group(2).lower() in _SHORT_UNITS):
+        unit = m.group(2).lower()
+        text = m.group(1)
     text = _MATRIX_ENV.sub(lambda mm: f"\\{mm.group(1) or mm.group(3)}{{matrix}}", text)
     if "vmatrix" in text:
         raise MathSyntaxError("determinant notation (vmatrix) is not an answer form; "
