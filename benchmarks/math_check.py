@@ -32,7 +32,7 @@ WARMUP = [("1/4", "0.25"), ("\\sqrt{18}", "3\\sqrt{2}"), ("(3, 4)", "(3,4)"),
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -100,7 +100,7 @@ def main() -> None:
                 dt, verdict = timed(lambda t=text: verifier.verify(
                     problem0, Candidate(raw="", answer={"answer": t}), pool=pool))
                 hostile_worst = max(hostile_worst, dt)
-                hostile_ok &= verdict.status is not Status.ACCEPT or text == "１"
+                hostile_ok &= verdict.status is not Status.ACCEPT or text == "\uff11"
 
     def ms(x: float) -> str:
         return f"{x * 1000:8.3f} ms"

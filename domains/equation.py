@@ -11,10 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from domains.math_answer import MathAnswer, answer_candidate, math_payload, problem_id
-from llm_modulo.domain import Domain
+from domains.math_answer import MathDomain, math_payload, problem_id
 from llm_modulo.errors import ProblemError
-from llm_modulo.types import Candidate, Problem
+from llm_modulo.types import Problem
 
 _NAMES = ("x", "y", "z")
 
@@ -49,11 +48,9 @@ def _linear_text(coeffs: list[int], names: tuple[str, ...]) -> str:
     return "".join(parts) or "0"
 
 
-class EquationDomain(Domain):
+class EquationDomain(MathDomain):
     name = "equation"
     version = "1.0"
-    verifier = "math"
-    answer_model = MathAnswer
     description = ("Solve polynomial equations and linear systems; every root is checked by "
                    "exact substitution and none may be missing.")
 
@@ -101,10 +98,6 @@ class EquationDomain(Domain):
                                            "id": f"eq-{seed}-{len(out)}"}))
         return out
 
-    def system_prompt(self) -> str:
-        return ("You are a careful mathematician. Reason briefly, then give the final answer as "
-                "a single JSON object.")
-
     def render_prompt(self, problem: Problem) -> str:
         eqs = problem.payload["equations"]
         names = problem.payload.get("variables") or []
@@ -124,8 +117,6 @@ class EquationDomain(Domain):
                 '{"answer": "\\\\emptyset"} if there is none. Use exact values (fractions, roots), '
                 "not rounded decimals.")
 
-    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        return answer_candidate(completion)
 
 
 def _det(m: list[list[int]]) -> int:

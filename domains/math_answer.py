@@ -99,11 +99,23 @@ def problem_id(raw: dict[str, Any]) -> str | None:
     return None
 
 
-class MathAnswerDomain(Domain):
-    name = "math_answer"
-    version = "1.0"
+class MathDomain(Domain):
+    """What the math domains share: the ``math`` verifier, the answer model, extraction."""
+
     verifier = "math"
     answer_model = MathAnswer
+
+    def system_prompt(self) -> str:
+        return ("You are a careful mathematician. Reason briefly, then give the final answer as "
+                "a single JSON object.")
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        return answer_candidate(completion)
+
+
+class MathAnswerDomain(MathDomain):
+    name = "math_answer"
+    version = "1.0"
     description = ("Math problems with a reference answer (GSM8K/MATH JSONL); proven "
                    "equivalence with sympy.")
 
@@ -114,10 +126,6 @@ class MathAnswerDomain(Domain):
         payload = math_payload(raw, need_answer=True)
         return Problem(domain=self.name, payload=payload, id=problem_id(raw))
 
-    def system_prompt(self) -> str:
-        return ("You are a careful mathematician. Reason briefly, then give the final answer as "
-                "a single JSON object.")
-
     def render_prompt(self, problem: Problem) -> str:
         question = problem.payload.get("question") or "Solve: " + "; ".join(
             problem.payload.get("equations", []))
@@ -125,9 +133,6 @@ class MathAnswerDomain(Domain):
 
     def answer_instruction(self, problem: Problem) -> str:
         return _ANSWER_HINT
-
-    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        return answer_candidate(completion)
 
 
 def answer_candidate(completion: str) -> Candidate:

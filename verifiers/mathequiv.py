@@ -350,7 +350,7 @@ def _members(value: Value) -> tuple[Value, ...]:
     return (value,)
 
 
-def _distinct(items: tuple[Value, ...], tol: Tolerance) -> list[Value] | None:
+def distinct(items: tuple[Value, ...]) -> list[Value] | None:
     """Items with proven duplicates removed; None when a duplicate cannot be decided."""
     out: list[Value] = []
     for item in items:
@@ -365,7 +365,7 @@ def _distinct(items: tuple[Value, ...], tol: Tolerance) -> list[Value] | None:
 
 def _collection_outcome(cand: Value, ref: Value, tol: Tolerance, where: str | None) -> Outcome:
     """Sets (and comma-separated answers) compared as sets: each side inside the other."""
-    cand_items, ref_items = _distinct(_members(cand), tol), _distinct(_members(ref), tol)
+    cand_items, ref_items = distinct(_members(cand)), distinct(_members(ref))
     if cand_items is None or ref_items is None:
         return Outcome(Decision.UNDECIDED, "could not decide whether some of the elements are "
                        "equal to each other", "undecided", where)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from verifiers.mathequiv import Decision, Outcome, _numeric, compare, scalar_decision, show
+from verifiers.mathequiv import Decision, Outcome, _numeric, distinct, scalar_decision, show
 from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from verifiers.mathtext import MathSyntaxError
 
@@ -123,17 +123,11 @@ def _not_real(x: sympy.Expr) -> bool:
 
 def _distinct_points(points: list[Assignment], variables: tuple[sympy.Symbol, ...]
                      ) -> list[Assignment] | None:
-    out: list[Assignment] = []
-    for p in points:
-        same = [compare(TupleValue(tuple(Scalar((p[v],)) for v in variables)),
-                        TupleValue(tuple(Scalar((q[v],)) for v in variables))).decision
-                for q in out]
-        if Decision.EQUAL in same:
-            continue
-        if Decision.UNDECIDED in same:
-            return None
-        out.append(p)
-    return out
+    as_tuples = tuple(TupleValue(tuple(Scalar((p[v],)) for v in variables)) for p in points)
+    kept = distinct(as_tuples)
+    if kept is None:
+        return None
+    return [points[as_tuples.index(t)] for t in kept]
 
 
 def solution_count(system: System) -> int | None:
