@@ -228,3 +228,18 @@ def test_cli_bad_reference_is_one_line() -> None:
             "--candidate", "1")
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("completion", [
+    "The answer is 1" + " " * 60_000 + "x",
+    "####" + " " * 60_000 + "x",
+    "\\boxed{" * 20_000,
+    ("answer: " * 10_000),
+])
+def test_extraction_is_fast_on_hostile_completions(completion: str) -> None:
+    import time
+
+    p = MATH.parse_problem({"question": "q", "answer": "1"})
+    start = time.monotonic()
+    MATH.parse_candidate(p, completion)
+    assert time.monotonic() - start < 2.0

@@ -119,3 +119,28 @@ def test_decimal_is_exact_and_rounding_is_rejected(n: int, digits: int) -> None:
     third = Fraction(n * 3 + 1, 3)
     approx = f"{float(third):.{digits}f}"
     assert decide(approx, f"\\frac{{{third.numerator}}}{{{third.denominator}}}") is Status.REJECT
+
+
+def _value_at(tree: Tree, x: Fraction, y: Fraction) -> complex:
+    """Plain-Python value of a tree (an independent oracle, no sympy, no parser)."""
+    kind = tree[0]
+    if kind == "num":
+        return complex(tree[1])
+    if kind == "var":
+        return complex(x if tree[1] == "x" else y)
+    if kind == "pow":
+        return _value_at(tree[1], x, y) ** tree[2]
+    a, b = _value_at(tree[1], x, y), _value_at(tree[2], x, y)
+    return {"add": a + b, "sub": a - b, "mul": a * b}[kind]
+
+
+@SETTINGS
+@given(trees, trees, st.integers(0, 2), st.integers(0, 2))
+def test_any_accept_agrees_with_an_independent_evaluation(a: Tree, b: Tree, s1: int,
+                                                            s2: int) -> None:
+    status = decide(render(a, s1, False), render(b, s2, True))
+    points = [(Fraction(3, 7), Fraction(-11, 5)), (Fraction(-2, 9), Fraction(13, 4)),
+              (Fraction(5, 3), Fraction(1, 8))]
+    gaps = [abs(_value_at(a, x, y) - _value_at(b, x, y)) for x, y in points]
+    if status is Status.ACCEPT:
+        assert max(gaps) < 1e-6

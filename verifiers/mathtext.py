@@ -52,11 +52,13 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
-_HASHES = re.compile(r"####\s*(.+?)\s*$", re.DOTALL)
 _ANSWER_IS = re.compile(
     r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:$]*\s*(.+?)\s*\$?\s*\.?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
+#: The phrase search looks only at this many trailing characters of the last line, so the
+#: regular expression's work stays bounded on hostile text.
+_PHRASE_WINDOW = 400
 
 
 def extract_answer(text: str) -> str:
@@ -66,20 +68,17 @@ def extract_answer(text: str) -> str:
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed.strip()
-    m = _HASHES.search(text)
-    if m:
-        return m.group(1).strip()
+    hashes = text.rfind("####")
+    if hashes >= 0:
+        return text[hashes + 4 :].strip()
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    if len(lines) > 1:
-        last = lines[-1]
-        m = _ANSWER_IS.search(last)
-        return m.group(1).strip() if m else last
-    if lines:
-        m = _ANSWER_IS.search(lines[0])
-        if m and len(lines[0]) > 40:
-            return m.group(1).strip()
-        return lines[0]
-    return ""
+    if not lines:
+        return ""
+    last = lines[-1]
+    m = _ANSWER_IS.search(last[-_PHRASE_WINDOW:])
+    if m and (len(lines) > 1 or len(last) > 40):
+        return m.group(1).strip()
+    return last
 
 
 # -- normalisation -------------------------------------------------------------------------
