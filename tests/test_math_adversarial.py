@@ -127,3 +127,13 @@ def test_no_code_path_executes_text() -> None:
                 assert not (isinstance(func, ast.Name) and func.id == "compile"), name
             if isinstance(node, ast.ImportFrom):
                 assert not {a.name for a in node.names} & banned, (name, node.lineno)
+
+
+def test_a_check_past_its_deadline_is_unknown_and_the_pool_recovers(pool: WorkerPool) -> None:
+    hard = Problem(domain="math_answer", payload={"answer": "\\sqrt{5+2\\sqrt{6}}"})
+    cand = Candidate(raw="", answer={"answer": "\\sqrt{2}+\\sqrt{3}+\\sqrt{7}-\\sqrt{7}"})
+    verdict = VERIFIER.verify(hard, cand, pool=pool, timeout_s=0.001)
+    assert verdict.status is Status.UNKNOWN
+    assert verdict.critiques[0].kind == "timeout"
+    again = VERIFIER.verify(hard, cand, pool=pool)
+    assert again.status is Status.ACCEPT

@@ -293,8 +293,18 @@ def _binomial(n: sympy.Expr, k: sympy.Expr) -> sympy.Expr:
     return sympy.binomial(n, k)
 
 
-def _items(children: Sequence[Any]) -> tuple[Value, ...]:
-    items = tuple(_item(c) for c in children)
+def _items(children: Sequence[Any], flatten: bool = True) -> tuple[Value, ...]:
+    """Container items; with ``flatten`` a ``±`` item contributes both of its values."""
+    out: list[Value] = []
+    for child in children:
+        item = _item(child)
+        if isinstance(item, Answers) and flatten:
+            out.extend(item.items)
+        elif isinstance(item, Answers):
+            raise MathSyntaxError("± cannot stand inside a tuple")
+        else:
+            out.append(item)
+    items = tuple(out)
     if len(items) > MAX_ITEMS:
         raise TooComplex(f"more than {MAX_ITEMS} items")
     return items
@@ -405,7 +415,7 @@ class _Build(Transformer[Token, Any]):
         return SetValue(())
 
     def tuple_(self, c: list[Any]) -> TupleValue:
-        return TupleValue(_items(c))
+        return TupleValue(_items(c, flatten=False))
 
     def set_(self, c: list[Any]) -> SetValue:
         return SetValue(_items(c))
