@@ -253,3 +253,31 @@ def test_extraction_is_fast_on_hostile_completions(completion: str) -> None:
     start = time.monotonic()
     MATH.parse_candidate(p, completion)
     assert time.monotonic() - start < 2.0
+
+
+# -- the loop, end to end against a scripted server ------------------------------------------
+
+def test_loop_back_prompts_without_the_reference_then_accepts(scripted: Any, pool: Any) -> None:
+    import asyncio
+
+    from llm_modulo import Budget, LoopConfig, OpenAICompatClient, RetryPolicy, Solver
+    from llm_modulo.testing import Reply
+
+    problem = MATH.parse_problem({"question": "What is 17 divided by 39?",
+                                  "answer": "\\frac{17}{39}"})
+    scripted.script(Reply(['{"answer": "0.4359"}']),
+                    Reply(["17/39 is it.\n\\boxed{\\dfrac{17}{39}}"]))
+
+    async def go() -> Any:
+        async with OpenAICompatClient(scripted.base_url, model="m",
+                                      retry=RetryPolicy(max_retries=0)) as client:
+            solver = Solver(MATH, VERIFIER, client,
+                            LoopConfig(budget=Budget(rounds=3, samples=1),
+                                       feedback=FeedbackLevel.ALL), pool=pool)
+            return await solver.solve(problem)
+
+    result = asyncio.run(go())
+    assert result.solved and result.solution.round == 2
+    back_prompt = scripted.completion_requests()[1]["messages"][-1]["content"]
+    assert "0.4359 is not the correct value" in back_prompt
+    assert "17/39" not in back_prompt and "frac{17}{39}" not in back_prompt
