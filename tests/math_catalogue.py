@@ -36,6 +36,10 @@ The answer is \boxed{42}. ||| 42 ||| accept
 2.50 ||| \frac{5}{2} ||| accept
 1.414 ||| \sqrt{2} ||| reject
 3.14 ||| \pi ||| reject
+0.\overline{3} ||| \frac{1}{3} ||| accept
+0.1\overline{6} ||| \frac{1}{6} ||| accept
+1.\overline{27} ||| \frac{14}{11} ||| accept
+0.\overline{3} ||| 0.3 ||| reject
 # scientific notation
 1.5e3 ||| 1500 ||| accept
 1.5E-3 ||| 0.0015 ||| accept

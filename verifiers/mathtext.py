@@ -110,6 +110,7 @@ _SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", 
                           "cents", "dollars", "degrees", "units"})
 _MATH_WORDS = frozenset({"pi", "oo", "inf", "infty", "infinity", "sqrt", "sin", "cos", "tan",
                          "log", "ln", "exp", "abs", "or", "and"})
+_REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,50})\}")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
 _BRACE_COMMA = re.compile(r"(\d)\{,\}(\d)")
 _MIXED_TEX = re.compile(r"^(-?)(\d+)\s*\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}$")
@@ -176,6 +177,7 @@ def normalize(text: str) -> tuple[str, str | None]:
     text = _DEGREES.sub("", text)
     text = _OR_AND.sub(", ", text)
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
+    text = _REPEATING.sub(_repeating, text)
     text = _BRACE_COMMA.sub(r"\1\2", text)
     text = _THOUSANDS.sub(lambda mm: mm.group(1) + mm.group(2).replace(",", ""), text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
@@ -194,6 +196,15 @@ def normalize(text: str) -> tuple[str, str | None]:
         second = text.index("|", first + 1)
         text = f"{text[:first]}\\lvert {text[first + 1:second]}\\rvert {text[second + 1:]}"
     return text.strip(), unit
+
+
+def _repeating(m: re.Match[str]) -> str:
+    """``0.1\\overline{6}`` -> ``(1/6)`` exactly (an integer part, fixed and repeating digits)."""
+    whole, fixed, period = m.group(1) or "0", m.group(2)[:50], m.group(3)
+    scale = 10 ** len(fixed)
+    numerator = int(fixed + period) - int(fixed or "0")
+    denominator = scale * (10 ** len(period) - 1)
+    return f"({whole}+{numerator}/{denominator})"
 
 
 def _text_word(content: str) -> str:
