@@ -98,6 +98,8 @@ class MathVerifier(Verifier):
             return CheckResult.reject(Critique(kind="form", message=str(exc)))
         except TooComplex as exc:
             return CheckResult.unknown(f"too large to decide: {exc}", kind="too_complex")
+        except RecursionError:
+            return CheckResult.unknown("the answer nests too deeply to decide", kind="too_complex")
         return _result(outcome, value)
 
     def _decide(self, payload: dict[str, Any], value: Value, unit: str | None) -> Outcome:

@@ -350,16 +350,32 @@ def _members(value: Value) -> tuple[Value, ...]:
     return (value,)
 
 
+def _key(value: Value) -> sympy.Expr | None:
+    """A constant scalar's value at PRECISION digits (None for anything else)."""
+    if isinstance(value, Scalar) and value.expr.is_number and not value.expr.has(sympy.oo):
+        return _numeric(value.expr)
+    return None
+
+
+def _far_apart(a: sympy.Expr | None, b: sympy.Expr | None) -> bool:
+    """True when two numeric keys prove the values differ (no pairwise check needed)."""
+    return a is not None and b is not None and abs(a - b) > SEPARATION
+
+
 def distinct(items: tuple[Value, ...]) -> list[Value] | None:
     """Items with proven duplicates removed; None when a duplicate cannot be decided."""
     out: list[Value] = []
+    keys: list[sympy.Expr | None] = []
     for item in items:
-        decisions = [compare(item, kept, EXACT).decision for kept in out]
+        key = _key(item)
+        decisions = [Decision.DIFFERENT if _far_apart(key, k) else
+                     compare(item, kept, EXACT).decision for kept, k in zip(out, keys, strict=True)]
         if Decision.EQUAL in decisions:
             continue
         if Decision.UNDECIDED in decisions:
             return None
         out.append(item)
+        keys.append(key)
     return out
 
 
@@ -374,11 +390,15 @@ def _collection_outcome(cand: Value, ref: Value, tol: Tolerance, where: str | No
         noun = "element" if len(cand_items) == 1 else "elements"
         return Outcome(Decision.DIFFERENT, f"your answer has {len(cand_items)} distinct {noun}, "
                        f"the expected {what} has {len(ref_items)}", "size", where)
+    ref_keys = [_key(r) if tol.exact else None for r in ref_items]
     unmatched = list(range(len(ref_items)))
     undecided: Outcome | None = None
     for i, item in enumerate(cand_items, 1):
         found = False
+        key = _key(item) if tol.exact else None
         for j in unmatched:
+            if _far_apart(key, ref_keys[j]):
+                continue
             outcome = compare(item, ref_items[j], tol, _at(where, f"element {i}"))
             if outcome.decision is Decision.EQUAL:
                 unmatched.remove(j)

@@ -28,6 +28,9 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from verifiers.mathtext import MathSyntaxError, TooComplex, normalize
 
 MAX_DEPTH = 60
+#: Parse-tree depth (a flat sum of n terms is n deep); keeps the tree walk far from Python's
+#: recursion limit.
+MAX_TREE_DEPTH = 250
 MAX_DIGITS = 200
 MAX_SCI_EXPONENT = 400
 MAX_EXPONENT = 10_000
@@ -540,14 +543,18 @@ def parse_math(text: str) -> tuple[Value, str | None]:
                               f"`{exc.token!s}` at column {exc.column}", exc.column) from None
     except UnexpectedEOF:
         raise MathSyntaxError("the answer ends too early", len(clean)) from None
-    if len(clean) > MAX_DEPTH and _depth(tree) > 2 * MAX_DEPTH:
-        raise TooComplex(f"the expression nests deeper than {2 * MAX_DEPTH} levels")
+    if len(clean) > MAX_TREE_DEPTH // 2 and _depth(tree) > MAX_TREE_DEPTH:
+        raise TooComplex(f"the expression has more than {MAX_TREE_DEPTH} nested operations")
     try:
         value = _Build().transform(tree)
+    except RecursionError:
+        raise TooComplex("the expression nests too deeply to build") from None
     except LarkError as exc:
         orig = getattr(exc, "orig_exc", None)
         if isinstance(orig, MathSyntaxError | TooComplex):
             raise orig from None
+        if isinstance(orig, RecursionError):
+            raise TooComplex("the expression nests too deeply to build") from None
         raise MathSyntaxError(f"could not read the answer: {orig or exc}") from None
     return value, unit
 
