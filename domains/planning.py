@@ -12,7 +12,7 @@ initial state and the goal. Plans may be PDDL actions or English steps.
 from __future__ import annotations
 
 import random
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,12 +32,12 @@ MAX_PLAN_STEPS = 1000
 MAX_FILE_CHARS = 2_000_000
 
 
-@lru_cache(maxsize=None)
+@cache
 def packaged_domain(name: str) -> str:
     return (DATA / f"{name}.pddl").read_text()
 
 
-@lru_cache(maxsize=None)
+@cache
 def packaged_templates(name: str) -> Templates:
     path = DATA / f"{name}.yaml"
     if not path.is_file():
@@ -122,8 +122,9 @@ class PlanningDomain(Domain):
                 + self.answer_instruction(problem))
 
     def _pddl_prompt(self, problem: Problem) -> str:
-        return ("Here is a planning domain in PDDL:\n\n" + problem.payload["domain"].strip()
-                + "\n\nand a problem in that domain:\n\n" + problem.payload["problem"].strip()
+        payload: dict[str, str] = problem.payload
+        return ("Here is a planning domain in PDDL:\n\n" + payload["domain"].strip()
+                + "\n\nand a problem in that domain:\n\n" + payload["problem"].strip()
                 + "\n\nWhat is the plan to achieve the goal? Just give the actions in the plan.\n"
                 + self.answer_instruction(problem))
 
@@ -247,7 +248,8 @@ class LogisticsDomain(PlanningDomain):
     name = "logistics"
     version = "1.0"
     packaged = "logistics"
-    description = "PlanBench logistics: move packages by truck within and by airplane between cities."
+    description = ("PlanBench logistics: move packages by truck within and by airplane "
+                   "between cities.")
 
 
 class DepotsDomain(PlanningDomain):
@@ -260,7 +262,8 @@ class DepotsDomain(PlanningDomain):
 class PDDLDomain(PlanningDomain):
     name = "pddl"
     version = "1.0"
-    description = "Any PDDL domain and problem (STRIPS, typing, ADL preconditions, conditional effects)."
+    description = ("Any PDDL domain and problem (STRIPS, typing, ADL preconditions, "
+                   "conditional effects).")
 
     def payload_from_dict(self, raw: dict[str, Any]) -> dict[str, Any]:
         if "domain" not in raw or "problem" not in raw:

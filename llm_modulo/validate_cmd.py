@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,9 @@ def _verdict(report: Report, verbose: bool) -> dict[str, Any]:
 
 
 def _print_report(report: Report, name: str, verbose: bool, out: Console) -> None:
-    say = lambda text="": out.print(text, highlight=False, markup=False, soft_wrap=True)  # noqa: E731
+    def say(text: str = "") -> None:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
     say(f"Checking plan: {name}")
     say(f"Plan size: {len(report.steps)}")
     if verbose:
@@ -129,7 +132,7 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     say(f" {name}")
 
 
-def _print_trace(report: Report, say: Any) -> None:
+def _print_trace(report: Report, say: Callable[[str], None]) -> None:
     states = report.result.states
     if not states:
         return

@@ -24,6 +24,11 @@ def ground(pred: str, args: tuple[str, ...], b: Binding) -> Atom:
     return (pred, *[b[t] if t[0] == "?" else t for t in args])
 
 
+def ground_text(pred: str, args: tuple[str, ...], b: Binding) -> str:
+    """Like :func:`ground` as text, leaving variables that ``b`` does not bind."""
+    return atom_text((pred, *[b.get(t, t) if t[0] == "?" else t for t in args]))
+
+
 def atom_text(atom: Atom) -> str:
     return "(" + " ".join(atom) + ")"
 
@@ -66,7 +71,7 @@ class AtomF(Formula):
         return ground(self.pred, self.args, b) in state
 
     def text(self, b: Binding) -> str:
-        return atom_text(ground(self.pred, self.args, b))
+        return ground_text(self.pred, self.args, b)
 
     def atoms(self) -> list[AtomF]:
         return [self]
@@ -83,7 +88,7 @@ class Equal(Formula):
         return lt == rt
 
     def text(self, b: Binding) -> str:
-        return atom_text(ground("=", (self.left, self.right), b))
+        return ground_text("=", (self.left, self.right), b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +147,6 @@ class Imply(Formula):
 
     def holds(self, state: State, b: Binding, universe: Universe) -> bool:
         return not self.cond.holds(state, b, universe) or self.then.holds(state, b, universe)
-
-    def explain(self, state: State, b: Binding, universe: Universe) -> list[str]:
-        return [f"{self.cond.text(b)} holds but {t} is false"
-                for t in self.then.explain(state, b, universe)]
 
     def text(self, b: Binding) -> str:
         return f"(imply {self.cond.text(b)} {self.then.text(b)})"
@@ -212,13 +213,3 @@ class Forall(Formula):
 
     def atoms(self) -> list[AtomF]:
         return self.body.atoms()
-
-
-def text_of_unbound(f: Formula) -> str:
-    """Text of a formula with its free variables left as they are."""
-
-    class _Identity(dict[str, str]):
-        def __missing__(self, key: str) -> str:
-            return key
-
-    return f.text(_Identity())

@@ -50,7 +50,7 @@ def _name(x: SExpr, what: str) -> str:
     return x
 
 
-def _define(text: str, kind: str) -> tuple[str, list[SExpr]]:
+def _define(text: str, kind: str) -> tuple[str, list[tuple[str, list[SExpr]]]]:
     """``(define (kind name) sections...)`` -> (name, sections)."""
     exprs = read(text, f"{kind} file")
     if len(exprs) != 1 or not isinstance(exprs[0], list) or not exprs[0] \
@@ -61,10 +61,11 @@ def _define(text: str, kind: str) -> tuple[str, list[SExpr]]:
             and isinstance(head[1], str)):
         found = "nothing" if head is None else f"`{render(head)}`"
         raise PDDLError(f"expected ({kind} NAME) after define, found {found}")
-    sections = exprs[0][2:]
-    for s in sections:
+    sections: list[tuple[str, list[SExpr]]] = []
+    for s in exprs[0][2:]:
         if not (isinstance(s, list) and s and isinstance(s[0], str) and s[0].startswith(":")):
             raise PDDLError(f"{kind} {head[1]}: expected a (:section ...), found `{render(s)}`")
+        sections.append((s[0], s[1:]))
     return head[1], sections
 
 
@@ -261,23 +262,22 @@ def parse_domain(text: str) -> DomainDef:
                                            ("?b", frozenset({_OBJECT})))}
     functions: dict[str, Params] = {}
     raw_actions: list[list[SExpr]] = []
-    for s in sections:
-        key, body = s[0], s[1:]
+    for key, body in sections:
         if key == ":requirements":
             requirements = _check_requirements((_name(r, "requirement") for r in body), where)
         elif key == ":types":
             for t, parents in typed_list(body, f"{where} :types"):
                 types.setdefault(t, set()).update(parents)
-                for p in parents:
-                    types.setdefault(p, set())
+                for parent in parents:
+                    types.setdefault(parent, set())
         elif key == ":constants":
-            for c, t in typed_list(body, f"{where} :constants"):
-                constants[c] = constants.get(c, frozenset()) | t
+            for c, ctypes in typed_list(body, f"{where} :constants"):
+                constants[c] = constants.get(c, frozenset()) | ctypes
         elif key == ":predicates":
-            for p in body:
-                p = _expect_list(p, "predicate declaration")
-                pname = _name(p[0] if p else "", "predicate")
-                predicates[pname] = tuple(typed_list(p[1:], f"{where} predicate {pname}"))
+            for decl in body:
+                pdecl = _expect_list(decl, "predicate declaration")
+                pname = _name(pdecl[0] if pdecl else "", "predicate")
+                predicates[pname] = tuple(typed_list(pdecl[1:], f"{where} predicate {pname}"))
         elif key == ":functions":
             for f in body:
                 if isinstance(f, str):
@@ -297,8 +297,8 @@ def parse_domain(text: str) -> DomainDef:
         else:
             raise PDDLError(f"{where}: unknown section {key}")
     ancestors = _ancestors(types, where)
-    for c, t in constants.items():
-        for x in t:
+    for c, ctypes in constants.items():
+        for x in ctypes:
             if x not in ancestors:
                 raise PDDLError(f"{where}: constant {c} has undeclared type `{x}`")
     dom = DomainDef(name, requirements, ancestors, constants, predicates, {}, functions)
@@ -362,8 +362,7 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
     objects: dict[str, frozenset[str]] = dict(domain.constants)
     raw_init: list[SExpr] = []
     raw_goal: SExpr | None = None
-    for s in sections:
-        key, body = s[0], s[1:]
+    for key, body in sections:
         if key == ":domain":
             domain_name = _name(body[0] if body else "", "domain")
         elif key == ":requirements":
@@ -392,8 +391,8 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
     scope = _Scope(domain, domain.predicates, objects, domain.types)
     init: set[tuple[str, ...]] = set()
     numeric: dict[tuple[str, ...], float] = {}
-    for fact in raw_init:
-        fact = _expect_list(fact, "initial fact")
+    for raw_fact in raw_init:
+        fact = _expect_list(raw_fact, "initial fact")
         if fact and fact[0] == "=" and len(fact) == 3 and isinstance(fact[1], list):
             f = fact[1]
             if not f or f[0] not in domain.functions or not isinstance(fact[2], str):

@@ -79,7 +79,8 @@ class Report:
 
     def _gloss(self, literal: str) -> str:
         """`(holding a)` plus its English rendering when the domain has templates."""
-        out = f"`{literal}`"
+        literal, sep, context = literal.partition(" (for ")
+        out = f"`{literal}`" + (f" (for {context}" if sep else "")
         if self.templates is not None and literal.startswith("(") and " (" not in literal[1:]:
             atom = tuple(literal.strip("()").split())
             nl = self.templates.fact_text(atom)
@@ -125,10 +126,10 @@ class Report:
         else:  # wrong_type
             arg, var = issue.detail.split(":")
             action = domain.actions[step.action]
-            want = dict(action.params)[var]
+            wanted = sorted(dict(action.params)[var])
             have = sorted(self.task.problem.objects.get(arg, frozenset()))
             msg = (f"{name}: `{arg}` is of type {' and '.join(have)}, but parameter {var} of "
-                   f"`{step.action}` must be of type {' or '.join(sorted(want))}")
+                   f"`{step.action}` must be of type {' or '.join(wanted)}")
         return [Critique(kind=issue.kind, message=msg + suffix, location=f"step {step.index}",
                          data=data)]
 
