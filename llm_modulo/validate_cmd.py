@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +39,25 @@ def _read(path: Path, what: str) -> str:
 
 
 def _templates(spec: str | None, domain_text: str) -> Templates | None:
-    from domains.planning import DATA, packaged_domain, packaged_templates
+    from domains.planning import DATA, packaged_templates
 
     if spec is not None:
         if (DATA / f"{spec}.yaml").is_file():
             return packaged_templates(spec)
         return Templates.load(Path(spec))
-    # a PlanBench domain file as published: its English templates come with it
+    name = _packaged_name(domain_text)
+    return None if name is None else packaged_templates(name)
+
+
+@lru_cache(maxsize=16)
+def _packaged_name(domain_text: str) -> str | None:
+    """A PlanBench domain file as published comes with its English templates."""
+    from domains.planning import DATA, packaged_domain
+
     tokens = read(domain_text, "domain file")
     for path in sorted(DATA.glob("*.pddl")):
         if read(packaged_domain(path.stem), "domain file") == tokens:
-            return packaged_templates(path.stem)
+            return path.stem
     return None
 
 
