@@ -284,3 +284,37 @@ class PDDLDomain(PlanningDomain):
             raise ProblemError('pddl problem must be JSON: {"domain": "d.pddl", "problem": '
                                '"p.pddl"}')
         return super().parse_problem(raw)
+
+
+_MYSTERY_ACTIONS = {"pick-up": "attack", "put-down": "succumb", "stack": "overcome",
+                    "unstack": "feast"}
+
+
+def blocksworld_plan(problem: Problem) -> list[str]:
+    """A (not optimal) plan for a blocksworld or mystery blocksworld problem with ``on`` goals.
+
+    Everything is put on the table, then the goal towers are built bottom-up. For
+    tests, demos and scripted servers; it is no planner for other goals.
+    """
+    task = cached_task(problem.payload["domain"], problem.payload["problem"])
+    mystery = problem.payload.get("templates") == "mystery_blocksworld"
+    names = {v: k for k, v in MYSTERY.items()} if mystery else {k: k for k in MYSTERY}
+    on = {a[1]: a[2] for a in task.init if names.get(a[0]) == "on"}
+    holding = [a[1] for a in task.init if names.get(a[0]) == "holding"]
+    steps: list[tuple[str, ...]] = [("put-down", b) for b in holding]
+    while on:
+        below = set(on.values())
+        top = next(b for b in sorted(on) if b not in below)
+        steps += [("unstack", top, on.pop(top)), ("put-down", top)]
+    goal = task.problem.goal
+    parts = goal.parts if isinstance(goal, And) else (goal,)
+    want = {p.args[0]: p.args[1] for p in parts if isinstance(p, AtomF)
+            and names.get(p.pred) == "on"}
+
+    def depth(b: str) -> int:
+        return 0 if b not in want else 1 + depth(want[b])
+
+    for b in sorted(want, key=depth):
+        steps += [("pick-up", b), ("stack", b, want[b])]
+    rename = _MYSTERY_ACTIONS if mystery else {k: k for k in _MYSTERY_ACTIONS}
+    return ["(" + " ".join((rename[s[0]], *s[1:])) + ")" for s in steps]
