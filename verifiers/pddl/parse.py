@@ -45,7 +45,7 @@ def _expect_list(x: SExpr, what: str) -> list[SExpr]:
 
 
 def _name(x: SExpr, what: str) -> str:
-    if not isinstance(x, str):
+    if not isinstance(x, str) or not x:
         raise PDDLError(f"expected a {what} name, found `{render(x)}`")
     return x
 
@@ -159,6 +159,8 @@ class _Scope:
         if not x:
             return Truth(True)
         head = x[0]
+        if isinstance(head, list):
+            raise PDDLError(f"{where}: `{render(x)}` is not a formula")
         if head == "and":
             return And(tuple(self.formula(p, variables, where) for p in x[1:]))
         if head == "or":
@@ -188,8 +190,6 @@ class _Scope:
             return Equal(self.term(x[1], variables, where), self.term(x[2], variables, where))
         if head in _NUMERIC_OPS:
             raise UnsupportedPDDL(f"{where}: numeric expression `{render(x)}` is not supported")
-        if isinstance(head, list):
-            raise PDDLError(f"{where}: `{render(x)}` is not a formula")
         pred, args = self.atom(x, variables, where)
         return AtomF(pred, args)
 
@@ -199,6 +199,8 @@ class _Scope:
         if not x:
             return
         head = x[0]
+        if isinstance(head, list):
+            raise PDDLError(f"{where}: `{render(x)}` is not an effect")
         if head == "and":
             for part in x[1:]:
                 self.effects(part, params, cond, variables, where, out)
@@ -228,8 +230,6 @@ class _Scope:
                 raise PDDLError(f"{where}: `not` in an effect takes one atom: `{render(x)}`")
             dels = (self.atom(x[1], variables, where),)
         else:
-            if isinstance(head, list):
-                raise PDDLError(f"{where}: `{render(x)}` is not an effect")
             adds = (self.atom(x, variables, where),)
         out.append(Effect(params, cond, adds, dels))
 
@@ -395,7 +395,8 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
         fact = _expect_list(raw_fact, "initial fact")
         if fact and fact[0] == "=" and len(fact) == 3 and isinstance(fact[1], list):
             f = fact[1]
-            if not f or f[0] not in domain.functions or not isinstance(fact[2], str):
+            if not f or not isinstance(f[0], str) or f[0] not in domain.functions \
+                    or not isinstance(fact[2], str):
                 raise UnsupportedPDDL(f"{where}: numeric fact `{render(fact)}` is not supported")
             try:
                 numeric[(str(f[0]), *(scope.term(t, frozenset(), where) for t in f[1:]))] = \
@@ -403,7 +404,7 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
             except ValueError:
                 raise PDDLError(f"{where}: `{render(fact)}` is not a number") from None
             continue
-        if fact and fact[0] in ("at", "not") and fact[0] not in domain.predicates:
+        if fact and fact[0] in ("at", "not") and str(fact[0]) not in domain.predicates:
             raise UnsupportedPDDL(f"{where}: initial fact `{render(fact)}` is not supported")
         if not fact:
             raise PDDLError(f"{where}: empty initial fact ()")

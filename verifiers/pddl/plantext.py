@@ -23,6 +23,7 @@ _STAMP = re.compile(r"^\s*\d+(?:\.\d+)?\s*:\s*")
 _DURATION = re.compile(r"\s*\[[^\]]*\]\s*$")
 _ACTIONS_LINE = re.compile(r"^(?:\(\s*[^\s()]+(?:\s+[^\s()]+)*\s*\)\s*)+$")
 _ACTION = re.compile(r"\(\s*([^\s()]+)((?:\s+[^\s()]+)*)\s*\)")
+_PLAIN = re.compile(r"\s*\(\s*([^\s();]+)((?:\s+[^\s();]+)*)\s*\)\s*")
 _DECORATION = re.compile(r"^\s*(?:[-*\u2022]\s+|(?:step\s*)?\d+\s*[.):]\s*|step\s+\d+\s*-\s*)",
                          re.IGNORECASE)
 _MARKER = re.compile(r"^\s*\[\s*plan(?:\s+end)?\s*\]\s*$", re.IGNORECASE)
@@ -46,6 +47,14 @@ def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
     steps: list[Step] = []
     errors: list[LineError] = []
     for lineno, raw in enumerate(lines, 1):
+        if len(steps) > MAX_STEPS:
+            errors.append(LineError(lineno, "", f"the plan has more than {MAX_STEPS} steps"))
+            break
+        plain = _PLAIN.fullmatch(raw)
+        if plain is not None:  # the common case, one action alone on its line
+            steps.append(Step(len(steps) + 1, plain.group(1).lower(),
+                              tuple(plain.group(2).lower().split()), lineno, raw.strip()))
+            continue
         body = _COMMENT.sub("", raw).strip()
         if not body or _MARKER.match(body):
             continue
@@ -66,7 +75,4 @@ def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
                 continue
             action, args = choose(readings) if choose and len(readings) > 1 else readings[0]
             steps.append(Step(len(steps) + 1, action, args, lineno, raw.strip()))
-        if len(steps) > MAX_STEPS:
-            errors.append(LineError(lineno, "", f"the plan has more than {MAX_STEPS} steps"))
-            break
     return steps, errors
