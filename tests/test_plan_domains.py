@@ -268,3 +268,35 @@ def test_planbench_instances_load_in_every_named_domain() -> None:
         problem = dom.load_problem(str(PLANBENCH / rel))
         prompt = dom.render_prompt(problem)
         assert "[STATEMENT]" in prompt and "My goal is to have that" in prompt, name
+
+
+@pytest.mark.skipif(not PLANBENCH.is_dir(), reason="PlanBench data missing")
+def test_depots_plans_in_pddl_and_english() -> None:
+    dom, _ = default_registry.domain_and_verifier("depots")
+    problem = dom.load_problem(str(PLANBENCH / "instances/depots/generated_basic/instance-1.pddl"))
+    pddl = ["(lift hoist1 crate2 crate0 depot1)", "(drive truck0 depot2 depot1)",
+            "(load hoist1 crate2 truck0 depot1)"]
+    english = ["Use hoist1 to lift crate2 from crate0 at depot1", "drive truck0 from depot2 to "
+               "depot1", "use hoist1 to load crate2 into truck0 at depot1."]
+    for plan in (pddl, english):
+        result = verdict_of(dom, problem, plan)
+        assert result.status is Status.REJECT
+        assert [c.kind for c in result.critiques] and \
+            {c.kind for c in result.critiques} == {"unmet_goal"}
+    wrong = verdict_of(dom, problem, ["(drive hoist1 depot1 depot2)"])
+    assert wrong.critiques[0].kind == "wrong_type"
+    assert "`hoist1` is of type hoist, but parameter ?x of `drive` must be of type truck" in \
+        wrong.critiques[0].message
+
+
+@pytest.mark.skipif(not PLANBENCH.is_dir(), reason="PlanBench data missing")
+def test_pddl_domain_with_packaged_templates_reads_english() -> None:
+    dom = PDDLDomain()
+    problem = dom.parse_problem({
+        "domain": str(PLANBENCH / "instances/blocksworld/generated_domain.pddl"),
+        "problem": str(PLANBENCH / "instances/blocksworld/generated_basic/instance-1.pddl"),
+        "templates": "blocksworld"})
+    assert "[STATEMENT]" in dom.render_prompt(problem)
+    plan = ["unstack the blue block from on top of the orange block", "put down the blue block",
+            "pick up the orange block", "stack the orange block on top of the blue block"]
+    assert verdict_of(dom, problem, plan).status is Status.ACCEPT

@@ -9,9 +9,10 @@ make it false, as PDDL text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
+from typing import ClassVar
 
 Atom = tuple[str, ...]
 Binding = Mapping[str, str]
@@ -46,9 +47,6 @@ class Formula:
     def text(self, b: Binding) -> str:
         raise NotImplementedError
 
-    def atoms(self) -> list[AtomF]:
-        """Every atom formula inside (for static-predicate analysis)."""
-        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +71,6 @@ class AtomF(Formula):
     def text(self, b: Binding) -> str:
         return ground_text(self.pred, self.args, b)
 
-    def atoms(self) -> list[AtomF]:
-        return [self]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +97,6 @@ class Not(Formula):
     def text(self, b: Binding) -> str:
         return f"(not {self.arg.text(b)})"
 
-    def atoms(self) -> list[AtomF]:
-        return self.arg.atoms()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +116,6 @@ class And(Formula):
     def text(self, b: Binding) -> str:
         return "(and " + " ".join(p.text(b) for p in self.parts) + ")"
 
-    def atoms(self) -> list[AtomF]:
-        return [a for p in self.parts for a in p.atoms()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +128,6 @@ class Or(Formula):
     def text(self, b: Binding) -> str:
         return "(or " + " ".join(p.text(b) for p in self.parts) + ")"
 
-    def atoms(self) -> list[AtomF]:
-        return [a for p in self.parts for a in p.atoms()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,8 +141,6 @@ class Imply(Formula):
     def text(self, b: Binding) -> str:
         return f"(imply {self.cond.text(b)} {self.then.text(b)})"
 
-    def atoms(self) -> list[AtomF]:
-        return self.cond.atoms() + self.then.atoms()
 
 
 Params = tuple[tuple[str, frozenset[str]], ...]
@@ -166,37 +154,40 @@ def type_text(types: frozenset[str]) -> str:
     return next(iter(types)) if len(types) == 1 else "(either " + " ".join(sorted(types)) + ")"
 
 
-def bindings(params: Params, b: Binding, universe: Universe) -> list[dict[str, str]]:
+def bindings(params: Params, b: Binding, universe: Universe) -> Iterator[dict[str, str]]:
+    """Every extension of ``b`` binding ``params`` to objects of their types, lazily."""
     names = [v for v, _ in params]
-    return [{**b, **dict(zip(names, combo, strict=True))}
-            for combo in product(*(universe(t) for _, t in params))]
+    for combo in product(*(universe(t) for _, t in params)):
+        yield {**b, **dict(zip(names, combo, strict=True))}
 
 
 @dataclass(frozen=True, slots=True)
-class Exists(Formula):
+class _Quantified(Formula):
     params: Params
     body: Formula
-
-    def holds(self, state: State, b: Binding, universe: Universe) -> bool:
-        return any(self.body.holds(state, bb, universe) for bb in bindings(self.params, b,
-                                                                             universe))
+    word: ClassVar[str] = ""
 
     def text(self, b: Binding) -> str:
         inner = {k: v for k, v in b.items() if k not in dict(self.params)}
-        return f"(exists ({params_text(self.params)}) {self.body.text(inner)})"
-
-    def atoms(self) -> list[AtomF]:
-        return self.body.atoms()
+        return f"({self.word} ({params_text(self.params)}) {self.body.text(inner)})"
 
 
 @dataclass(frozen=True, slots=True)
-class Forall(Formula):
-    params: Params
-    body: Formula
+class Exists(_Quantified):
+    word = "exists"
 
     def holds(self, state: State, b: Binding, universe: Universe) -> bool:
-        return all(self.body.holds(state, bb, universe) for bb in bindings(self.params, b,
-                                                                             universe))
+        return any(self.body.holds(state, bb, universe)
+                   for bb in bindings(self.params, b, universe))
+
+
+@dataclass(frozen=True, slots=True)
+class Forall(_Quantified):
+    word = "forall"
+
+    def holds(self, state: State, b: Binding, universe: Universe) -> bool:
+        return all(self.body.holds(state, bb, universe)
+                   for bb in bindings(self.params, b, universe))
 
     def explain(self, state: State, b: Binding, universe: Universe) -> list[str]:
         out: list[str] = []
@@ -206,10 +197,3 @@ class Forall(Formula):
                 out.extend(f"{t} (for {where} in {self.text(b)})"
                            for t in self.body.explain(state, bb, universe))
         return out
-
-    def text(self, b: Binding) -> str:
-        inner = {k: v for k, v in b.items() if k not in dict(self.params)}
-        return f"(forall ({params_text(self.params)}) {self.body.text(inner)})"
-
-    def atoms(self) -> list[AtomF]:
-        return self.body.atoms()

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
-from verifiers.pddl.formula import And, Atom, AtomF, Formula, Not, atom_text, bindings, ground
+from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground
 from verifiers.pddl.model import Action, DomainDef, ProblemDef
 
 IssueKind = Lit["unknown_action", "wrong_arity", "unknown_object", "wrong_type",
@@ -181,17 +181,3 @@ def _after(issue: Issue, failed: bool) -> Issue:
     if not failed:
         return issue
     return Issue(issue.kind, issue.step, issue.literals, issue.detail, True)
-
-
-def goal_literals(goal: Formula) -> list[str]:
-    """The goal's top-level conjuncts as PDDL text (ground goals only)."""
-    parts = goal.parts if isinstance(goal, And) else (goal,)
-    out = []
-    for p in parts:
-        if isinstance(p, AtomF):
-            out.append(atom_text((p.pred, *p.args)))
-        elif isinstance(p, Not) and isinstance(p.arg, AtomF):
-            out.append(f"(not {atom_text((p.arg.pred, *p.arg.args))})")
-        else:
-            out.append(p.text({}))
-    return out
