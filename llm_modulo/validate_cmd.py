@@ -76,6 +76,10 @@ def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_j
         else:
             out.print(f"Plan validity unknown: unsupported: {exc}", highlight=False)
         return EXIT_UNKNOWN
+    wanted = task.problem.domain_name
+    if wanted and wanted != task.domain.name:
+        sys.stderr.write(f"warning: the problem names domain {wanted}, the domain file is "
+                         f"{task.domain.name}\n")
     report = validate(task, plan_text, tpl, trace=verbose)
     if as_json:
         _json(_verdict(report, verbose))

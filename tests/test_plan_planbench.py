@@ -186,3 +186,12 @@ def test_a_handful_of_rows_through_the_real_command(tmp_path: Path) -> None:
             assert headline[kind] in r.stdout
             if kind != "valid":
                 assert "Plan Repair Advice:" in r.stdout
+
+
+def test_missing_data_fails_under_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="PlanBench data missing"):
+        _rows(tmp_path / "absent.jsonl")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        _rows(tmp_path / "absent.jsonl")
