@@ -11,8 +11,10 @@ initial state and the goal. Plans may be PDDL actions or English steps.
 
 from __future__ import annotations
 
+import json
 import random
-from functools import cache
+import re
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
+from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from verifiers.pddl.formula import And, AtomF, Formula
 from verifiers.pddl.nl import Templates
@@ -139,6 +142,20 @@ class PlanningDomain(Domain):
         return ('Answer with only a JSON object {"plan": [...]} listing the actions in order, '
                 f"one per item, {how}.")
 
+    # -- structured output and extraction ---------------------------------------------
+
+    def structured_output(self, problem: Problem) -> StructuredOutput:
+        """A grammar admitting only ``{"plan":[...]}`` of well-formed, well-typed actions.
+
+        A format critic moved into decoding: every sampled step names a real action with the
+        right number of objects of the right types, so the verifier judges the plan itself.
+        """
+        grammar = plan_grammar(problem.payload["domain"], problem.payload["problem"],
+                               json.dumps(problem.payload.get("templates"), sort_keys=True))
+        if grammar is None:
+            return super().structured_output(problem)  # type: ignore[return-value]
+        return Grammar(ebnf=grammar)
+
     # -- extraction -------------------------------------------------------------------
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
@@ -153,6 +170,60 @@ class PlanningDomain(Domain):
         if not lines:
             return Candidate(raw=completion, parse_error="no plan found in the reply")
         return Candidate(raw=completion, answer={"plan": lines[:MAX_PLAN_STEPS + 1]})
+
+
+_EBNF_UNSAFE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _ebnf(text: str) -> str:
+    return '"' + text + '"'
+
+
+@lru_cache(maxsize=256)
+def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
+    """xgrammar EBNF of a plan answer for this problem (None if a name cannot be expressed)."""
+    task = cached_task(domain, problem)
+    spec = json.loads(templates_json)
+    templates = templates_of({"templates": spec}) if spec is not None else None
+    english = templates is not None and bool(templates.intro)
+    rules: dict[frozenset[str], str] = {}
+    lines: list[str] = []
+    alternatives: list[str] = []
+    for name, action in sorted(task.domain.actions.items()):
+        slots: list[str] = []
+        for _, types in action.params:
+            if types not in rules:
+                objects = task.objects_of(types)
+                if not objects:
+                    break
+                shown = [templates.object_name(o) if templates and english else o
+                         for o in objects]
+                if any(_EBNF_UNSAFE.search(x) for x in shown):
+                    return None
+                rules[types] = f"o{len(rules)}"
+                lines.append(f"{rules[types]} ::= " + " | ".join(_ebnf(x) for x in shown))
+            slots.append(rules[types])
+        else:
+            template = templates.actions.get(name) if templates and english else None
+            if template is not None and template.count("{}") == len(slots):
+                pieces = template.split("{}")
+                parts = [_ebnf(pieces[0])] if pieces[0] else []
+                for slot, piece in zip(slots, pieces[1:], strict=True):
+                    parts += [slot, _ebnf(piece)] if piece else [slot]
+            else:
+                parts = [_ebnf("(" + name)]
+                for slot in slots:
+                    parts += [_ebnf(" "), slot]
+                parts.append(_ebnf(")"))
+            if _EBNF_UNSAFE.search(name):
+                return None
+            alternatives.append(" ".join(parts))
+    if not alternatives:
+        return None
+    head = ['root ::= "{\\"plan\\":[" (step ("," step)*)? "]}"',
+            'step ::= "\\"" act "\\""',
+            "act ::= " + " | ".join(alternatives)]
+    return "\n".join(head + lines) + "\n"
 
 
 def _goal_text(goal: Formula, templates: Templates) -> str:
