@@ -248,6 +248,28 @@ def check(
     raise typer.Exit(codes[verdict.status])
 
 
+@app.command()
+def validate(
+    domain_file: Annotated[Path, typer.Argument(metavar="DOMAIN", help="PDDL domain file.")],
+    problem_file: Annotated[Path, typer.Argument(metavar="PROBLEM", help="PDDL problem file.")],
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan file (IPC or English; "
+                                                                   "- reads stdin).")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the state after "
+                                                                  "each step.")] = False,
+    as_json: JsonOpt = False,
+    templates: Annotated[str | None, typer.Option(
+        "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
+                            "name (blocksworld, mystery_blocksworld, logistics, depots).")] = None,
+) -> None:
+    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unsupported PDDL, 2 bad input."""
+    from llm_modulo.validate_cmd import run_validate
+
+    with errors_as_messages():
+        code = run_validate(domain_file, problem_file, plan_file, verbose=verbose,
+                            as_json=as_json, templates=templates, out=out)
+    raise typer.Exit(code)
+
+
 def _read_problems(path: Path, dom: Any) -> list[Problem]:
     if not path.is_file():
         raise ProblemError(f"problems file {path} does not exist")
