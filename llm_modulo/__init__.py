@@ -5,6 +5,7 @@ no side effects: plugins load on first lookup, worker processes start on the
 first verification.
 """
 
+from llm_modulo.corpus import Corpus, CorpusError, CorpusMemory
 from llm_modulo.domain import Domain
 from llm_modulo.errors import (
     DuplicateNameError,
@@ -28,7 +29,7 @@ from llm_modulo.generator import (
     RetryPolicy,
     SamplingParams,
 )
-from llm_modulo.loop import Budget, LoopConfig, Solver
+from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
 from llm_modulo.pool import WorkerPool
 from llm_modulo.registry import (
     Registry,
@@ -58,11 +59,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Attempt",
+    "AttemptStore",
     "Budget",
     "Candidate",
     "CheckResult",
     "Choice",
     "Completion",
+    "Corpus",
+    "CorpusError",
+    "CorpusMemory",
     "Critique",
     "Domain",
     "DuplicateNameError",

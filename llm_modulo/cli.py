@@ -20,6 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
+from llm_modulo.corpus.cli import register as register_corpus_commands
+from llm_modulo.corpus.memory import CorpusMemory
 from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
@@ -30,9 +33,9 @@ from llm_modulo.errors import (
     UsageError,
 )
 from llm_modulo.generator import OpenAICompatClient, SamplingParams
-from llm_modulo.loop import Budget, LoopConfig, Solver, feedback_target
+from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver, feedback_target
 from llm_modulo.registry import default_registry
-from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status
+from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
 
 app = typer.Typer(
     name="llm-modulo",
@@ -142,22 +145,22 @@ def solve(
     token_budget: TokenBudgetOpt = None,
     wall_time: WallTimeOpt = None,
     structured: StructuredOpt = True,
+    corpus: CorpusOpt = None,
+    cache: CacheOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
-    """Solve one problem: generate, verify, back-prompt until a verified answer or budget end."""
+    """Solve one problem: generate, verify, back-prompt until a verified answer or budget end.
+
+    Every attempt is recorded in the corpus; a stored solution that still verifies is
+    served without generating (--no-cache: always generate).
+    """
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         prob = dom.load_problem(problem)
         config = _config(rounds, samples, feedback, temperature, seed, max_tokens,
                          token_budget, wall_time, structured)
-        with endpoint(base_url, model) as (url, model_name):
-
-            async def go() -> SolveResult:
-                async with OpenAICompatClient(url, model=model_name) as client:
-                    return await Solver(dom, ver, client, config).solve(prob)
-
-            with err.status("solving ..."):
-                result = asyncio.run(go())
+        with open_memory(corpus, "solve", dom.name, config, reuse=cache) as memory:
+            result = _solve_one(dom, ver, prob, config, memory, base_url, model)
     if as_json:
         out.print_json(result.model_dump_json())
     else:
@@ -165,6 +168,28 @@ def solve(
     if result.stop_reason.value == "error":
         raise typer.Exit(EXIT_GENERATOR)
     raise typer.Exit(EXIT_OK if result.solved else EXIT_REJECT)
+
+
+def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: AttemptStore,
+               base_url: str | None, model: str | None) -> SolveResult:
+    """A stored solution that still verifies, else the loop (starting a server if needed)."""
+
+    async def recall() -> Any:
+        return await memory.lookup(prob, ver, None)
+
+    cached = asyncio.run(recall())
+    if cached is not None:
+        return SolveResult(problem=prob, solution=cached, stop_reason=StopReason.CACHED)
+    if isinstance(memory, CorpusMemory):
+        memory.reuse = False  # looked up already: the solver need not do it again
+    with endpoint(base_url, model) as (url, model_name):
+
+        async def go() -> SolveResult:
+            async with OpenAICompatClient(url, model=model_name) as client:
+                return await Solver(dom, ver, client, config, store=memory).solve(prob)
+
+        with err.status("solving ..."):
+            return asyncio.run(go())
 
 
 def _answer_text(result: SolveResult) -> str:
@@ -178,14 +203,17 @@ def _answer_text(result: SolveResult) -> str:
 def _report(result: SolveResult) -> None:
     if result.solution is not None:
         v = result.solution.verdict
+        source = ("from the corpus, re-verified now" if result.stop_reason is StopReason.CACHED
+                  else f"round {result.solution.round}, sample {result.solution.sample}")
         out.print(f"[bold green]verified[/] {_answer_text(result)}   "
-                  f"[dim]({v.verifier} {v.verifier_version}, round {result.solution.round}, "
-                  f"sample {result.solution.sample})[/]", highlight=False)
+                  f"[dim]({v.verifier} {v.verifier_version}, {source})[/]", highlight=False)
     elif result.stop_reason.value == "error":
         out.print(f"[bold red]generator failed:[/] {result.error}", highlight=False)
     else:
         out.print(f"[bold yellow]no verified answer[/] within budget "
                   f"(stopped: {result.stop_reason.value})")
+    if result.stop_reason is StopReason.CACHED:
+        return
     table = Table(box=None, show_header=True, header_style="dim")
     for col in ("round", "accept", "reject", "unknown", "critique of the back-prompted answer"):
         table.add_column(col)
@@ -333,8 +361,14 @@ def run(
                                              help="Problems in flight.")] = 64,
     limit: Annotated[int | None, typer.Option("--limit", min=1,
                                               help="Only the first N problems.")] = None,
+    corpus: CorpusOpt = None,
+    cache: CacheOpt = True,
 ) -> None:
-    """Solve a batch of problems; resumable (problems already in --out are skipped)."""
+    """Solve a batch of problems; resumable (problems already in --out are skipped).
+
+    Every round is committed to the corpus as it ends; problems solved before (by this run
+    before a crash, or any earlier one) are served from it, re-verified, without generating.
+    """
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         problems = _read_problems(problems_file, dom)[:limit]
@@ -348,16 +382,22 @@ def run(
             raise typer.Exit(EXIT_OK)
         config = _config(rounds, samples, feedback, temperature, seed, max_tokens,
                          token_budget, wall_time, structured, concurrency)
-        with endpoint(base_url, model) as (url, model_name):
+        with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
+              endpoint(base_url, model) as (url, model_name)):
+            err.print(f"[dim]recording to {memory.corpus.path} (run {memory.run_id})[/]",
+                      highlight=False)
             solved, failed = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
-                                                    out_path))
+                                                    out_path, memory))
+            if memory.served:
+                err.print(f"{memory.served} served from the corpus (re-verified)")
     err.print(f"solved {solved} of {len(todo)}" + (f"; {failed} generator errors" if failed
                                                    else "") + f"; results in {out_path}")
     raise typer.Exit(EXIT_GENERATOR if failed == len(todo) else EXIT_OK)
 
 
 async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
-                     todo: list[Problem], out_path: Path) -> tuple[int, int]:
+                     todo: list[Problem], out_path: Path,
+                     store: AttemptStore | None = None) -> tuple[int, int]:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # never damage what is stored: start on a fresh line if a previous run was cut mid-line
     if out_path.exists() and out_path.stat().st_size:
@@ -369,7 +409,7 @@ async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: Lo
                 fh.write("\n")
     solved = failed = 0
     with out_path.open("a") as fh:
-        async for result in _solve_with_progress(dom, ver, url, model, config, todo):
+        async for result in _solve_with_progress(dom, ver, url, model, config, todo, store):
             fh.write(result.model_dump_json() + "\n")
             fh.flush()
             solved += result.solved
@@ -450,8 +490,13 @@ def demo(
     # (SmolLM2 at 1.0 repeats itself: 24 distinct of 32 samples for 4 4 6 8, none right)
     temperature: TemperatureOpt = 1.5,
     seed: SeedOpt = 0,
+    corpus: CorpusOpt = None,
 ) -> None:
-    """The main job: start the embedded model, solve Game-of-24 puzzles, print verified answers."""
+    """The main job: start the embedded model, solve Game-of-24 puzzles, print verified answers.
+
+    The attempts are recorded in the corpus; stored solutions are not reused (the demo shows
+    the model at work).
+    """
     from domains.game24 import DEMO_PUZZLES
 
     with errors_as_messages():
@@ -459,9 +504,10 @@ def demo(
         problems = [dom.parse_problem(p) for p in DEMO_PUZZLES[:count]]
         config = _config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
                          True)
-        with endpoint(base_url, None) as (url, model_name):
+        with (open_memory(corpus, "demo", dom.name, config, reuse=False) as memory,
+              endpoint(base_url, None) as (url, model_name)):
             results = asyncio.run(_collect(_solve_with_progress(dom, ver, url, model_name,
-                                                                config, problems)))
+                                                                config, problems, memory)))
     table = Table("puzzle", "verified answer", "round", "samples drawn")
     for r in sorted(results, key=lambda r: problems.index(r.problem)):
         nums = " ".join(str(n) for n in r.problem.payload["numbers"])
@@ -479,7 +525,8 @@ async def _collect(results: AsyncIterator[SolveResult]) -> list[SolveResult]:
 
 
 async def _solve_with_progress(
-    dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig, problems: list[Problem]
+    dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig, problems: list[Problem],
+    store: AttemptStore | None = None,
 ) -> AsyncIterator[SolveResult]:
     """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -487,13 +534,16 @@ async def _solve_with_progress(
                TimeElapsedColumn())
     solved = 0
     async with OpenAICompatClient(url, model=model) as client:
-        solver = Solver(dom, ver, client, config)
+        solver = Solver(dom, ver, client, config, store=store)
         with Progress(*columns, console=err) as progress:
             task = progress.add_task(dom.name, total=len(problems), solved=0)
             async for result in solver.solve_many(problems):
                 solved += result.solved
                 progress.update(task, advance=1, solved=solved)
                 yield result
+
+
+register_corpus_commands(app, errors_as_messages, out, err)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -55,6 +55,21 @@ class LoopConfig(BaseModel):
 AttemptHook = Callable[[Problem, Attempt], Any]
 
 
+class AttemptStore(Protocol):
+    """Where the loop records rounds and looks problems up (e.g. ``corpus.CorpusMemory``)."""
+
+    async def lookup(
+        self, problem: Problem, verifier: Verifier, pool: WorkerPool | None
+    ) -> Attempt | None:
+        """A stored solution that ``verifier`` accepts today, or None."""
+
+    async def record(
+        self, problem: Problem, attempts: Sequence[Attempt], sampling: SamplingParams,
+        model: str | None,
+    ) -> None:
+        """Durably store one round's attempts; the loop waits for it."""
+
+
 class Solver:
     """Solve problems of one domain with one generator and the domain's verifier."""
 
@@ -67,6 +82,7 @@ class Solver:
         *,
         pool: WorkerPool | None = None,
         on_attempt: AttemptHook | None = None,
+        store: AttemptStore | None = None,
     ) -> None:
         self.domain = domain
         self.verifier = verifier
@@ -74,10 +90,21 @@ class Solver:
         self.config = config or LoopConfig()
         self.pool = pool
         self.on_attempt = on_attempt
+        self.store = store
 
     async def solve(self, problem: Problem) -> SolveResult:
-        """Run the loop on one problem. Generator failures end it with ``stop_reason=error``."""
+        """Run the loop on one problem. Generator failures end it with ``stop_reason=error``.
+
+        With a ``store``, a stored solution that the verifier accepts again is returned first
+        (``stop_reason=cached``, no generation), and every round is recorded as it ends.
+        """
         start = time.monotonic()
+        if self.store is not None:
+            cached = await self.store.lookup(problem, self.verifier, self.pool)
+            if cached is not None:
+                return SolveResult(problem=problem, solution=cached,
+                                   stop_reason=StopReason.CACHED,
+                                   elapsed_s=time.monotonic() - start)
         trace: list[Attempt] = []
         state: dict[str, Any] = {"usage": Usage()}
         wall = self.config.budget.wall_time_s
@@ -128,6 +155,9 @@ class Solver:
                     zip(completion.choices, candidates, verdicts, shares, strict=True)
                 )
             ]
+            if self.store is not None:
+                model = completion.model or getattr(self.generator, "model", None)
+                await self.store.record(problem, round_attempts, params, model)
             for attempt in round_attempts:
                 trace.append(attempt)
                 if self.on_attempt is not None:

@@ -1,0 +1,59 @@
+"""The deductive-closure corpus: every attempt recorded, verified solutions reused and exported.
+
+- :class:`Corpus`: the SQLite (WAL) store; :func:`default_corpus_path`.
+- :class:`CorpusMemory`: the loop's store (``Solver(..., store=CorpusMemory(corpus))``).
+- :func:`export` with :class:`ExportOptions`: sft, dpo, openai, parquet, verl.
+- :func:`corpus_stats`, :func:`plot_solve_rate`.
+
+Importing this package does not import pyarrow or matplotlib; the export and stats
+functions load them on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from llm_modulo.corpus.memory import CorpusMemory
+from llm_modulo.corpus.store import (
+    CORPUS_ENV,
+    Corpus,
+    CorpusError,
+    StoredSolution,
+    default_corpus_path,
+)
+
+if TYPE_CHECKING:
+    from llm_modulo.corpus.formats import ExportOptions, ExportReport, Reverifier, export
+    from llm_modulo.corpus.stats import CorpusStats, DomainStats, corpus_stats, plot_solve_rate
+
+_LAZY = {
+    "ExportOptions": "formats", "ExportReport": "formats", "Reverifier": "formats",
+    "export": "formats", "CorpusStats": "stats", "DomainStats": "stats",
+    "corpus_stats": "stats", "plot_solve_rate": "stats",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"llm_modulo.corpus.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'llm_modulo.corpus' has no attribute {name!r}")
+
+
+__all__ = [
+    "CORPUS_ENV",
+    "Corpus",
+    "CorpusError",
+    "CorpusMemory",
+    "CorpusStats",
+    "DomainStats",
+    "ExportOptions",
+    "ExportReport",
+    "Reverifier",
+    "StoredSolution",
+    "corpus_stats",
+    "default_corpus_path",
+    "export",
+    "plot_solve_rate",
+]

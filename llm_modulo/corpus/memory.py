@@ -1,0 +1,113 @@
+"""The corpus as the loop's memory: record every round, reuse re-verified solutions.
+
+:class:`CorpusMemory` is the :class:`~llm_modulo.loop.AttemptStore` a
+:class:`~llm_modulo.loop.Solver` takes. Database work runs on one background thread, so the
+event loop never blocks on a busy database; the loop awaits each round's commit before it
+goes on, so an accepted solution is on disk before the problem counts as solved.
+
+Rounds that end while a commit is running are committed together in the next transaction
+(group commit): with many problems in flight, one transaction carries many rounds, yet every
+round is still durable before its problem moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from llm_modulo.corpus.store import Corpus, Prepared, Round, prepare
+from llm_modulo.pool import WorkerPool
+from llm_modulo.types import Attempt, Candidate, Problem, Status
+from llm_modulo.verifier import Verifier
+
+T = TypeVar("T")
+
+
+class CorpusMemory:
+    """Records attempts into ``corpus`` under ``run_id``; serves stored solutions when ``reuse``.
+
+    A stored solution is served only after today's verifier accepts it again (soundly). One
+    that it REJECTs is flagged (not served or exported, and not re-checked by that verifier
+    version); an UNKNOWN or unsound re-check neither serves nor flags it.
+    """
+
+    def __init__(self, corpus: Corpus, *, run_id: str | None = None, reuse: bool = True) -> None:
+        self.corpus = corpus
+        self.run_id = run_id
+        self.reuse = reuse
+        self.served = 0
+        self.flagged = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus")
+        self._pending: list[tuple[Prepared, asyncio.Future[None]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    async def record(self, problem: Problem, attempts: Sequence[Attempt],
+                     sampling: BaseModel, model: str | None) -> None:
+        """Commit one round's attempts (the loop awaits this before acting on them)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # serialized here, so the writer thread only runs SQLite (which releases the GIL)
+        row = prepare(Round(problem, attempts, sampling, model), self.run_id)
+        self._pending.append((row, done))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        await asyncio.shield(done)  # a cancelled caller does not cancel the others' commit
+
+    async def _drain(self) -> None:
+        """Commit what is pending, one transaction per batch, until nothing is left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._call(self.corpus.write, [r for r, _ in batch])
+            except Exception:
+                # isolate the round at fault: the others are committed one by one
+                for item in batch:
+                    try:
+                        await self._call(self.corpus.write, [item[0]])
+                    except Exception as exc:
+                        _settle([item], exc)
+                    else:
+                        _settle([item], None)
+            else:
+                _settle(batch, None)
+
+    async def lookup(self, problem: Problem, verifier: Verifier,
+                     pool: WorkerPool | None = None) -> Attempt | None:
+        """A stored solution that ``verifier`` accepts today (its fresh verdict attached)."""
+        if not self.reuse:
+            return None
+        for stored in await self._call(self.corpus.solutions, problem.hash):
+            if stored.flag_verifier_version == verifier.version:
+                continue  # this very verifier version already refused it
+            candidate = Candidate(raw=stored.attempt.completion, answer=stored.answer)
+            verdict = await verifier.averify(problem, candidate, pool=pool)
+            if verdict.accepted:
+                if stored.flag_verifier_version is not None:
+                    await self._call(self.corpus.unflag, stored.id)
+                self.served += 1
+                return stored.attempt.model_copy(update={"verdict": verdict})
+            if verdict.status is Status.REJECT:
+                why = "; ".join(c.message for c in verdict.critiques) or "rejected"
+                await self._call(self.corpus.flag, stored.id, verifier.version, why)
+                self.flagged += 1
+        return None
+
+
+def _settle(batch: list[tuple[Prepared, asyncio.Future[None]]], error: Exception | None
+            ) -> None:
+    for _, future in batch:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

@@ -1,0 +1,98 @@
+"""The corpus schema: plain tables, plain types, portable to PostgreSQL.
+
+Only TEXT, INTEGER and REAL columns; JSON is stored as canonical JSON text (``jsonb`` in
+PostgreSQL); booleans are 0/1; times are UNIX seconds (UTC) as REAL. Identity columns are
+``INTEGER PRIMARY KEY`` (``BIGINT GENERATED ALWAYS AS IDENTITY`` in PostgreSQL).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS problems (
+    hash       TEXT PRIMARY KEY,          -- Problem.hash: sha256 of canonical domain + payload
+    domain     TEXT NOT NULL,
+    payload    TEXT NOT NULL,             -- canonical JSON
+    problem_id TEXT,                      -- the caller's identifier when first seen
+    created_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    id         TEXT PRIMARY KEY,          -- uuid4 hex
+    command    TEXT NOT NULL,             -- solve, run, demo, api
+    domain     TEXT,
+    config     TEXT NOT NULL,             -- LoopConfig as JSON
+    started_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS prompts (
+    hash     TEXT PRIMARY KEY,            -- sha256 of messages
+    messages TEXT NOT NULL                -- JSON list of {role, content}
+);
+
+CREATE TABLE IF NOT EXISTS attempts (
+    id                INTEGER PRIMARY KEY,
+    problem_hash      TEXT NOT NULL REFERENCES problems(hash),
+    run_id            TEXT REFERENCES runs(id),
+    round             INTEGER NOT NULL,
+    sample            INTEGER NOT NULL,
+    prompt_hash       TEXT NOT NULL REFERENCES prompts(hash),
+    completion        TEXT NOT NULL,
+    answer            TEXT,               -- parsed candidate, canonical JSON; NULL: unparseable
+    parse_error       TEXT,
+    status            TEXT NOT NULL CHECK (status IN ('accept', 'reject', 'unknown')),
+    sound             INTEGER NOT NULL,   -- 1 when the verifier is sound
+    critiques         TEXT NOT NULL,      -- JSON list of {kind, message, location, data}
+    critique_count    INTEGER NOT NULL,
+    evidence          TEXT NOT NULL,      -- JSON object
+    verifier          TEXT NOT NULL,
+    verifier_version  TEXT NOT NULL,
+    verify_s          REAL NOT NULL,
+    model             TEXT,
+    sampling          TEXT NOT NULL,      -- SamplingParams of the request as JSON
+    seed              INTEGER,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    finish_reason     TEXT,
+    created_at        REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_by_problem ON attempts (problem_hash, run_id, round);
+CREATE INDEX IF NOT EXISTS attempts_by_run ON attempts (run_id);
+
+-- Sound ACCEPTs only. One row per (problem, canonical answer), however often it was found.
+CREATE TABLE IF NOT EXISTS solutions (
+    id                    INTEGER PRIMARY KEY,
+    problem_hash          TEXT NOT NULL REFERENCES problems(hash),
+    answer                TEXT NOT NULL,  -- canonical JSON of the accepted candidate
+    attempt_id            INTEGER NOT NULL REFERENCES attempts(id),
+    verifier              TEXT NOT NULL,
+    verifier_version      TEXT NOT NULL,
+    evidence              TEXT NOT NULL,
+    created_at            REAL NOT NULL,
+    -- set when a later verifier no longer accepts it: never served, never exported
+    flagged_at            REAL,
+    flag_verifier_version TEXT,
+    flag_reason           TEXT,
+    UNIQUE (problem_hash, answer)
+);
+CREATE INDEX IF NOT EXISTS solutions_by_attempt ON solutions (attempt_id);
+"""
+
+
+def statements() -> list[str]:
+    """The DDL as single statements (comments may hold semicolons)."""
+    import sqlite3
+
+    out, pending = [], ""
+    for line in TABLES.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    return out

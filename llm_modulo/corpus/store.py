@@ -1,0 +1,348 @@
+"""The corpus store: SQLite in WAL mode, written a round at a time in transactions.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction (so two processes never deadlock on a lock
+upgrade); a busy database is waited for (``busy_timeout``) and the transaction retried with
+backoff before :class:`CorpusError` is raised. ``synchronous=NORMAL`` in WAL mode keeps every
+committed transaction across a process crash (a power cut may lose the last few).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, TypeAdapter
+
+from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
+from llm_modulo.errors import LLMModuloError
+from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
+
+CORPUS_ENV = "LLM_MODULO_CORPUS"
+T = TypeVar("T")
+
+
+class CorpusError(LLMModuloError):
+    """The corpus cannot be opened, read or written (after waiting and retrying)."""
+
+
+def default_corpus_path() -> Path:
+    """``$LLM_MODULO_CORPUS``, else ``corpus.sqlite`` in the data directory."""
+    from llm_modulo.embedded import data_dir
+
+    env = os.environ.get(CORPUS_ENV)
+    return Path(env).expanduser() if env else data_dir() / "corpus.sqlite"
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            default=str)
+
+
+def to_json(value: Any) -> str:
+    """Canonical JSON (sorted keys, compact); values JSON cannot hold become strings."""
+    return _ENCODER.encode(value)
+
+
+@dataclass(frozen=True)
+class StoredSolution:
+    """An accepted solution as stored, with the attempt that found it."""
+
+    id: int
+    problem_hash: str
+    answer: dict[str, Any]
+    attempt: Attempt
+    flag_verifier_version: str | None
+
+
+_MESSAGES = TypeAdapter(list[Message])
+_CRITIQUES = TypeAdapter(list[Critique])
+
+_INSERT_PROBLEM = ("INSERT OR IGNORE INTO problems (hash, domain, payload, problem_id, created_at)"
+                   " VALUES (?,?,?,?,?)")
+_INSERT_PROMPT = "INSERT OR IGNORE INTO prompts (hash, messages) VALUES (?,?)"
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (problem_hash, run_id, round, sample, prompt_hash, completion, answer,"
+    " parse_error, status, sound, critiques, critique_count, evidence, verifier,"
+    " verifier_version, verify_s, model, sampling, seed, prompt_tokens, completion_tokens,"
+    " finish_reason, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_SOLUTION = (
+    "INSERT OR IGNORE INTO solutions (problem_hash, answer, attempt_id, verifier,"
+    " verifier_version, evidence, created_at) VALUES (?,?,?,?,?,?,?)"
+)
+_SELECT_SOLUTIONS = (
+    "SELECT s.id, s.answer, s.flag_verifier_version, a.round, a.sample, p.messages,"
+    " a.completion, a.parse_error, a.status, a.sound, a.critiques, a.evidence, a.verifier,"
+    " a.verifier_version, a.verify_s, a.prompt_tokens, a.completion_tokens, a.finish_reason"
+    " FROM solutions s JOIN attempts a ON a.id = s.attempt_id"
+    " JOIN prompts p ON p.hash = a.prompt_hash WHERE s.problem_hash = ? ORDER BY s.id"
+)
+
+
+class Corpus:
+    """One corpus database. Thread-safe (one connection behind a lock); use as a context manager.
+
+    ``busy_timeout_s`` is how long one statement waits for another writer; ``retries`` is how
+    many times a transaction that still found the database locked is tried again.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, busy_timeout_s: float = 30.0,
+                 retries: int = 8) -> None:
+        self.path = Path(path) if path is not None else default_corpus_path()
+        self.retries = retries
+        self._lock = threading.RLock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None,
+                                       check_same_thread=False, cached_statements=64)
+        except (OSError, sqlite3.Error) as exc:
+            raise CorpusError(f"cannot open corpus {self.path}: {exc}") from None
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        self._retrying(self._setup)
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise CorpusError(f"corpus {self.path}: cannot switch to WAL mode (got {mode})")
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA cache_size = -65536")  # 64 MiB: hash-keyed indexes stay hot
+        # checkpoint (the only fsync in WAL + NORMAL) every ~40 MiB of WAL, not every 4 MiB:
+        # twice the write rate with the loop's small transactions
+        self._db.execute("PRAGMA wal_autocheckpoint = 10000")
+        self._db.execute("PRAGMA foreign_keys = ON")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements():
+                self._db.execute(statement)
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'"
+                                   ).fetchone()
+            if row is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
+                                 (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise CorpusError(f"corpus {self.path} has schema version {row[0]}; this "
+                                  f"llm-modulo reads up to {SCHEMA_VERSION}: upgrade llm-modulo")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions -----------------------------------------------------------------
+
+    def _retrying(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (which may open its own transaction), retrying while the db is locked."""
+        with self._lock:
+            for attempt in range(self.retries + 1):
+                try:
+                    return fn()
+                except sqlite3.OperationalError as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    locked = "locked" in str(exc) or "busy" in str(exc)
+                    if not locked or attempt == self.retries:
+                        raise CorpusError(f"corpus {self.path}: {exc}") from None
+                    time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+                except sqlite3.DatabaseError as exc:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise CorpusError(f"corpus {self.path}: {exc}") from None
+            raise AssertionError("unreachable")
+
+    def transaction(self, body: Callable[[sqlite3.Cursor], T]) -> T:
+        """Run ``body`` in one write transaction (retried as a whole while the db is busy)."""
+
+        def once() -> T:
+            cur = self._db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                result = body(cur)
+            except BaseException:
+                if self._db.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+            return result
+
+        return self._retrying(once)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only statement."""
+        return self._retrying(lambda: self._db.execute(sql, params).fetchall())
+
+    def cursor(self) -> sqlite3.Cursor:
+        """A raw cursor for streaming reads (exports). Do not write through it."""
+        return self._db.cursor()
+
+    # -- writing ----------------------------------------------------------------------
+
+    def start_run(self, command: str, domain: str | None, config: BaseModel | dict[str, Any]
+                  ) -> str:
+        """Register a run (one ``solve``/``run`` invocation); returns its id."""
+        run_id = uuid.uuid4().hex
+        cfg = config.model_dump(mode="json") if isinstance(config, BaseModel) else config
+        self.transaction(lambda cur: cur.execute(
+            "INSERT INTO runs (id, command, domain, config, started_at) VALUES (?,?,?,?,?)",
+            (run_id, command, domain, to_json(cfg), time.time())))
+        return run_id
+
+    def record_round(self, problem: Problem, attempts: Sequence[Attempt],
+                     sampling: BaseModel | dict[str, Any], model: str | None,
+                     run_id: str | None = None) -> list[int]:
+        """Store one round's attempts (and any sound ACCEPT as a solution) atomically.
+
+        Returns the attempts' row ids. Duplicate solutions (same problem, same canonical
+        answer) are kept once.
+        """
+        return self.record_rounds([Round(problem, attempts, sampling, model)], run_id)[0]
+
+    def record_rounds(self, rounds: Sequence[Round], run_id: str | None = None
+                      ) -> list[list[int]]:
+        """Store several rounds in one transaction (group commit): all or none."""
+        now = time.time()
+        return self.write([prepare(r, run_id, now) for r in rounds])
+
+    def write(self, prepared: Sequence[Prepared]) -> list[list[int]]:
+        """Store rounds already serialized by :func:`prepare`, in one transaction."""
+        problem_rows = [problem_row for problem_row, _, _ in prepared]
+        prompt_rows = [kv for _, prompts, _ in prepared for kv in prompts.items()]
+        attempt_rows = [row for _, _, rows in prepared for _, row in rows]
+
+        def body(cur: sqlite3.Cursor) -> list[list[int]]:
+            cur.executemany(_INSERT_PROBLEM, problem_rows)
+            cur.executemany(_INSERT_PROMPT, prompt_rows)
+            if not attempt_rows:
+                return [[] for _ in prepared]
+            cur.executemany(_INSERT_ATTEMPT, attempt_rows)
+            # the write lock is ours, so this transaction's rows took consecutive ids
+            next_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
+            next_id -= len(attempt_rows) - 1
+            ids, solutions = [], []
+            for _, _, rows in prepared:
+                round_ids = []
+                for solution, _ in rows:
+                    round_ids.append(next_id)
+                    if solution is not None:
+                        solutions.append((*solution[:2], next_id, *solution[2:]))
+                    next_id += 1
+                ids.append(round_ids)
+            cur.executemany(_INSERT_SOLUTION, solutions)
+            return ids
+
+        return self.transaction(body)
+
+    def flag(self, solution_id: int, verifier_version: str, reason: str) -> None:
+        """Mark a solution that today's verifier does not accept: never served or exported."""
+        self.transaction(lambda cur: cur.execute(
+            "UPDATE solutions SET flagged_at = ?, flag_verifier_version = ?, flag_reason = ?"
+            " WHERE id = ?", (time.time(), verifier_version, reason[:1000], solution_id)))
+
+    def unflag(self, solution_id: int) -> None:
+        self.transaction(lambda cur: cur.execute(
+            "UPDATE solutions SET flagged_at = NULL, flag_verifier_version = NULL,"
+            " flag_reason = NULL WHERE id = ?", (solution_id,)))
+
+    # -- reading ----------------------------------------------------------------------
+
+    def solutions(self, problem_hash: str) -> list[StoredSolution]:
+        """Every stored solution of a problem (flagged ones too), oldest first."""
+        return [_solution(row, problem_hash)
+                for row in self.query(_SELECT_SOLUTIONS, (problem_hash,))]
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        tables = ("problems", "runs", "attempts", "solutions")
+        return {t: int(self.query(f"SELECT count(*) FROM {t}")[0][0]) for t in tables}
+
+
+def _solution(row: tuple[Any, ...], problem_hash: str) -> StoredSolution:
+    (sid, answer, flag_version, rnd, sample, messages, completion, parse_error, status, sound,
+     critiques, evidence, verifier, verifier_version, verify_s, p_tok, c_tok, finish) = row
+    answer_value = json.loads(answer)
+    attempt = Attempt(
+        round=rnd, sample=sample,
+        prompt=[Message(**m) for m in json.loads(messages)],
+        completion=completion,
+        candidate=Candidate(raw=completion, answer=answer_value, parse_error=parse_error),
+        verdict=Verdict(status=Status(status), sound=bool(sound),
+                        critiques=[Critique(**c) for c in json.loads(critiques)],
+                        evidence=json.loads(evidence), verifier=verifier,
+                        verifier_version=verifier_version, elapsed_s=verify_s),
+        usage=Usage(prompt_tokens=p_tok, completion_tokens=c_tok),
+        finish_reason=finish,
+    )
+    return StoredSolution(id=sid, problem_hash=problem_hash, answer=answer_value,
+                          attempt=attempt, flag_verifier_version=flag_version)
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of one problem, as the loop hands it over."""
+
+    problem: Problem
+    attempts: Sequence[Attempt]
+    sampling: BaseModel | dict[str, Any]
+    model: str | None
+
+
+Prepared = tuple[tuple[Any, ...], dict[str, str], list[tuple[Any, tuple[Any, ...]]]]
+
+
+def prepare(r: Round, run_id: str | None, now: float | None = None) -> Prepared:
+    """Serialize a round for :meth:`Corpus.write`: (problem row, prompts, attempt rows).
+
+    Done outside the transaction (and, by :class:`CorpusMemory`, outside the writer thread).
+    """
+    now = time.time() if now is None else now
+    sampling = r.sampling
+    params = sampling.model_dump(mode="json") if isinstance(sampling, BaseModel) else sampling
+    sampling_json = to_json(params)
+    seed = params.get("seed")
+    problem_hash = r.problem.hash  # a computed property: hash once
+    problem_row = (problem_hash, r.problem.domain, to_json(r.problem.payload), r.problem.id,
+                   now)
+    prompts: dict[str, str] = {}
+    # a round's samples share their (frozen) Message objects: serialize the prompt once
+    by_identity: dict[tuple[int, ...], str] = {}
+    rows = []
+    for a in r.attempts:
+        key = tuple(map(id, a.prompt))
+        prompt_hash = by_identity.get(key)
+        if prompt_hash is None:
+            messages = _MESSAGES.dump_json(a.prompt).decode()
+            prompt_hash = hashlib.sha256(messages.encode()).hexdigest()
+            prompts[prompt_hash] = messages
+            by_identity[key] = prompt_hash
+        v = a.verdict
+        answer = None if a.candidate.answer is None else to_json(a.candidate.answer)
+        evidence = to_json(v.evidence) if v.evidence else "{}"
+        solution = ((problem_hash, answer, v.verifier, v.verifier_version, evidence, now)
+                    if v.accepted and answer is not None else None)
+        rows.append((solution, (
+            problem_hash, run_id, a.round, a.sample, prompt_hash, a.completion, answer,
+            a.candidate.parse_error, v.status.value, int(v.sound),
+            _CRITIQUES.dump_json(v.critiques, fallback=str).decode() if v.critiques else "[]",
+            len(v.critiques), evidence, v.verifier, v.verifier_version, v.elapsed_s, r.model,
+            sampling_json, seed, a.usage.prompt_tokens, a.usage.completion_tokens,
+            a.finish_reason, now)))
+    return problem_row, prompts, rows
