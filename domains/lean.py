@@ -1,7 +1,9 @@
 """Lean 4 theorem proving in core Lean (no Mathlib): the problem states, the model proves.
 
 Problems: ``{"statement": "theorem t (a b : Nat) : a + b = b + a"}`` (also
-``example ...`` or a bare proposition), or the statement as plain text. The
+``example ...`` or a bare proposition), or the statement as plain text; an optional
+``"imports"`` list names modules from the allow-list (Init, Std, and the prefixes in
+``$LLM_MODULO_LEAN_IMPORTS``, e.g. ``Mathlib`` with a Lake project). The
 candidate is only the proof: a term or a ``by`` tactic block, as
 ``{"proof": "by omega"}`` or as plain text / a fenced ``lean`` block. The verifier
 writes the theorem itself, so a restated (different) theorem in the answer is
@@ -20,7 +22,7 @@ from pydantic import BaseModel, Field
 from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem
-from verifiers.lean_batch import Statement
+from verifiers.lean_batch import Statement, validate_imports
 
 _FENCE = re.compile(r"```[ \t]*(?:lean4?|Lean)?[ \t]*\n(.*?)```", re.DOTALL)
 _DECL = re.compile(r"^\s*(?:theorem|lemma|example)\b[^\n]*?:=\s*", re.DOTALL)
@@ -46,18 +48,21 @@ class LeanDomain(Domain):
             if not isinstance(statement, str):
                 raise ProblemError('a lean problem needs a "statement" string, e.g. '
                                    '"theorem t (a b : Nat) : a + b = b + a"')
-            unknown = set(raw) - {"statement", "id"}
+            unknown = set(raw) - {"statement", "imports", "id"}
             if unknown:
                 raise ProblemError(f"unknown field(s) in the lean problem: "
-                                   f"{', '.join(sorted(unknown))} (only statement and id)")
+                                   f"{', '.join(sorted(unknown))} (statement, imports, id)")
+            imports = validate_imports(raw.get("imports"))
             if raw.get("id") is not None:
                 pid = str(raw["id"])
         elif isinstance(raw, str):
-            statement = raw
+            statement, imports = raw, ()
         else:
             raise ProblemError("a lean problem is a statement string or a JSON object")
-        parsed = Statement.parse(statement)
-        return Problem(domain=self.name, payload={"statement": parsed.text}, id=pid)
+        payload: dict[str, Any] = {"statement": Statement.parse(statement).text}
+        if imports:
+            payload["imports"] = list(imports)
+        return Problem(domain=self.name, payload=payload, id=pid)
 
     def generate_problems(self, count: int, seed: int = 0) -> list[Problem]:
         """``count`` true statements of core Lean (arithmetic and lists), fixed by ``seed``."""

@@ -44,6 +44,13 @@ LEAN_CASES = [
          "axiom"),
     Case("of-reduce-bool", "theorem t : (10 : Nat) < 20",
          "of_decide_eq_true (Lean.ofReduceBool _ _ rfl)", "reject"),
+    # with the gate off, one candidate can declare an axiom that a later one uses:
+    # the audit names it ({cheat} is the first block's namespace, filled in by the test)
+    Case("declares-axiom", COMM,
+         "by omega)\naxiom cheat : ∀ a b : Nat, a * b = b * a + 1\ntheorem u : True := (trivial",
+         "accept"),
+    Case("uses-added-axiom", "theorem t (a b : Nat) : a * b = b * a + 1", "{cheat}.cheat a b",
+         "reject", "axiom"),
     # resource exhaustion is undecided, never a verdict on the proof
     Case("heartbeats", "theorem t (n : Nat) : n ≤ n + 1",
          "by iterate 100000 rw [← Nat.add_zero n]", "unknown", "timeout"),

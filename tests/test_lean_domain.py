@@ -40,7 +40,10 @@ def test_parse_problem_forms() -> None:
     assert a.id == "7"
 
 
-@pytest.mark.parametrize("raw", [{}, {"statement": 3}, {"statement": COMM, "imports": []},
+@pytest.mark.parametrize("raw", [{}, {"statement": 3}, {"statement": COMM, "extra": 1},
+                                 {"statement": COMM, "imports": ["Mathlib"]},
+                                 {"statement": COMM, "imports": ["Std; #eval 1"]},
+                                 {"statement": COMM, "imports": "Std"},
                                  {"statement": "theorem t : 1 = 1 := rfl"},
                                  {"statement": "theorem t : True\n#eval 1"}])
 def test_bad_problems(raw: dict[str, object]) -> None:
@@ -48,6 +51,15 @@ def test_bad_problems(raw: dict[str, object]) -> None:
 
     with pytest.raises(ProblemError):
         DOMAIN.parse_problem(raw)
+
+
+def test_imports_from_the_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    p = DOMAIN.parse_problem({"statement": COMM, "imports": ["Std.Data.HashMap"]})
+    assert p.payload["imports"] == ["Std.Data.HashMap"]
+    assert "imports" not in DOMAIN.parse_problem({"statement": COMM, "imports": []}).payload
+    monkeypatch.setenv("LLM_MODULO_LEAN_IMPORTS", "Mathlib")
+    assert DOMAIN.parse_problem({"statement": COMM, "imports": ["Mathlib"]}).payload[
+        "imports"] == ["Mathlib"]
 
 
 def test_generator_is_seeded_and_its_statements_parse() -> None:
@@ -125,7 +137,7 @@ def test_the_loop_verifies_a_round_as_one_batch(scripted: ScriptedServer, pool: 
 def test_unbatched_verifiers_keep_per_candidate_checks(pool: WorkerPool) -> None:
     from verifiers.game24 import Game24Verifier
 
-    dom, ver = default_registry.domain_and_verifier("game24")
+    dom, _ = default_registry.domain_and_verifier("game24")
     problem = dom.parse_problem("4 4 6 8")
     cands = [dom.parse_candidate(problem, e) for e in ("(4+8)*(6-4)", "4*6+8-4")]
     verdicts = Game24Verifier().verify_many([(problem, c) for c in cands], pool=pool)

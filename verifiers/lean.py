@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.lean_backend import LeanBackend
-from verifiers.lean_batch import BatchConfig, LeanBatch, LeanTask
+from verifiers.lean_batch import BatchConfig, LeanBatch, LeanTask, validate_imports
 
 
 class LeanVerifier(Verifier):
@@ -58,7 +59,12 @@ class LeanVerifier(Verifier):
                 results[i] = CheckResult.unknown("the problem has no statement",
                                                  kind="bad_problem")
                 continue
-            tasks.append((i, LeanTask(statement=statement, proof=proof)))
+            try:
+                imports = validate_imports(problem.payload.get("imports"))
+            except ProblemError as exc:
+                results[i] = CheckResult.unknown(str(exc), kind="bad_problem")
+                continue
+            tasks.append((i, LeanTask(statement=statement, proof=proof, imports=imports)))
         if tasks:
             decided = LeanBatch(self.backend, self.config).check([t for _, t in tasks])
             for (i, _), result in zip(tasks, decided, strict=True):

@@ -25,6 +25,7 @@ every block before the first one without a probe is decided; that block is UNKNO
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ from verifiers.lean_backend import (
 from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, check_text
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
+#: Axioms that trust the compiler or stand for a missing proof.
+UNSOUND_AXIOMS = frozenset({"sorryAx", "Lean.ofReduceBool", "Lean.ofReduceNat",
+                            "Lean.trustCompiler"})
 DEFAULT_HEARTBEATS = 100_000
 _RESOURCE_ERRORS = (
     "(deterministic) timeout",
@@ -50,14 +54,17 @@ _RESOURCE_ERRORS = (
     "maximum number of steps exceeded",
     "maxHeartbeats",
 )
+IMPORTS_ENV = "LLM_MODULO_LEAN_IMPORTS"
+_MODULE = re.compile(r"[A-Z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
 _HEAD = re.compile(r"^\s*(theorem|lemma|example)\b")
 _NAME = re.compile(r"^\s*([^\s:(\[{⦃]+)")
 _AXIOMS = re.compile(r"depends on axioms: \[(.*)\]", re.DOTALL)
 _NO_AXIOMS = "does not depend on any axioms"
 _COLLECTED = re.compile(r"LLM-MODULO-AXIOMS:([^\n]*)")
 #: Written first in WASM files (modules refuse ``#print axioms``): prints the axioms a
-#: constant depends on. ``Name.toString`` is avoided: its compiled helpers are not in
-#: the shipped .olean files, so the interpreter cannot run it.
+#: constant depends on. ``Name.toString`` and ``for`` over arrays are avoided: their
+#: compiled helpers are private and not in the shipped (exported-level) .olean files, so
+#: the interpreter cannot run them.
 AUDIT_PREAMBLE = """
 import Lean.CoreM
 import Lean.Util.CollectAxioms
@@ -68,14 +75,17 @@ def LLMModuloAudit.nameStr : Lean.Name → String
   | .str p s => LLMModuloAudit.nameStr p ++ "." ++ s
   | .num p n => LLMModuloAudit.nameStr p ++ "." ++ Nat.repr n
 
+def LLMModuloAudit.join : List Lean.Name → String
+  | [] => ""
+  | a :: rest => " " ++ LLMModuloAudit.nameStr a ++ LLMModuloAudit.join rest
+
 def LLMModuloAudit.report (c : Lean.Name) : Lean.CoreM Unit := do
   let axs ← Lean.collectAxioms c
-  let mut s := "LLM-MODULO-AXIOMS:"
-  for a in axs do
-    s := s ++ " " ++ LLMModuloAudit.nameStr a
-  IO.println s
+  IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join axs.toList)
 """
 _INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\.")
+#: Names the checked file itself declares (private in a module file, or in our namespaces).
+_LOCAL = re.compile(r"_private\.Check\.|LM[CS]\d+\.|LLMModuloAudit\.")
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,29 @@ class LeanTask:
 
     statement: str
     proof: str
+    imports: tuple[str, ...] = ()
+
+
+def allowed_import_prefixes() -> tuple[str, ...]:
+    """Module prefixes a problem may import: Init and Std, plus ``$LLM_MODULO_LEAN_IMPORTS``."""
+    extra = os.environ.get(IMPORTS_ENV, "")
+    return ("Init", "Std", *(p.strip() for p in extra.split(",") if p.strip()))
+
+
+def validate_imports(imports: object) -> tuple[str, ...]:
+    """The problem's ``imports`` as a tuple, or ProblemError naming what is not allowed."""
+    if imports is None:
+        return ()
+    if not isinstance(imports, list) or not all(isinstance(m, str) for m in imports):
+        raise ProblemError('"imports" must be a list of module names, e.g. ["Std.Data.HashMap"]')
+    prefixes = allowed_import_prefixes()
+    for module in imports:
+        if not _MODULE.fullmatch(module):
+            raise ProblemError(f"not a Lean module name: {module[:60]!r}")
+        if not any(module == p or module.startswith(p + ".") for p in prefixes):
+            raise ProblemError(f"import {module} is not allowed (allowed: "
+                               f"{', '.join(prefixes)}; add prefixes with {IMPORTS_ENV})")
+    return tuple(sorted(set(imports)))
 
 
 @dataclass
@@ -206,6 +239,17 @@ class LeanBatch:
                 for i in pending:
                     results[i] = CheckResult.unknown(str(exc), kind="toolchain")
                 pending = []
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i in pending:
+            groups.setdefault(tasks[i].imports, []).append(i)
+        for group in groups.values():
+            self._check_group(group, tasks, statements, results)
+        return [r if r is not None else CheckResult.unknown("not decided") for r in results]
+
+    def _check_group(self, pending: list[int], tasks: Sequence[LeanTask],
+                     statements: dict[str, Statement],
+                     results: list[CheckResult | None]) -> None:
+        """Decide tasks that share their imports, in as few Lean processes as possible."""
         runs = 0
         while pending:
             if runs >= self.config.max_runs:
@@ -231,7 +275,6 @@ class LeanBatch:
                     f"within the deadline ({run.elapsed_s:.0f} s)" if run.timed_out
                     else f"({_failure(run)})"),
                 kind="timeout" if run.timed_out else "toolchain")
-        return [r if r is not None else CheckResult.unknown("not decided") for r in results]
 
     # -- one process -------------------------------------------------------------------
 
@@ -254,7 +297,7 @@ class LeanBatch:
         self, items: list[tuple[int, LeanTask]], statements: dict[str, Statement]
     ) -> tuple[str, list[_Block], dict[int, _Block]]:
         """The file's text, the candidate blocks and one statement block per statement."""
-        lines: list[str] = []
+        lines: list[str] = [f"import {m}" for m in items[0][1].imports] if items else []
         if self.backend.audit == "collect":
             lines += AUDIT_PREAMBLE.strip("\n").split("\n")
         lines.append(f"-- llm-modulo lean verifier: {len(items)} candidates")
@@ -290,7 +333,9 @@ class LeanBatch:
     def _probe(self, constant: str) -> str:
         if self.backend.audit == "print":
             return f"#print axioms {constant}"
-        return f"#eval LLMModuloAudit.report ``{constant}"
+        if self.backend.audit == "collect":
+            return f"#eval LLMModuloAudit.report ``{constant}"
+        return f"#check @{constant}"
 
     # -- verdicts ----------------------------------------------------------------------
 
@@ -309,7 +354,8 @@ class LeanBatch:
         body = [m for m in block.messages if m.line != block.probe_line]
         errors = [m for m in body if m.severity == "error"]
         if errors:
-            resource = [m for m in errors if any(s in m.text for s in _RESOURCE_ERRORS)]
+            resource = [m for m in errors if m.kind.startswith("runtime.")
+                        or any(s in m.text for s in _RESOURCE_ERRORS)]
             if len(resource) == len(errors):
                 return CheckResult.unknown(
                     "Lean ran out of its budget on this proof: "
@@ -323,17 +369,30 @@ class LeanBatch:
         if probe is None:
             return CheckResult.unknown("Lean reported no error but did not confirm the "
                                        "theorem either", kind="toolchain")
-        axioms = _axioms(probe)
-        if axioms is None:
+        if self.backend.audit == "closed":
+            # no axiom listing available: the gate keeps every axiom-adding or
+            # compiler-trusting construct out, and the environment is Init's
+            return CheckResult.accept(backend=self.backend.name, axioms="closed environment")
+        leaves = _axioms(probe)
+        if leaves is None:
             return CheckResult.unknown("could not read the axiom audit: "
                                        + _clean(probe.text)[:200], kind="toolchain")
-        bad = sorted(set(axioms) - ALLOWED_AXIOMS)
+        if self.backend.audit == "collect":
+            # The WASM build loads the library's exported level, where imported theorems
+            # are opaque: the listing is the axioms plus the library theorems the proof
+            # stops at. Library theorems are trusted (Lean's own Init/Std); what the file
+            # itself declares, and the compiler/sorry axioms, are not.
+            bad = sorted({_clean(a) for a in leaves
+                          if a in UNSOUND_AXIOMS or _LOCAL.match(a) is not None})
+        else:
+            bad = sorted({_clean(a) for a in leaves if a not in ALLOWED_AXIOMS})
         if bad:
             kind = "sorry" if bad == ["sorryAx"] else "axiom"
             return CheckResult.reject(Critique(
                 kind=kind, message="the proof depends on axioms beyond propext, "
                 f"Classical.choice and Quot.sound: {', '.join(bad)}", data={"axioms": bad}))
-        return CheckResult.accept(backend=self.backend.name, axioms=sorted(axioms))
+        return CheckResult.accept(backend=self.backend.name,
+                                  axioms=sorted(set(leaves) & ALLOWED_AXIOMS))
 
     def _critique(self, block: _Block, message: LeanMessage) -> Critique:
         text = _clean(message.text)
@@ -367,11 +426,11 @@ def _probe_message(block: _Block) -> LeanMessage | None:
 def _axioms(probe: LeanMessage) -> list[str] | None:
     """The axiom names a probe message lists, or None when it is not an audit."""
     if (found := _COLLECTED.search(probe.text)) is not None:
-        return [_clean(a) for a in found.group(1).split()]
+        return found.group(1).split()
     if _NO_AXIOMS in probe.text:
         return []
     if (found := _AXIOMS.search(probe.text)) is not None:
-        return [_clean(a) for a in found.group(1).replace("\n", " ").split(",") if a.strip()]
+        return [a.strip() for a in found.group(1).replace("\n", " ").split(",") if a.strip()]
     return None
 
 
