@@ -391,8 +391,11 @@ class LeanBatch:
             return CheckResult.reject(Critique(
                 kind=kind, message="the proof depends on axioms beyond propext, "
                 f"Classical.choice and Quot.sound: {', '.join(bad)}", data={"axioms": bad}))
-        return CheckResult.accept(backend=self.backend.name,
-                                  axioms=sorted(set(leaves) & ALLOWED_AXIOMS))
+        evidence: dict[str, object] = {"backend": self.backend.name,
+                                       "axioms": sorted(set(leaves) & ALLOWED_AXIOMS)}
+        if self.backend.audit == "collect":
+            evidence["library_theorems"] = sorted(set(leaves) - ALLOWED_AXIOMS)
+        return CheckResult.accept(**evidence)
 
     def _critique(self, block: _Block, message: LeanMessage) -> Critique:
         text = _clean(message.text)
