@@ -114,34 +114,20 @@ def _vars(rng: random.Random) -> tuple[str, str]:
     return rng.choice([("a", "b"), ("m", "n"), ("x", "y"), ("p", "q")])
 
 
-def _comm_linear(rng: random.Random) -> str:
+#: Linear arithmetic and parity over Nat/Int: omega territory.
+_LINEAR = [
+    "theorem t ({a} {b} : Nat) : {a} + {k} * {b} + {m} = {m} + {b} * {k} + {a}",
+    "theorem t ({a} {b} : Nat) : {k} * ({a} + {b}) = {k} * {a} + {k} * {b}",
+    "theorem t ({a} {b} : Nat) (h : {a} < {b}) : {a} + {m} < {b} + {m}",
+    "theorem t ({a} {b} : Nat) : {e} * {a} ≠ {e} * {b} + 1",
+    "theorem t ({a} : Int) (h : {a} > {m}) : 2 * {a} - {m} > {a}",
+]
+
+
+def _linear(rng: random.Random) -> str:
     a, b = _vars(rng)
-    k, m = rng.randint(2, 9), rng.randint(1, 50)
-    return f"theorem t ({a} {b} : Nat) : {a} + {k} * {b} + {m} = {m} + {b} * {k} + {a}"
-
-
-def _distrib(rng: random.Random) -> str:
-    a, b = _vars(rng)
-    k = rng.randint(2, 12)
-    return f"theorem t ({a} {b} : Nat) : {k} * ({a} + {b}) = {k} * {a} + {k} * {b}"
-
-
-def _monotone(rng: random.Random) -> str:
-    a, b = _vars(rng)
-    k = rng.randint(1, 30)
-    return f"theorem t ({a} {b} : Nat) (h : {a} < {b}) : {a} + {k} < {b} + {k}"
-
-
-def _parity(rng: random.Random) -> str:
-    a, b = _vars(rng)
-    k = rng.randint(2, 5) * 2
-    return f"theorem t ({a} {b} : Nat) : {k} * {a} ≠ {k} * {b} + 1"
-
-
-def _int_abs(rng: random.Random) -> str:
-    a, _ = _vars(rng)
-    k = rng.randint(1, 20)
-    return f"theorem t ({a} : Int) (h : {a} > {k}) : 2 * {a} - {k} > {a}"
+    return rng.choice(_LINEAR).format(a=a, b=b, k=rng.randint(2, 12), m=rng.randint(1, 50),
+                                      e=2 * rng.randint(1, 5))
 
 
 def _arith_fact(rng: random.Random) -> str:
@@ -183,6 +169,6 @@ def _reverse_involutive(rng: random.Random) -> str:
 
 
 _TEMPLATES: list[Callable[[random.Random], str]] = [
-    _comm_linear, _distrib, _monotone, _parity, _int_abs, _arith_fact, _list_length,
-    _list_reverse, _list_append_length, _replicate, _reverse_involutive,
+    _linear, _linear, _linear, _arith_fact, _list_length, _list_reverse,
+    _list_append_length, _replicate, _reverse_involutive,
 ]
