@@ -13,6 +13,7 @@ so a second call only checks the marker.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -140,5 +141,48 @@ def node_environment(install: LeanWasmInstall) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
-        "LEAN_PATH": str(install.library),
+        "LEAN_PATH": str(visible_library(install)),
     }
+
+
+#: The only host folders lean.js mounts into its WebAssembly file system.
+_VISIBLE_ROOTS = (Path("/tmp"), Path("/home"))
+
+
+def visible_library(install: LeanWasmInstall) -> Path:
+    """The library at a path lean.js can see (it mounts only /tmp and /home).
+
+    A data directory elsewhere (e.g. /root/.cache) is mirrored once, with hard links
+    where possible, into a private folder ``/tmp/llm-modulo-UID/`` (mode 0700, owned
+    by us: nobody else can plant .olean files there)."""
+    library = install.library.resolve()
+    if any(library.is_relative_to(root) for root in _VISIBLE_ROOTS):
+        return library
+    private = Path("/tmp") / f"llm-modulo-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    info = private.lstat()
+    if private.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
+        raise LeanInstallError(f"{private} is not a private folder of this user; remove it")
+    digest = hashlib.sha256(str(library).encode()).hexdigest()[:16]
+    mirror = private / f"lean-lib-{digest}"
+    if (mirror / _COMPLETE_MARKER).exists():
+        return mirror
+    staging = Path(tempfile.mkdtemp(dir=private, prefix=".mirror-"))
+    try:
+        for folder, _dirs, files in os.walk(library):
+            rel = Path(folder).relative_to(library)
+            (staging / rel).mkdir(parents=True, exist_ok=True)
+            for name in files:
+                src, dst = Path(folder) / name, staging / rel / name
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    shutil.copy2(src, dst)
+        (staging / _COMPLETE_MARKER).write_text(str(library) + "\n")
+        if mirror.exists():
+            shutil.rmtree(mirror)
+        staging.rename(mirror)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise LeanInstallError(f"cannot mirror the Lean library into {private}: {exc}") from None
+    return mirror

@@ -264,7 +264,8 @@ class LeanBatch:
             undecided = [i for i in pending if i not in decided]
             if not undecided:
                 break
-            if not run.messages and (run.crashed or run.timed_out):
+            if not run.messages and not (run.timed_out and len(pending) > 1):
+                # nothing at all from Lean: the toolchain, not a proof, failed
                 reason = _failure(run)
                 for i in undecided:
                     results[i] = CheckResult.unknown(reason, kind="toolchain")
@@ -445,5 +446,5 @@ def _clean(text: str) -> str:
 def _failure(run: LeanRun) -> str:
     if run.timed_out:
         return f"Lean hit the {run.elapsed_s:.0f} s deadline"
-    tail = run.stderr_tail.splitlines()[-1] if run.stderr_tail else ""
+    tail = " | ".join(run.stderr_tail.splitlines()[-2:])
     return f"Lean exited with code {run.returncode}" + (f": {tail}" if tail else "")
