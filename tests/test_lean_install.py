@@ -13,7 +13,7 @@ from llm_modulo.lean_install import (
     LeanWasmInstall,
     ensure_lean_wasm,
     find_lean_wasm,
-    visible_library,
+    visible,
 )
 
 
@@ -22,6 +22,8 @@ def _fake_install(root: Path) -> LeanWasmInstall:
     (target / "lib" / "Init").mkdir(parents=True)
     (target / "lib" / "Init.olean").write_bytes(b"olean")
     (target / "lib" / "Init" / "Core.olean").write_bytes(b"core")
+    (target / "lean").mkdir()
+    (target / "lean" / "lean.js").write_text("// js")
     (target / ".llm-modulo-complete").write_text("x\n")
     return LeanWasmInstall(target)
 
@@ -44,17 +46,19 @@ def test_without_npm_the_error_says_what_to_do(tmp_path: Path,
 
 def test_library_under_tmp_is_used_in_place(tmp_path: Path) -> None:
     install = _fake_install(tmp_path)
-    assert visible_library(install) == install.library.resolve()
+    assert visible(install) == install
 
 
 def test_library_elsewhere_is_mirrored_once_into_a_private_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     install = _fake_install(tmp_path)
     monkeypatch.setattr(lean_install, "_VISIBLE_ROOTS", (Path("/nonexistent"),))
-    mirror = visible_library(install)
+    mirror = visible(install)
     try:
-        assert mirror.parent.stat().st_mode & 0o777 == 0o700
-        assert (mirror / "Init" / "Core.olean").read_bytes() == b"core"
-        assert visible_library(install) == mirror
+        assert mirror.root.parent.stat().st_mode & 0o777 == 0o700
+        assert (mirror.library / "Init" / "Core.olean").read_bytes() == b"core"
+        assert mirror.lean_js.read_text() == "// js"
+        assert mirror.node == install.node  # Node itself runs from the data directory
+        assert visible(install) == mirror
     finally:
-        shutil.rmtree(mirror)
+        shutil.rmtree(mirror.root)

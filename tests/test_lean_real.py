@@ -22,7 +22,8 @@ from tests.lean_catalogue import COMM, LEAN_CASES, Case
 from verifiers.lean_backend import LeanBackend, LeanUnavailable, default_backend
 from verifiers.lean_batch import BatchConfig, LeanBatch, LeanTask
 
-pytestmark = pytest.mark.lean
+# one Lean process takes 3-5 minutes here (more on a busy machine)
+pytestmark = [pytest.mark.lean, pytest.mark.timeout(1500)]
 
 #: Small enough that the heartbeat case runs out quickly, large enough for the rest.
 HEARTBEATS = 20_000

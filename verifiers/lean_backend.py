@@ -25,7 +25,7 @@ from typing import Any
 
 from llm_modulo.embedded import _die_with_parent_hook
 from llm_modulo.errors import UsageError
-from llm_modulo.lean_install import LeanWasmInstall, find_lean_wasm, node_environment
+from llm_modulo.lean_install import LeanWasmInstall, find_lean_wasm, node_environment, visible
 
 #: Environment variables that choose the backend (see docs/lean-verifier.md).
 BACKEND_ENV = "LLM_MODULO_LEAN_BACKEND"  # "auto" (default), "native" or "wasm"
@@ -179,7 +179,8 @@ class WasmLeanBackend(LeanBackend):
         self.install = install
 
     def command(self, filename: str) -> list[str]:
-        return [str(self.install.node), str(self.install.lean_js), "--json", filename]
+        seen = visible(self.install)
+        return [str(seen.node), str(seen.lean_js), "--json", filename]
 
     def environment(self) -> dict[str, str]:
         return node_environment(self.install)
