@@ -13,10 +13,11 @@ The verifier writes the whole file. Each candidate gets its own block::
 The statement comes from the problem, so the theorem's type is the stated one by
 construction; the gate (:mod:`verifiers.lean_gate`) keeps the proof inside the
 parentheses. The probe is verifier-written: ``#print axioms`` where Lean allows it
-(native toolchains), or a ``#check`` where it does not (the WASM build's files are
-modules); its message is the positive evidence that Lean processed the block. Each
-distinct statement is also checked once with ``sorry`` so that an ill-formed
-statement is blamed on the problem (UNKNOWN), never on a proof.
+(native toolchains), or an ``#eval`` of ``Lean.collectAxioms`` from a verifier-written
+preamble where it does not (the WASM build's files are modules); its message is the
+axiom audit and the positive evidence that Lean processed the block. Each distinct
+statement is also checked once with ``sorry`` so that an ill-formed statement is
+blamed on the problem (UNKNOWN), never on a proof.
 
 Lean reports messages in file order, so when a process dies or hits the deadline,
 every block before the first one without a probe is decided; that block is UNKNOWN
@@ -220,6 +221,7 @@ class LeanBatch:
         for i, task in enumerate(tasks):
             try:
                 statements.setdefault(task.statement, Statement.parse(task.statement))
+                validate_imports(list(task.imports))
             except ProblemError as exc:
                 results[i] = CheckResult.unknown(str(exc), kind="bad_problem")
                 continue
