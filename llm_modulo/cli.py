@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
     LLMModuloError,
@@ -204,7 +205,7 @@ def _report(result: SolveResult) -> None:
 def check(
     problem: Annotated[str, typer.Option("--problem", "-p", help="Inline text/JSON or a file.")],
     candidate: Annotated[str, typer.Option("--candidate", "-c",
-                                           help="The candidate answer (text, JSON, or @file).")],
+                                           help="Candidate: text, JSON, @file or a path.")],
     domain: DomainOpt = "game24",
     timeout: Annotated[float | None, typer.Option("--timeout", min=0.001,
                                                   help="Verifier deadline, seconds.")] = None,
@@ -215,12 +216,13 @@ def check(
         dom, ver = default_registry.domain_and_verifier(domain)
         prob = dom.load_problem(problem)
         text = candidate
-        if candidate.startswith("@"):
+        if (path := spec_file(candidate)) is not None:
             try:
-                text = Path(candidate[1:]).read_text()
+                text = path.read_text()
             except OSError as exc:
-                raise UsageError(f"cannot read candidate file {candidate[1:]}: "
-                                 f"{exc.strerror}") from None
+                raise UsageError(f"cannot read candidate file {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise UsageError(f"candidate file {path} is not UTF-8 text") from None
         cand = dom.parse_candidate(prob, text)
         verdict = ver.verify(prob, cand, timeout_s=timeout)
     if as_json:
@@ -244,6 +246,28 @@ def check(
             out.print(f"  - {c.message}{where}", highlight=False)
     codes = {Status.ACCEPT: EXIT_OK, Status.REJECT: EXIT_REJECT, Status.UNKNOWN: EXIT_UNKNOWN}
     raise typer.Exit(codes[verdict.status])
+
+
+@app.command()
+def validate(
+    domain_file: Annotated[Path, typer.Argument(metavar="DOMAIN", help="PDDL domain file.")],
+    problem_file: Annotated[Path, typer.Argument(metavar="PROBLEM", help="PDDL problem file.")],
+    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan file (IPC or English; "
+                                                                   "- reads stdin).")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the state after "
+                                                                  "each step.")] = False,
+    as_json: JsonOpt = False,
+    templates: Annotated[str | None, typer.Option(
+        "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
+                            "name (blocksworld, mystery_blocksworld, logistics, depots).")] = None,
+) -> None:
+    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unsupported PDDL, 2 bad input."""
+    from llm_modulo.validate_cmd import run_validate
+
+    with errors_as_messages():
+        code = run_validate(domain_file, problem_file, plan_file, verbose=verbose,
+                            as_json=as_json, templates=templates, out=out)
+    raise typer.Exit(code)
 
 
 def _read_problems(path: Path, dom: Any) -> list[Problem]:

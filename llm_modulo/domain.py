@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,15 +43,15 @@ class Domain(ABC):
 
     def load_problem(self, spec: str) -> Problem:
         """Problem from a CLI argument: inline text, inline JSON, or ``@path``/a file path."""
-        from pathlib import Path
-
         text = spec
-        path = Path(spec[1:] if spec.startswith("@") else spec)
-        if spec.startswith("@") or (len(spec) < 4096 and "\n" not in spec and path.is_file()):
+        path = spec_file(spec)
+        if path is not None:
             try:
                 text = path.read_text()
             except OSError as exc:
                 raise ProblemError(f"cannot read problem file {path}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ProblemError(f"problem file {path} is not UTF-8 text") from None
         stripped = text.strip()
         if stripped.startswith("{"):
             try:
@@ -128,7 +129,7 @@ class Domain(ABC):
         for text in _json_candidates(completion):
             try:
                 data = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
                 continue
             if not isinstance(data, dict):
                 continue
@@ -158,6 +159,18 @@ def _json_candidates(text: str) -> list[str]:
     if 0 <= start < end:
         out.append(stripped[start : end + 1])
     return out
+
+
+def spec_file(spec: str) -> Path | None:
+    """The file a CLI argument names (``@path``, or an existing file's path), else None."""
+    if spec.startswith("@"):
+        return Path(spec[1:])
+    if len(spec) >= 4096 or "\n" in spec:
+        return None
+    try:
+        return Path(spec) if Path(spec).is_file() else None
+    except (OSError, ValueError):  # e.g. a name too long for the file system, a NUL byte
+        return None
 
 
 def format_critique(critique: Any) -> str:

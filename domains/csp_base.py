@@ -1,0 +1,72 @@
+"""What the CSP-backed domains share: JSON answers read without losing repeated keys.
+
+``json.loads`` keeps only the last of two equal keys, which would hide "a variable
+assigned twice". Answers are read with a pairs hook instead: an object whose keys repeat
+becomes a list of ``[key, value]`` pairs, which the CSP verifiers report as repeated
+assignments.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+from llm_modulo.domain import Domain, _json_candidates
+from llm_modulo.types import Candidate, Problem
+
+
+class _Pairs(dict[str, Any]):
+    """A decoded JSON object that remembers its key/value pairs in order."""
+
+    pairs: list[tuple[str, Any]]
+
+
+def _keep_pairs(pairs: list[tuple[str, Any]]) -> _Pairs:
+    out = _Pairs(pairs)
+    out.pairs = pairs
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, _Pairs):
+        if len(value.pairs) != len(value):
+            return [[k, _plain(v)] for k, v in value.pairs]
+        return {k: _plain(v) for k, v in value.pairs}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def loads_keeping_repeats(text: str) -> Any:
+    """``json.loads`` where objects with repeated keys become lists of pairs."""
+    return _plain(json.loads(text, object_pairs_hook=_keep_pairs))
+
+
+class CSPDomainBase(Domain):
+    """A domain whose answer is one JSON object field (``answer_key``)."""
+
+    answer_key: ClassVar[str] = "assignment"
+    #: Longest completion read, in characters (large problems may raise it per problem).
+    max_answer_chars: ClassVar[int] = 100_000
+
+    def answer_limit(self, problem: Problem) -> int:
+        return self.max_answer_chars
+
+    def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
+        limit = self.answer_limit(problem)
+        if len(completion) > limit:
+            return Candidate(raw=completion[:1000],
+                             parse_error=f"the reply is {len(completion)} characters long; "
+                                         f"at most {limit} are read for this problem")
+        for text in _json_candidates(completion):
+            try:
+                data = loads_keeping_repeats(text)
+            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
+                continue
+            if isinstance(data, dict) and self.answer_key in data:
+                return Candidate(raw=completion, answer={self.answer_key: data[self.answer_key]})
+        return self.parse_fallback(problem, completion)
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        return Candidate(raw=completion, parse_error=f"no JSON object with a "
+                                                     f"{self.answer_key!r} field in the reply")

@@ -1,0 +1,197 @@
+"""Graph colouring (Stechly et al.'s self-verification study): colour the vertices so that
+no edge joins two vertices of the same colour, with at most k colours.
+
+Problems: a DIMACS ``.col`` file or text (``e u v`` edge lines, optional ``p edge n m``,
+comments; ``c OPTIMAL CHROMATIC NUMBER === k`` sets k), or JSON
+``{"edges": [[u, v], ...], "vertices": n, "colors": k, "minimize": false}``. Without k the
+colouring must use as few colours as possible (proved by the verifier's solver).
+Answers: one ``vertex: colour`` per line (the paper's format) or
+``{"coloring": {"0": 1, ...}}``. Colours are the numbers 1..k.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from domains.csp_base import CSPDomainBase
+from llm_modulo.errors import ProblemError
+from llm_modulo.structured import Grammar, StructuredOutput
+from llm_modulo.types import Candidate, Problem
+
+MAX_VERTICES = 1_000_000
+MAX_EDGES = 5_000_000
+_CHROMATIC = re.compile(r"OPTIMAL CHROMATIC NUMBER\s*===\s*(\d+)")
+_LINE = re.compile(r"^\s*(?:vertex\s+)?(\d{1,9})\s*:\s*(\S[^\n]*?)\s*$", re.IGNORECASE)
+_GRAMMAR_MAX_VERTICES = 400
+
+
+class ColoringAnswer(BaseModel):
+    coloring: dict[str, int] = Field(description="vertex number -> colour (1..k)")
+
+
+def parse_dimacs(text: str) -> dict[str, Any]:
+    """Vertices, edges and the stated chromatic number of a DIMACS-style ``.col`` text."""
+    edges: list[tuple[int, int]] = []
+    declared: int | None = None
+    chromatic: int | None = None
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        head = parts[0]
+        if head == "c":
+            if found := _CHROMATIC.search(line):
+                chromatic = int(found.group(1))
+            continue
+        try:
+            if head == "e" and len(parts) == 3:
+                edges.append((int(parts[1]), int(parts[2])))
+                if len(edges) > MAX_EDGES:
+                    raise ProblemError(f"graph has more than {MAX_EDGES} edges")
+                continue
+            if head == "p" and len(parts) == 4 and parts[1] in ("edge", "col"):
+                declared = int(parts[2])
+                continue
+        except ValueError:
+            pass
+        raise ProblemError(f"line {lineno} of the graph is not `e U V`, `p edge N M` or a "
+                           f"`c` comment: {line.strip()[:60]!r}")
+    if not edges and declared is None:
+        raise ProblemError("the graph has no edges and no `p edge N M` line")
+    return {"edges": edges, "vertices": declared, "colors": chromatic}
+
+
+class GraphColoringDomain(CSPDomainBase):
+    name = "graph_coloring"
+    version = "1.0"
+    verifier = "graph_coloring"
+    answer_model = ColoringAnswer
+    answer_key = "coloring"
+    description = ("Colour a graph's vertices with at most k colours so that no edge joins two "
+                   "vertices of the same colour (DIMACS .col problems).")
+
+    # -- problems ---------------------------------------------------------------------
+
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        pid = None
+        if isinstance(raw, str):
+            data = parse_dimacs(raw)
+            minimize = data["colors"] is None
+        elif isinstance(raw, dict):
+            if "edges" not in raw:
+                raise ProblemError('graph_coloring problem needs "edges": [[u, v], ...] '
+                                   "(or a DIMACS .col file)")
+            data = {"edges": raw["edges"], "vertices": raw.get("vertices"),
+                    "colors": raw.get("colors")}
+            minimize = raw.get("minimize", data["colors"] is None)
+            pid = None if raw.get("id") is None else str(raw["id"])
+        else:
+            raise ProblemError("graph_coloring problem must be DIMACS text or a JSON object")
+        return Problem(domain=self.name, payload=self._payload(data, minimize), id=pid)
+
+    def _payload(self, data: dict[str, Any], minimize: Any) -> dict[str, Any]:
+        edges = data["edges"]
+        if not isinstance(edges, list):
+            raise ProblemError("edges must be a list of [u, v] pairs")
+        seen: set[tuple[int, int]] = set()
+        for e in edges:
+            if (not isinstance(e, list | tuple) or len(e) != 2
+                    or not all(isinstance(x, int) and not isinstance(x, bool) for x in e)):
+                raise ProblemError(f"edge {e!r} is not a pair of vertex numbers")
+            u, v = e
+            if u < 0 or v < 0:
+                raise ProblemError(f"edge {u}-{v}: vertex numbers must be >= 0")
+            if u == v:
+                raise ProblemError(f"edge {u}-{v} joins a vertex to itself: no colouring "
+                                   "exists")
+            seen.add((min(u, v), max(u, v)))
+        declared = data.get("vertices")
+        mentioned = {x for e in seen for x in e}
+        if isinstance(declared, list):
+            vertices = sorted(set(declared))
+        elif isinstance(declared, int) and not isinstance(declared, bool):
+            # `p edge N M`: DIMACS numbers vertices 1..N; a 0 in the edges means 0-based
+            base = 0 if 0 in mentioned else 1
+            vertices = list(range(base, base + declared))
+        elif declared is None:
+            # Stechly et al.: vertices 0..max (isolated ones too), or 1..max if none is 0
+            top = max(mentioned, default=0)
+            vertices = list(range(0 if 0 in mentioned else 1, top + 1))
+        else:
+            raise ProblemError("vertices must be a count or a list of vertex numbers")
+        if not mentioned <= set(vertices):
+            raise ProblemError(f"an edge uses vertex {min(mentioned - set(vertices))}, which "
+                               "is not among the graph's vertices")
+        if not vertices or len(vertices) > MAX_VERTICES:
+            raise ProblemError(f"a graph needs 1 to {MAX_VERTICES} vertices")
+        colors = data.get("colors")
+        if colors is not None and (not isinstance(colors, int) or isinstance(colors, bool)
+                                   or colors < 1):
+            raise ProblemError("colors must be a positive integer")
+        if not isinstance(minimize, bool):
+            raise ProblemError("minimize must be true or false")
+        return {"vertices": vertices, "edges": [list(e) for e in sorted(seen)],
+                "colors": colors, "minimize": minimize}
+
+    def generate_problems(self, count: int, seed: int = 0, *, vertices: int = 12,
+                          colors: int = 3, density: float = 0.35) -> list[Problem]:
+        """``count`` k-colourable graphs, deterministic for ``seed``: a hidden colouring is
+        planted and only edges between differently coloured vertices are drawn."""
+        rng = random.Random(seed)
+        out = []
+        for _ in range(count):
+            hidden = [rng.randrange(colors) for _ in range(vertices)]
+            edges = [[u, v] for u in range(vertices) for v in range(u + 1, vertices)
+                     if hidden[u] != hidden[v] and rng.random() < density]
+            out.append(self.parse_problem({"edges": edges, "vertices": vertices,
+                                           "colors": colors}))
+        return out
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def render_prompt(self, problem: Problem) -> str:
+        p = problem.payload
+        vs = p["vertices"]
+        lines = ["Color the following graph, described as a set of edges, such that no two "
+                 "vertices on the same edge share a color."]
+        if p["colors"] is not None:
+            lines.append(f"You may use at most {p['colors']} colors, the numbers 1 to "
+                         f"{p['colors']}.")
+        if p["minimize"]:
+            lines.append("Use as few colors as possible; colors are the numbers 1, 2, 3, ...")
+        lines.extend(f"Vertex {u} is connected to vertex {v}." for u, v in p["edges"])
+        lines.append(f"There are a total of {len(vs)} vertices ({vs[0]} to {vs[-1]}). "
+                     "Please label every vertex, even if it is disconnected from the rest of "
+                     "the graph.")
+        lines.append(self.answer_instruction(problem))
+        return "\n".join(lines)
+
+    def answer_instruction(self, problem: Problem) -> str:
+        return ('Give each vertex\'s color on its own line, formatted as '
+                '"{VERTEX NUMBER}: {COLOR}", and nothing else.')
+
+    def structured_output(self, problem: Problem) -> StructuredOutput | None:
+        p = problem.payload
+        if len(p["vertices"]) > _GRAMMAR_MAX_VERTICES:
+            return None
+        k = p["colors"] or len(p["vertices"])
+        colour = " | ".join(f'"{c}"' for c in range(1, k + 1))
+        body = " ".join(f'"{v}: " c "\\n"' for v in p["vertices"])
+        return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")
+
+    # -- answers ----------------------------------------------------------------------
+
+    def answer_limit(self, problem: Problem) -> int:
+        return max(self.max_answer_chars, 40 * len(problem.payload["vertices"]))
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        pairs = [[m.group(1), m.group(2)] for line in completion.splitlines()
+                 if (m := _LINE.match(line))]
+        if not pairs:
+            return Candidate(raw=completion, parse_error="no `vertex: color` lines and no "
+                                                         "JSON coloring in the reply")
+        return Candidate(raw=completion, answer={"coloring": pairs})

@@ -1,0 +1,146 @@
+"""Math word problems with a reference answer (GSM8K / MATH style), verified by ``math``.
+
+Problems: ``{"question": ..., "answer": ...}``; the answer may be a bare value,
+a worked solution ending in ``#### 72`` (GSM8K) or containing ``\\boxed{...}``
+(MATH). ``problem`` / ``solution`` are accepted as aliases, and a problem may
+declare ``tolerance`` / ``relative_tolerance`` (default: exact) or, for "solve"
+problems, ``equations`` to substitute into instead of (or besides) a reference.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+from llm_modulo.domain import Domain
+from llm_modulo.errors import ProblemError
+from llm_modulo.types import Candidate, Problem
+from verifiers.mathcheck import parse_cached, problem_system
+from verifiers.mathtext import MAX_ANSWER_CHARS, MathSyntaxError, TooComplex, extract_answer
+
+_ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX or plain '
+                'text, for example {"answer": "\\\\frac{3}{4}"}. Give exact values (fractions, '
+                "roots, pi) rather than rounded decimals.")
+
+
+class MathAnswer(BaseModel):
+    answer: str = Field(description="The final answer only, in LaTeX or plain text",
+                        max_length=MAX_ANSWER_CHARS)
+
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        """A JSON number (``{"answer": 0.5}``) is read as its text; booleans are not numbers."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+def _number(raw: dict[str, Any], key: str) -> float | int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ProblemError(f'"{key}" must be a non-negative number, got {value!r}')
+    return value
+
+
+def _strings(raw: dict[str, Any], key: str) -> list[str]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProblemError(f'"{key}" must be a list of strings')
+    return value
+
+
+def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
+    """The validated payload shared by the math domains; raises ProblemError."""
+    payload: dict[str, Any] = {}
+    question = raw.get("question", raw.get("problem"))
+    if question is not None:
+        payload["question"] = str(question)
+    answer = raw.get("answer", raw.get("final_answer"))
+    if answer is None and raw.get("solution") is not None:
+        answer = raw["solution"]
+    if answer is not None:
+        try:
+            text = extract_answer(str(answer))
+            parse_cached(text)
+        except (MathSyntaxError, TooComplex) as exc:
+            raise ProblemError(f"the reference answer {str(answer)[:60]!r} cannot be read: "
+                               f"{exc}") from None
+        payload["answer"] = text
+    for key in ("tolerance", "relative_tolerance"):
+        if (value := _number(raw, key)) is not None:
+            payload[key] = value
+    equations = _strings(raw, "equations")
+    if equations:
+        payload["equations"] = equations
+        payload["variables"] = _strings(raw, "variables")
+        payload["real"] = bool(raw.get("real", True))
+        payload["all_solutions"] = bool(raw.get("all_solutions", True))
+        try:
+            problem_system(payload)
+        except (MathSyntaxError, TooComplex) as exc:
+            raise ProblemError(f"the equations cannot be read: {exc}") from None
+    if need_answer and "answer" not in payload and "equations" not in payload:
+        raise ProblemError('a math problem needs an "answer" (or "solution") or "equations"')
+    return payload
+
+
+def problem_id(raw: dict[str, Any]) -> str | None:
+    for key in ("id", "unique_id", "idx"):
+        if raw.get(key) is not None:
+            return str(raw[key])
+    return None
+
+
+class MathDomain(Domain):
+    """What the math domains share: the ``math`` verifier, the answer model, extraction."""
+
+    verifier = "math"
+    answer_model = MathAnswer
+
+    def system_prompt(self) -> str:
+        return ("You are a careful mathematician. Reason briefly, then give the final answer as "
+                "a single JSON object.")
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        return answer_candidate(completion)
+
+
+class MathAnswerDomain(MathDomain):
+    name = "math_answer"
+    version = "1.0"
+    description = ("Math problems with a reference answer (GSM8K/MATH JSONL); proven "
+                   "equivalence with sympy.")
+
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        if not isinstance(raw, dict):
+            raise ProblemError('a math_answer problem is JSON such as {"question": "Half of '
+                               'one?", "answer": "\\\\frac{1}{2}"}')
+        payload = math_payload(raw, need_answer=True)
+        return Problem(domain=self.name, payload=payload, id=problem_id(raw))
+
+    def render_prompt(self, problem: Problem) -> str:
+        question = problem.payload.get("question") or "Solve: " + "; ".join(
+            problem.payload.get("equations", []))
+        return f"{question}\n\n{self.answer_instruction(problem)}"
+
+    def answer_instruction(self, problem: Problem) -> str:
+        return _ANSWER_HINT
+
+
+def answer_candidate(completion: str) -> Candidate:
+    """The final answer of a free-text reply: boxed, after ``####``, or the last line."""
+    try:
+        text = extract_answer(completion)
+    except TooComplex as exc:
+        return Candidate(raw=completion[:1000], parse_error=str(exc))
+    if not text:
+        return Candidate(raw=completion, parse_error="no answer found in the reply")
+    return Candidate(raw=completion, answer={"answer": text})

@@ -1,0 +1,391 @@
+"""Classical planning domains: PlanBench's blocksworld, mystery blocksworld,
+logistics and depots, and ``pddl`` for any user-supplied domain and problem.
+
+Problems: a PDDL problem (text or a file path), or JSON ``{"problem": ...}``;
+blocksworld and mystery blocksworld also take ``{"blocks": n, "seed": s}`` (a
+seeded random start and goal). ``pddl`` takes ``{"domain": ..., "problem": ...,
+"templates": ...}`` (texts or file paths; templates optional, a PlanBench-style
+YAML config). Prompts follow PlanBench: the domain described in English, the
+initial state and the goal. Plans may be PDDL actions or English steps.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+from llm_modulo.domain import Domain
+from llm_modulo.errors import ProblemError
+from llm_modulo.structured import Grammar, StructuredOutput
+from llm_modulo.types import Candidate, Problem
+from verifiers.pddl.formula import And, AtomF, Formula
+from verifiers.pddl.nl import Templates
+from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from verifiers.pddl.validator import cached_task
+from verifiers.plan import templates_of
+
+DATA = Path(__file__).parent / "data" / "planbench"
+MAX_PLAN_STEPS = 1000
+MAX_FILE_CHARS = 2_000_000
+
+
+@cache
+def packaged_domain(name: str) -> str:
+    return (DATA / f"{name}.pddl").read_text()
+
+
+@cache
+def packaged_templates(name: str) -> Templates:
+    path = DATA / f"{name}.yaml"
+    if not path.is_file():
+        raise ProblemError(f"no packaged templates named {name!r}")
+    return Templates.load(path)
+
+
+class PlanAnswer(BaseModel):
+    plan: list[str] = Field(description="The plan's actions in order, one action per item",
+                            max_length=MAX_PLAN_STEPS)
+
+
+def _text_or_file(value: Any, what: str) -> str:
+    """PDDL text as given, or read from the file it names."""
+    if not isinstance(value, str) or not value.strip():
+        raise ProblemError(f"{what} must be PDDL text or a file path")
+    if "(" in value:
+        return value
+    path = Path(value.strip())
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ProblemError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if len(text) > MAX_FILE_CHARS:
+        raise ProblemError(f"{what} file {path} is larger than {MAX_FILE_CHARS} characters")
+    return text
+
+
+class PlanningDomain(Domain):
+    """Base of the planning domains: one verifier, PlanBench-style prompts."""
+
+    verifier = "pddl_plan"
+    answer_model = PlanAnswer
+    #: packaged PDDL domain and templates (PlanBench); None for ``pddl``
+    packaged: ClassVar[str | None] = None
+
+    # -- problems ---------------------------------------------------------------------
+
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        pid: str | None = None
+        if isinstance(raw, dict):
+            pid = None if raw.get("id") is None else str(raw["id"])
+            payload = self.payload_from_dict(raw)
+        elif isinstance(raw, str):
+            payload = self.payload_from_dict({"problem": raw})
+        else:
+            raise ProblemError(f"{self.name} problem must be PDDL text, a file or a JSON object")
+        try:
+            cached_task(payload["domain"], payload["problem"])
+            templates_of(payload)
+        except UnsupportedPDDL:
+            pass  # a valid problem the validator cannot decide: its verdicts are UNKNOWN
+        except PDDLError as exc:
+            raise ProblemError(f"{self.name}: {exc}") from None
+        return Problem(domain=self.name, payload=payload, id=pid)
+
+    def payload_from_dict(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if "problem" not in raw:
+            raise ProblemError(f'{self.name} problem needs a "problem" field: PDDL text or a '
+                               f'file path')
+        assert self.packaged is not None
+        return {"domain": packaged_domain(self.packaged),
+                "problem": _text_or_file(raw["problem"], "problem"),
+                "templates": self.packaged}
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def system_prompt(self) -> str:
+        return "You are a careful planner. You answer with a single JSON object and nothing else."
+
+    def render_prompt(self, problem: Problem) -> str:
+        task = cached_task(problem.payload["domain"], problem.payload["problem"])
+        templates = templates_of(problem.payload)
+        if templates is None or not templates.intro:
+            return self._pddl_prompt(problem)
+        init = templates.facts_text(task.init)
+        goal = _goal_text(task.problem.goal, templates)
+        return (f"{templates.intro.rstrip()}\n\n[STATEMENT]\n"
+                f"As initial conditions I have that, {init}.\n"
+                f"My goal is to have that {goal}.\n\n"
+                "What is the plan to achieve my goal? Just give the actions in the plan.\n"
+                + self.answer_instruction(problem))
+
+    def _pddl_prompt(self, problem: Problem) -> str:
+        payload: dict[str, str] = problem.payload
+        return ("Here is a planning domain in PDDL:\n\n" + payload["domain"].strip()
+                + "\n\nand a problem in that domain:\n\n" + payload["problem"].strip()
+                + "\n\nWhat is the plan to achieve the goal? Just give the actions in the plan.\n"
+                + self.answer_instruction(problem))
+
+    def answer_instruction(self, problem: Problem) -> str:
+        templates = templates_of(problem.payload)
+        if templates is not None and templates.intro:
+            forms = "; ".join(f'"{t.replace("{}", "<object>")}"'
+                              for t in templates.actions.values())
+            how = f"each written as one of: {forms}"
+        else:
+            how = 'each in PDDL form "(action-name object ...)"'
+        return ('Answer with only a JSON object {"plan": [...]} listing the actions in order, '
+                f"one per item, {how}.")
+
+    # -- structured output and extraction ---------------------------------------------
+
+    def structured_output(self, problem: Problem) -> StructuredOutput:
+        """A grammar admitting only ``{"plan":[...]}`` of well-formed, well-typed actions.
+
+        A format critic moved into decoding: every sampled step names a real action with the
+        right number of objects of the right types, so the verifier judges the plan itself.
+        """
+        grammar = plan_grammar(problem.payload["domain"], problem.payload["problem"],
+                               json.dumps(problem.payload.get("templates"), sort_keys=True))
+        if grammar is None:
+            return super().structured_output(problem)  # type: ignore[return-value]
+        return Grammar(ebnf=grammar)
+
+    # -- extraction -------------------------------------------------------------------
+
+    def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
+        """Free text: the lines between PlanBench's [PLAN] and [PLAN END], else every line."""
+        text = completion
+        low = text.lower()
+        start = low.rfind("[plan]")
+        if start >= 0:
+            end = low.find("[plan end]", start)
+            text = text[start + len("[plan]"): end if end >= 0 else None]
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if not lines:
+            return Candidate(raw=completion, parse_error="no plan found in the reply")
+        return Candidate(raw=completion, answer={"plan": lines[:MAX_PLAN_STEPS + 1]})
+
+
+_EBNF_UNSAFE = re.compile(r'["\\\x00-\x1f]')
+
+
+def _ebnf(text: str) -> str:
+    return '"' + text + '"'
+
+
+@lru_cache(maxsize=256)
+def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
+    """xgrammar EBNF of a plan answer for this problem (None if a name cannot be expressed)."""
+    task = cached_task(domain, problem)
+    spec = json.loads(templates_json)
+    templates = templates_of({"templates": spec}) if spec is not None else None
+    english = templates is not None and bool(templates.intro)
+    rules: dict[frozenset[str], str] = {}
+    lines: list[str] = []
+    alternatives: list[str] = []
+    for name, action in sorted(task.domain.actions.items()):
+        slots: list[str] = []
+        for _, types in action.params:
+            if types not in rules:
+                objects = task.objects_of(types)
+                if not objects:
+                    break
+                shown = [templates.object_name(o) if templates and english else o
+                         for o in objects]
+                if any(_EBNF_UNSAFE.search(x) for x in shown):
+                    return None
+                rules[types] = f"o{len(rules)}"
+                lines.append(f"{rules[types]} ::= " + " | ".join(_ebnf(x) for x in shown))
+            slots.append(rules[types])
+        else:
+            template = templates.actions.get(name) if templates and english else None
+            if template is not None and template.count("{}") == len(slots):
+                pieces = template.split("{}")
+                parts = [_ebnf(pieces[0])] if pieces[0] else []
+                for slot, piece in zip(slots, pieces[1:], strict=True):
+                    parts += [slot, _ebnf(piece)] if piece else [slot]
+            else:
+                parts = [_ebnf("(" + name)]
+                for slot in slots:
+                    parts += [_ebnf(" "), slot]
+                parts.append(_ebnf(")"))
+            if _EBNF_UNSAFE.search(name):
+                return None
+            alternatives.append(" ".join(parts))
+    if not alternatives:
+        return None
+    head = ['root ::= "{\\"plan\\":[" (step ("," step)*)? "]}"',
+            'step ::= "\\"" act "\\""',
+            "act ::= " + " | ".join(alternatives)]
+    return "\n".join(head + lines) + "\n"
+
+
+def _goal_text(goal: Formula, templates: Templates) -> str:
+    parts = goal.parts if isinstance(goal, And) else (goal,)
+    atoms = [(p.pred, *p.args) for p in parts if isinstance(p, AtomF)]
+    text = templates.facts_text(atoms) if len(atoms) == len(parts) else ""
+    return text or goal.text({})
+
+
+# -- blocksworld and its generator ------------------------------------------------------
+
+#: mystery blocksworld's names for blocksworld's predicates and actions
+MYSTERY = {"ontable": "planet", "clear": "province", "handempty": "harmony", "on": "craves",
+           "holding": "pain"}
+
+
+def random_towers(blocks: list[str], rng: random.Random) -> list[list[str]]:
+    """A random arrangement of ``blocks`` into towers (bottom first)."""
+    order = blocks[:]
+    rng.shuffle(order)
+    towers: list[list[str]] = []
+    for b in order:
+        if towers and rng.random() < 0.6:
+            rng.choice(towers).append(b)
+        else:
+            towers.append([b])
+    return towers
+
+
+def blocksworld_problem(n: int, seed: int, *, mystery: bool = False) -> str:
+    """PDDL of a random blocksworld problem with ``n`` blocks, deterministic for ``seed``.
+
+    The start is random towers; the goal is the ``on`` facts of other random towers,
+    never already true at the start.
+    """
+    if not 1 <= n <= 26:
+        raise ProblemError("blocksworld problems have 1 to 26 blocks")
+    rng = random.Random(f"blocksworld-{n}-{seed}")
+    blocks = [chr(ord("a") + i) for i in range(n)]
+    start = random_towers(blocks, rng)
+    on_start = {(t[i + 1], t[i]) for t in start for i in range(len(t) - 1)}
+    for _ in range(1000):
+        goal_towers = random_towers(blocks, rng)
+        goal = sorted((t[i + 1], t[i]) for t in goal_towers for i in range(len(t) - 1))
+        if goal and not set(goal) <= on_start:
+            break
+    else:
+        raise ProblemError(f"no blocksworld goal found for {n} blocks (use at least 2)")
+    name = (lambda p: MYSTERY[p]) if mystery else (lambda p: p)
+    init = [f"({name('handempty')})"]
+    for t in start:
+        init.append(f"({name('ontable')} {t[0]})")
+        init.extend(f"({name('on')} {t[i + 1]} {t[i]})" for i in range(len(t) - 1))
+        init.append(f"({name('clear')} {t[-1]})")
+    goals = " ".join(f"({name('on')} {a} {b})" for a, b in goal)
+    domain = "mystery-4ops" if mystery else "blocksworld-4ops"
+    return (f"(define (problem BW-rand-{n}-seed-{seed})\n(:domain {domain})\n"
+            f"(:objects {' '.join(blocks)})\n(:init\n" + "\n".join(init) + "\n)\n"
+            f"(:goal (and {goals}))\n)\n")
+
+
+class BlocksworldDomain(PlanningDomain):
+    name = "blocksworld"
+    version = "1.0"
+    packaged = "blocksworld"
+    description = "PlanBench blocksworld: stack blocks into the goal towers (4 operators)."
+    mystery: ClassVar[bool] = False
+
+    def payload_from_dict(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if "blocks" in raw and "problem" not in raw:
+            n, seed = raw.get("blocks"), raw.get("seed", 0)
+            if isinstance(n, bool) or not isinstance(n, int) or isinstance(seed, bool) \
+                    or not isinstance(seed, int):
+                raise ProblemError('"blocks" and "seed" must be integers')
+            raw = {"problem": blocksworld_problem(n, seed, mystery=self.mystery)}
+        return super().payload_from_dict(raw)
+
+    def generate_problems(self, count: int, seed: int = 0, *, blocks: int = 4) -> list[Problem]:
+        """``count`` random problems with ``blocks`` blocks, deterministic for ``seed``."""
+        return [self.parse_problem({"blocks": blocks, "seed": seed * 1_000_003 + i})
+                for i in range(count)]
+
+
+class MysteryBlocksworldDomain(BlocksworldDomain):
+    name = "mystery_blocksworld"
+    version = "1.0"
+    packaged = "mystery_blocksworld"
+    description = "PlanBench mystery blocksworld: blocksworld with obfuscated names."
+    mystery = True
+
+
+class LogisticsDomain(PlanningDomain):
+    name = "logistics"
+    version = "1.0"
+    packaged = "logistics"
+    description = ("PlanBench logistics: move packages by truck within and by airplane "
+                   "between cities.")
+
+
+class DepotsDomain(PlanningDomain):
+    name = "depots"
+    version = "1.0"
+    packaged = "depots"
+    description = "PlanBench depots: hoists and trucks move crates between depots and distributors."
+
+
+class PDDLDomain(PlanningDomain):
+    name = "pddl"
+    version = "1.0"
+    description = ("Any PDDL domain and problem (STRIPS, typing, ADL preconditions, "
+                   "conditional effects).")
+
+    def payload_from_dict(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if "domain" not in raw or "problem" not in raw:
+            raise ProblemError('pddl problem needs "domain" and "problem" fields (PDDL text or '
+                               'file paths), e.g. {"domain": "d.pddl", "problem": "p.pddl"}')
+        templates: Any = raw.get("templates")
+        if isinstance(templates, str):
+            templates = (packaged_templates(templates).to_config()
+                         if (DATA / f"{templates}.yaml").is_file()
+                         else Templates.load(Path(templates)).to_config())
+        elif templates is not None:
+            templates = Templates.from_config(templates, "templates").to_config()
+        return {"domain": _text_or_file(raw["domain"], "domain"),
+                "problem": _text_or_file(raw["problem"], "problem"), "templates": templates}
+
+    def parse_problem(self, raw: str | dict[str, Any]) -> Problem:
+        if isinstance(raw, str):
+            raise ProblemError('pddl problem must be JSON: {"domain": "d.pddl", "problem": '
+                               '"p.pddl"}')
+        return super().parse_problem(raw)
+
+
+_MYSTERY_ACTIONS = {"pick-up": "attack", "put-down": "succumb", "stack": "overcome",
+                    "unstack": "feast"}
+
+
+def blocksworld_plan(problem: Problem) -> list[str]:
+    """A (not optimal) plan for a blocksworld or mystery blocksworld problem with ``on`` goals.
+
+    Everything is put on the table, then the goal towers are built bottom-up. For
+    tests, demos and scripted servers; it is no planner for other goals.
+    """
+    task = cached_task(problem.payload["domain"], problem.payload["problem"])
+    mystery = problem.payload.get("templates") == "mystery_blocksworld"
+    names = {v: k for k, v in MYSTERY.items()} if mystery else {k: k for k in MYSTERY}
+    on = {a[1]: a[2] for a in task.init if names.get(a[0]) == "on"}
+    holding = [a[1] for a in task.init if names.get(a[0]) == "holding"]
+    steps: list[tuple[str, ...]] = [("put-down", b) for b in holding]
+    while on:
+        below = set(on.values())
+        top = next(b for b in sorted(on) if b not in below)
+        steps += [("unstack", top, on.pop(top)), ("put-down", top)]
+    goal = task.problem.goal
+    parts = goal.parts if isinstance(goal, And) else (goal,)
+    want = {p.args[0]: p.args[1] for p in parts if isinstance(p, AtomF)
+            and names.get(p.pred) == "on"}
+
+    def depth(b: str) -> int:
+        return 0 if b not in want else 1 + depth(want[b])
+
+    for b in sorted(want, key=depth):
+        steps += [("pick-up", b), ("stack", b, want[b])]
+    rename = _MYSTERY_ACTIONS if mystery else {k: k for k in _MYSTERY_ACTIONS}
+    return ["(" + " ".join((rename[s[0]], *s[1:])) + ")" for s in steps]

@@ -1,0 +1,5 @@
+(define (problem hops-1) (:domain hops)
+  (:objects a b c - place)
+  (:init (at a) (road a b) (road b c) (= (length a b) 3) (= (length b c) 4) (= (total-cost) 0))
+  (:goal (at c))
+  (:metric minimize (total-cost)))

@@ -1,0 +1,252 @@
+r"""Known-equal / known-different answer pairs for the math verifier (and its benchmark).
+
+Each row: candidate, reference, expected status ("accept" or "reject"), and the
+problem's extra payload (a declared tolerance) when there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# candidate ||| reference ||| expected   (one pair a line; '#' starts a section comment)
+_TABLE = r"""
+# integers, fractions, \frac / \dfrac / \tfrac, boxed
+42 ||| 42 ||| accept
+\boxed{42} ||| 42 ||| accept
+The answer is \boxed{42}. ||| 42 ||| accept
+41 ||| 42 ||| reject
+\frac{1}{2} ||| 1/2 ||| accept
+\dfrac{3}{4} ||| \frac{3}{4} ||| accept
+\tfrac{3}{4} ||| 0.75 ||| accept
+\frac34 ||| \frac{3}{4} ||| accept
+\frac{6}{8} ||| \frac{3}{4} ||| accept
+\frac{2}{3} ||| \frac{3}{4} ||| reject
+-\frac{1}{2} ||| \frac{-1}{2} ||| accept
+\frac{1}{2} ||| -\frac{1}{2} ||| reject
+\boxed{\frac{7}{3}} ||| \frac{14}{6} ||| accept
+\frac{7}{3} ||| \frac{3}{7} ||| reject
+# decimals and exactness
+0.5 ||| \frac{1}{2} ||| accept
+0.333333 ||| \frac{1}{3} ||| reject
+0.3333333333 ||| \frac{1}{3} ||| reject
+.25 ||| \frac14 ||| accept
+3.0 ||| 3 ||| accept
+3.01 ||| 3 ||| reject
+0.1 ||| \frac{1}{10} ||| accept
+2.50 ||| \frac{5}{2} ||| accept
+1.414 ||| \sqrt{2} ||| reject
+3.14 ||| \pi ||| reject
+0.\overline{3} ||| \frac{1}{3} ||| accept
+0.1\overline{6} ||| \frac{1}{6} ||| accept
+1.\overline{27} ||| \frac{14}{11} ||| accept
+0.\overline{3} ||| 0.3 ||| reject
+# scientific notation
+1.5e3 ||| 1500 ||| accept
+1.5E-3 ||| 0.0015 ||| accept
+2 \times 10^{3} ||| 2000 ||| accept
+3.2 \times 10^{-2} ||| 0.032 ||| accept
+1e6 ||| 10^6 ||| accept
+1e5 ||| 10^6 ||| reject
+# thousands separators
+1,000,000 ||| 1000000 ||| accept
+1{,}000 ||| 1000 ||| accept
+12,345 ||| 12345 ||| accept
+12,345 ||| 12346 ||| reject
+# mixed numbers
+2\frac{1}{2} ||| \frac{5}{2} ||| accept
+2 1/2 ||| 2.5 ||| accept
+-1\frac{1}{3} ||| -\frac{4}{3} ||| accept
+3\frac{1}{2} ||| \frac{5}{2} ||| reject
+# roots and powers
+\sqrt{8} ||| 2\sqrt{2} ||| accept
+\sqrt{12} ||| 2\sqrt{3} ||| accept
+\sqrt{12} ||| 3\sqrt{2} ||| reject
+\frac{\sqrt{2}}{2} ||| \frac{1}{\sqrt{2}} ||| accept
+\frac{\sqrt{3}}{3} ||| \frac{1}{\sqrt3} ||| accept
+\sqrt[3]{8} ||| 2 ||| accept
+\sqrt[3]{-27} ||| -3 ||| accept
+\sqrt[4]{16} ||| 2 ||| accept
+\sqrt[3]{16} ||| 2\sqrt[3]{2} ||| accept
+\sqrt[3]{9} ||| 3 ||| reject
+2^{10} ||| 1024 ||| accept
+2^10 ||| 1024 ||| accept
+2**10 ||| 1024 ||| accept
+2^{-2} ||| \frac{1}{4} ||| accept
+4^{1/2} ||| 2 ||| accept
+8^{2/3} ||| 4 ||| accept
+2^{3^2} ||| 512 ||| accept
+(2^3)^2 ||| 512 ||| reject
+\sqrt{2}+\sqrt{3} ||| \sqrt{5+2\sqrt{6}} ||| accept
+\sqrt{2}+\sqrt{3} ||| \sqrt{5+\sqrt{6}} ||| reject
+\frac{1}{\sqrt{5}-2} ||| \sqrt{5}+2 ||| accept
+\frac{1}{\sqrt{5}-2} ||| \sqrt{5}-2 ||| reject
+²√ ||| 1 ||| reject
+x² ||| x^2 ||| accept
+# pi, e, i
+\pi ||| \pi ||| accept
+2\pi ||| \pi + \pi ||| accept
+\frac{\pi}{2} ||| \pi/2 ||| accept
+\frac{\pi}{3} ||| \frac{\pi}{2} ||| reject
+π/4 ||| \frac{\pi}{4} ||| accept
+e ||| \exp(1) ||| accept
+e^2 ||| e \cdot e ||| accept
+e^{i\pi} ||| -1 ||| accept
+i^2 ||| -1 ||| accept
+3+4i ||| 4i+3 ||| accept
+3+4i ||| 3-4i ||| reject
+\frac{1}{i} ||| -i ||| accept
+\sin(\pi/6) ||| \frac{1}{2} ||| accept
+\cos(\pi/3) ||| \frac{\sqrt{3}}{2} ||| reject
+\ln(e^3) ||| 3 ||| accept
+\log_2 8 ||| 3 ||| accept
+\log_{10} 1000 ||| 3 ||| accept
+\log_2 8 ||| 4 ||| reject
+5! ||| 120 ||| accept
+\binom{5}{2} ||| 10 ||| accept
+\binom{5}{2} ||| 20 ||| reject
+|{-3}| ||| 3 ||| accept
+\left| -3 \right| ||| 3 ||| accept
+# percent
+50\% ||| 50 ||| accept
+50% ||| \frac{1}{2} ||| accept
+0.5 ||| 50\% ||| accept
+50 ||| 50\% ||| accept
+25\% ||| 50\% ||| reject
+40 ||| 50\% ||| reject
+# degrees
+30^\circ ||| 30 ||| accept
+30^{\circ} ||| 30^\circ ||| accept
+30° ||| 30 ||| accept
+45^\circ ||| 30 ||| reject
+# units in \text
+5\text{ cm} ||| 5 ||| accept
+5 \text{ cm} ||| 5\text{ cm} ||| accept
+5\text{ m} ||| 5\text{ cm} ||| reject
+6\text{ cm} ||| 5\text{ cm} ||| reject
+# symbolic expressions
+(x+1)^2 ||| x^2+2x+1 ||| accept
+(x+1)^2 ||| x^2+x+1 ||| reject
+x^2-1 ||| (x-1)(x+1) ||| accept
+2x+2 ||| 2(x+1) ||| accept
+\frac{x^2-1}{x-1} ||| x+1 ||| accept
+\sin^2 x + \cos^2 x ||| 1 ||| accept
+a^2b ||| b a^2 ||| accept
+ab ||| a+b ||| reject
+\frac{1}{x} + \frac{1}{y} ||| \frac{x+y}{xy} ||| accept
+e^{x}e^{y} ||| e^{x+y} ||| accept
+\pi r^2 ||| r^2\pi ||| accept
+x_1 + x_2 ||| x_2 + x_1 ||| accept
+x_1 ||| x_2 ||| reject
+# words and choices
+\text{Monday} ||| \text{Monday} ||| accept
+\text{Monday} ||| \text{Tuesday} ||| reject
+\text{(C)} ||| C ||| accept
+(B) ||| C ||| reject
+# x = 3 forms
+x = 3 ||| 3 ||| accept
+3 ||| x=3 ||| accept
+x = 4 ||| 3 ||| reject
+y = \frac{1}{2} ||| 0.5 ||| accept
+# equations compare as equations
+y = 2x+1 ||| 2x - y + 1 = 0 ||| accept
+2y = 4x + 2 ||| y = 2x + 1 ||| accept
+3x-y+13=0 ||| 3x+4y+14=0 ||| reject
+x^2 + y^2 = 1 ||| y^2 + x^2 - 1 = 0 ||| accept
+x^2 + y^2 = 4 ||| x^2 + y^2 = 1 ||| reject
+y = x^2 ||| y = x ||| reject
+# inequalities
+x > 3 ||| 3 < x ||| accept
+2x < 6 ||| x < 3 ||| accept
+-2x > -6 ||| x < 3 ||| accept
+x \le 3 ||| x < 3 ||| reject
+x < 3 ||| x > 3 ||| reject
+x \geq 2 ||| [2, \infty) ||| accept
+1 < x \le 3 ||| (1, 3] ||| accept
+x > 3 ||| (3, \infty) ||| accept
+x > 3 ||| [3, \infty) ||| reject
+# sets
+\{1, 2, 3\} ||| \{3, 2, 1\} ||| accept
+\{1, 2\} ||| \{1, 2, 3\} ||| reject
+\{1, 2, 4\} ||| \{1, 2, 3\} ||| reject
+\{1, 1, 2\} ||| \{1, 2\} ||| accept
+\{\frac{1}{2}, \sqrt{4}\} ||| \{2, 0.5\} ||| accept
+\emptyset ||| \varnothing ||| accept
+\{\} ||| \emptyset ||| accept
+\emptyset ||| \{0\} ||| reject
+{1, 2} ||| \{2, 1\} ||| accept
+\{3\} ||| 3 ||| accept
+# several answers separated by commas
+2, 3 ||| 3, 2 ||| accept
+2, 3 ||| \{2, 3\} ||| accept
+x = 2, x = 3 ||| 2, 3 ||| accept
+x = 2 \text{ or } x = 3 ||| 3, 2 ||| accept
+x = 2 or x = 3 ||| \{2, 3\} ||| accept
+2, 4 ||| 2, 3 ||| reject
+2 ||| 2, 3 ||| reject
+\frac{1 \pm \sqrt{5}}{2} ||| \frac{1+\sqrt5}{2}, \frac{1-\sqrt5}{2} ||| accept
+1 \pm \sqrt{2} ||| 1+\sqrt{2}, 1-\sqrt{2} ||| accept
+\pm 2 ||| 2, -2 ||| accept
+\pm 2 ||| 2 ||| reject
+# tuples and points
+(1, 2) ||| (1, 2) ||| accept
+(1, 2) ||| (2, 1) ||| reject
+(\frac{1}{2}, -3) ||| (0.5, -3) ||| accept
+(1, 2, 3) ||| (1, 2) ||| reject
+(1, 2, 3) ||| (1, 2, 3) ||| accept
+(\sqrt{2}, \pi) ||| (\sqrt{2}, \pi) ||| accept
+(\sqrt{2}, \pi) ||| (\pi, \sqrt{2}) ||| reject
+# intervals with open and closed ends
+(1, 2] ||| (1, 2] ||| accept
+[1, 2) ||| [1, 2) ||| accept
+[1, 2] ||| (1, 2] ||| reject
+(1, 2) ||| [1, 2] ||| reject
+[0, \infty) ||| [0, \infty) ||| accept
+[0, \infty) ||| (0, \infty) ||| reject
+(-\infty, 3) ||| (-\infty, 3) ||| accept
+(-\infty, 2) \cup (3, \infty) ||| (3, \infty) \cup (-\infty, 2) ||| accept
+(1, 2] \cup (2, 3) ||| (1, 3) ||| accept
+(1, 2) \cup (2, 3) ||| (1, 3) ||| reject
+[-\frac{1}{2}, \sqrt{2}] ||| [-0.5, \sqrt{2}] ||| accept
+[-\frac{1}{2}, \sqrt{2}] ||| [-0.5, \sqrt{3}] ||| reject
+\left[ 1, 2 \right) ||| [1, 2) ||| accept
+# matrices entrywise
+\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix} ||| \begin{bmatrix}1 & 2 \\ 3 & 4\end{bmatrix} ||| accept
+\begin{pmatrix}1 & 2 \\ 3 & 5\end{pmatrix} ||| \begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix} ||| reject
+\begin{pmatrix}\frac12\\\sqrt{4}\end{pmatrix} ||| \begin{pmatrix}0.5\\2\end{pmatrix} ||| accept
+\begin{pmatrix}1 & 2\end{pmatrix} ||| \begin{pmatrix}1 \\ 2\end{pmatrix} ||| reject
+\begin{pmatrix}1 & 0 \\ 0 & 1\end{pmatrix} ||| \begin{pmatrix}1 & 0 \\ 0 & 1\end{pmatrix} ||| accept
+# form mismatches
+(1, 2) ||| \{1, 2\} ||| reject
+\begin{pmatrix}1 \\ 2\end{pmatrix} ||| (1, 2) ||| reject
+x = 3 ||| x < 3 ||| reject
+# unicode look-alikes of operators
+3×4 ||| 12 ||| accept
+12÷4 ||| 3 ||| accept
+5−2 ||| 3 ||| accept
+x ≤ 3 ||| x \le 3 ||| accept
+"""
+
+#: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).
+_TOLERANT: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("0.333333", r"\frac{1}{3}", "accept", {"tolerance": 1e-5}),
+    ("0.33", r"\frac{1}{3}", "reject", {"tolerance": 1e-5}),
+    ("3.14159", r"\pi", "accept", {"tolerance": 1e-4}),
+    ("3.14", r"\pi", "reject", {"tolerance": 1e-4}),
+    ("1.4142", r"\sqrt{2}", "accept", {"relative_tolerance": 1e-4}),
+    ("1.41", r"\sqrt{2}", "reject", {"relative_tolerance": 1e-4}),
+    ("2.718", "e", "accept", {"tolerance": 0.001}),
+    ("(0.3333, 0.5)", r"(\frac{1}{3}, \frac{1}{2})", "accept", {"tolerance": 1e-3}),
+]
+
+
+def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
+    rows: list[tuple[str, str, str, dict[str, Any]]] = []
+    for line in _TABLE.strip().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        cand, ref, expected = (part.strip() for part in line.split("|||"))
+        rows.append((cand, ref, expected, {}))
+    return rows + _TOLERANT
+
+
+PAIRS = _rows()

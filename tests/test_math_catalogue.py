@@ -1,0 +1,63 @@
+"""The math verifier's known-equal / known-different catalogue, in-process and isolated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from llm_modulo.pool import WorkerPool
+from llm_modulo.types import Candidate, Problem, Status
+from tests.math_catalogue import PAIRS
+from verifiers.mathcheck import MathVerifier
+
+VERIFIER = MathVerifier()
+
+
+def problem(reference: str, **extra: Any) -> Problem:
+    return Problem(domain="math_answer", payload={"answer": reference, **extra})
+
+
+def candidate(text: str) -> Candidate:
+    return Candidate(raw=text, answer={"answer": text})
+
+
+def test_catalogue_is_large_and_balanced() -> None:
+    assert len(PAIRS) >= 150
+    accepts = sum(1 for *_, expected, _ in PAIRS if expected == "accept")
+    rejects = sum(1 for *_, expected, _ in PAIRS if expected == "reject")
+    assert accepts >= 60 and rejects >= 60
+
+
+@pytest.mark.parametrize(("cand", "ref", "expected", "extra"), PAIRS,
+                         ids=[f"{i}:{c[:20]}~{r[:20]}" for i, (c, r, _, _) in enumerate(PAIRS)])
+def test_catalogue_pair(cand: str, ref: str, expected: str, extra: dict[str, Any]) -> None:
+    result = VERIFIER.check(problem(ref, **extra), candidate(cand))
+    assert result.status.value == expected, [c.message for c in result.critiques]
+    if expected == "reject":
+        assert result.critiques and all(c.message for c in result.critiques)
+
+
+def test_catalogue_through_the_worker_pool(pool: WorkerPool) -> None:
+    for cand, ref, expected, extra in PAIRS[::7]:
+        verdict = VERIFIER.verify(problem(ref, **extra), candidate(cand), pool=pool)
+        assert verdict.status.value == expected, (cand, ref, verdict.critiques)
+
+
+def test_equality_is_symmetric_on_the_catalogue() -> None:
+    # Swapping candidate and reference never turns a reject into an accept or back,
+    # except for the one-sided conveniences (a named value `x = 3`, a bare number for a %).
+    one_sided = ("=", "%", "\\text", "(B)", "\\{3\\}", "\\pm")
+    for cand, ref, expected, extra in PAIRS:
+        if extra or any(s in cand + ref for s in one_sided):
+            continue
+        swapped = VERIFIER.check(problem(cand), candidate(ref))
+        assert swapped.status.value == expected, (cand, ref)
+
+
+def test_exact_by_default_tolerance_only_when_declared() -> None:
+    third = "\\frac{1}{3}"
+    assert VERIFIER.check(problem(third), candidate("0.333333")).status is Status.REJECT
+    assert VERIFIER.check(problem(third, tolerance=1e-5),
+                          candidate("0.333333")).status is Status.ACCEPT
+    assert VERIFIER.check(problem("\\frac{1}{2}"), candidate("0.5")).status is Status.ACCEPT

@@ -1,0 +1,184 @@
+"""Known-valid / known-invalid plans for every supported PDDL feature, with their critiques."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from llm_modulo import Candidate, Problem, Status
+from verifiers.pddl.validator import load_task, validate
+from verifiers.plan import PlanVerifier
+
+DATA = Path(__file__).parent / "data" / "pddl"
+DOMAIN = (DATA / "features-domain.pddl").read_text()
+PROBLEM = (DATA / "features-problem.pddl").read_text()
+TASK = load_task(DOMAIN, PROBLEM)
+
+GOOD = ["(light-all r1)", "(pick r1 ball1 hall)", "(move r1 hall kitchen)",
+        "(drop r1 ball1 kitchen)"]
+
+VALID: dict[str, list[str]] = {
+    "quantifiers, either type, conditional effect": GOOD,
+    "names are case-insensitive": ["(LIGHT-ALL R1)", "(Pick r1 Ball1 HALL)",
+                                   "(move r1 HALL kitchen)", "(drop r1 ball1 Kitchen)"],
+    "conditional effects read the state before the step (flip toggles)":
+        ["(flip r1 hall)", "(pick r1 ball1 hall)", "(move r1 hall kitchen)",
+         "(drop r1 ball1 kitchen)"],
+    "deletes before adds: (free r1) survives touch":
+        ["(light-all r1)", "(touch r1)", *GOOD[1:]],
+    "disjunctive precondition via the reverse door":
+        ["(light-all r1)", "(move r1 hall kitchen)", "(move r1 kitchen hall)",
+         "(pick r1 ball1 hall)", "(move r1 hall kitchen)", "(drop r1 ball1 kitchen)"],
+}
+
+# name -> (plan, [(kind, message fragment)], with the first being VAL's failure)
+INVALID: dict[str, tuple[list[str], list[tuple[str, str]]]] = {
+    "wrong type (room for an either box/ball parameter)": (
+        ["(light-all r1)", "(pick r1 hall hall)"],
+        [("wrong_type", "step 2 `(pick r1 hall hall)`: `hall` is of type room, but parameter "
+                        "?i of `pick` must be of type ball or box")]),
+    "wrong type (ball for a robot)": (
+        ["(move ball1 hall kitchen)"],
+        [("wrong_type", "`ball1` is of type ball, but parameter ?r of `move` must be of type "
+                        "robot")]),
+    "wrong arity": (
+        ["(move r1 kitchen)"],
+        [("wrong_arity", "step 1 `(move r1 kitchen)`: `move` takes 3 arguments, 2 given")]),
+    "unknown object": (
+        ["(light-all r1)", "(pick r1 ball2 hall)"],
+        [("unknown_object", "step 2 `(pick r1 ball2 hall)`: there is no object `ball2`")]),
+    "unknown action": (
+        ["(fly r1 hall kitchen)"],
+        [("unknown_action", "there is no action `fly` (the actions are: drop, flip, light-all, "
+                            "move, pick, touch)")]),
+    "conditional effect does not fire when nothing is held": (
+        ["(light-all r1)", "(move r1 hall kitchen)"],
+        [("unmet_goal", "after the plan, `(in ball1 kitchen)` is still false")]),
+    "conditional effect fires for every held item (the box moves too)": (
+        ["(light-all r1)", "(pick r1 box1 hall)", "(move r1 hall kitchen)",
+         "(drop r1 box1 kitchen)"],
+        [("unmet_goal", "`(in ball1 kitchen)` is still false"),
+         ("unmet_goal", "`(in box1 hall)` is still false")]),
+    "existential precondition false": (
+        ["(light-all r1)", "(light-all r1)"],
+        [("unmet_precondition", "step 2 `(light-all r1)` is not executable because "
+                                "`(exists (?x - room) (not (lit ?x)))` is false")]),
+    "universal precondition false": (
+        ["(flip r1 hall)", "(pick r1 ball1 hall)", "(flip r1 hall)", "(light-all r1)"],
+        [("unmet_precondition", "`(not (holding r1 ball1))` (for ?i = ball1 in (forall "
+                                "(?i - item) (not (holding r1 ?i)))) is false")]),
+    "negative precondition and equality": (
+        ["(move r1 hall hall)"],
+        [("unmet_precondition", "`(not (= hall hall))` and `(or (door hall hall) (door hall "
+                                "hall))` are false")]),
+    "precondition false (hall is dark)": (
+        ["(pick r1 ball1 hall)"],
+        [("unmet_precondition", "step 1 `(pick r1 ball1 hall)` is not executable because "
+                                "`(lit hall)` is false")]),
+    "negative goal": (
+        ["(light-all r1)", "(pick r1 ball1 hall)", "(move r1 hall kitchen)"],
+        [("unmet_goal", "`(not (holding r1 ball1))` is still false")]),
+    "imply precondition": (
+        ["(light-all r1)", "(pick r1 ball1 hall)", "(touch r1)"],
+        [("unmet_precondition", "`(imply (at r1 hall) (free r1))` is false")]),
+}
+
+
+@pytest.mark.parametrize("name", VALID)
+def test_valid_plans(name: str) -> None:
+    report = validate(TASK, VALID[name])
+    assert report.valid, [c.message for c in report.critiques()]
+    assert report.critiques() == []
+
+
+@pytest.mark.parametrize("name", INVALID)
+def test_invalid_plans_with_their_critiques(name: str) -> None:
+    plan, expected = INVALID[name]
+    report = validate(TASK, plan)
+    assert not report.valid
+    critiques = report.critiques()
+    assert report.failure == expected[0][0]
+    for (kind, fragment), critique in zip(expected, critiques, strict=False):
+        assert critique.kind == kind
+        assert fragment in critique.message, critique.message
+    assert len(critiques) >= len(expected)
+
+
+def test_stop_at_first_failure_like_val() -> None:
+    plan = ["(pick r1 ball1 hall)", "(fly r1)", "(move r1 hall hall)"]
+    first = validate(TASK, plan, all_errors=False)
+    assert [i.kind for i in first.result.issues] == ["unmet_precondition"]
+    everything = validate(TASK, plan)
+    kinds = [c.kind for c in everything.critiques()]
+    assert kinds[:3] == ["unmet_precondition", "unknown_action", "unmet_precondition"]
+    assert "unmet_goal" in kinds
+    later = everything.critiques()[1:]
+    assert all(c.data["after_failure"] and "assuming the earlier failed steps" in c.message
+               for c in later)
+
+
+def test_all_errors_applies_a_failed_step_and_reports_what_follows() -> None:
+    # pick fails (dark hall) but is assumed done; dropping then works, the goal still fails
+    report = validate(TASK, ["(pick r1 ball1 hall)", "(drop r1 ball1 hall)"])
+    kinds = [c.kind for c in report.critiques()]
+    assert kinds[0] == "unmet_precondition" and "unmet_precondition" not in kinds[1:]
+    assert report.result.executed == 0
+
+
+def test_action_costs_are_reported() -> None:
+    task = load_task((DATA / "costs-domain.pddl").read_text(),
+                     (DATA / "costs-problem.pddl").read_text())
+    report = validate(task, ["(hop a b)", "(rest b)", "(hop b c)"])
+    assert report.valid and report.result.cost == 8
+    assert report.evidence()["cost"] == 8
+    bad = validate(task, ["(hop a c)"])
+    assert bad.critiques()[0].message.endswith("`(road a c)` is false")
+
+
+def test_the_verifier_accepts_and_rejects_through_the_worker_pool() -> None:
+    from llm_modulo.pool import WorkerPool
+
+    problem = Problem(domain="pddl", payload={"domain": DOMAIN, "problem": PROBLEM,
+                                              "templates": None})
+    with WorkerPool(1) as pool:
+        ok = PlanVerifier().verify(problem, Candidate(raw="", answer={"plan": GOOD}), pool=pool)
+        bad = PlanVerifier().verify(problem, Candidate(raw="", answer={"plan": GOOD[1:]}),
+                                    pool=pool)
+    assert ok.status is Status.ACCEPT and ok.evidence["steps"] == 4
+    assert bad.status is Status.REJECT and bad.critiques[0].kind == "unmet_precondition"
+    assert bad.evidence["failure"] == "unmet_precondition"
+
+
+def test_plan_text_formats() -> None:
+    text = ("; a plan in IPC style\n0: (light-all r1) [1]\n\n1: (PICK r1 ball1 hall)\n"
+            "(move r1 hall kitchen) (drop r1 ball1 kitchen) ; two on a line\n"
+            "; cost = 4 (unit cost)\n")
+    report = validate(TASK, text)
+    assert report.valid and [s.index for s in report.steps] == [1, 2, 3, 4]
+    assert report.steps[3].line == 5
+
+
+def test_a_line_that_is_no_action_is_rejected_with_its_line() -> None:
+    report = validate(TASK, ["(light-all r1)", "then pick up the ball", *GOOD[1:]])
+    assert not report.valid and report.failure == "unparseable"
+    first = report.critiques()[0]
+    assert first.kind == "unparseable" and first.location == "line 2"
+    assert "`then pick up the ball` is not an action" in first.message
+
+
+def test_hostile_plan_text_is_just_rejected() -> None:
+    for text in ["__import__('os').system('true')", "(" * 10_000, "((pick r1 ball1 hall))",
+                 "(pick r1 ball1 hall", "\x00\x01", "(pick ?r ball1 hall)"]:
+        report = validate(TASK, text)
+        assert not report.valid
+
+
+def test_unsupported_features_are_unknown_never_a_guess() -> None:
+    durative = DOMAIN.replace(":conditional-effects)", ":conditional-effects :durative-actions)")
+    problem = Problem(domain="pddl", payload={"domain": durative, "problem": PROBLEM,
+                                              "templates": None})
+    result = PlanVerifier().check(problem, Candidate(raw="", answer={"plan": GOOD}))
+    assert result.status is Status.UNKNOWN
+    assert result.critiques[0].kind == "unsupported"
+    assert ":durative-actions" in result.critiques[0].message

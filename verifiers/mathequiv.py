@@ -1,0 +1,550 @@
+"""Deciding whether two parsed answers are equal, soundly.
+
+EQUAL is returned only on proof: exact rational arithmetic, sympy's automatic
+canonical form, or a symbolic simplification that reaches exactly zero.
+DIFFERENT needs evidence too: exact rational arithmetic, a numeric difference
+far above the evaluation's error (30 significant digits), or a point where two
+expressions evaluate to different numbers. Everything else is UNDECIDED.
+
+The messages describe the candidate and the shape of the mismatch, never the
+reference answer, because they are shown to the model in back-prompts.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+
+import sympy
+
+from verifiers.mathparse import (
+    Answers,
+    IntervalValue,
+    MatrixValue,
+    Relation,
+    Scalar,
+    SetValue,
+    TupleValue,
+    UnionValue,
+    Value,
+)
+
+#: Significant digits of every numeric evaluation.
+PRECISION = 30
+#: A numeric difference larger than this (at PRECISION digits) proves two constants differ.
+SEPARATION = sympy.Float("1e-15", PRECISION)
+#: Expressions with more operations than this are not handed to ``simplify``.
+MAX_SIMPLIFY_OPS = 400
+#: Rational points used to tell symbolic expressions apart.
+_POINTS = (sympy.Rational(7, 3), sympy.Rational(-5, 11), sympy.Rational(13, 17),
+           sympy.Rational(-19, 7), sympy.Rational(23, 29))
+
+
+class Decision(Enum):
+    EQUAL = "equal"
+    DIFFERENT = "different"
+    UNDECIDED = "undecided"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision and, unless EQUAL, a critique that does not reveal the reference."""
+
+    decision: Decision
+    message: str = ""
+    kind: str = "value"
+    location: str | None = None
+
+    @classmethod
+    def equal(cls) -> Outcome:
+        return cls(Decision.EQUAL)
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A numeric tolerance a problem declares; default exact (both ``None``)."""
+
+    absolute: Fraction | None = None
+    relative: Fraction | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self.absolute is None and self.relative is None
+
+
+EXACT = Tolerance()
+
+
+def show(expr: sympy.Expr, limit: int = 60) -> str:
+    """Short text of a (candidate-side) value for a critique; exact decimals stay decimals."""
+    try:
+        if expr.is_Rational and expr.q > 1 and _is_decimal_like(expr):
+            text = _decimal_text(expr)
+        else:
+            text = sympy.sstr(expr)
+    except ValueError:  # an integer too long for str()
+        text = "a very large number"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -- scalars ------------------------------------------------------------------------------
+
+def _numeric(expr: sympy.Expr) -> sympy.Expr | None:
+    """Value of a constant expression at PRECISION digits, or None when it is not finite."""
+    try:
+        value = expr.evalf(PRECISION)
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+        return None
+    if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        return None
+    return value
+
+
+def prove_zero(expr: sympy.Expr) -> bool:
+    """True only when a rewrite reaches exactly 0 (each step an identity)."""
+    if expr == 0:
+        return True
+    steps = (sympy.expand, sympy.cancel, sympy.radsimp, sympy.expand_log, sympy.trigsimp)
+    for step in steps:
+        try:
+            if step(expr) == 0:
+                return True
+        except (ValueError, TypeError, NotImplementedError, RecursionError):
+            continue
+    if sympy.count_ops(expr) > MAX_SIMPLIFY_OPS:
+        return False
+    try:
+        if sympy.simplify(expr) == 0:
+            return True
+    except (ValueError, TypeError, NotImplementedError, RecursionError):
+        return False
+    if expr.is_number and expr.is_algebraic:
+        try:
+            z = sympy.Dummy("z")
+            return bool(sympy.minimal_polynomial(expr, z) == z)
+        except (ValueError, TypeError, NotImplementedError, sympy.polys.polyerrors.PolynomialError):
+            return False
+    return False
+
+
+def differ_somewhere(diff: sympy.Expr) -> dict[sympy.Symbol, sympy.Expr] | None:
+    """A rational point where ``diff`` is a finite non-zero number, proving it is not 0."""
+    symbols = sorted(diff.free_symbols, key=lambda s: s.name)
+    for shift in range(3):
+        point = {s: _POINTS[(k + shift) % len(_POINTS)] for k, s in enumerate(symbols)}
+        try:
+            at = diff.xreplace(point)
+        except (ValueError, TypeError, ZeroDivisionError):
+            continue
+        value = _numeric(at)
+        if value is not None and abs(value) > SEPARATION:
+            return point
+    return None
+
+
+def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT) -> Decision:
+    """Whether two scalar expressions are equal (within ``tol`` for constants)."""
+    if cand.has(sympy.oo, -sympy.oo) or ref.has(sympy.oo, -sympy.oo):
+        return Decision.EQUAL if cand == ref else Decision.DIFFERENT
+    diff = sympy.Add(cand, -ref)
+    if diff == 0:
+        return Decision.EQUAL
+    if diff.is_Rational and tol.exact:
+        return Decision.DIFFERENT
+    if diff.is_number:
+        return _constant_decision(diff, ref, tol)
+    if differ_somewhere(diff) is not None:
+        return Decision.DIFFERENT
+    return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
+
+
+def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Decision:
+    value = _numeric(diff)
+    if not tol.exact:
+        ref_value = _numeric(ref)
+        if value is None or ref_value is None:
+            return Decision.UNDECIDED
+        bound = sympy.Float(0, PRECISION)
+        if tol.absolute is not None:
+            bound = max(bound, sympy.Float(sympy.Rational(tol.absolute), PRECISION))
+        if tol.relative is not None:
+            bound = max(bound, sympy.Float(sympy.Rational(tol.relative), PRECISION)
+                        * abs(ref_value))
+        gap = abs(value)
+        margin = sympy.Float("1e-20", PRECISION)
+        if gap + margin < bound:
+            return Decision.EQUAL
+        if gap > bound + margin:
+            return Decision.DIFFERENT
+        return Decision.UNDECIDED
+    if value is not None and abs(value) > SEPARATION:
+        return Decision.DIFFERENT
+    return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
+
+
+# -- composite values -----------------------------------------------------------------------
+
+def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None) -> Outcome:
+    pairs = [(cand.expr, ref.expr)]
+    if cand.percent_of is not None and ref.percent_of is None:
+        pairs.append((cand.percent_of, ref.expr))  # "50%" for an expected "50"
+    if ref.percent_of is not None and cand.percent_of is None:
+        pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
+    decisions = [scalar_decision(c, r, tol) for c, r in pairs]
+    if Decision.EQUAL in decisions:
+        return Outcome.equal()
+    if Decision.UNDECIDED in decisions:
+        return Outcome(Decision.UNDECIDED, f"could not decide whether {show(cand.expr)} equals "
+                       "the expected value", "undecided", where)
+    return Outcome(Decision.DIFFERENT, _wrong_value(cand.expr, tol), "value", where)
+
+
+def _wrong_value(expr: sympy.Expr, tol: Tolerance) -> str:
+    text = f"{show(expr)} is not the correct value"
+    if tol.exact and expr.is_Rational and expr.q > 1 and _is_decimal_like(expr):
+        text += ("; if it is a rounded decimal, give the exact value instead (a fraction, "
+                 "root or multiple of pi)")
+    return text
+
+
+def _decimal_text(q: sympy.Rational) -> str:
+    digits = len(str(abs(int(q.p)))) + len(str(int(q.q))) + 2
+    with decimal.localcontext() as ctx:
+        ctx.prec = digits
+        return str(decimal.Decimal(int(q.p)) / decimal.Decimal(int(q.q)))
+
+
+def _is_decimal_like(q: sympy.Rational) -> bool:
+    den = int(q.q)
+    while den % 2 == 0:
+        den //= 2
+    while den % 5 == 0:
+        den //= 5
+    return den == 1
+
+
+def as_value(value: Value) -> Value:
+    """``x = 3`` read as 3 (a named value); other values unchanged."""
+    if isinstance(value, Relation) and value.ops == ("=",):
+        left, right = value.terms
+        if isinstance(left, sympy.Symbol) and not right.has(left):
+            return Scalar((right,))
+        if isinstance(right, sympy.Symbol) and not left.has(right):
+            return Scalar((left,))
+    return value
+
+
+def as_interval(value: Value) -> Value:
+    """``x > 3`` / ``1 < x <= 2`` read as intervals; ``(a, b)`` as an open interval."""
+    if isinstance(value, TupleValue) and len(value.items) == 2 and value.bracket == "(":
+        lo, hi = value.items
+        if isinstance(lo, Scalar) and isinstance(hi, Scalar):
+            return IntervalValue(lo.expr, hi.expr, True, True)
+    if not isinstance(value, Relation) or "=" in value.ops or "!=" in value.ops:
+        return value
+    terms, ops = list(value.terms), list(value.ops)
+    if all(op in (">", ">=") for op in ops):
+        terms.reverse()
+        ops = [{">": "<", ">=": "<="}[op] for op in reversed(ops)]
+    if not all(op in ("<", "<=") for op in ops):
+        return value
+    if len(terms) == 2:
+        left, right = terms
+        if isinstance(left, sympy.Symbol) and not right.free_symbols:
+            return IntervalValue(-sympy.oo, right, True, ops[0] == "<")
+        if isinstance(right, sympy.Symbol) and not left.free_symbols:
+            return IntervalValue(left, sympy.oo, ops[0] == "<", True)
+    if len(terms) == 3 and isinstance(terms[1], sympy.Symbol):
+        lo, hi = terms[0], terms[2]
+        if not lo.free_symbols and not hi.free_symbols:
+            return IntervalValue(lo, hi, ops[0] == "<", ops[1] == "<")
+    return value
+
+
+_FORM_NAMES = {Scalar: "a single value", SetValue: "a set", TupleValue: "a tuple",
+               IntervalValue: "an interval", UnionValue: "a union of intervals",
+               MatrixValue: "a matrix", Relation: "an equation or inequality",
+               Answers: "a list of several answers"}
+
+
+def _form(value: Value) -> str:
+    return _FORM_NAMES.get(type(value), "an answer")
+
+
+def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None = None) -> Outcome:
+    """Decide ``cand == ref`` as answers: sets as sets, tuples in order, and so on."""
+    if isinstance(ref, Relation) and isinstance(cand, Relation):
+        interval_ref, interval_cand = as_interval(ref), as_interval(cand)
+        if isinstance(interval_ref, IntervalValue) and isinstance(interval_cand, IntervalValue):
+            return _interval_outcome(interval_cand, interval_ref, tol, where)
+        return _relation_outcome(cand, ref, where)
+    both_tuples = isinstance(cand, TupleValue) and isinstance(ref, TupleValue)
+    c_int, r_int = as_interval(cand), as_interval(ref)
+    if not both_tuples and isinstance(c_int, _SETS) and isinstance(r_int, _SETS):
+        if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
+            return _union_outcome(_as_union(c_int), _as_union(r_int), tol, where)
+        cand, ref = c_int, r_int
+    if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
+        return _set_outcome(c_int, r_int, where)
+    if not isinstance(ref, Relation):
+        cand = as_value(cand)
+    if not isinstance(cand, Relation):
+        ref = as_value(ref)
+    if isinstance(ref, Answers | SetValue) or isinstance(cand, Answers | SetValue):
+        return _collection_outcome(cand, ref, tol, where)
+    if type(cand) is not type(ref):
+        return Outcome(Decision.DIFFERENT, f"your answer is {_form(cand)}, but {_form(ref)} is "
+                       "expected", "form", where)
+    if isinstance(cand, Scalar) and isinstance(ref, Scalar):
+        return _scalar_outcome(cand, ref, tol, where)
+    if isinstance(cand, TupleValue) and isinstance(ref, TupleValue):
+        return _sequence_outcome(cand.items, ref.items, tol, "tuple", where)
+    if isinstance(cand, IntervalValue) and isinstance(ref, IntervalValue):
+        return _interval_outcome(cand, ref, tol, where)
+    if isinstance(cand, UnionValue) and isinstance(ref, UnionValue):
+        return _union_outcome(cand, ref, tol, where)
+    if isinstance(cand, MatrixValue) and isinstance(ref, MatrixValue):
+        return _matrix_outcome(cand, ref, tol, where)
+    if isinstance(cand, Relation) and isinstance(ref, Relation):
+        return _relation_outcome(cand, ref, where)
+    return Outcome(Decision.UNDECIDED, "cannot compare these answers", "undecided", where)
+
+
+_SETS = (IntervalValue, UnionValue)
+
+
+def _as_union(value: Value) -> UnionValue:
+    return value if isinstance(value, UnionValue) else UnionValue((value,))
+
+
+def _at(where: str | None, part: str) -> str:
+    return f"{where}, {part}" if where else part
+
+
+def _sequence_outcome(cand: tuple[Value, ...], ref: tuple[Value, ...], tol: Tolerance,
+                      what: str, where: str | None) -> Outcome:
+    if len(cand) != len(ref):
+        return Outcome(Decision.DIFFERENT, f"your {what} has {len(cand)} entries, the expected "
+                       f"{what} has {len(ref)}", "size", where)
+    return _all_of(compare(c, r, tol, _at(where, f"entry {i}"))
+                   for i, (c, r) in enumerate(zip(cand, ref, strict=True), 1))
+
+
+def _all_of(outcomes: Iterable[Outcome]) -> Outcome:
+    """EQUAL when every part is; the first DIFFERENT otherwise; else the first UNDECIDED."""
+    undecided: Outcome | None = None
+    for outcome in outcomes:
+        if outcome.decision is Decision.DIFFERENT:
+            return outcome
+        if outcome.decision is Decision.UNDECIDED and undecided is None:
+            undecided = outcome
+    return undecided or Outcome.equal()
+
+
+def _members(value: Value) -> tuple[Value, ...]:
+    if isinstance(value, Answers | SetValue):
+        return tuple(as_value(v) for v in value.items)
+    return (value,)
+
+
+def _key(value: Value) -> sympy.Expr | None:
+    """A constant scalar's value at PRECISION digits (None for anything else)."""
+    if isinstance(value, Scalar) and value.expr.is_number and not value.expr.has(sympy.oo):
+        return _numeric(value.expr)
+    return None
+
+
+def _far_apart(a: sympy.Expr | None, b: sympy.Expr | None) -> bool:
+    """True when two numeric keys prove the values differ (no pairwise check needed)."""
+    return a is not None and b is not None and abs(a - b) > SEPARATION
+
+
+def distinct(items: tuple[Value, ...]) -> list[Value] | None:
+    """Items with proven duplicates removed; None when a duplicate cannot be decided."""
+    out: list[Value] = []
+    keys: list[sympy.Expr | None] = []
+    for item in items:
+        key = _key(item)
+        decisions = [Decision.DIFFERENT if _far_apart(key, k) else
+                     compare(item, kept, EXACT).decision for kept, k in zip(out, keys, strict=True)]
+        if Decision.EQUAL in decisions:
+            continue
+        if Decision.UNDECIDED in decisions:
+            return None
+        out.append(item)
+        keys.append(key)
+    return out
+
+
+def _collection_outcome(cand: Value, ref: Value, tol: Tolerance, where: str | None) -> Outcome:
+    """Sets (and comma-separated answers) compared as sets: each side inside the other."""
+    cand_items, ref_items = distinct(_members(cand)), distinct(_members(ref))
+    if cand_items is None or ref_items is None:
+        return Outcome(Decision.UNDECIDED, "could not decide whether some of the elements are "
+                       "equal to each other", "undecided", where)
+    if len(cand_items) != len(ref_items):
+        what = "set" if isinstance(ref, SetValue) else "list of answers"
+        noun = "element" if len(cand_items) == 1 else "elements"
+        return Outcome(Decision.DIFFERENT, f"your answer has {len(cand_items)} distinct {noun}, "
+                       f"the expected {what} has {len(ref_items)}", "size", where)
+    ref_keys = [_key(r) if tol.exact else None for r in ref_items]
+    unmatched = list(range(len(ref_items)))
+    undecided: Outcome | None = None
+    for i, item in enumerate(cand_items, 1):
+        found = False
+        key = _key(item) if tol.exact else None
+        for j in unmatched:
+            if _far_apart(key, ref_keys[j]):
+                continue
+            outcome = compare(item, ref_items[j], tol, _at(where, f"element {i}"))
+            if outcome.decision is Decision.EQUAL:
+                unmatched.remove(j)
+                found = True
+                break
+            if outcome.decision is Decision.UNDECIDED and undecided is None:
+                undecided = outcome
+        if not found and undecided is None:
+            text = show(item.expr) if isinstance(item, Scalar) else f"element {i}"
+            return Outcome(Decision.DIFFERENT, f"{text} is not one of the expected answers",
+                           "element", _at(where, f"element {i}"))
+        if not found:
+            return undecided or Outcome(Decision.UNDECIDED, "undecided", "undecided", where)
+    return Outcome.equal()
+
+
+def _end_outcome(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance, side: str,
+                 where: str | None) -> Outcome:
+    decision = scalar_decision(cand, ref, tol)
+    if decision is Decision.EQUAL:
+        return Outcome.equal()
+    if decision is Decision.DIFFERENT:
+        return Outcome(Decision.DIFFERENT, f"the {side} end {show(cand)} of your interval is "
+                       "wrong", "interval_end", _at(where, f"{side} end"))
+    return Outcome(Decision.UNDECIDED, f"could not decide the {side} end", "undecided", where)
+
+
+def _interval_outcome(cand: IntervalValue, ref: IntervalValue, tol: Tolerance,
+                      where: str | None) -> Outcome:
+    ends = _all_of((_end_outcome(cand.lo, ref.lo, tol, "left", where),
+                    _end_outcome(cand.hi, ref.hi, tol, "right", where)))
+    if ends.decision is not Decision.EQUAL:
+        return ends
+    for side, c_open, r_open, end in (("left", cand.left_open, ref.left_open, ref.lo),
+                                      ("right", cand.right_open, ref.right_open, ref.hi)):
+        if c_open != r_open and not end.is_infinite:
+            now = "open" if c_open else "closed"
+            return Outcome(Decision.DIFFERENT, f"the {side} end of your interval is {now}; "
+                           "check whether the endpoint belongs to the set", "interval_end",
+                           _at(where, f"{side} end"))
+    return Outcome.equal()
+
+
+def _as_sympy_set(value: Value) -> sympy.Set | None:
+    if isinstance(value, IntervalValue):
+        return sympy.Interval(value.lo, value.hi, value.left_open, value.right_open)
+    if isinstance(value, SetValue) and all(isinstance(v, Scalar) for v in value.items):
+        return sympy.FiniteSet(*(v.expr for v in value.items if isinstance(v, Scalar)))
+    if isinstance(value, UnionValue):
+        parts = [_as_sympy_set(p) for p in value.parts]
+        if any(p is None for p in parts):
+            return None
+        return sympy.Union(*parts)
+    return None
+
+
+def _union_outcome(cand: UnionValue, ref: UnionValue, tol: Tolerance,
+                   where: str | None) -> Outcome:
+    c_set, r_set = _as_sympy_set(cand), _as_sympy_set(ref)
+    if c_set is not None and r_set is not None and c_set == r_set:
+        return Outcome.equal()
+    if len(cand.parts) != len(ref.parts):
+        return Outcome(Decision.DIFFERENT, f"your union has {len(cand.parts)} parts, the "
+                       f"expected one has {len(ref.parts)}", "size", where)
+    return _collection_outcome(SetValue(cand.parts), SetValue(ref.parts), tol, where)
+
+
+def _set_outcome(cand: Value, ref: Value, where: str | None) -> Outcome:
+    """A union against a plain set: equal sympy sets; different when the ends are rational."""
+    c_set, r_set = _as_sympy_set(cand), _as_sympy_set(ref)
+    if c_set is None or r_set is None:
+        return Outcome(Decision.DIFFERENT, f"your answer is {_form(cand)}, but {_form(ref)} is "
+                       "expected", "form", where)
+    if c_set == r_set:
+        return Outcome.equal()
+    numbers = [a for s in (c_set, r_set) for a in s.atoms(sympy.Number)]
+    if all(n.is_Rational or n.is_infinite for n in numbers) and not (
+            c_set.free_symbols or r_set.free_symbols):
+        return Outcome(Decision.DIFFERENT, "your set is not the expected one", "set", where)
+    return Outcome(Decision.UNDECIDED, "could not decide whether the sets are equal",
+                   "undecided", where)
+
+
+def _matrix_outcome(cand: MatrixValue, ref: MatrixValue, tol: Tolerance,
+                    where: str | None) -> Outcome:
+    c_shape = (len(cand.rows), len(cand.rows[0]))
+    r_shape = (len(ref.rows), len(ref.rows[0]))
+    if c_shape != r_shape:
+        return Outcome(Decision.DIFFERENT, f"your matrix is {c_shape[0]}x{c_shape[1]}, the "
+                       f"expected one is {r_shape[0]}x{r_shape[1]}", "size", where)
+    return _all_of(
+        compare(Scalar((c,)), Scalar((r,)), tol, _at(where, f"row {i} column {j}"))
+        for i, (c_row, r_row) in enumerate(zip(cand.rows, ref.rows, strict=True), 1)
+        for j, (c, r) in enumerate(zip(c_row, r_row, strict=True), 1))
+
+
+_FLIP = {">": "<", ">=": "<="}
+
+
+def _oriented(rel: Relation) -> tuple[str, sympy.Expr]:
+    """(op, lhs - rhs) with ``>``/``>=`` turned into ``<``/``<=``."""
+    left, right = rel.terms
+    op = rel.ops[0]
+    if op in _FLIP:
+        return _FLIP[op], sympy.Add(right, -left)
+    return op, sympy.Add(left, -right)
+
+
+def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outcome:
+    if len(cand.terms) != 2 or len(ref.terms) != 2:
+        if len(cand.terms) == len(ref.terms) and cand.ops == ref.ops:
+            return _sequence_outcome(tuple(Scalar((t,)) for t in cand.terms),
+                                     tuple(Scalar((t,)) for t in ref.terms), EXACT,
+                                     "chain", where)
+        return Outcome(Decision.DIFFERENT, "your chain of relations has a different shape",
+                       "form", where)
+    c_op, c_diff = _oriented(cand)
+    r_op, r_diff = _oriented(ref)
+    if c_op != r_op:
+        return Outcome(Decision.DIFFERENT, f"your answer uses the relation `{cand.ops[0]}`, "
+                       "which is not the expected kind", "relation", where)
+    if r_diff == 0:
+        return Outcome(Decision.UNDECIDED, "the expected relation is trivial", "undecided", where)
+    ratio = sympy.cancel(sympy.Mul(c_diff, sympy.Pow(r_diff, -1)))
+    wrong = Outcome(Decision.DIFFERENT, "your equation is not equivalent to the expected one "
+                    "(the two sides are not a constant multiple of each other)", "equation", where)
+    if ratio.free_symbols:
+        rational = c_diff.is_rational_function() and r_diff.is_rational_function()
+        if rational or _varies(ratio):
+            return wrong
+        return Outcome(Decision.UNDECIDED, "could not decide whether the equations are "
+                       "equivalent", "undecided", where)
+    value = _numeric(ratio)
+    if value is None or ratio == 0:
+        return wrong
+    if c_op in ("<", "<=") and not (value.is_extended_real and value > 0):
+        return Outcome(Decision.DIFFERENT, "your inequality points the other way", "relation",
+                       where)
+    return Outcome.equal()
+
+
+def _varies(expr: sympy.Expr) -> bool:
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    values = []
+    for shift in range(2):
+        point = {s: _POINTS[(k + shift) % len(_POINTS)] for k, s in enumerate(symbols)}
+        values.append(_numeric(expr.xreplace(point)))
+    a, b = values
+    return a is not None and b is not None and abs(a - b) > SEPARATION

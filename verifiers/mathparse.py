@@ -1,0 +1,581 @@
+"""A grammar for math answers (plain text and LaTeX) that builds sympy objects directly.
+
+The text is normalised (:mod:`verifiers.mathtext`), parsed by a lark LALR
+grammar, and the tree is turned into sympy objects through their constructors
+(``Integer``, ``Rational``, ``Add``, ``Mul``, ``Pow``, ``sqrt``, ...). Nothing
+is ever handed to ``sympify``, ``parse_expr`` or ``eval``: a name such as
+``__import__`` is just a product of symbols or an unknown word, never code.
+
+Sizes are capped before anything is built: answer length, nesting depth,
+digits per number, the bit size of an exact power, factorial arguments. A cap
+raises :class:`~verifiers.mathtext.TooComplex` (the verifier answers UNKNOWN);
+text outside the grammar raises :class:`~verifiers.mathtext.MathSyntaxError`
+naming the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import sympy
+from lark import Lark, Token, Transformer, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
+from verifiers.mathtext import MathSyntaxError, TooComplex, normalize
+
+MAX_DEPTH = 60
+#: Parse-tree depth (a flat sum of n terms is n deep); keeps the tree walk far from Python's
+#: recursion limit.
+MAX_TREE_DEPTH = 250
+MAX_DIGITS = 200
+MAX_SCI_EXPONENT = 400
+MAX_EXPONENT = 10_000
+MAX_SYMBOLIC_EXPONENT = 200
+MAX_BITS = 20_000
+MAX_FACTORIAL = 1_000
+MAX_ITEMS = 100
+MAX_ALTERNATIVES = 4
+
+_FUNC_NAMES = ("sqrt", "sin", "cos", "tan", "sec", "csc", "cot", "arcsin", "arccos", "arctan",
+               "asin", "acos", "atan", "sinh", "cosh", "tanh", "ln", "exp", "abs", "floor", "ceil")
+
+_GRAMMAR = r"""
+?start: answers
+answers: item ("," item)*
+?item: relation
+relation: expr (REL expr)*
+?expr: sum
+?sum: term
+    | sum "+" term -> add
+    | sum "-" term -> sub
+    | sum "\\pm" term -> pm
+    | "\\pm" term -> pm_unary
+?term: signed
+    | term "*" signed -> mul
+    | term "/" signed -> div
+    | term power -> mul
+?signed: power
+    | "-" signed -> neg
+    | "+" signed
+?power: postfix
+    | postfix "^" exponent -> pow
+    | postfix "_" subscript "^" exponent -> sub_pow
+?exponent: power
+    | "-" exponent -> neg
+    | "+" exponent
+?postfix: atom
+    | postfix "!" -> factorial
+    | postfix "%" -> percent
+    | atom "_" subscript -> subscripted
+?subscript: NUMBER -> sub_text
+    | NAME -> sub_text
+    | "{" sub_inner "}"
+?sub_inner: NUMBER -> sub_text
+    | NAME -> sub_text
+    | NAME NUMBER -> sub_text
+?atom: NUMBER -> number
+    | NAME -> name
+    | GREEK -> greek
+    | "\\pi" -> pi
+    | "\\infty" -> infinity
+    | "\\emptyset" -> emptyset
+    | "\\word" "{" WORDTEXT "}" -> word
+    | "(" item ")"
+    | "{" item "}"
+    | "[" item "]"
+    | "(" item "," item ("," item)* ")" -> tuple_
+    | "(" item "," item "]" -> interval_oc
+    | "[" item "," item ")" -> interval_co
+    | "[" item "," item "]" -> interval_cc
+    | "[" item "," item ("," item)+ "]" -> tuple_
+    | "\\{" "\\}" -> emptyset
+    | "\\{" item ("," item)* "\\}" -> set_
+    | "{" item "," item ("," item)* "}" -> set_
+    | atom "\\cup" atom -> union
+    | "\\frac" atom atom -> frac
+    | "\\binom" atom atom -> binom
+    | "\\root" atom atom -> root
+    | FUNC atom -> func
+    | FUNC "^" exponent atom -> func_pow
+    | LOG "_" subscript atom -> log_base
+    | LOG atom -> log
+    | LOG "^" exponent atom -> log_pow
+    | "\\lvert" expr "\\rvert" -> abs
+    | "\\lfloor" expr "\\rfloor" -> floor
+    | "\\lceil" expr "\\rceil" -> ceiling
+    | "\\begin{matrix}" mrow ("\\\\" mrow)* "\\\\"? "\\end{matrix}" -> matrix
+mrow: expr ("&" expr)*
+REL: "<=" | ">=" | "!=" | "=" | "<" | ">"
+NUMBER: /(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/
+FUNC.2: /\\?(FUNCNAMES)(?![A-Za-z])/
+LOG.3: /\\?log(?![A-Za-z])/
+GREEK: /\\(alpha|beta|gamma|delta|theta|lambda|mu|phi|varphi|omega|sigma|tau|rho)(?![A-Za-z])/
+NAME: /[A-Za-z]+/
+WORDTEXT: /[A-Za-z_]+/
+%ignore /\s+/
+""".replace("FUNCNAMES", "|".join(_FUNC_NAMES))
+
+_SINGLE_LETTER_CONSTANTS = {"e": sympy.E, "i": sympy.I}
+_NAMED_CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo, "inf": sympy.oo, "infty": sympy.oo,
+                    "infinity": sympy.oo}
+_WORD_LETTERS = 3
+
+
+# -- the values an answer can be -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scalar:
+    """A number or expression. ``alts`` holds more than one value only after ``±``."""
+
+    alts: tuple[sympy.Expr, ...]
+    percent_of: sympy.Expr | None = None  # the number written before ``%``
+
+    @property
+    def expr(self) -> sympy.Expr:
+        if len(self.alts) != 1:
+            raise MathSyntaxError("± is allowed only at the top level of an answer")
+        return self.alts[0]
+
+
+@dataclass(frozen=True)
+class SetValue:
+    items: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class TupleValue:
+    items: tuple[Value, ...]
+    bracket: str = "("
+
+
+@dataclass(frozen=True)
+class IntervalValue:
+    lo: sympy.Expr
+    hi: sympy.Expr
+    left_open: bool
+    right_open: bool
+
+
+@dataclass(frozen=True)
+class UnionValue:
+    parts: tuple[Value, ...]
+
+
+@dataclass(frozen=True)
+class MatrixValue:
+    rows: tuple[tuple[sympy.Expr, ...], ...]
+
+
+@dataclass(frozen=True)
+class Relation:
+    """``terms[0] ops[0] terms[1] ops[1] ...``; ops are ``= != < <= > >=``."""
+
+    terms: tuple[sympy.Expr, ...]
+    ops: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Several answers separated by commas at the top level (compared as a multiset)."""
+
+    items: tuple[Value, ...] = field(default_factory=tuple)
+
+
+Value = Scalar | SetValue | TupleValue | IntervalValue | UnionValue | MatrixValue | Relation | \
+    Answers
+
+
+# -- size caps --------------------------------------------------------------------------------
+
+def _bits(q: sympy.Rational) -> int:
+    return max(int(q.p).bit_length(), int(q.q).bit_length())
+
+
+def _checked(expr: sympy.Expr) -> sympy.Expr:
+    if expr.is_Rational and _bits(expr) > 4 * MAX_BITS:
+        raise TooComplex(f"a number in the answer has more than {4 * MAX_BITS} bits")
+    if expr.has(sympy.zoo, sympy.nan):
+        raise MathSyntaxError("the expression is undefined (it divides by zero)")
+    return expr
+
+
+def _power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
+    if exp.is_Rational:
+        n = abs(int(exp.p))
+        if n > MAX_EXPONENT:
+            raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
+        if base.is_Rational and n * _bits(base) > MAX_BITS:
+            raise TooComplex(f"a power has more than {MAX_BITS} bits")
+        if not base.is_number and n > MAX_SYMBOLIC_EXPONENT:
+            raise TooComplex(f"a symbolic power exceeds {MAX_SYMBOLIC_EXPONENT}")
+    elif exp.is_number:
+        approx = exp.evalf(15)
+        if not approx.is_finite or abs(approx) > MAX_EXPONENT:
+            raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
+    if base == 0 and exp.is_number and exp.is_negative:
+        raise MathSyntaxError("the expression divides by zero (0 to a negative power)")
+    return _checked(sympy.Pow(base, exp))
+
+
+# -- tree to values ---------------------------------------------------------------------------
+
+def _scalar(value: Any, what: str = "this") -> Scalar:
+    if isinstance(value, Scalar):
+        return value
+    kind = type(value).__name__.replace("Value", "").lower()
+    raise MathSyntaxError(f"cannot use a {kind} in arithmetic ({what})")
+
+
+def _combine(fn: Callable[..., sympy.Expr], *args: Any, what: str = "this") -> Scalar:
+    scalars = [_scalar(a, what) for a in args]
+    multi = [s for s in scalars if len(s.alts) > 1]
+    if len(multi) > 1:
+        raise MathSyntaxError("use at most one ± in an answer")
+    if not multi:
+        return Scalar((fn(*(s.alts[0] for s in scalars)),))
+    out = []
+    for k in range(len(multi[0].alts)):
+        out.append(fn(*(s.alts[k] if len(s.alts) > 1 else s.alts[0] for s in scalars)))
+    return Scalar(tuple(out))
+
+
+def _number(token: str) -> sympy.Rational:
+    mantissa, _, exponent = token.lower().partition("e")
+    if len(mantissa.replace(".", "")) > MAX_DIGITS:
+        raise TooComplex(f"a number has more than {MAX_DIGITS} digits")
+    if exponent and abs(int(exponent)) > MAX_SCI_EXPONENT:
+        raise TooComplex(f"a number's exponent exceeds {MAX_SCI_EXPONENT}")
+    frac = Fraction(token)
+    return sympy.Rational(frac.numerator, frac.denominator)
+
+
+def _name(text: str) -> sympy.Expr:
+    if text in _NAMED_CONSTANTS:
+        return _NAMED_CONSTANTS[text]
+    if len(text) >= _WORD_LETTERS:
+        return sympy.Symbol(text)  # a word: compared as a whole, never split into letters
+    factors = [_SINGLE_LETTER_CONSTANTS.get(c) or sympy.Symbol(c) for c in text]
+    return sympy.Mul(*factors)
+
+
+def _plain(value: Any) -> sympy.Expr:
+    return _scalar(value).expr
+
+
+_FUNCS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
+    "sqrt": sympy.sqrt, "sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan,
+    "sec": sympy.sec, "csc": sympy.csc, "cot": sympy.cot, "arcsin": sympy.asin,
+    "arccos": sympy.acos, "arctan": sympy.atan, "asin": sympy.asin, "acos": sympy.acos,
+    "atan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
+    "ln": sympy.log, "log": sympy.log, "exp": sympy.exp, "abs": sympy.Abs,
+    "floor": sympy.floor, "ceil": sympy.ceiling,
+}
+
+
+def _apply(name: str, arg: sympy.Expr) -> sympy.Expr:
+    if name == "exp":
+        return _power(sympy.E, arg)
+    return _checked(_FUNCS[name](arg))
+
+
+def _factorial(arg: sympy.Expr) -> sympy.Expr:
+    if arg.is_number and (not arg.is_Integer or arg < 0):
+        raise MathSyntaxError("factorial of a value that is not a natural number")
+    if arg.is_Integer and arg > MAX_FACTORIAL:
+        raise TooComplex(f"a factorial argument exceeds {MAX_FACTORIAL}")
+    return sympy.factorial(arg)
+
+
+def _binomial(n: sympy.Expr, k: sympy.Expr) -> sympy.Expr:
+    if n.is_Integer and abs(n) > MAX_FACTORIAL * 10:
+        raise TooComplex(f"a binomial argument exceeds {MAX_FACTORIAL * 10}")
+    return sympy.binomial(n, k)
+
+
+def _items(children: Sequence[Any], flatten: bool = True) -> tuple[Value, ...]:
+    """Container items; with ``flatten`` a ``±`` item contributes both of its values."""
+    out: list[Value] = []
+    for child in children:
+        item = _item(child)
+        if isinstance(item, Answers) and flatten:
+            out.extend(item.items)
+        elif isinstance(item, Answers):
+            raise MathSyntaxError("± cannot stand inside a tuple")
+        else:
+            out.append(item)
+    items = tuple(out)
+    if len(items) > MAX_ITEMS:
+        raise TooComplex(f"more than {MAX_ITEMS} items")
+    return items
+
+
+def _item(value: Any) -> Value:
+    if isinstance(value, Scalar) and len(value.alts) > 1:
+        return Answers(tuple(Scalar((a,)) for a in value.alts))
+    return value  # type: ignore[no-any-return]
+
+
+def _interval(lo: Any, hi: Any, left_open: bool, right_open: bool) -> IntervalValue:
+    return IntervalValue(_plain(lo), _plain(hi), left_open, right_open)
+
+
+class _Build(Transformer[Token, Any]):
+    """Tree -> values. Every method builds through sympy constructors."""
+
+    def answers(self, c: list[Any]) -> Value:
+        if len(c) == 1:
+            return _item(c[0])
+        return Answers(_items(c))
+
+    def relation(self, c: list[Any]) -> Value:
+        if len(c) == 1:
+            return c[0]  # type: ignore[no-any-return]
+        terms = c[0::2]
+        ops = tuple(str(t) for t in c[1::2])
+        scalars = [_scalar(t, "a relation") for t in terms]
+        multi = [i for i, s in enumerate(scalars) if len(s.alts) > 1]
+        if multi and len(multi) == 1 and len(terms) == 2:
+            i = multi[0]
+            return Answers(tuple(
+                Relation(tuple(a if j == i else s.expr for j, s in enumerate(scalars)), ops)
+                for a in scalars[i].alts))
+        return Relation(tuple(s.expr for s in scalars), ops)
+
+    def add(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a, b: _checked(sympy.Add(a, b)), *c, what="+")
+
+    def sub(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a, b: _checked(sympy.Add(a, -b)), *c, what="-")
+
+    def pm(self, c: list[Any]) -> Scalar:
+        a, b = _scalar(c[0]).expr, _scalar(c[1]).expr
+        if len(_scalar(c[0]).alts) > 1:
+            raise MathSyntaxError("use at most one ± in an answer")
+        return Scalar((_checked(a + b), _checked(a - b)))
+
+    def pm_unary(self, c: list[Any]) -> Scalar:
+        b = _scalar(c[0]).expr
+        return Scalar((b, _checked(-b)))
+
+    def mul(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a, b: _checked(sympy.Mul(a, b)), *c, what="*")
+
+    def div(self, c: list[Any]) -> Scalar:
+        def divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
+            if b == 0:
+                raise MathSyntaxError("the expression divides by zero")
+            return _checked(sympy.Mul(a, sympy.Pow(b, -1)))
+        return _combine(divide, *c, what="/")
+
+    def neg(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a: -a, c[0], what="-")
+
+    def pow(self, c: list[Any]) -> Scalar:
+        return _combine(_power, c[0], c[1], what="^")
+
+    def sub_pow(self, c: list[Any]) -> Scalar:
+        return self.pow([self.subscripted(c[:2]), c[2]])
+
+    def factorial(self, c: list[Any]) -> Scalar:
+        return _combine(_factorial, c[0], what="!")
+
+    def percent(self, c: list[Any]) -> Scalar:
+        s = _scalar(c[0], "%")
+        return Scalar((s.expr / 100,), percent_of=s.expr)
+
+    def sub_text(self, c: list[Any]) -> str:
+        return "".join(str(t) for t in c)
+
+    def subscripted(self, c: list[Any]) -> Scalar:
+        base = _scalar(c[0]).expr
+        if not isinstance(base, sympy.Symbol):
+            raise MathSyntaxError("a subscript needs a variable name before it")
+        return Scalar((sympy.Symbol(f"{base.name}_{c[1]}"),))
+
+    def number(self, c: list[Token]) -> Scalar:
+        return Scalar((_number(str(c[0])),))
+
+    def name(self, c: list[Token]) -> Scalar:
+        return Scalar((_name(str(c[0])),))
+
+    def greek(self, c: list[Token]) -> Scalar:
+        return Scalar((sympy.Symbol(str(c[0]).lstrip("\\")),))
+
+    def word(self, c: list[Token]) -> Scalar:
+        return Scalar((sympy.Symbol(str(c[0]).replace("_", " ").lower()),))
+
+    def pi(self, c: list[Any]) -> Scalar:
+        return Scalar((sympy.pi,))
+
+    def infinity(self, c: list[Any]) -> Scalar:
+        return Scalar((sympy.oo,))
+
+    def emptyset(self, c: list[Any]) -> SetValue:
+        return SetValue(())
+
+    def tuple_(self, c: list[Any]) -> TupleValue:
+        return TupleValue(_items(c, flatten=False))
+
+    def set_(self, c: list[Any]) -> SetValue:
+        return SetValue(_items(c))
+
+    def interval_oc(self, c: list[Any]) -> IntervalValue:
+        return _interval(c[0], c[1], True, False)
+
+    def interval_co(self, c: list[Any]) -> IntervalValue:
+        return _interval(c[0], c[1], False, True)
+
+    def interval_cc(self, c: list[Any]) -> IntervalValue:
+        return _interval(c[0], c[1], False, False)
+
+    def union(self, c: list[Any]) -> UnionValue:
+        parts: list[Value] = []
+        for part in c:
+            if isinstance(part, UnionValue):
+                parts.extend(part.parts)
+            elif isinstance(part, TupleValue) and len(part.items) == 2:
+                parts.append(_interval(part.items[0], part.items[1], True, True))
+            elif isinstance(part, IntervalValue | SetValue):
+                parts.append(part)
+            else:
+                raise MathSyntaxError("∪ joins intervals and sets only")
+        return UnionValue(tuple(parts))
+
+    def frac(self, c: list[Any]) -> Scalar:
+        return self.div(c)
+
+    def binom(self, c: list[Any]) -> Scalar:
+        return _combine(_binomial, c[0], c[1], what="binom")
+
+    def root(self, c: list[Any]) -> Scalar:
+        def nth_root(n: sympy.Expr, a: sympy.Expr) -> sympy.Expr:
+            if not (n.is_Integer and 2 <= n <= MAX_SYMBOLIC_EXPONENT):
+                raise MathSyntaxError("the index of a root must be a whole number >= 2")
+            return _checked(sympy.real_root(a, n) if a.is_number and a.is_negative
+                            else sympy.root(a, n))
+        return _combine(nth_root, c[0], c[1], what="root")
+
+    def func(self, c: list[Any]) -> Scalar:
+        name = str(c[0]).lstrip("\\")
+        return _combine(lambda a: _apply(name, a), c[1], what=name)
+
+    def func_pow(self, c: list[Any]) -> Scalar:
+        inner = self.func([c[0], c[2]])
+        return self.pow([inner, c[1]])
+
+    def log(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a: _checked(sympy.log(a)), c[1], what="log")
+
+    def log_base(self, c: list[Any]) -> Scalar:
+        base = _number(c[1]) if c[1][:1].isdigit() else _name(c[1])
+        if base.is_number and (base <= 0 or base == 1):
+            raise MathSyntaxError("a logarithm's base must be positive and not 1")
+        return _combine(lambda a: _checked(sympy.log(a, base)), c[2], what="log")
+
+    def log_pow(self, c: list[Any]) -> Scalar:
+        return self.pow([self.log(c[:1] + c[2:]), c[1]])
+
+    def abs(self, c: list[Any]) -> Scalar:
+        return _combine(lambda a: _checked(sympy.Abs(a)), c[0], what="|...|")
+
+    def floor(self, c: list[Any]) -> Scalar:
+        return _combine(sympy.floor, c[0], what="floor")
+
+    def ceiling(self, c: list[Any]) -> Scalar:
+        return _combine(sympy.ceiling, c[0], what="ceiling")
+
+    def mrow(self, c: list[Any]) -> tuple[sympy.Expr, ...]:
+        return tuple(_plain(x) for x in c)
+
+    def matrix(self, c: list[Any]) -> MatrixValue:
+        rows = tuple(c)
+        if len({len(r) for r in rows}) != 1:
+            raise MathSyntaxError("the matrix rows have different lengths")
+        if len(rows) * len(rows[0]) > MAX_ITEMS:
+            raise TooComplex(f"the matrix has more than {MAX_ITEMS} entries")
+        return MatrixValue(rows)
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+def _depth(tree: Tree[Token]) -> int:
+    deepest = 0
+    stack: list[tuple[Tree[Token], int]] = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > deepest:
+            deepest = d
+        stack.extend((ch, d + 1) for ch in node.children if isinstance(ch, Tree))
+    return deepest
+
+
+def parse_math(text: str) -> tuple[Value, str | None]:
+    """Parse an answer; returns the value and its trailing unit (``\\text{cm}``), if any.
+
+    Raises :class:`MathSyntaxError` (with a column where possible) or :class:`TooComplex`.
+    """
+    clean, unit = normalize(text)
+    if not clean:
+        raise MathSyntaxError("the answer is empty")
+    depth = 0
+    for i, ch in enumerate(clean):
+        depth += (ch in "([{") - (ch in ")]}")
+        if depth > MAX_DEPTH:
+            raise TooComplex(f"brackets nest deeper than {MAX_DEPTH} (column {i + 1})")
+    try:
+        tree = _parser().parse(clean)
+    except UnexpectedCharacters as exc:
+        ch = clean[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
+        raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
+                              f"{ch!r} at column {exc.column}", exc.column) from None
+    except UnexpectedToken as exc:
+        if exc.token.type == "$END":
+            raise MathSyntaxError(f"could not parse `{_snippet(clean, len(clean))}`: it ends "
+                                  f"too early (column {len(clean)})", len(clean)) from None
+        raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
+                              f"`{exc.token!s}` at column {exc.column}", exc.column) from None
+    except UnexpectedEOF:
+        raise MathSyntaxError("the answer ends too early", len(clean)) from None
+    if len(clean) > MAX_TREE_DEPTH // 2 and _depth(tree) > MAX_TREE_DEPTH:
+        raise TooComplex(f"the expression has more than {MAX_TREE_DEPTH} nested operations")
+    try:
+        value = _Build().transform(tree)
+    except RecursionError:
+        raise TooComplex("the expression nests too deeply to build") from None
+    except LarkError as exc:
+        orig = getattr(exc, "orig_exc", None)
+        if isinstance(orig, MathSyntaxError | TooComplex):
+            raise orig from None
+        if isinstance(orig, RecursionError):
+            raise TooComplex("the expression nests too deeply to build") from None
+        raise MathSyntaxError(f"could not read the answer: {orig or exc}") from None
+    return value, unit
+
+
+def _snippet(text: str, column: int | None, width: int = 40) -> str:
+    end = min(len(text), max(column or 0, 1))
+    start = max(0, end - width)
+    return ("..." if start else "") + text[start:end]
+
+
+def parse_expression(text: str) -> sympy.Expr:
+    """A single scalar expression (no sets, tuples or relations); raises MathSyntaxError."""
+    value, _ = parse_math(text)
+    if not isinstance(value, Scalar):
+        raise MathSyntaxError("expected a single expression")
+    return value.expr
+
+
+def parse_relation(text: str) -> Relation:
+    """A single equation or inequality; raises MathSyntaxError."""
+    value, _ = parse_math(text)
+    if not isinstance(value, Relation):
+        raise MathSyntaxError("expected an equation such as `x^2 - 1 = 0`")
+    return value

@@ -1,0 +1,183 @@
+"""Plan simulation with VAL's semantics.
+
+Each step: the action exists, the arity is right, every argument is a known
+object of the parameter's type, every precondition holds in the current state
+(each false literal is named). Effects: conditions (``when``) and ``forall``
+effects are evaluated in the state before the step, then deletes are applied
+before adds. After the last step every goal literal must hold.
+
+With ``all_errors`` the simulation goes on past a failure where that is
+meaningful: a step whose precondition is false is applied anyway (so later
+problems are reported as they would be if it had worked), a step that names
+an unknown action or object, or gives a wrong arity or type, is skipped. The
+first issue is always the one VAL reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal as Lit
+
+from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground
+from verifiers.pddl.model import Action, DomainDef, ProblemDef
+
+IssueKind = Lit["unknown_action", "wrong_arity", "unknown_object", "wrong_type",
+                "unmet_precondition", "unmet_goal"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One parsed plan step (``index`` counts from 1, ``line`` is the source line)."""
+
+    index: int
+    action: str
+    args: tuple[str, ...]
+    line: int = 0
+    source: str = ""
+
+    @property
+    def text(self) -> str:
+        return "(" + " ".join((self.action, *self.args)) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    kind: IssueKind
+    step: Step | None  # None for goal issues
+    literals: tuple[str, ...] = ()
+    detail: str = ""
+    #: found after an earlier failure, assuming the failed steps had their effects
+    after_failure: bool = False
+
+
+@dataclass
+class Result:
+    issues: list[Issue]
+    steps: int
+    executed: int  # steps simulated before the first failure
+    cost: float | None
+    states: list[frozenset[Atom]] = field(default_factory=list)  # with trace: init, then 1/step
+
+    @property
+    def valid(self) -> bool:
+        return not self.issues
+
+    @property
+    def failure(self) -> IssueKind | None:
+        return self.issues[0].kind if self.issues else None
+
+
+class Task:
+    """A domain and problem compiled for fast repeated validation."""
+
+    def __init__(self, domain: DomainDef, problem: ProblemDef) -> None:
+        self.domain = domain
+        self.problem = problem
+        self.object_types: dict[str, frozenset[str]] = {}
+        for obj, declared in problem.objects.items():
+            acc: set[str] = set()
+            for t in declared:
+                acc |= domain.types.get(t, {t, "object"})
+            self.object_types[obj] = frozenset(acc)
+        self._universe: dict[frozenset[str], tuple[str, ...]] = {}
+        self.init = problem.init
+
+    # -- objects and types --------------------------------------------------------------
+
+    def objects_of(self, types: frozenset[str]) -> tuple[str, ...]:
+        found = self._universe.get(types)
+        if found is None:
+            found = tuple(sorted(o for o, t in self.object_types.items() if t & types))
+            self._universe[types] = found
+        return found
+
+    def check_step(self, step: Step) -> Issue | None:
+        """An issue with the step's action, arity, objects or types, or None."""
+        action = self.domain.actions.get(step.action)
+        if action is None:
+            return Issue("unknown_action", step, detail=step.action)
+        if len(step.args) != len(action.params):
+            return Issue("wrong_arity", step, detail=f"{len(action.params)}:{len(step.args)}")
+        for arg, (var, types) in zip(step.args, action.params, strict=True):
+            have = self.object_types.get(arg)
+            if have is None:
+                return Issue("unknown_object", step, detail=arg)
+            if not have & types:
+                return Issue("wrong_type", step, detail=f"{arg}:{var}")
+        return None
+
+    def static_ok(self, action: Action, args: Sequence[str]) -> bool:
+        """True unless a precondition on a never-changing predicate is false in the init."""
+        b = dict(zip(action.var_names, args, strict=True))
+        parts = action.pre.parts if isinstance(action.pre, And) else (action.pre,)
+        static = self.domain.static_predicates
+        for p in parts:
+            if isinstance(p, AtomF) and p.pred in static and \
+                    ground(p.pred, p.args, b) not in self.init:
+                return False
+        return True
+
+    # -- simulation ---------------------------------------------------------------------
+
+    def validate(self, plan: Sequence[Step], *, all_errors: bool = True,
+                 trace: bool = False) -> Result:
+        state = set(self.init)
+        universe = self.objects_of
+        issues: list[Issue] = []
+        states = [frozenset(state)] if trace else []
+        cost: float | None = 0.0
+        executed = len(plan)
+        failed = False
+        for step in plan:
+            problem = self.check_step(step)
+            if problem is not None:
+                issues.append(_after(problem, failed))
+                if not failed:
+                    executed = step.index - 1
+                failed = True
+                if not all_errors:
+                    break
+                if trace:
+                    states.append(frozenset(state))
+                continue
+            action = self.domain.actions[step.action]
+            b = dict(zip(action.var_names, step.args, strict=True))
+            if not action.pre.holds(state, b, universe):
+                lits = tuple(action.pre.explain(state, b, universe))
+                issues.append(Issue("unmet_precondition", step, lits, after_failure=failed))
+                if not failed:
+                    executed = step.index - 1
+                failed = True
+                if not all_errors:
+                    break
+            adds: list[Atom] = []
+            dels: list[Atom] = []
+            for e in action.effects:
+                for bb in (bindings(e.params, b, universe) if e.params else (b,)):
+                    if e.cond is not None and not e.cond.holds(state, bb, universe):
+                        continue
+                    adds.extend(ground(p, a, bb) for p, a in e.adds)
+                    dels.extend(ground(p, a, bb) for p, a in e.dels)
+                    if e.cost is not None and cost is not None:
+                        if isinstance(e.cost, float):
+                            cost += e.cost
+                        else:
+                            value = self.problem.numeric.get(ground(e.cost[0], e.cost[1], bb))
+                            cost = None if value is None else cost + value
+            state.difference_update(dels)
+            state.update(adds)
+            if trace:
+                states.append(frozenset(state))
+        if all_errors or not failed:
+            goal = self.problem.goal
+            if not goal.holds(state, {}, universe):
+                issues.append(Issue("unmet_goal", None, tuple(goal.explain(state, {}, universe)),
+                                    after_failure=failed))
+        return Result(issues, len(plan), executed, cost, states)
+
+
+def _after(issue: Issue, failed: bool) -> Issue:
+    if not failed:
+        return issue
+    return Issue(issue.kind, issue.step, issue.literals, issue.detail, True)

@@ -1,0 +1,169 @@
+"""The plan validator's public face: load a task, validate plan text, explain.
+
+>>> task = load_task(domain_text, problem_text)
+>>> report = validate(task, "(unstack b c)\\n(put-down b)")
+>>> report.valid, [c.message for c in report.critiques()]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from llm_modulo.types import Critique
+from verifiers.pddl.formula import Atom, atom_text
+from verifiers.pddl.model import DomainDef
+from verifiers.pddl.nl import NLReader, Templates
+from verifiers.pddl.parse import parse_domain, parse_problem
+from verifiers.pddl.plantext import LineError, parse_plan
+from verifiers.pddl.simulate import Issue, Result, Step, Task
+
+AFTER_FAILURE = " (assuming the earlier failed steps had taken effect)"
+
+
+@lru_cache(maxsize=64)
+def cached_domain(text: str) -> DomainDef:
+    """Parsed domain, cached by its text (domains are shared by many problems)."""
+    return parse_domain(text)
+
+
+def load_task(domain_text: str, problem_text: str) -> Task:
+    """Parse (domain cached) and compile. Raises PDDLError / UnsupportedPDDL."""
+    domain = cached_domain(domain_text)
+    return Task(domain, parse_problem(problem_text, domain))
+
+
+@lru_cache(maxsize=256)
+def cached_task(domain_text: str, problem_text: str) -> Task:
+    return load_task(domain_text, problem_text)
+
+
+@dataclass
+class Report:
+    task: Task
+    steps: list[Step]
+    line_errors: list[LineError]
+    result: Result
+    templates: Templates | None = None
+
+    @property
+    def valid(self) -> bool:
+        return not self.line_errors and self.result.valid
+
+    @property
+    def failure(self) -> str | None:
+        """VAL's failure kind: ``unparseable``, ``unknown_action`` ... ``unmet_goal``."""
+        if self.line_errors and (not self.result.issues or self.result.issues[0].step is None
+                                 or self.line_errors[0].line <= self.result.issues[0].step.line):
+            return "unparseable"
+        return self.result.failure
+
+    def critiques(self) -> list[Critique]:
+        """Every problem, earliest first; the first is VAL's."""
+        keyed: list[tuple[float, int, Critique]] = []
+        for e in self.line_errors:
+            keyed.append((e.line, 0, Critique(
+                kind="unparseable", message=f"line {e.line} `{e.text}` {e.reason}"
+                if e.line else e.reason, location=f"line {e.line}" if e.line else None,
+                data={"line": e.line})))
+        for n, issue in enumerate(self.result.issues):
+            line = issue.step.line if issue.step is not None else float("inf")
+            for c in self.issue_critiques(issue):
+                keyed.append((line, n + 1, c))
+        keyed.sort(key=lambda x: (x[0], x[1]))
+        return [c for _, _, c in keyed]
+
+    # -- wording ---------------------------------------------------------------------------
+
+    def _gloss(self, literal: str) -> str:
+        """`(holding a)` plus its English rendering when the domain has templates."""
+        literal, sep, context = literal.partition(" (for ")
+        out = f"`{literal}`" + (f" (for {context}" if sep else "")
+        if self.templates is not None and literal.startswith("(") and " (" not in literal[1:]:
+            atom = tuple(literal.strip("()").split())
+            nl = self.templates.fact_text(atom)
+            if nl:
+                out += f" ({nl})"
+        return out
+
+    def _step_name(self, step: Step) -> str:
+        out = f"step {step.index} `{step.text}`"
+        if self.templates is not None:
+            nl = self.templates.action_text(step.action, step.args)
+            if nl:
+                out += f" ({nl})"
+        return out
+
+    def issue_critiques(self, issue: Issue) -> list[Critique]:
+        suffix = AFTER_FAILURE if issue.after_failure else ""
+        data: dict[str, Any] = {"after_failure": issue.after_failure}
+        if issue.kind == "unmet_goal":
+            return [Critique(kind="unmet_goal", location="goal",
+                             message=f"after the plan, {self._gloss(lit)} is still false{suffix}",
+                             data={**data, "literal": lit}) for lit in issue.literals]
+        step = issue.step
+        assert step is not None
+        data |= {"step": step.index, "action": step.text, "line": step.line}
+        name = self._step_name(step)
+        domain = self.task.domain
+        if issue.kind == "unmet_precondition":
+            lits = [self._gloss(x) for x in issue.literals]
+            joined = lits[0] if len(lits) == 1 else ", ".join(lits[:-1]) + " and " + lits[-1]
+            verb = "is" if len(lits) == 1 else "are"
+            msg = f"{name} is not executable because {joined} {verb} false"
+            data["literals"] = list(issue.literals)
+        elif issue.kind == "unknown_action":
+            known = ", ".join(sorted(domain.actions))
+            msg = f"{name}: there is no action `{step.action}` (the actions are: {known})"
+        elif issue.kind == "wrong_arity":
+            want = len(domain.actions[step.action].params)
+            msg = (f"{name}: `{step.action}` takes {want} argument{'s' * (want != 1)}, "
+                   f"{len(step.args)} given")
+        elif issue.kind == "unknown_object":
+            msg = f"{name}: there is no object `{issue.detail}` in this problem"
+        else:  # wrong_type
+            arg, var = issue.detail.split(":")
+            action = domain.actions[step.action]
+            wanted = sorted(dict(action.params)[var])
+            have = sorted(self.task.problem.objects.get(arg, frozenset()))
+            msg = (f"{name}: `{arg}` is of type {' and '.join(have)}, but parameter {var} of "
+                   f"`{step.action}` must be of type {' or '.join(wanted)}")
+        return [Critique(kind=issue.kind, message=msg + suffix, location=f"step {step.index}",
+                         data=data)]
+
+    def evidence(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"steps": len(self.steps), "valid": self.valid}
+        if self.valid and self.result.cost is not None:
+            out["cost"] = self.result.cost
+        if not self.valid:
+            out["failure"] = self.failure
+            out["executed"] = self.result.executed
+        return out
+
+
+def validate(task: Task, plan: str | Sequence[str], templates: Templates | None = None, *,
+             all_errors: bool = True, trace: bool = False,
+             reader: NLReader | None = None) -> Report:
+    """Validate plan text (IPC or, with ``templates``, English) against ``task``."""
+    if reader is None and templates is not None:
+        reader = templates.reader(task.object_types)
+
+    def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]]:
+        for action, args in readings:
+            step = Step(0, action, args)
+            if task.check_step(step) is None and task.static_ok(task.domain.actions[action],
+                                                                args):
+                return action, args
+        return readings[0]
+
+    steps, errors = parse_plan(plan, reader, choose)
+    if errors and not all_errors:
+        return Report(task, steps, errors[:1], Result([], len(steps), 0, None), templates)
+    result = task.validate(steps, all_errors=all_errors, trace=trace)
+    return Report(task, steps, errors, result, templates)
+
+
+def state_text(state: frozenset[Atom] | set[Atom]) -> list[str]:
+    return sorted(atom_text(a) for a in state)

@@ -1,0 +1,71 @@
+"""Sound PDDL plan verifier (VAL's semantics) for every planning domain.
+
+A problem's payload holds the PDDL domain and problem texts and, for domains
+whose plans may be written in English, the PlanBench-style templates (a
+packaged template set's name, or an inline mapping). ACCEPT only when every
+step parses, names a declared action with the right arity and well-typed
+objects, is executable, and the goal holds at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from llm_modulo.types import Candidate, Critique, Problem
+from llm_modulo.verifier import CheckResult, Verifier
+from verifiers.pddl.nl import Templates
+from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from verifiers.pddl.validator import cached_task, validate
+
+
+@lru_cache(maxsize=32)
+def _templates(spec: str) -> Templates:
+    value = json.loads(spec)
+    if isinstance(value, str):
+        from domains.planning import packaged_templates
+
+        return packaged_templates(value)
+    return Templates.from_config(value)
+
+
+def templates_of(payload: dict[str, Any]) -> Templates | None:
+    spec = payload.get("templates")
+    return None if spec is None else _templates(json.dumps(spec, sort_keys=True))
+
+
+def plan_lines(answer: dict[str, Any] | None) -> list[str] | None:
+    plan = None if answer is None else answer.get("plan")
+    if isinstance(plan, str):
+        return plan.splitlines()
+    if isinstance(plan, list) and all(isinstance(x, str) for x in plan):
+        return [line for x in plan for line in (x.splitlines() or [""])]
+    return None
+
+
+class PlanVerifier(Verifier):
+    name = "pddl_plan"
+    version = "1.0"
+    sound = True
+    timeout_s = 10.0
+    memory_mb = 1024
+
+    def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        lines = plan_lines(candidate.answer)
+        if lines is None:
+            reason = candidate.parse_error or "no plan given (expected a list of actions)"
+            return CheckResult.reject(Critique(kind="unparseable", message=reason))
+        payload = problem.payload
+        try:
+            task = cached_task(payload["domain"], payload["problem"])
+            templates = templates_of(payload)
+        except UnsupportedPDDL as exc:
+            return CheckResult.unknown(f"unsupported: {exc}", kind="unsupported")
+        except PDDLError as exc:
+            return CheckResult.unknown(f"the planning problem is not valid PDDL: {exc}",
+                                       kind="bad_problem")
+        report = validate(task, lines, templates)
+        if report.valid:
+            return CheckResult.accept(**report.evidence())
+        return CheckResult.reject(*report.critiques(), **report.evidence())
