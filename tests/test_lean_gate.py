@@ -157,6 +157,14 @@ def test_a_toolchain_that_prints_nothing_gives_unknown_not_accept() -> None:
     assert all(r.status is Status.UNKNOWN for r in results)
 
 
+def test_a_deadline_during_the_imports_is_a_toolchain_failure_not_a_retry() -> None:
+    backend = ScriptedLean(lambda source: _audit_all(source, stop_at="LMS", timed_out=True))
+    results = LeanBatch(backend).check([LeanTask(COMM, f"by omega -- {i}") for i in range(3)])
+    assert all(r.status is Status.UNKNOWN and r.critiques[0].kind == "toolchain"
+               for r in results)
+    assert len(backend.sources) == 1
+
+
 def test_a_crashing_toolchain_gives_unknown() -> None:
     backend = ScriptedLean(lambda source: LeanRun([], 134, False, 1.0, "wasm trap"))
     [result] = LeanBatch(backend).check([LeanTask(COMM, "by omega")])

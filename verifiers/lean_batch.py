@@ -260,14 +260,16 @@ class LeanBatch:
                         f"Lean failed {runs} times on this batch; not decided", kind="timeout")
                 break
             runs += 1
-            decided, run = self._run_once([(i, tasks[i]) for i in pending], statements)
+            decided, run, started = self._run_once([(i, tasks[i]) for i in pending],
+                                                   statements)
             for i, result in decided.items():
                 results[i] = result
             undecided = [i for i in pending if i not in decided]
             if not undecided:
                 break
-            if not run.messages and not (run.timed_out and len(pending) > 1):
-                # nothing at all from Lean: the toolchain, not a proof, failed
+            if not started:
+                # Lean never got past its imports and the statement checks: the
+                # toolchain (or the machine), not a proof, failed
                 reason = _failure(run)
                 for i in undecided:
                     results[i] = CheckResult.unknown(reason, kind="toolchain")
@@ -283,7 +285,8 @@ class LeanBatch:
 
     def _run_once(
         self, items: list[tuple[int, LeanTask]], statements: dict[str, Statement]
-    ) -> tuple[dict[int, CheckResult], LeanRun]:
+    ) -> tuple[dict[int, CheckResult], LeanRun, bool]:
+        """Verdicts Lean gave evidence for, the run, and whether Lean reached the proofs."""
         source, blocks, statement_blocks = self.assemble(items, statements)
         timeout = self.config.startup_s + self.config.per_candidate_s * len(items)
         run = self.backend.run(source, timeout)
@@ -294,7 +297,9 @@ class LeanBatch:
             result = self._decide(block, sblock)
             if result is not None:
                 decided[block.index] = result
-        return decided, run
+        started = all(any(m.line == b.probe_line for m in b.messages)
+                      for b in statement_blocks.values())
+        return decided, run, started
 
     def assemble(
         self, items: list[tuple[int, LeanTask]], statements: dict[str, Statement]
