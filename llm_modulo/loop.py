@@ -141,8 +141,8 @@ class Solver:
                 return StopReason.ERROR, None, str(exc)
             state["usage"] = state["usage"] + completion.usage
             candidates = [self.domain.parse_candidate(problem, c.text) for c in completion.choices]
-            verdicts = await asyncio.gather(
-                *(self.verifier.averify(problem, cand, pool=self.pool) for cand in candidates)
+            verdicts = await self.verifier.averify_many(
+                [(problem, cand) for cand in candidates], pool=self.pool
             )
             shares = completion.usage.split(len(candidates))
             round_attempts = [

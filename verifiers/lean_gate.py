@@ -1,0 +1,251 @@
+"""The gate in front of Lean: candidate proof text must be proof text and nothing else.
+
+A candidate is placed by the verifier inside ``theorem ... := (`` ... ``)``. This
+module scans it with Lean's lexical rules (nested ``/- -/`` comments, strings,
+character literals, identifiers with ``«»`` escapes) and refuses, before any Lean
+process runs:
+
+* anything the scanner cannot tokenise the way Lean does: unterminated comments or
+  strings, doc comments, raw and interpolated strings, quotations (backticks);
+* unbalanced or crossed brackets, so the candidate can never close the
+  verifier's parenthesis and end the declaration early;
+* every command keyword (``axiom``, ``theorem``, ``#eval``, ``macro``, ``syntax``,
+  ``elab``, ``notation``, ``attribute``, ``set_option``, ``open``, ``end``, ...),
+  attributes ``@[...]`` (``implemented_by``, ``extern``), ``unsafe``, and every
+  route to the compiler-trusting axioms (``native_decide``, ``decide +native``,
+  ``ofReduceBool``, ``ofReduceNat``, ``trustCompiler``) and to ``sorryAx``.
+
+The parenthesis alone already makes a new command a parse error; the word list is
+defence in depth, and the Lean-side audit (errors, ``sorry`` warnings, the probe
+after each theorem) is the last line. Nested block comments are not a regular
+language, so this is a small hand-written scanner rather than a regex or lark
+grammar.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+
+MAX_PROOF_CHARS = 20_000
+MAX_STATEMENT_CHARS = 4_000
+
+#: Words that start or modify a command, or run arbitrary code, or trust the compiler.
+FORBIDDEN_WORDS = frozenset({
+    # declarations and their modifiers
+    "axiom", "theorem", "lemma", "def", "definition", "example", "instance",
+    "abbrev", "opaque", "structure", "class", "inductive", "coinductive", "mutual",
+    "private", "protected", "public", "noncomputable", "partial", "unsafe", "nonrec",
+    "meta", "deriving", "where",
+    # scopes and files
+    "namespace", "section", "end", "variable", "universe", "universes", "import", "prelude",
+    "module", "export", "open", "include", "omit", "local", "scoped",
+    # options and attributes
+    "set_option", "attribute", "implemented_by", "extern", "initialize",
+    # syntax extension and metaprogramming
+    "macro", "macro_rules", "syntax", "elab", "elab_rules", "notation", "infix", "infixl",
+    "infixr", "prefix", "postfix", "declare_syntax_cat", "run_cmd", "run_elab", "run_meta",
+    "run_tac", "simproc", "dsimproc", "builtin_simproc", "builtin_dsimproc", "grind_pattern",
+    "seal", "unseal", "add_decl_doc", "unif_hint", "recommended_spelling",
+    "compile_inductive", "irreducible_def",
+    # compiler-trusting and unsound terms
+    "native_decide", "native", "ofReduceBool", "ofReduceNat", "reduceBool", "reduceNat",
+    "trustCompiler", "sorryAx", "implementedBy", "unsafeCast", "unsafeBaseIO", "unsafeIO",
+    "unsafeEIO",
+})
+#: Word prefixes that always introduce commands.
+FORBIDDEN_PREFIXES = ("register_", "declare_", "builtin_", "initialize_")
+
+_OPEN = {"(": ")", "[": "]", "{": "}", "⟨": "⟩", "⦃": "⦄", "⟦": "⟧", "‹": "›", "⁅": "⁆"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+_SUBSCRIPTS = set("₀₁₂₃₄₅₆₇₈₉ₐₑₒₓₔₕₖₗₘₙₚₛₜᵢᵣᵤᵥⱼ")
+
+
+class GateError(ValueError):
+    """Candidate or statement text the verifier refuses to hand to Lean."""
+
+    def __init__(self, message: str, offset: int, text: str) -> None:
+        self.offset = offset
+        self.line, self.column = _line_col(text, offset)
+        super().__init__(message)
+
+    @property
+    def location(self) -> str:
+        return f"line {self.line}, column {self.column}"
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # "ident", "symbol", "number", "string", "char"
+    text: str
+    offset: int
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1
+
+
+def _is_letter(ch: str) -> bool:
+    if ch in "λΠΣ":  # Lean keeps these three Greek letters as symbols
+        return False
+    if ch.isalpha() or ch == "_":
+        return True
+    return unicodedata.category(ch) in ("Ll", "Lu", "Lt", "Lo") or "\u1d49" <= ch <= "\u1dbf"
+
+
+def _is_ident_rest(ch: str) -> bool:
+    return _is_letter(ch) or ch.isdigit() or ch in "'!?" or ch in _SUBSCRIPTS
+
+
+def tokenize(text: str) -> list[Token]:
+    """Lean tokens of ``text`` (comments and whitespace dropped); raises GateError."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif text.startswith("/-", i):
+            if text.startswith(("/--", "/-!"), i):
+                raise GateError("doc comments are not allowed in a proof", i, text)
+            i = _skip_block_comment(text, i)
+        elif ch == '"':
+            end = _skip_string(text, i, '"')
+            tokens.append(Token("string", text[i:end], i))
+            i = end
+        elif ch == "'" and i + 2 < n and (text[i + 2] == "'" or text[i + 1] == "\\"):
+            end = _skip_string(text, i, "'")
+            tokens.append(Token("char", text[i:end], i))
+            i = end
+        elif ch == "`":
+            raise GateError("quotations and name literals (`) are not allowed in a proof",
+                            i, text)
+        elif ch == "«" or _is_letter(ch):
+            end = _scan_ident(text, i)
+            word = text[i:end]
+            if end < n and text[end] == '"' and word in ("r", "s", "m", "f", "throwError"):
+                raise GateError("raw and interpolated strings are not allowed in a proof",
+                                i, text)
+            if word.endswith("!") and end < n and text[end] == '"':
+                raise GateError("interpolated strings are not allowed in a proof", i, text)
+            tokens.append(Token("ident", word, i))
+            i = end
+        elif ch.isdigit():
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "._"):
+                j += 1
+            tokens.append(Token("number", text[i:j], i))
+            i = j
+        else:
+            tokens.append(Token("symbol", ch, i))
+            i += 1
+    return tokens
+
+
+def _skip_block_comment(text: str, start: int) -> int:
+    depth, i, n = 0, start, len(text)
+    while i < n:
+        if text.startswith("/-", i):
+            depth += 1
+            i += 2
+        elif text.startswith("-/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    raise GateError("unterminated block comment", start, text)
+
+
+def _skip_string(text: str, start: int, quote: str) -> int:
+    i, n = start + 1, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            return i + 1
+        if quote == "'" and ch == "\n":
+            break
+        i += 1
+    raise GateError("unterminated string or character literal", start, text)
+
+
+def _scan_ident(text: str, start: int) -> int:
+    """End of the (possibly dotted, possibly «escaped») identifier starting at ``start``."""
+    i, n = start, len(text)
+    while True:
+        if i < n and text[i] == "«":
+            j = text.find("»", i + 1)
+            if j < 0 or "\n" in text[i:j]:
+                raise GateError("unterminated «identifier»", i, text)
+            i = j + 1
+        elif i < n and _is_letter(text[i]):
+            i += 1
+            while i < n and _is_ident_rest(text[i]):
+                i += 1
+        else:
+            return i
+        if i + 1 < n and text[i] == "." and (text[i + 1] == "«" or _is_letter(text[i + 1])):
+            i += 1
+            continue
+        return i
+
+
+def _name_parts(word: str) -> list[str]:
+    parts: list[str] = []
+    for part in word.split("."):
+        parts.append(part[1:-1] if part.startswith("«") and part.endswith("»") else part)
+    return parts
+
+
+def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHARS,
+               allow: frozenset[str] = frozenset()) -> list[Token]:
+    """Raise GateError unless ``text`` is safe to place inside the verifier's parentheses."""
+    if not text.strip():
+        raise GateError(f"the {what} is empty", 0, text)
+    if len(text) > max_chars:
+        raise GateError(f"the {what} is {len(text)} characters long (at most {max_chars})",
+                        max_chars, text)
+    if "\x00" in text or any(unicodedata.category(c) == "Cs" for c in text):
+        raise GateError(f"the {what} contains a NUL or unpaired surrogate character",
+                        0, text)
+    tokens = tokenize(text)
+    stack: list[Token] = []
+    for index, tok in enumerate(tokens):
+        if tok.kind == "ident":
+            for part in _name_parts(tok.text):
+                bare = part.rstrip("!?")
+                if part in allow:
+                    continue
+                if part in FORBIDDEN_WORDS or bare in FORBIDDEN_WORDS or bare.startswith(
+                        FORBIDDEN_PREFIXES):
+                    raise GateError(f"`{part}` is not allowed in a {what}: only proof text "
+                                    "is accepted (no commands, options, attributes, "
+                                    "native code or sorryAx)", tok.offset, text)
+        elif tok.kind == "symbol":
+            nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+            adjacent = nxt is not None and nxt.offset == tok.offset + 1
+            if tok.text == "#" and adjacent and nxt is not None and nxt.kind == "ident":
+                raise GateError(f"`#{nxt.text}` commands are not allowed in a {what}",
+                                tok.offset, text)
+            if tok.text == "@" and adjacent and nxt is not None and nxt.text == "[":
+                raise GateError(f"attributes `@[...]` are not allowed in a {what}",
+                                tok.offset, text)
+            if tok.text in _OPEN:
+                stack.append(tok)
+            elif tok.text in _CLOSE:
+                if not stack or stack[-1].text != _CLOSE[tok.text]:
+                    raise GateError(f"unbalanced `{tok.text}` in the {what}", tok.offset, text)
+                stack.pop()
+    if stack:
+        raise GateError(f"`{stack[-1].text}` is never closed in the {what}",
+                        stack[-1].offset, text)
+    return tokens
