@@ -95,6 +95,7 @@ TAMPER = {
     "unbalanced-bracket": "by exact ⟨rfl",
     "crossed-brackets": "(by omega])",
     "run-tac": "by run_tac pure ()",
+    "by-elab": "by_elab pure (Lean.mkConst (Lean.Name.mkSimple \"True.intro\"))",
     "register": "by omega\nregister_simp_attr foo",
     "empty": "   ",
 }

@@ -45,7 +45,8 @@ FORBIDDEN_WORDS = frozenset({
     # syntax extension and metaprogramming
     "macro", "macro_rules", "syntax", "elab", "elab_rules", "notation", "infix", "infixl",
     "infixr", "prefix", "postfix", "declare_syntax_cat", "run_cmd", "run_elab", "run_meta",
-    "run_tac", "simproc", "dsimproc", "builtin_simproc", "builtin_dsimproc", "grind_pattern",
+    "run_tac", "by_elab", "simproc", "dsimproc", "builtin_simproc", "builtin_dsimproc",
+    "grind_pattern",
     "seal", "unseal", "add_decl_doc", "unif_hint", "recommended_spelling",
     "compile_inductive", "irreducible_def",
     # compiler-trusting and unsound terms
