@@ -48,12 +48,15 @@ def system_of(equations: tuple[str, ...], variables: tuple[str, ...], real: bool
         if rel.ops != ("=",):
             raise MathSyntaxError(f"`{text}` is not an equation")
         sides.append((rel.terms[0], rel.terms[1]))
+    free: set[sympy.Symbol] = set()
+    for lhs, rhs in sides:
+        free |= lhs.free_symbols | rhs.free_symbols
     if variables:
         names = tuple(sympy.Symbol(v) for v in variables)
+        for name in names:
+            if name not in free:
+                raise MathSyntaxError(f"the variable `{name}` does not occur in the equations")
     else:
-        free: set[sympy.Symbol] = set()
-        for lhs, rhs in sides:
-            free |= lhs.free_symbols | rhs.free_symbols
         names = tuple(sorted(free, key=lambda s: s.name))
     if not names:
         raise MathSyntaxError("the equations have no unknowns")
@@ -95,7 +98,9 @@ class MathVerifier(Verifier):
             outcome = self._decide(payload, value, unit)
         except MathSyntaxError as exc:
             # The candidate parsed but does not fit the problem (e.g. no values for x).
-            return CheckResult.reject(Critique(kind="form", message=str(exc)))
+            return CheckResult.reject(Critique(
+                kind="form", message=str(exc),
+                location=f"column {exc.column}" if exc.column else None))
         except TooComplex as exc:
             return CheckResult.unknown(f"too large to decide: {exc}", kind="too_complex")
         except RecursionError:

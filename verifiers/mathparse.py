@@ -534,13 +534,13 @@ def parse_math(text: str) -> tuple[Value, str | None]:
     except UnexpectedCharacters as exc:
         ch = clean[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
         raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
-                              f"{ch!r} at column {exc.column}", exc.column) from None
+                              f"{ch!r}", exc.column) from None
     except UnexpectedToken as exc:
         if exc.token.type == "$END":
             raise MathSyntaxError(f"could not parse `{_snippet(clean, len(clean))}`: it ends "
-                                  f"too early (column {len(clean)})", len(clean)) from None
+                                  "too early", len(clean)) from None
         raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
-                              f"`{exc.token!s}` at column {exc.column}", exc.column) from None
+                              f"`{exc.token!s}`", exc.column) from None
     except UnexpectedEOF:
         raise MathSyntaxError("the answer ends too early", len(clean)) from None
     if len(clean) > MAX_TREE_DEPTH // 2 and _depth(tree) > MAX_TREE_DEPTH:

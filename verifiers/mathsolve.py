@@ -149,7 +149,7 @@ def solution_count(system: System) -> int | None:
         return int(roots)
     try:
         matrix, vector = sympy.linear_eq_to_matrix(diffs, list(system.variables))
-    except (sympy.polys.polyerrors.PolyNonlinearError, ValueError):
+    except ValueError:  # sympy's NonlinearError is a ValueError
         return None
     if not all(e.is_Rational for e in [*matrix, *vector]):
         return None

@@ -23,6 +23,10 @@ class MathSyntaxError(ValueError):
         self.column = column
         super().__init__(message)
 
+    def with_column(self) -> str:
+        """The message with its column, for places that show no separate location."""
+        return f"{self}" + (f" (column {self.column})" if self.column else "")
+
 
 class TooComplex(ValueError):
     """The answer is well-formed but exceeds a size cap (a huge power, too deep, too long).
@@ -154,8 +158,7 @@ def normalize(text: str) -> tuple[str, str | None]:
     text = unicodedata.normalize("NFKC", text).translate(_UNICODE)
     for i, ch in enumerate(text):
         if ord(ch) > 126 or (ord(ch) < 32 and ch not in "\t\n\r"):
-            raise MathSyntaxError(f"unexpected character {ch!r} (U+{ord(ch):04X}) at column "
-                                  f"{i + 1}", i + 1)
+            raise MathSyntaxError(f"unexpected character {ch!r} (U+{ord(ch):04X})", i + 1)
     text = text.strip().rstrip(".").strip()
     unit = None
     m = _TRAILING_UNIT.search(text)
