@@ -174,7 +174,7 @@ def answer_candidate(completion: str) -> Candidate:
     """The final answer of a free-text reply: boxed, after ``####``, or the last line."""
     try:
         text = extract_answer(completion)
-    except TooComplex as exc:
+    except (TooComplex, MathSyntaxError) as exc:
         return Candidate(raw=completion[:1000], parse_error=str(exc))
     if not text:
         return Candidate(raw=completion, parse_error="no answer found in the reply")

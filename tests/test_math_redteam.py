@@ -68,3 +68,37 @@ def test_nonlinear_system_does_not_crash() -> None:
     system = EQUATIONS.parse_problem("x + y = 3; x^2 = 4")
     assert check(system, "(2, 1), (-2, 5)").status is Status.UNKNOWN
     assert check(system, "(2, 2)").status is Status.REJECT
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    # several different boxes are a hedge, not "the last one counts"
+    ("\\boxed{1} \\text{ or } \\boxed{2}", "2", Status.REJECT),
+    ("\\boxed{1}\\boxed{2}", "2", Status.REJECT),
+    ("\\boxed{2}\\boxed{2}", "2", Status.ACCEPT),
+    ("\\boxed{\\boxed{2}}", "2", Status.ACCEPT),
+    # numbers side by side were multiplied: 2\,000 was 0, "x = 2 1/2" was 1
+    ("2\\,000", "0", Status.REJECT),
+    ("2\\,000", "2000", Status.ACCEPT),
+    ("1\\,000\\,000", "10^6", Status.ACCEPT),
+    ("1~000", "1000", Status.ACCEPT),
+    ("2 3", "6", Status.REJECT),
+    ("2\\!3", "6", Status.REJECT),
+    ("x = 2 1/2", "1", Status.REJECT),
+    ("2 1/2", "\\frac{5}{2}", Status.ACCEPT),
+    ("\\binom 5 2", "10", Status.ACCEPT),
+    ("\\log_2 8", "3", Status.ACCEPT),
+    ("\\phantom{1}2", "2", Status.ACCEPT),
+    ("\\phantom{1}2", "12", Status.REJECT),
+])
+def test_latex_tricks(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected
+
+
+def test_hedged_boxes_in_a_completion_and_a_reference() -> None:
+    from domains.math_answer import answer_candidate
+
+    hedge = answer_candidate("Either \\boxed{3} or maybe \\boxed{4}.")
+    assert hedge.answer is None and hedge.parse_error and "boxed" in hedge.parse_error
+    assert answer_candidate("So \\boxed{3}. Check: \\boxed{3}").answer == {"answer": "3"}
+    with pytest.raises(ProblemError, match="boxed"):
+        ANSWERS.parse_problem({"solution": "First \\boxed{3}, then \\boxed{5}."})

@@ -34,26 +34,55 @@ class TooComplex(ValueError):
     Deciding it would cost unbounded time, so verifiers answer UNKNOWN, never ACCEPT."""
 
 
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+
+
+def boxed_contents(text: str) -> list[str]:
+    """The contents of every outermost ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces).
+
+    ``\\boxed 5`` (no braces) contributes its next token; an unclosed box contributes nothing.
+    """
+    out: list[str] = []
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        i = m.end()
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            token = re.compile(r"\s+(\S+)").match(text, m.end())
+            if token:
+                out.append(token.group(1))
+            pos = m.end()
+            continue
+        depth = 0
+        for j in range(i, len(text)):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    out.append(text[i + 1 : j].strip())
+                    break
+        else:
+            return out
+        pos = j + 1
+    return out
+
+
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` in ``text`` (balanced braces)."""
-    pos = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if pos < 0:
+    """The boxed answer of ``text``; None when nothing is boxed.
+
+    Several boxes with different contents are a hedge (``\\boxed{1} or \\boxed{2}``) or a
+    multi-part answer, never silently the last one: :class:`MathSyntaxError`.
+    """
+    boxes = boxed_contents(text)
+    if not boxes:
         return None
-    i = text.find("{", pos)
-    if i < 0:
-        # \boxed 5 (no braces): the next token
-        m = re.match(r"\\(?:boxed|fbox)\s+(\S+)", text[pos:])
-        return m.group(1) if m else None
-    depth = 0
-    for j in range(i, len(text)):
-        ch = text[j]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None
+    if len(set(boxes)) > 1:
+        raise MathSyntaxError(f"the text has {len(set(boxes))} different \\boxed{{}} answers; "
+                              "box only the final answer (a list such as `1, 2` in one box if "
+                              "there are several)")
+    return boxes[-1]
 
 
 _ANSWER_IS = re.compile(
@@ -106,6 +135,14 @@ _MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}"
                          r"|\\(begin|end)\{array\}(\{[^}]*\})?")
 _SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)"
                      r"|~|\\left\.|\\right\.")
+_INVISIBLE = re.compile(r"\\(?:[hv]?phantom|[hv]space\*?)\s*\{[^{}]*\}")
+#: ``1\,000\,000`` / ``1~000``: digit groups joined by a LaTeX space are one number.
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\\[,;: ]|~)\d{3})+)(?![\d])")
+_SPACED_GROUP = re.compile(r"\\[,;: ]|~")
+#: Two numbers side by side (``2 3``, ``2\,3``, ``x = 2 1/2``): a typo or a separator we
+#: cannot read, never a product. Not after ``_`` / ``^`` (``\log_2 8``, ``\sin^2 3``).
+_NUMBER_NUMBER = re.compile(r"(?<![\d._^A-Za-z])(?:\d+\.?\d*|\.\d+)\s+(?=\.?\d)")
+_BINOM_DIGITS = re.compile(r"\\binom\s*(\d)\s*(\d)")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
@@ -150,8 +187,7 @@ def normalize(text: str) -> tuple[str, str | None]:
     if len(text) > MAX_ANSWER_CHARS:
         raise TooComplex(f"the answer is {len(text)} characters long (at most "
                          f"{MAX_ANSWER_CHARS})")
-    boxed = last_boxed(text)
-    if boxed is not None:
+    while (boxed := last_boxed(text)) is not None:  # each round strictly shortens the text
         text = boxed
     text = _SUPER_RUN.sub(lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group()) + "}",
                           text)
@@ -176,6 +212,9 @@ def normalize(text: str) -> tuple[str, str | None]:
                               "give the value")
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
+    text = _INVISIBLE.sub("", text)
+    text = _SPACED_THOUSANDS.sub(lambda mm: mm.group(1) + _SPACED_GROUP.sub("", mm.group(2)),
+                                 text)
     text = _SPACES.sub(" ", text)
     text = _DEGREES.sub("", text)
     text = _OR_AND.sub(", ", text)
@@ -185,6 +224,7 @@ def normalize(text: str) -> tuple[str, str | None]:
     text = _THOUSANDS.sub(lambda mm: mm.group(1) + mm.group(2).replace(",", ""), text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_DIGIT_BRACE.sub(r"\\frac{\1}{", text)
+    text = _BINOM_DIGITS.sub(r"\\binom{\1}{\2}", text)
     text = _NTH_ROOT.sub(r"\\root{\1}", text)
     text = _SQRT_DIGIT.sub(r"\\sqrt{\1}", text)
     text = text.strip()
@@ -194,6 +234,9 @@ def normalize(text: str) -> tuple[str, str | None]:
             sign, whole, num, den = mm.groups()
             text = f"{sign}({whole}+{num}/{den})"
             break
+    if (mm := _NUMBER_NUMBER.search(text)) is not None:
+        raise MathSyntaxError("two numbers stand side by side; write the operation (`*`, `+`) "
+                              "or the number without spaces", mm.end())
     if text.count("|") == 2 and "\\lvert" not in text:
         first = text.index("|")
         second = text.index("|", first + 1)
