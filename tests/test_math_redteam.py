@@ -102,3 +102,44 @@ def test_hedged_boxes_in_a_completion_and_a_reference() -> None:
     assert answer_candidate("So \\boxed{3}. Check: \\boxed{3}").answer == {"answer": "3"}
     with pytest.raises(ProblemError, match="boxed"):
         ANSWERS.parse_problem({"solution": "First \\boxed{3}, then \\boxed{5}."})
+
+
+@pytest.mark.parametrize(("equations", "text", "expected"), [
+    # sympy cancels x^2/x to x while building: x = 0 was accepted for an equation it leaves
+    # undefined
+    ("\\frac{x^2}{x} = 0", "0", Status.REJECT),
+    ("\\frac{x^2}{x} = 0", "\\emptyset", Status.ACCEPT),
+    ("\\frac{x^2-1}{x-1} = 2", "1", Status.REJECT),
+    ("\\frac{x^2-1}{x-1} = 2", "\\emptyset", Status.ACCEPT),
+    ("\\frac{x^2-x}{x} = 0", "1", Status.ACCEPT),
+    ("x^{-1} \\cdot x^2 = 0", "0", Status.REJECT),
+    ("\\frac{1}{x} = 0", "\\emptyset", Status.ACCEPT),
+    # an infinite "solution" of 1/x = 0
+    ("\\frac{1}{x} = 0", "\\infty", Status.REJECT),
+])
+def test_solutions_where_the_equation_is_undefined(equations: str, text: str,
+                                                   expected: Status) -> None:
+    assert check(EQUATIONS.parse_problem(equations), text).status is expected
+
+
+def test_infinite_solution_rejected_even_without_completeness() -> None:
+    problem = EQUATIONS.parse_problem({"equations": ["\\frac{1}{x} = 0"],
+                                       "all_solutions": False})
+    assert check(problem, "\\infty").status is Status.REJECT
+
+
+@pytest.mark.parametrize(("text", "reference"), [
+    ("x/x", "1"), ("1", "x/x"), ("\\frac{x^2-1}{x-1}", "x+1"),
+    ("\\frac{x^2-1}{x-1} = 2", "x + 1 = 2"), ("x = \\frac{a}{a}", "1"),
+])
+def test_cancelled_divisions_are_not_accepted(text: str, reference: str) -> None:
+    result = check(answer_problem(reference), text)
+    assert result.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize(("text", "reference"), [
+    ("\\frac{1}{x}+\\frac{1}{y}", "\\frac{x+y}{xy}"), ("\\frac{x}{x^2}", "\\frac{1}{x}"),
+    ("y = \\frac{1}{x}", "y = x^{-1}"), ("\\frac{2}{2x}", "x^{-1}"),
+])
+def test_same_divisors_still_accept(text: str, reference: str) -> None:
+    assert check(answer_problem(reference), text).status is Status.ACCEPT

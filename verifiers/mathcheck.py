@@ -43,11 +43,13 @@ def system_of(equations: tuple[str, ...], variables: tuple[str, ...], real: bool
     import sympy
 
     sides = []
+    poles = []
     for text in equations:
         rel = parse_relation(text)
         if rel.ops != ("=",):
             raise MathSyntaxError(f"`{text}` is not an equation")
         sides.append((rel.terms[0], rel.terms[1]))
+        poles.append(rel.poles)
     free: set[sympy.Symbol] = set()
     for lhs, rhs in sides:
         free |= lhs.free_symbols | rhs.free_symbols
@@ -60,7 +62,7 @@ def system_of(equations: tuple[str, ...], variables: tuple[str, ...], real: bool
         names = tuple(sorted(free, key=lambda s: s.name))
     if not names:
         raise MathSyntaxError("the equations have no unknowns")
-    return System(tuple(sides), names, real, all_solutions)
+    return System(tuple(sides), names, real, all_solutions, tuple(poles))
 
 
 def problem_system(payload: dict[str, Any]) -> System | None:

@@ -185,6 +185,34 @@ def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Dec
     return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
 
 
+def pole_factors(poles: frozenset[sympy.Expr]) -> frozenset[sympy.Expr]:
+    """The irreducible factors whose zeros make an expression undefined (its written divisors).
+
+    ``{x*y}`` and ``{x, 2y}`` give the same factors: the same points are excluded."""
+    out: set[sympy.Expr] = set()
+    for pole in poles:
+        try:
+            _, factors = sympy.factor_list(sympy.numer(sympy.together(pole)))
+        except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+            out.add(sympy.expand(pole))
+            continue
+        for factor, _mult in factors:
+            if not factor.free_symbols:
+                continue
+            factor = factor.as_content_primitive()[1]
+            out.add(-factor if factor.could_extract_minus_sign() else factor)
+    return frozenset(out)
+
+
+def same_domain(cand: frozenset[sympy.Expr], ref: frozenset[sympy.Expr]) -> bool:
+    """Whether two expressions were written with divisors that vanish at the same points."""
+    return cand == ref or pole_factors(cand) == pole_factors(ref)
+
+
+_DOMAIN_MESSAGE = ("the two agree where both are defined, but one is undefined at points where "
+                   "the other is not (a division that cancels, such as x/x)")
+
+
 # -- composite values -----------------------------------------------------------------------
 
 def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None) -> Outcome:
@@ -195,6 +223,8 @@ def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None
         pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
     decisions = [scalar_decision(c, r, tol) for c, r in pairs]
     if Decision.EQUAL in decisions:
+        if not same_domain(cand.poles, ref.poles):
+            return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
         return Outcome.equal()
     if Decision.UNDECIDED in decisions:
         return Outcome(Decision.UNDECIDED, f"could not decide whether {show(cand.expr)} equals "
@@ -231,9 +261,9 @@ def as_value(value: Value) -> Value:
     if isinstance(value, Relation) and value.ops == ("=",):
         left, right = value.terms
         if isinstance(left, sympy.Symbol) and not right.has(left):
-            return Scalar((right,))
+            return Scalar((right,), poles=value.poles)
         if isinstance(right, sympy.Symbol) and not left.has(right):
-            return Scalar((left,))
+            return Scalar((left,), poles=value.poles)
     return value
 
 
@@ -537,6 +567,8 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     if c_op in ("<", "<=") and not (value.is_extended_real and value > 0):
         return Outcome(Decision.DIFFERENT, "your inequality points the other way", "relation",
                        where)
+    if not same_domain(cand.poles, ref.poles):
+        return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
     return Outcome.equal()
 
 

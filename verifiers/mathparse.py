@@ -133,6 +133,9 @@ class Scalar:
 
     alts: tuple[sympy.Expr, ...]
     percent_of: sympy.Expr | None = None  # the number written before ``%``
+    #: Every non-constant divisor written in the expression (``x`` in ``x/x``). sympy cancels
+    #: ``x/x`` to ``1`` as it builds, so this is the only record of where the text is undefined.
+    poles: frozenset[sympy.Expr] = frozenset()
 
     @property
     def expr(self) -> sympy.Expr:
@@ -176,6 +179,7 @@ class Relation:
 
     terms: tuple[sympy.Expr, ...]
     ops: tuple[str, ...]
+    poles: frozenset[sympy.Expr] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -235,12 +239,21 @@ def _combine(fn: Callable[..., sympy.Expr], *args: Any, what: str = "this") -> S
     multi = [s for s in scalars if len(s.alts) > 1]
     if len(multi) > 1:
         raise MathSyntaxError("use at most one ± in an answer")
+    poles = frozenset().union(*(s.poles for s in scalars))
     if not multi:
-        return Scalar((fn(*(s.alts[0] for s in scalars)),))
+        return Scalar((fn(*(s.alts[0] for s in scalars)),), poles=poles)
     out = []
     for k in range(len(multi[0].alts)):
         out.append(fn(*(s.alts[k] if len(s.alts) > 1 else s.alts[0] for s in scalars)))
-    return Scalar(tuple(out))
+    return Scalar(tuple(out), poles=poles)
+
+
+def _with_poles(value: Scalar, divisors: Scalar) -> Scalar:
+    """``value`` remembering the non-constant ``divisors`` it was divided by."""
+    extra = frozenset(d for d in divisors.alts if d.free_symbols)
+    if not extra:
+        return value
+    return Scalar(value.alts, value.percent_of, value.poles | extra)
 
 
 def _number(token: str) -> sympy.Rational:
@@ -315,7 +328,7 @@ def _items(children: Sequence[Any], flatten: bool = True) -> tuple[Value, ...]:
 
 def _item(value: Any) -> Value:
     if isinstance(value, Scalar) and len(value.alts) > 1:
-        return Answers(tuple(Scalar((a,)) for a in value.alts))
+        return Answers(tuple(Scalar((a,), poles=value.poles) for a in value.alts))
     return value  # type: ignore[no-any-return]
 
 
@@ -338,12 +351,14 @@ class _Build(Transformer[Token, Any]):
         ops = tuple(str(t) for t in c[1::2])
         scalars = [_scalar(t, "a relation") for t in terms]
         multi = [i for i, s in enumerate(scalars) if len(s.alts) > 1]
+        poles = frozenset().union(*(s.poles for s in scalars))
         if multi and len(multi) == 1 and len(terms) == 2:
             i = multi[0]
             return Answers(tuple(
-                Relation(tuple(a if j == i else s.expr for j, s in enumerate(scalars)), ops)
+                Relation(tuple(a if j == i else s.expr for j, s in enumerate(scalars)), ops,
+                         poles)
                 for a in scalars[i].alts))
-        return Relation(tuple(s.expr for s in scalars), ops)
+        return Relation(tuple(s.expr for s in scalars), ops, poles)
 
     def add(self, c: list[Any]) -> Scalar:
         return _combine(lambda a, b: _checked(sympy.Add(a, b)), *c, what="+")
@@ -355,11 +370,12 @@ class _Build(Transformer[Token, Any]):
         a, b = _scalar(c[0]).expr, _scalar(c[1]).expr
         if len(_scalar(c[0]).alts) > 1:
             raise MathSyntaxError("use at most one ± in an answer")
-        return Scalar((_checked(a + b), _checked(a - b)))
+        return Scalar((_checked(a + b), _checked(a - b)),
+                      poles=_scalar(c[0]).poles | _scalar(c[1]).poles)
 
     def pm_unary(self, c: list[Any]) -> Scalar:
         b = _scalar(c[0]).expr
-        return Scalar((b, _checked(-b)))
+        return Scalar((b, _checked(-b)), poles=_scalar(c[0]).poles)
 
     def mul(self, c: list[Any]) -> Scalar:
         return _combine(lambda a, b: _checked(sympy.Mul(a, b)), *c, what="*")
@@ -369,13 +385,16 @@ class _Build(Transformer[Token, Any]):
             if b == 0:
                 raise MathSyntaxError("the expression divides by zero")
             return _checked(sympy.Mul(a, sympy.Pow(b, -1)))
-        return _combine(divide, *c, what="/")
+        return _with_poles(_combine(divide, *c, what="/"), _scalar(c[1]))
 
     def neg(self, c: list[Any]) -> Scalar:
         return _combine(lambda a: -a, c[0], what="-")
 
     def pow(self, c: list[Any]) -> Scalar:
-        return _combine(_power, c[0], c[1], what="^")
+        out = _combine(_power, c[0], c[1], what="^")
+        if any(e.is_number and e.is_negative for e in _scalar(c[1]).alts):
+            return _with_poles(out, _scalar(c[0]))
+        return out
 
     def sub_pow(self, c: list[Any]) -> Scalar:
         return self.pow([self.subscripted(c[:2]), c[2]])
@@ -385,7 +404,7 @@ class _Build(Transformer[Token, Any]):
 
     def percent(self, c: list[Any]) -> Scalar:
         s = _scalar(c[0], "%")
-        return Scalar((s.expr / 100,), percent_of=s.expr)
+        return Scalar((s.expr / 100,), percent_of=s.expr, poles=s.poles)
 
     def sub_text(self, c: list[Any]) -> str:
         return "".join(str(t) for t in c)

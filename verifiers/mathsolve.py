@@ -29,6 +29,12 @@ class System:
     variables: tuple[sympy.Symbol, ...]
     real: bool = True
     all_solutions: bool = True
+    #: Per equation, the non-constant divisors it was written with (``x`` in ``x^2/x = 0``):
+    #: a solution must not make any of them zero, even where sympy cancelled the division.
+    poles: tuple[frozenset[sympy.Expr], ...] = ()
+
+    def poles_of(self, i: int) -> frozenset[sympy.Expr]:
+        return self.poles[i] if i < len(self.poles) else frozenset()
 
 
 def assignments(value: Value, variables: tuple[sympy.Symbol, ...]) -> list[Assignment]:
@@ -87,14 +93,22 @@ def check_solutions(system: System, value: Value) -> Outcome:
     for k, point in enumerate(proposed, 1):
         where = f"solution {k}" if len(proposed) > 1 else None
         named = ", ".join(f"{v.name} = {show(point[v])}" for v in system.variables)
+        if any(x.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) for x in point.values()):
+            return Outcome(Decision.DIFFERENT, f"{named} is not a number; a solution is a finite "
+                           "value", "not_finite", where)
         if system.real and any(_not_real(x) for x in point.values()):
             return Outcome(Decision.DIFFERENT, f"{named} is not a real number; the problem asks "
                            "for real solutions", "not_real", where)
         for i, (lhs, rhs) in enumerate(system.equations, 1):
             left, right = lhs.xreplace(point), rhs.xreplace(point)
-            if left.has(sympy.zoo, sympy.nan) or right.has(sympy.zoo, sympy.nan):
+            pole = _pole_at(system.poles_of(i - 1), point)
+            if pole is Decision.EQUAL or left.has(sympy.zoo, sympy.nan) or right.has(
+                    sympy.zoo, sympy.nan):
                 return Outcome(Decision.DIFFERENT, f"substituting {named} makes equation {i} "
-                               "undefined", "substitution", where)
+                               "undefined (it divides by zero)", "substitution", where)
+            if pole is Decision.UNDECIDED and undecided is None:
+                undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} "
+                                    f"makes equation {i} undefined", "undecided", where)
             decision = scalar_decision(left, right)
             eq = f" in equation {i}" if len(system.equations) > 1 else ""
             if decision is Decision.DIFFERENT:
@@ -115,6 +129,14 @@ def check_solutions(system: System, value: Value) -> Outcome:
             return Outcome(Decision.DIFFERENT, "no solution was given", "missing")
         return Outcome.equal()
     return _complete(system, distinct)
+
+
+def _pole_at(poles: frozenset[sympy.Expr], point: Assignment) -> Decision:
+    """EQUAL when a divisor is proven zero at ``point``, DIFFERENT when all are proven non-zero."""
+    decisions = [scalar_decision(p.xreplace(point), sympy.Integer(0)) for p in poles]
+    if Decision.EQUAL in decisions:
+        return Decision.EQUAL
+    return Decision.UNDECIDED if Decision.UNDECIDED in decisions else Decision.DIFFERENT
 
 
 def _not_real(x: sympy.Expr) -> bool:
@@ -140,13 +162,23 @@ def solution_count(system: System) -> int | None:
             poly = sympy.Poly(num, x)
         except sympy.PolynomialError:
             return None
-        if not all(c.is_Rational for c in poly.coeffs()) or poly.degree() < 1:
+        if not all(c.is_Rational for c in poly.coeffs()) or poly.is_zero:
             return None
+        if poly.degree() < 1:
+            return 0  # a non-zero constant numerator: never zero
         sqf = poly.sqf_part()
-        roots = sqf.count_roots() if system.real else sqf.degree()
-        if den != 1 and sympy.gcd(sqf, sympy.Poly(den, x)).degree() > 0:
-            return None  # a root of the numerator is a pole: not counted here
-        return int(roots)
+        try:  # roots of the numerator where the equation is undefined are not solutions
+            for divisor in (den, *system.poles_of(0)):
+                pole = sympy.Poly(sympy.numer(sympy.together(divisor)), x)
+                if not all(c.is_Rational for c in pole.coeffs()):
+                    return None
+                if not pole.is_zero:
+                    sqf = sqf.exquo(sympy.gcd(sqf, pole))
+        except sympy.PolynomialError:
+            return None
+        return int(sqf.count_roots() if system.real else sqf.degree())
+    if any(system.poles):
+        return None
     try:
         matrix, vector = sympy.linear_eq_to_matrix(diffs, list(system.variables))
     except ValueError:  # sympy's NonlinearError is a ValueError
