@@ -244,6 +244,13 @@ e ||| 2.718281828 ||| reject
 2\,000 ||| 0 ||| reject
 x = 2 1/2 ||| 1 ||| reject
 \phantom{0}7 ||| 7 ||| accept
+\sin 30^\circ ||| \frac{1}{2} ||| accept
+\sin 30^\circ ||| \sin 30 ||| reject
+\sin^{-1} x ||| \frac{1}{\sin x} ||| reject
+\cos^{-1}(0) ||| \frac{\pi}{2} ||| accept
+\sin x^2 ||| \sin^2 x ||| reject
+\sin 2x ||| \sin(2x) ||| accept
+3.14\ldots ||| 3.14 ||| reject
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).

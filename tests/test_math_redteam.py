@@ -143,3 +143,38 @@ def test_cancelled_divisions_are_not_accepted(text: str, reference: str) -> None
 ])
 def test_same_divisors_still_accept(text: str, reference: str) -> None:
     assert check(answer_problem(reference), text).status is Status.ACCEPT
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    # degrees were dropped, so sin 30° was sin(30 radians) and equal to \sin 30
+    ("\\sin 30^\\circ", "\\frac{1}{2}", Status.ACCEPT),
+    ("\\sin 30^\\circ", "\\sin 30", Status.REJECT),
+    ("\\cos 60°", "0.5", Status.ACCEPT),
+    ("30^\\circ", "\\frac{\\pi}{6}", Status.ACCEPT),
+    ("30^\\circ", "30", Status.ACCEPT),
+    ("30", "30^{\\circ}", Status.ACCEPT),
+    ("30^\\circ", "60", Status.REJECT),
+    # ^{-1} on a trig function is the inverse function (it was 1/sin)
+    ("\\sin^{-1} x", "\\frac{1}{\\sin x}", Status.REJECT),
+    ("\\sin^{-1} x", "\\arcsin x", Status.ACCEPT),
+    ("\\cos^{-1}(0)", "1", Status.REJECT),
+    ("\\cos^{-1}(0)", "\\frac{\\pi}{2}", Status.ACCEPT),
+    ("\\sin^{-2} x", "\\frac{1}{\\sin^2 x}", Status.REJECT),
+    # \sin x^2 is sin(x^2), \sin 2x is sin(2x) (they were (sin x)^2 and x sin 2)
+    ("\\sin x^2", "\\sin^2 x", Status.REJECT),
+    ("\\sin x^2", "\\sin(x^2)", Status.ACCEPT),
+    ("\\sin 2x", "\\sin(2x)", Status.ACCEPT),
+    ("\\sin 2x", "x\\sin 2", Status.REJECT),
+    ("\\sin(x)^2", "\\sin^2 x", Status.ACCEPT),
+    # a truncated decimal is not the finite decimal; !! is not (n!)!
+    ("3.14\\ldots", "3.14", Status.REJECT),
+    ("3.14...", "3.14", Status.REJECT),
+    ("0.999\\ldots", "1", Status.REJECT),
+    ("3!!", "720", Status.REJECT),
+    # readable set notation
+    ("\\mathbb{R}", "(-\\infty, \\infty)", Status.ACCEPT),
+    ("x \\in [1, 2]", "[1, 2]", Status.ACCEPT),
+    ("\\langle 1, 2 \\rangle", "(1, 2)", Status.ACCEPT),
+])
+def test_reading_conventions(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected

@@ -70,6 +70,7 @@ relation: expr (REL expr)*
 ?postfix: atom
     | postfix "!" -> factorial
     | postfix "%" -> percent
+    | postfix "\\deg" -> degrees
     | atom "_" subscript -> subscripted
 ?subscript: NUMBER -> sub_text
     | NAME -> sub_text
@@ -285,8 +286,13 @@ _FUNCS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
     "arccos": sympy.acos, "arctan": sympy.atan, "asin": sympy.asin, "acos": sympy.acos,
     "atan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
     "ln": sympy.log, "log": sympy.log, "exp": sympy.exp, "abs": sympy.Abs,
-    "floor": sympy.floor, "ceil": sympy.ceiling,
+    "floor": sympy.floor, "ceil": sympy.ceiling, "asinh": sympy.asinh, "acosh": sympy.acosh,
+    "atanh": sympy.atanh, "asec": sympy.asec, "acsc": sympy.acsc, "acot": sympy.acot,
 }
+
+
+_INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
+            "tanh": "atanh", "sec": "asec", "csc": "acsc", "cot": "acot"}
 
 
 def _apply(name: str, arg: sympy.Expr) -> sympy.Expr:
@@ -406,6 +412,11 @@ class _Build(Transformer[Token, Any]):
         s = _scalar(c[0], "%")
         return Scalar((s.expr / 100,), percent_of=s.expr, poles=s.poles)
 
+    def degrees(self, c: list[Any]) -> Scalar:
+        s = _scalar(c[0], "°")
+        return Scalar((_checked(sympy.Mul(s.expr, sympy.pi / 180)),), percent_of=s.expr,
+                      poles=s.poles)
+
     def sub_text(self, c: list[Any]) -> str:
         return "".join(str(t) for t in c)
 
@@ -483,6 +494,15 @@ class _Build(Transformer[Token, Any]):
         return _combine(lambda a: _apply(name, a), c[1], what=name)
 
     def func_pow(self, c: list[Any]) -> Scalar:
+        name = str(c[0]).lstrip("\\")
+        exponent = _scalar(c[1]).alts
+        if exponent[0].is_number and exponent[0].is_negative:
+            # \sin^{-1} x is arcsin x in print, 1/sin x to a power rule: refuse to guess
+            # except for the inverse-function reading of ^{-1} on a trig function.
+            if exponent == (sympy.Integer(-1),) and name in _INVERSE:
+                return self.func([_INVERSE[name], c[2]])
+            raise MathSyntaxError(f"`{name}^{{{exponent[0]}}}` is ambiguous; write an inverse "
+                                  "function (\\arcsin) or a fraction")
         inner = self.func([c[0], c[2]])
         return self.pow([inner, c[1]])
 

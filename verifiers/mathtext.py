@@ -160,7 +160,20 @@ _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_DIGIT_BRACE = re.compile(r"\\frac\s*(\d)\s*\{")
 _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 _NTH_ROOT = re.compile(r"\\sqrt\s*\[([^\[\]]*)\]")
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\\degree\s*\}")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\^\s*\{\s*\\degree\s*\}"
+                      r"|\\degree")
+#: A number or letter right before a degree sign is braced, so ``\sin 30^\circ`` is sin(30°).
+_DEGREE_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+|[A-Za-z])\s*\\deg(?![A-Za-z])")
+#: ``0.999\ldots`` / ``3.14...``: a truncated decimal is not a value.
+_TRUNCATED = re.compile(r"\d\s*(?:\\[lc]?dots|\.\.\.)")
+#: ``\sin x^2`` is sin(x^2) and ``\sin 2x`` is sin(2x), as printed maths reads them: the
+#: one-token argument is braced before parsing (``\sin(x)^2`` stays a power of sin).
+_FUNC_TOKEN_ARG = re.compile(
+    r"(\\(?:sin|cos|tan|sec|csc|cot|sinh|cosh|tanh|ln|log|arcsin|arccos|arctan))\s*"
+    r"((?:\d+\.?\d*|[A-Za-z]|\\(?:pi|theta|alpha|beta))\s*\^\s*(?:\{[^{}]*\}|-?\w)"
+    r"|\d+\.?\d*[A-Za-z](?![A-Za-z]))")
+_SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
+_MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
 _OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
@@ -173,7 +186,8 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="), ("\\lt", "<"),
     ("\\gt", ">"), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"),
     ("\\%", "%"), ("**", "^"), ("\\$", ""), ("$", ""), ("\\mp", "\\pm "),
-    ("\\infin", "\\infty "), ("\\dots", ""), ("\\ldots", ""),
+    ("\\infin", "\\infty "), ("\\langle", "("), ("\\rangle", ")"), ("\\dots", ""),
+    ("\\ldots", ""),
 )
 
 
@@ -195,6 +209,9 @@ def normalize(text: str) -> tuple[str, str | None]:
     for i, ch in enumerate(text):
         if ord(ch) > 126 or (ord(ch) < 32 and ch not in "\t\n\r"):
             raise MathSyntaxError(f"unexpected character {ch!r} (U+{ord(ch):04X})", i + 1)
+    if (mm := _TRUNCATED.search(text)) is not None:
+        raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
+                              "the exact value", mm.start() + 1)
     text = text.strip().rstrip(".").strip()
     unit = None
     m = _TRAILING_UNIT.search(text)
@@ -210,13 +227,20 @@ def normalize(text: str) -> tuple[str, str | None]:
     if "vmatrix" in text:
         raise MathSyntaxError("determinant notation (vmatrix) is not an answer form; "
                               "give the value")
+    if "!!" in text:
+        raise MathSyntaxError("`!!` is ambiguous (double factorial or a factorial twice); "
+                              "write it as a product", text.index("!!") + 1)
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
     text = _INVISIBLE.sub("", text)
+    text = _MEMBER_OF.sub("", text)
+    text = _SET_OF_REALS.sub(lambda _: "(-\\infty, \\infty)", text)
     text = _SPACED_THOUSANDS.sub(lambda mm: mm.group(1) + _SPACED_GROUP.sub("", mm.group(2)),
                                  text)
     text = _SPACES.sub(" ", text)
-    text = _DEGREES.sub("", text)
+    text = _DEGREES.sub("\\\\deg ", text)
+    text = _DEGREE_TOKEN.sub(r"{\1\\deg}", text)
+    text = _FUNC_TOKEN_ARG.sub(r"\1{\2}", text)
     text = _OR_AND.sub(", ", text)
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
     text = _REPEATING.sub(_repeating, text)
