@@ -178,3 +178,9 @@ def test_same_divisors_still_accept(text: str, reference: str) -> None:
 ])
 def test_reading_conventions(text: str, reference: str, expected: Status) -> None:
     assert check(answer_problem(reference), text).status is expected
+
+
+def test_tolerance_never_accepts_a_non_real_value_for_a_real_one() -> None:
+    assert check(answer_problem("1", tolerance=0.5), "1 + \\frac{i}{10}").status is Status.REJECT
+    assert check(answer_problem("1", tolerance=0.5), "1.1").status is Status.ACCEPT
+    assert check(answer_problem("i", tolerance=0.5), "1.1i").status is Status.ACCEPT

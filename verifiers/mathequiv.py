@@ -167,6 +167,8 @@ def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Dec
         ref_value = _numeric(ref)
         if value is None or ref_value is None:
             return Decision.UNDECIDED
+        if sympy.im(ref_value) == 0 and abs(sympy.im(value)) > SEPARATION:
+            return Decision.DIFFERENT  # a non-real value is never "close to" a real one
         bound = sympy.Float(0, PRECISION)
         if tol.absolute is not None:
             bound = max(bound, sympy.Float(sympy.Rational(tol.absolute), PRECISION))
