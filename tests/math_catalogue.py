@@ -229,7 +229,10 @@ x/x ||| 1 ||| unknown
 \frac{2x}{x} ||| 2 ||| unknown
 \frac{1}{x}+\frac{1}{y} ||| \frac{x+y}{xy} ||| accept
 \frac{x}{x^2} ||| \frac{1}{x} ||| accept
-\frac{x^2-1}{x-1} = 2 ||| x+1 = 2 ||| unknown
+\frac{x^2-1}{x-1} = 2 ||| x+1 = 2 ||| reject
+x^2 = 0 ||| x = 0 ||| accept
+x^2 = 4 ||| x = 2 ||| reject
+x^3 + x = 0 ||| x = 0 ||| unknown
 \sqrt{x^2} ||| x ||| reject
 |x| ||| x ||| reject
 \log(xy) ||| \log x + \log y ||| unknown

@@ -130,7 +130,7 @@ def test_infinite_solution_rejected_even_without_completeness() -> None:
 
 @pytest.mark.parametrize(("text", "reference"), [
     ("x/x", "1"), ("1", "x/x"), ("\\frac{x^2-1}{x-1}", "x+1"),
-    ("\\frac{x^2-1}{x-1} = 2", "x + 1 = 2"), ("x = \\frac{a}{a}", "1"),
+    ("x = \\frac{a}{a}", "1"), ("y = \\frac{x^2-1}{x-1}", "y = x + 1"),
 ])
 def test_cancelled_divisions_are_not_accepted(text: str, reference: str) -> None:
     result = check(answer_problem(reference), text)
@@ -184,3 +184,25 @@ def test_tolerance_never_accepts_a_non_real_value_for_a_real_one() -> None:
     assert check(answer_problem("1", tolerance=0.5), "1 + \\frac{i}{10}").status is Status.REJECT
     assert check(answer_problem("1", tolerance=0.5), "1.1").status is Status.ACCEPT
     assert check(answer_problem("i", tolerance=0.5), "1.1i").status is Status.ACCEPT
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    # one unknown, rational coefficients: compared by solution sets, exactly
+    ("x^2 = 0", "x = 0", Status.ACCEPT),
+    ("x = 0", "x^2 = 0", Status.ACCEPT),
+    ("x^2 = 4", "(x-2)(x+2) = 0", Status.ACCEPT),
+    ("(x-1)^2(x+2) = 0", "x^2 + x - 2 = 0", Status.ACCEPT),
+    ("x^2 + 1 = 0", "x^4 + 2x^2 + 1 = 0", Status.ACCEPT),
+    ("x^2 = 4", "x = 2", Status.REJECT),
+    ("x^3 + x = 0", "x = 0", Status.UNKNOWN),  # same real roots, different complex ones
+    ("x^2 = 2", "x^4 = 4", Status.UNKNOWN),
+    # the candidate's own excluded points count: x = 1 is not a solution on the left
+    ("\\frac{x^2-1}{x-1} = 0", "x = -1", Status.ACCEPT),
+    ("\\frac{x^2-1}{x-1} = 0", "x^2 = 1", Status.REJECT),
+    ("\\frac{x^2-1}{x-1} = 2", "x + 1 = 2", Status.REJECT),
+    # more than one unknown keeps the constant-multiple rule
+    ("x^2 = 0", "y = 0", Status.REJECT),
+    ("y = 2x + 1", "2x - y + 1 = 0", Status.ACCEPT),
+])
+def test_equations_compare_by_solution_set(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected

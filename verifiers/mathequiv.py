@@ -554,6 +554,10 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
                        "which is not the expected kind", "relation", where)
     if r_diff == 0:
         return Outcome(Decision.UNDECIDED, "the expected relation is trivial", "undecided", where)
+    if c_op == "=":
+        by_roots = _root_set_outcome((c_diff, cand.poles), (r_diff, ref.poles), where)
+        if by_roots is not None:
+            return by_roots
     ratio = sympy.cancel(sympy.Mul(c_diff, sympy.Pow(r_diff, -1)))
     wrong = Outcome(Decision.DIFFERENT, "your equation is not equivalent to the expected one "
                     "(the two sides are not a constant multiple of each other)", "equation", where)
@@ -572,6 +576,57 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     if not same_domain(cand.poles, ref.poles):
         return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
     return Outcome.equal()
+
+
+def _solution_poly(diff: sympy.Expr, poles: frozenset[sympy.Expr], x: sympy.Symbol
+                   ) -> sympy.Poly | None:
+    """The square-free polynomial whose roots are exactly the solutions of ``diff = 0``.
+
+    None unless ``diff`` is a rational function of ``x`` with rational coefficients. Roots of
+    a written divisor (``poles``) are removed: the equation is undefined there."""
+    try:
+        num, den = sympy.fraction(sympy.together(diff))
+        poly = sympy.Poly(num, x)
+        if poly.is_zero or not all(c.is_Rational for c in poly.coeffs()):
+            return None
+        sqf = poly.sqf_part()
+        for divisor in (den, *poles):
+            pole = sympy.Poly(sympy.numer(sympy.together(divisor)), x)
+            if not all(c.is_Rational for c in pole.coeffs()):
+                return None
+            if not pole.is_zero:
+                sqf = sqf.exquo(sympy.gcd(sqf, pole))
+    except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+        return None
+    return sqf.monic() if sqf.degree() > 0 else sympy.Poly(1, x)
+
+
+def _root_set_outcome(cand: tuple[sympy.Expr, frozenset[sympy.Expr]],
+                      ref: tuple[sympy.Expr, frozenset[sympy.Expr]],
+                      where: str | None) -> Outcome | None:
+    """Equations in one unknown with rational coefficients compared by their solution sets.
+
+    Same complex roots (equal monic square-free parts, exact): EQUAL. Different real roots
+    (Sturm counts of each side and of their gcd): DIFFERENT. Same real roots but different
+    complex ones (``x^3 + x = 0`` and ``x = 0``): UNDECIDED, it depends on the domain. None
+    when this is not such a pair."""
+    symbols = cand[0].free_symbols | ref[0].free_symbols
+    if len(symbols) != 1:
+        return None
+    (x,) = symbols
+    assert isinstance(x, sympy.Symbol)
+    a, b = _solution_poly(*cand, x), _solution_poly(*ref, x)
+    if a is None or b is None:
+        return None
+    if a == b:
+        return Outcome.equal()
+    common = sympy.gcd(a, b)
+    real_a, real_b = a.count_roots(), b.count_roots()
+    if real_a == real_b == common.count_roots():
+        return Outcome(Decision.UNDECIDED, "your equation has the same real solutions as the "
+                       "expected one but not the same complex ones", "undecided", where)
+    return Outcome(Decision.DIFFERENT, "your equation does not have the same solutions as the "
+                   "expected one", "equation", where)
 
 
 def _varies(expr: sympy.Expr) -> bool:
