@@ -206,3 +206,22 @@ def test_tolerance_never_accepts_a_non_real_value_for_a_real_one() -> None:
 ])
 def test_equations_compare_by_solution_set(text: str, reference: str, expected: Status) -> None:
     assert check(answer_problem(reference), text).status is expected
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    ("0^0", "1", Status.REJECT),  # sympy defines 0**0 = 1; as an answer it is undefined
+    ("2 % 3", "0.06", Status.REJECT),  # was 2% times 3
+    ("5 % 2", "0.1", Status.REJECT),  # a remainder read as a percent
+    ("2 % the answer", "2", Status.REJECT),  # a LaTeX comment
+    ("50\\%", "0.5", Status.ACCEPT),
+    ("50\\% + 1", "1.5", Status.ACCEPT),
+    ("\\sin 2\\pi", "0", Status.ACCEPT),  # was sin(2)·pi
+])
+def test_undefined_and_percent_forms(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected
+
+
+def test_zero_tolerance_is_exact() -> None:
+    assert check(answer_problem("\\sqrt{6}", tolerance=0), "\\sqrt{2}\\sqrt{3}").status \
+        is Status.ACCEPT
+    assert check(answer_problem("\\frac{1}{3}", tolerance=0), "0.333").status is Status.REJECT

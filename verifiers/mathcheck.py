@@ -31,7 +31,7 @@ def parse_cached(text: str) -> tuple[Value, str | None]:
 def tolerance_of(payload: dict[str, Any]) -> Tolerance:
     def frac(key: str) -> Fraction | None:
         raw = payload.get(key)
-        return None if raw is None else Fraction(str(raw))
+        return None if raw is None or raw == 0 else Fraction(str(raw))  # 0: exact
 
     return Tolerance(absolute=frac("tolerance"), relative=frac("relative_tolerance"))
 

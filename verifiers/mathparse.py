@@ -221,6 +221,8 @@ def _power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
         approx = exp.evalf(15)
         if not approx.is_finite or abs(approx) > MAX_EXPONENT:
             raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
+    if base == 0 and exp == 0:
+        raise MathSyntaxError("0^0 is undefined; give a value")
     if base == 0 and exp.is_number and exp.is_negative:
         raise MathSyntaxError("the expression divides by zero (0 to a negative power)")
     return _checked(sympy.Pow(base, exp))

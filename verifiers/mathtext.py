@@ -171,7 +171,10 @@ _TRUNCATED = re.compile(r"\d\s*(?:\\[lc]?dots|\.\.\.)")
 _FUNC_TOKEN_ARG = re.compile(
     r"(\\(?:sin|cos|tan|sec|csc|cot|sinh|cosh|tanh|ln|log|arcsin|arccos|arctan))\s*"
     r"((?:\d+\.?\d*|[A-Za-z]|\\(?:pi|theta|alpha|beta))\s*\^\s*(?:\{[^{}]*\}|-?\w)"
-    r"|\d+\.?\d*[A-Za-z](?![A-Za-z]))")
+    r"|\d+\.?\d*(?:[A-Za-z]|\\(?:pi|theta|alpha|beta))(?![A-Za-z]))")
+#: ``2 % 3`` is 2% times 3 to the grammar, ``x % comment`` a LaTeX comment, ``5 % 2`` a
+#: remainder: a percent sign must end its number.
+_PERCENT_THEN = re.compile(r"%\s*[\w(\\.]")
 _SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
 _MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
 _OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
@@ -227,6 +230,9 @@ def normalize(text: str) -> tuple[str, str | None]:
     if "vmatrix" in text:
         raise MathSyntaxError("determinant notation (vmatrix) is not an answer form; "
                               "give the value")
+    if (mm := _PERCENT_THEN.search(text.replace("\\%", "%"))) is not None:
+        raise MathSyntaxError("`%` must come right after its number (a percent), with an "
+                              "operator after it; LaTeX comments are not read", mm.start() + 1)
     if "!!" in text:
         raise MathSyntaxError("`!!` is ambiguous (double factorial or a factorial twice); "
                               "write it as a product", text.index("!!") + 1)
