@@ -225,3 +225,22 @@ def test_zero_tolerance_is_exact() -> None:
     assert check(answer_problem("\\sqrt{6}", tolerance=0), "\\sqrt{2}\\sqrt{3}").status \
         is Status.ACCEPT
     assert check(answer_problem("\\frac{1}{3}", tolerance=0), "0.333").status is Status.REJECT
+
+
+def test_cancelled_division_in_an_inequality_is_not_an_interval() -> None:
+    # x^2/x >= 0 excludes 0; read as the interval [0, oo) it was accepted
+    result = check(answer_problem("x \\ge 0"), "\\frac{x^2}{x} \\ge 0")
+    assert result.status is not Status.ACCEPT
+
+
+def test_a_real_problem_needs_a_provably_real_solution() -> None:
+    import sympy
+
+    from verifiers.mathequiv import Decision
+    from verifiers.mathsolve import _realness
+
+    assert _realness(sympy.sqrt(2)) is Decision.EQUAL
+    assert _realness(2 * sympy.I) is Decision.DIFFERENT
+    assert _realness(sympy.Symbol("t")) is Decision.UNDECIDED
+    problem = EQUATIONS.parse_problem({"equations": ["x + y = 3"], "all_solutions": False})
+    assert check(problem, "(t, 3 - t)").status is Status.UNKNOWN  # t might not be real

@@ -275,8 +275,8 @@ def as_interval(value: Value) -> Value:
         lo, hi = value.items
         if isinstance(lo, Scalar) and isinstance(hi, Scalar):
             return IntervalValue(lo.expr, hi.expr, True, True)
-    if not isinstance(value, Relation) or "=" in value.ops or "!=" in value.ops:
-        return value
+    if not isinstance(value, Relation) or "=" in value.ops or "!=" in value.ops or value.poles:
+        return value  # with a cancelled division (x^2/x >= 0) the set is not the interval
     terms, ops = list(value.terms), list(value.ops)
     if all(op in (">", ">=") for op in ops):
         terms.reverse()

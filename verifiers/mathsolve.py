@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import sympy
 
-from verifiers.mathequiv import Decision, Outcome, _numeric, distinct, scalar_decision, show
+from verifiers.mathequiv import (
+    SEPARATION,
+    Decision,
+    Outcome,
+    _numeric,
+    distinct,
+    scalar_decision,
+    show,
+)
 from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from verifiers.mathtext import MathSyntaxError
 
@@ -96,9 +104,13 @@ def check_solutions(system: System, value: Value) -> Outcome:
         if any(x.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) for x in point.values()):
             return Outcome(Decision.DIFFERENT, f"{named} is not a number; a solution is a finite "
                            "value", "not_finite", where)
-        if system.real and any(_not_real(x) for x in point.values()):
+        realness = [_realness(x) for x in point.values()] if system.real else []
+        if Decision.DIFFERENT in realness:
             return Outcome(Decision.DIFFERENT, f"{named} is not a real number; the problem asks "
                            "for real solutions", "not_real", where)
+        if Decision.UNDECIDED in realness and undecided is None:
+            undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} is real",
+                                "undecided", where)
         for i, (lhs, rhs) in enumerate(system.equations, 1):
             left, right = lhs.xreplace(point), rhs.xreplace(point)
             pole = _pole_at(system.poles_of(i - 1), point)
@@ -139,8 +151,16 @@ def _pole_at(poles: frozenset[sympy.Expr], point: Assignment) -> Decision:
     return Decision.UNDECIDED if Decision.UNDECIDED in decisions else Decision.DIFFERENT
 
 
-def _not_real(x: sympy.Expr) -> bool:
-    return x.is_number and x.is_extended_real is False
+def _realness(x: sympy.Expr) -> Decision:
+    """EQUAL when ``x`` is proven real, DIFFERENT when proven not real, else UNDECIDED."""
+    if x.is_extended_real:
+        return Decision.EQUAL
+    if x.is_extended_real is False:
+        return Decision.DIFFERENT
+    value = _numeric(x) if x.is_number else None
+    if value is not None and abs(sympy.im(value)) > SEPARATION:
+        return Decision.DIFFERENT
+    return Decision.UNDECIDED
 
 
 def _distinct_points(points: list[Assignment], variables: tuple[sympy.Symbol, ...]
