@@ -254,6 +254,8 @@ x = 2 1/2 ||| 1 ||| reject
 \sin x^2 ||| \sin^2 x ||| reject
 \sin 2x ||| \sin(2x) ||| accept
 3.14\ldots ||| 3.14 ||| reject
+x = 4, y = 3 ||| x = 3, y = 4 ||| reject
+y = 4, x = 3 ||| x = 3, y = 4 ||| accept
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).

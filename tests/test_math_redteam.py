@@ -244,3 +244,21 @@ def test_a_real_problem_needs_a_provably_real_solution() -> None:
     assert _realness(sympy.Symbol("t")) is Decision.UNDECIDED
     problem = EQUATIONS.parse_problem({"equations": ["x + y = 3"], "all_solutions": False})
     assert check(problem, "(t, 3 - t)").status is Status.UNKNOWN  # t might not be real
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    # named values were compared as a multiset of values, names dropped
+    ("x = 4, y = 3", "x = 3, y = 4", Status.REJECT),
+    ("x = 3 \\text{ and } y = 4", "y = 3 \\text{ and } x = 4", Status.REJECT),
+    ("\\{x = 3, y = 4\\}", "\\{x = 4, y = 3\\}", Status.REJECT),
+    ("a = 3, b = 4", "x = 3, y = 4", Status.REJECT),
+    ("x = 2", "x = 2, y = 2", Status.REJECT),
+    ("y = 4, x = 3", "x = 3, y = 4", Status.ACCEPT),
+    ("x = 2, y = 2", "2", Status.UNKNOWN),
+    ("4, 3", "x = 3, y = 4", Status.UNKNOWN),
+    # one unknown with several values is still a list of solutions
+    ("x = 2, x = -2", "\\pm 2", Status.ACCEPT),
+    ("x = 2, x = -2", "x = -2, x = 2", Status.ACCEPT),
+])
+def test_named_values_are_matched_by_name(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected

@@ -321,6 +321,8 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
         cand, ref = c_int, r_int
     if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
         return _set_outcome(c_int, r_int, where)
+    if _several_names(cand) or _several_names(ref):
+        return _assignment_outcome(cand, ref, tol, where)
     if not isinstance(ref, Relation):
         cand = as_value(cand)
     if not isinstance(cand, Relation):
@@ -346,6 +348,46 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
 
 
 _SETS = (IntervalValue, UnionValue)
+
+
+def _names(value: Value) -> dict[sympy.Symbol, Value] | None:
+    """``x = 3, y = 4`` as {x: 3, y: 4}; None unless every item names a distinct unknown."""
+    items = value.items if isinstance(value, Answers | SetValue) else (value,)
+    out: dict[sympy.Symbol, Value] = {}
+    for item in items:
+        if not (isinstance(item, Relation) and item.ops == ("=",)):
+            return None
+        named = as_value(item)
+        if named is item:
+            return None
+        left, right = item.terms
+        name = left if isinstance(left, sympy.Symbol) and not right.has(left) else right
+        if not isinstance(name, sympy.Symbol) or name in out:
+            return None
+        out[name] = named
+    return out
+
+
+def _several_names(value: Value) -> bool:
+    named = _names(value)
+    return named is not None and len(named) > 1
+
+
+def _assignment_outcome(cand: Value, ref: Value, tol: Tolerance, where: str | None) -> Outcome:
+    """Values named for several unknowns (``x = 3, y = 4``) compared name by name.
+
+    Without names on both sides the pairing is lost (``4, 3`` for ``x = 3, y = 4``), so that is
+    UNDECIDED, never a multiset match."""
+    c_named, r_named = _names(cand), _names(ref)
+    if c_named is None or r_named is None:
+        return Outcome(Decision.UNDECIDED, "name each unknown in your answer, as in `x = 1, "
+                       "y = 2`", "undecided", where)
+    if set(c_named) != set(r_named):
+        names = ", ".join(sorted(str(n) for n in c_named))
+        return Outcome(Decision.DIFFERENT, f"your answer gives values for {names}; the "
+                       "unknowns asked for are not the same", "form", where)
+    return _all_of(compare(c_named[n], r_named[n], tol, _at(where, str(n)))
+                   for n in sorted(c_named, key=str))
 
 
 def _as_union(value: Value) -> UnionValue:
