@@ -262,3 +262,14 @@ def test_a_real_problem_needs_a_provably_real_solution() -> None:
 ])
 def test_named_values_are_matched_by_name(text: str, reference: str, expected: Status) -> None:
     assert check(answer_problem(reference), text).status is expected
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    ("\\tan x \\cot x", "1", Status.UNKNOWN),  # undefined at multiples of pi/2
+    ("\\sec x \\cos x", "1", Status.UNKNOWN),
+    ("\\tan x", "\\frac{\\sin x}{\\cos x}", Status.ACCEPT),
+    ("\\tan^2 x + 1", "\\sec^2 x", Status.ACCEPT),
+    ("\\frac{1}{\\cos^2 x}", "\\tan^2 x + 1", Status.ACCEPT),
+])
+def test_trig_functions_carry_their_poles(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected

@@ -293,6 +293,8 @@ _FUNCS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
 }
 
 
+_TRIG_DIVISOR: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
+    "tan": sympy.cos, "sec": sympy.cos, "cot": sympy.sin, "csc": sympy.sin}
 _INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
             "tanh": "atanh", "sec": "asec", "csc": "acsc", "cot": "acot"}
 
@@ -493,7 +495,11 @@ class _Build(Transformer[Token, Any]):
 
     def func(self, c: list[Any]) -> Scalar:
         name = str(c[0]).lstrip("\\")
-        return _combine(lambda a: _apply(name, a), c[1], what=name)
+        out = _combine(lambda a: _apply(name, a), c[1], what=name)
+        if name in _TRIG_DIVISOR:  # tan x = sin x / cos x: undefined where cos x = 0
+            divisor = _TRIG_DIVISOR[name]
+            return _with_poles(out, Scalar(tuple(divisor(a) for a in _scalar(c[1]).alts)))
+        return out
 
     def func_pow(self, c: list[Any]) -> Scalar:
         name = str(c[0]).lstrip("\\")
