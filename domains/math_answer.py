@@ -34,6 +34,9 @@ class MathAnswer(BaseModel):
     @classmethod
     def _number_as_text(cls, value: Any) -> Any:
         """A JSON number (``{"answer": 0.5}``) is read as its text; booleans are not numbers."""
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON 1e400 arrives as inf: reading it as \infty would change the answer
+            raise ValueError(f"{value} is not a finite number; give the answer as text")
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         return value
@@ -100,8 +103,10 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     if answer is None and raw.get("solution") is not None:
         answer = raw["solution"]
     if answer is not None:
-        if isinstance(answer, bool) or not isinstance(answer, str | int | float):
-            raise ProblemError(f'"answer" must be a string or a number, got {answer!r:.60}')
+        if isinstance(answer, bool) or not isinstance(answer, str | int | float) or (
+                isinstance(answer, float) and not math.isfinite(answer)):
+            raise ProblemError(f'"answer" must be a string or a finite number, got '
+                               f"{answer!r:.60}")
         try:
             text = extract_answer(str(answer))
             parse_cached(text)

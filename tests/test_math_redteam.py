@@ -273,3 +273,13 @@ def test_named_values_are_matched_by_name(text: str, reference: str, expected: S
 ])
 def test_trig_functions_carry_their_poles(text: str, reference: str, expected: Status) -> None:
     assert check(answer_problem(reference), text).status is expected
+
+
+def test_json_numbers_that_overflow_are_not_infinity() -> None:
+    problem = answer_problem("\\infty")
+    for text in ('{"answer": 1e400}', '{"answer": NaN}', '{"answer": -1e400}'):
+        candidate = ANSWERS.parse_candidate(problem, text)
+        assert candidate.answer is None and candidate.parse_error
+        assert VERIFIER.check(problem, candidate).status is Status.REJECT
+    with pytest.raises(ProblemError, match="finite"):
+        ANSWERS.parse_problem({"answer": float("inf")})
