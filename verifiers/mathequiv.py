@@ -620,7 +620,7 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     return Outcome.equal()
 
 
-def _solution_poly(diff: sympy.Expr, poles: frozenset[sympy.Expr], x: sympy.Symbol
+def solution_poly(diff: sympy.Expr, poles: frozenset[sympy.Expr], x: sympy.Symbol
                    ) -> sympy.Poly | None:
     """The square-free polynomial whose roots are exactly the solutions of ``diff = 0``.
 
@@ -657,7 +657,7 @@ def _root_set_outcome(cand: tuple[sympy.Expr, frozenset[sympy.Expr]],
         return None
     (x,) = symbols
     assert isinstance(x, sympy.Symbol)
-    a, b = _solution_poly(*cand, x), _solution_poly(*ref, x)
+    a, b = solution_poly(*cand, x), solution_poly(*ref, x)
     if a is None or b is None:
         return None
     if a == b:

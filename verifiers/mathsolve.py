@@ -22,6 +22,7 @@ from verifiers.mathequiv import (
     distinct,
     scalar_decision,
     show,
+    solution_poly,
 )
 from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from verifiers.mathtext import MathSyntaxError
@@ -176,25 +177,9 @@ def solution_count(system: System) -> int | None:
     """Number of distinct solutions when decidable here (None: infinitely many or unknown)."""
     diffs = [sympy.Add(lhs, -rhs) for lhs, rhs in system.equations]
     if len(system.variables) == 1 and len(diffs) == 1:
-        x = system.variables[0]
-        try:
-            num, den = sympy.fraction(sympy.together(diffs[0]))
-            poly = sympy.Poly(num, x)
-        except sympy.PolynomialError:
-            return None
-        if not all(c.is_Rational for c in poly.coeffs()) or poly.is_zero:
-            return None
-        if poly.degree() < 1:
-            return 0  # a non-zero constant numerator: never zero
-        sqf = poly.sqf_part()
-        try:  # roots of the numerator where the equation is undefined are not solutions
-            for divisor in (den, *system.poles_of(0)):
-                pole = sympy.Poly(sympy.numer(sympy.together(divisor)), x)
-                if not all(c.is_Rational for c in pole.coeffs()):
-                    return None
-                if not pole.is_zero:
-                    sqf = sqf.exquo(sympy.gcd(sqf, pole))
-        except sympy.PolynomialError:
+        # roots of the numerator where the equation is undefined are not solutions
+        sqf = solution_poly(diffs[0], system.poles_of(0), system.variables[0])
+        if sqf is None:
             return None
         return int(sqf.count_roots() if system.real else sqf.degree())
     if any(system.poles):
