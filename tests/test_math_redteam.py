@@ -283,3 +283,13 @@ def test_json_numbers_that_overflow_are_not_infinity() -> None:
         assert VERIFIER.check(problem, candidate).status is Status.REJECT
     with pytest.raises(ProblemError, match="finite"):
         ANSWERS.parse_problem({"answer": float("inf")})
+
+
+@pytest.mark.parametrize(("text", "reference", "expected"), [
+    ("y < 3", "x < 3", Status.REJECT),  # was accepted through the interval reading
+    ("1 < y < 3", "1 < x < 3", Status.REJECT),
+    ("3 > x > 1", "1 < x < 3", Status.ACCEPT),
+    ("1 < y < 3", "(1, 3)", Status.ACCEPT),
+])
+def test_inequalities_keep_their_unknown(text: str, reference: str, expected: Status) -> None:
+    assert check(answer_problem(reference), text).status is expected

@@ -311,6 +311,9 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
     if isinstance(ref, Relation) and isinstance(cand, Relation):
         interval_ref, interval_cand = as_interval(ref), as_interval(cand)
         if isinstance(interval_ref, IntervalValue) and isinstance(interval_cand, IntervalValue):
+            if _free(cand) != _free(ref):  # x < 3 is not y < 3, as x = 3 is not y = 3
+                return Outcome(Decision.DIFFERENT, "your inequality is not about the expected "
+                               "unknown", "relation", where)
             return _interval_outcome(interval_cand, interval_ref, tol, where)
         return _relation_outcome(cand, ref, where)
     both_tuples = isinstance(cand, TupleValue) and isinstance(ref, TupleValue)
@@ -348,6 +351,10 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
 
 
 _SETS = (IntervalValue, UnionValue)
+
+
+def _free(rel: Relation) -> set[sympy.Symbol]:
+    return set().union(*(t.free_symbols for t in rel.terms))
 
 
 def _names(value: Value) -> dict[sympy.Symbol, Value] | None:
