@@ -9,6 +9,8 @@ problems, ``equations`` to substitute into instead of (or besides) a reference.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
@@ -32,6 +34,9 @@ class MathAnswer(BaseModel):
     @classmethod
     def _number_as_text(cls, value: Any) -> Any:
         """A JSON number (``{"answer": 0.5}``) is read as its text; booleans are not numbers."""
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON 1e400 arrives as inf: reading it as \infty would change the answer
+            raise ValueError(f"{value} is not a finite number; give the answer as text")
         if isinstance(value, int | float) and not isinstance(value, bool):
             return str(value)
         return value
@@ -41,9 +46,40 @@ def _number(raw: dict[str, Any], key: str) -> float | int | None:
     value = raw.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ProblemError(f'"{key}" must be a non-negative number, got {value!r}')
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            math.isfinite(value) and value >= 0):
+        raise ProblemError(f'"{key}" must be a finite non-negative number, got {value!r}')
+    if key == "relative_tolerance" and value >= 1:
+        raise ProblemError(f'"{key}" must be below 1 (a relative tolerance of {value} accepts '
+                           "0 for every answer)")
     return value
+
+
+def _flag(raw: dict[str, Any], key: str) -> bool:
+    value = raw.get(key, True)
+    if not isinstance(value, bool):
+        raise ProblemError(f'"{key}" must be true or false, got {value!r:.60}')
+    return value
+
+
+_VARIABLE = re.compile(r"[A-Za-z](?:_[A-Za-z0-9]+)?|\\?(?:alpha|beta|gamma|delta|theta|lambda|mu|"
+                       r"phi|varphi|omega|sigma|tau|rho)")
+
+
+def _variables(raw: dict[str, Any]) -> list[str]:
+    names = _strings(raw, "variables")
+    for name in names:
+        if not _VARIABLE.fullmatch(name) or name in ("e", "i"):
+            raise ProblemError(f'"variables": {name!r} is not a variable name; use one letter '
+                               "with an optional subscript (x, y, x_1) other than the constants "
+                               "e and i")
+    if len(set(names)) != len(names):
+        raise ProblemError('"variables" names a variable twice')
+    return [n.lstrip("\\") for n in names]
+
+
+def _explain(exc: MathSyntaxError | TooComplex) -> str:
+    return exc.with_column() if isinstance(exc, MathSyntaxError) else str(exc)
 
 
 def _strings(raw: dict[str, Any], key: str) -> list[str]:
@@ -67,12 +103,16 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     if answer is None and raw.get("solution") is not None:
         answer = raw["solution"]
     if answer is not None:
+        if isinstance(answer, bool) or not isinstance(answer, str | int | float) or (
+                isinstance(answer, float) and not math.isfinite(answer)):
+            raise ProblemError(f'"answer" must be a string or a finite number, got '
+                               f"{answer!r:.60}")
         try:
             text = extract_answer(str(answer))
             parse_cached(text)
         except (MathSyntaxError, TooComplex) as exc:
             raise ProblemError(f"the reference answer {str(answer)[:60]!r} cannot be read: "
-                               f"{exc}") from None
+                               f"{_explain(exc)}") from None
         payload["answer"] = text
     for key in ("tolerance", "relative_tolerance"):
         if (value := _number(raw, key)) is not None:
@@ -80,13 +120,13 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     equations = _strings(raw, "equations")
     if equations:
         payload["equations"] = equations
-        payload["variables"] = _strings(raw, "variables")
-        payload["real"] = bool(raw.get("real", True))
-        payload["all_solutions"] = bool(raw.get("all_solutions", True))
+        payload["variables"] = _variables(raw)
+        payload["real"] = _flag(raw, "real")
+        payload["all_solutions"] = _flag(raw, "all_solutions")
         try:
             problem_system(payload)
         except (MathSyntaxError, TooComplex) as exc:
-            raise ProblemError(f"the equations cannot be read: {exc}") from None
+            raise ProblemError(f"the equations cannot be read: {_explain(exc)}") from None
     if need_answer and "answer" not in payload and "equations" not in payload:
         raise ProblemError('a math problem needs an "answer" (or "solution") or "equations"')
     return payload
@@ -139,7 +179,7 @@ def answer_candidate(completion: str) -> Candidate:
     """The final answer of a free-text reply: boxed, after ``####``, or the last line."""
     try:
         text = extract_answer(completion)
-    except TooComplex as exc:
+    except (TooComplex, MathSyntaxError) as exc:
         return Candidate(raw=completion[:1000], parse_error=str(exc))
     if not text:
         return Candidate(raw=completion, parse_error="no answer found in the reply")

@@ -128,7 +128,7 @@ i^2 ||| -1 ||| accept
 (x+1)^2 ||| x^2+x+1 ||| reject
 x^2-1 ||| (x-1)(x+1) ||| accept
 2x+2 ||| 2(x+1) ||| accept
-\frac{x^2-1}{x-1} ||| x+1 ||| accept
+\frac{x^2-1}{x-1} ||| x+1 ||| unknown
 \sin^2 x + \cos^2 x ||| 1 ||| accept
 a^2b ||| b a^2 ||| accept
 ab ||| a+b ||| reject
@@ -224,6 +224,38 @@ x = 3 ||| x < 3 ||| reject
 12÷4 ||| 3 ||| accept
 5−2 ||| 3 ||| accept
 x ≤ 3 ||| x \le 3 ||| accept
+# red team (round 2): domains, branches, degrees, spacing, boxes
+x/x ||| 1 ||| unknown
+\frac{2x}{x} ||| 2 ||| unknown
+\frac{1}{x}+\frac{1}{y} ||| \frac{x+y}{xy} ||| accept
+\frac{x}{x^2} ||| \frac{1}{x} ||| accept
+\frac{x^2-1}{x-1} = 2 ||| x+1 = 2 ||| reject
+x^2 = 0 ||| x = 0 ||| accept
+x^2 = 4 ||| x = 2 ||| reject
+x^3 + x = 0 ||| x = 0 ||| unknown
+\sqrt{x^2} ||| x ||| reject
+|x| ||| x ||| reject
+\log(xy) ||| \log x + \log y ||| unknown
+(x^a)^b ||| x^{ab} ||| unknown
+(-8)^{1/3} ||| -2 ||| reject
+\sqrt[3]{-8} ||| -2 ||| accept
+\sqrt{-1} ||| i ||| accept
+e ||| 2.718281828 ||| reject
+\boxed{1} \text{ or } \boxed{2} ||| 2 ||| reject
+\boxed{\boxed{2}} ||| 2 ||| accept
+2\,000 ||| 2000 ||| accept
+2\,000 ||| 0 ||| reject
+x = 2 1/2 ||| 1 ||| reject
+\phantom{0}7 ||| 7 ||| accept
+\sin 30^\circ ||| \frac{1}{2} ||| accept
+\sin 30^\circ ||| \sin 30 ||| reject
+\sin^{-1} x ||| \frac{1}{\sin x} ||| reject
+\cos^{-1}(0) ||| \frac{\pi}{2} ||| accept
+\sin x^2 ||| \sin^2 x ||| reject
+\sin 2x ||| \sin(2x) ||| accept
+3.14\ldots ||| 3.14 ||| reject
+x = 4, y = 3 ||| x = 3, y = 4 ||| reject
+y = 4, x = 3 ||| x = 3, y = 4 ||| accept
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).

@@ -31,7 +31,7 @@ def parse_cached(text: str) -> tuple[Value, str | None]:
 def tolerance_of(payload: dict[str, Any]) -> Tolerance:
     def frac(key: str) -> Fraction | None:
         raw = payload.get(key)
-        return None if raw is None else Fraction(str(raw))
+        return None if raw is None or raw == 0 else Fraction(str(raw))  # 0: exact
 
     return Tolerance(absolute=frac("tolerance"), relative=frac("relative_tolerance"))
 
@@ -43,21 +43,26 @@ def system_of(equations: tuple[str, ...], variables: tuple[str, ...], real: bool
     import sympy
 
     sides = []
+    poles = []
     for text in equations:
         rel = parse_relation(text)
         if rel.ops != ("=",):
             raise MathSyntaxError(f"`{text}` is not an equation")
         sides.append((rel.terms[0], rel.terms[1]))
+        poles.append(rel.poles)
+    free: set[sympy.Symbol] = set()
+    for lhs, rhs in sides:
+        free |= lhs.free_symbols | rhs.free_symbols
     if variables:
         names = tuple(sympy.Symbol(v) for v in variables)
+        for name in names:
+            if name not in free:
+                raise MathSyntaxError(f"the variable `{name}` does not occur in the equations")
     else:
-        free: set[sympy.Symbol] = set()
-        for lhs, rhs in sides:
-            free |= lhs.free_symbols | rhs.free_symbols
         names = tuple(sorted(free, key=lambda s: s.name))
     if not names:
         raise MathSyntaxError("the equations have no unknowns")
-    return System(tuple(sides), names, real, all_solutions)
+    return System(tuple(sides), names, real, all_solutions, tuple(poles))
 
 
 def problem_system(payload: dict[str, Any]) -> System | None:
@@ -95,7 +100,9 @@ class MathVerifier(Verifier):
             outcome = self._decide(payload, value, unit)
         except MathSyntaxError as exc:
             # The candidate parsed but does not fit the problem (e.g. no values for x).
-            return CheckResult.reject(Critique(kind="form", message=str(exc)))
+            return CheckResult.reject(Critique(
+                kind="form", message=str(exc),
+                location=f"column {exc.column}" if exc.column else None))
         except TooComplex as exc:
             return CheckResult.unknown(f"too large to decide: {exc}", kind="too_complex")
         except RecursionError:

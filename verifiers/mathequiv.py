@@ -167,6 +167,8 @@ def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Dec
         ref_value = _numeric(ref)
         if value is None or ref_value is None:
             return Decision.UNDECIDED
+        if sympy.im(ref_value) == 0 and abs(sympy.im(value)) > SEPARATION:
+            return Decision.DIFFERENT  # a non-real value is never "close to" a real one
         bound = sympy.Float(0, PRECISION)
         if tol.absolute is not None:
             bound = max(bound, sympy.Float(sympy.Rational(tol.absolute), PRECISION))
@@ -185,6 +187,34 @@ def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Dec
     return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
 
 
+def pole_factors(poles: frozenset[sympy.Expr]) -> frozenset[sympy.Expr]:
+    """The irreducible factors whose zeros make an expression undefined (its written divisors).
+
+    ``{x*y}`` and ``{x, 2y}`` give the same factors: the same points are excluded."""
+    out: set[sympy.Expr] = set()
+    for pole in poles:
+        try:
+            _, factors = sympy.factor_list(sympy.numer(sympy.together(pole)))
+        except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+            out.add(sympy.expand(pole))
+            continue
+        for factor, _mult in factors:
+            if not factor.free_symbols:
+                continue
+            factor = factor.as_content_primitive()[1]
+            out.add(-factor if factor.could_extract_minus_sign() else factor)
+    return frozenset(out)
+
+
+def same_domain(cand: frozenset[sympy.Expr], ref: frozenset[sympy.Expr]) -> bool:
+    """Whether two expressions were written with divisors that vanish at the same points."""
+    return cand == ref or pole_factors(cand) == pole_factors(ref)
+
+
+_DOMAIN_MESSAGE = ("the two agree where both are defined, but one is undefined at points where "
+                   "the other is not (a division that cancels, such as x/x)")
+
+
 # -- composite values -----------------------------------------------------------------------
 
 def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None) -> Outcome:
@@ -195,6 +225,8 @@ def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None
         pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
     decisions = [scalar_decision(c, r, tol) for c, r in pairs]
     if Decision.EQUAL in decisions:
+        if not same_domain(cand.poles, ref.poles):
+            return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
         return Outcome.equal()
     if Decision.UNDECIDED in decisions:
         return Outcome(Decision.UNDECIDED, f"could not decide whether {show(cand.expr)} equals "
@@ -231,9 +263,9 @@ def as_value(value: Value) -> Value:
     if isinstance(value, Relation) and value.ops == ("=",):
         left, right = value.terms
         if isinstance(left, sympy.Symbol) and not right.has(left):
-            return Scalar((right,))
+            return Scalar((right,), poles=value.poles)
         if isinstance(right, sympy.Symbol) and not left.has(right):
-            return Scalar((left,))
+            return Scalar((left,), poles=value.poles)
     return value
 
 
@@ -243,8 +275,8 @@ def as_interval(value: Value) -> Value:
         lo, hi = value.items
         if isinstance(lo, Scalar) and isinstance(hi, Scalar):
             return IntervalValue(lo.expr, hi.expr, True, True)
-    if not isinstance(value, Relation) or "=" in value.ops or "!=" in value.ops:
-        return value
+    if not isinstance(value, Relation) or "=" in value.ops or "!=" in value.ops or value.poles:
+        return value  # with a cancelled division (x^2/x >= 0) the set is not the interval
     terms, ops = list(value.terms), list(value.ops)
     if all(op in (">", ">=") for op in ops):
         terms.reverse()
@@ -279,6 +311,9 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
     if isinstance(ref, Relation) and isinstance(cand, Relation):
         interval_ref, interval_cand = as_interval(ref), as_interval(cand)
         if isinstance(interval_ref, IntervalValue) and isinstance(interval_cand, IntervalValue):
+            if _free(cand) != _free(ref):  # x < 3 is not y < 3, as x = 3 is not y = 3
+                return Outcome(Decision.DIFFERENT, "your inequality is not about the expected "
+                               "unknown", "relation", where)
             return _interval_outcome(interval_cand, interval_ref, tol, where)
         return _relation_outcome(cand, ref, where)
     both_tuples = isinstance(cand, TupleValue) and isinstance(ref, TupleValue)
@@ -289,6 +324,8 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
         cand, ref = c_int, r_int
     if isinstance(c_int, UnionValue) or isinstance(r_int, UnionValue):
         return _set_outcome(c_int, r_int, where)
+    if _several_names(cand) or _several_names(ref):
+        return _assignment_outcome(cand, ref, tol, where)
     if not isinstance(ref, Relation):
         cand = as_value(cand)
     if not isinstance(cand, Relation):
@@ -314,6 +351,50 @@ def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None =
 
 
 _SETS = (IntervalValue, UnionValue)
+
+
+def _free(rel: Relation) -> set[sympy.Symbol]:
+    return set().union(*(t.free_symbols for t in rel.terms))
+
+
+def _names(value: Value) -> dict[sympy.Symbol, Value] | None:
+    """``x = 3, y = 4`` as {x: 3, y: 4}; None unless every item names a distinct unknown."""
+    items = value.items if isinstance(value, Answers | SetValue) else (value,)
+    out: dict[sympy.Symbol, Value] = {}
+    for item in items:
+        if not (isinstance(item, Relation) and item.ops == ("=",)):
+            return None
+        named = as_value(item)
+        if named is item:
+            return None
+        left, right = item.terms
+        name = left if isinstance(left, sympy.Symbol) and not right.has(left) else right
+        if not isinstance(name, sympy.Symbol) or name in out:
+            return None
+        out[name] = named
+    return out
+
+
+def _several_names(value: Value) -> bool:
+    named = _names(value)
+    return named is not None and len(named) > 1
+
+
+def _assignment_outcome(cand: Value, ref: Value, tol: Tolerance, where: str | None) -> Outcome:
+    """Values named for several unknowns (``x = 3, y = 4``) compared name by name.
+
+    Without names on both sides the pairing is lost (``4, 3`` for ``x = 3, y = 4``), so that is
+    UNDECIDED, never a multiset match."""
+    c_named, r_named = _names(cand), _names(ref)
+    if c_named is None or r_named is None:
+        return Outcome(Decision.UNDECIDED, "name each unknown in your answer, as in `x = 1, "
+                       "y = 2`", "undecided", where)
+    if set(c_named) != set(r_named):
+        names = ", ".join(sorted(str(n) for n in c_named))
+        return Outcome(Decision.DIFFERENT, f"your answer gives values for {names}; the "
+                       "unknowns asked for are not the same", "form", where)
+    return _all_of(compare(c_named[n], r_named[n], tol, _at(where, str(n)))
+                   for n in sorted(c_named, key=str))
 
 
 def _as_union(value: Value) -> UnionValue:
@@ -522,6 +603,10 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
                        "which is not the expected kind", "relation", where)
     if r_diff == 0:
         return Outcome(Decision.UNDECIDED, "the expected relation is trivial", "undecided", where)
+    if c_op == "=":
+        by_roots = _root_set_outcome((c_diff, cand.poles), (r_diff, ref.poles), where)
+        if by_roots is not None:
+            return by_roots
     ratio = sympy.cancel(sympy.Mul(c_diff, sympy.Pow(r_diff, -1)))
     wrong = Outcome(Decision.DIFFERENT, "your equation is not equivalent to the expected one "
                     "(the two sides are not a constant multiple of each other)", "equation", where)
@@ -537,7 +622,60 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     if c_op in ("<", "<=") and not (value.is_extended_real and value > 0):
         return Outcome(Decision.DIFFERENT, "your inequality points the other way", "relation",
                        where)
+    if not same_domain(cand.poles, ref.poles):
+        return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
     return Outcome.equal()
+
+
+def solution_poly(diff: sympy.Expr, poles: frozenset[sympy.Expr], x: sympy.Symbol
+                   ) -> sympy.Poly | None:
+    """The square-free polynomial whose roots are exactly the solutions of ``diff = 0``.
+
+    None unless ``diff`` is a rational function of ``x`` with rational coefficients. Roots of
+    a written divisor (``poles``) are removed: the equation is undefined there."""
+    try:
+        num, den = sympy.fraction(sympy.together(diff))
+        poly = sympy.Poly(num, x)
+        if poly.is_zero or not all(c.is_Rational for c in poly.coeffs()):
+            return None
+        sqf = poly.sqf_part()
+        for divisor in (den, *poles):
+            pole = sympy.Poly(sympy.numer(sympy.together(divisor)), x)
+            if not all(c.is_Rational for c in pole.coeffs()):
+                return None
+            if not pole.is_zero:
+                sqf = sqf.exquo(sympy.gcd(sqf, pole))
+    except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+        return None
+    return sqf.monic() if sqf.degree() > 0 else sympy.Poly(1, x)
+
+
+def _root_set_outcome(cand: tuple[sympy.Expr, frozenset[sympy.Expr]],
+                      ref: tuple[sympy.Expr, frozenset[sympy.Expr]],
+                      where: str | None) -> Outcome | None:
+    """Equations in one unknown with rational coefficients compared by their solution sets.
+
+    Same complex roots (equal monic square-free parts, exact): EQUAL. Different real roots
+    (Sturm counts of each side and of their gcd): DIFFERENT. Same real roots but different
+    complex ones (``x^3 + x = 0`` and ``x = 0``): UNDECIDED, it depends on the domain. None
+    when this is not such a pair."""
+    symbols = cand[0].free_symbols | ref[0].free_symbols
+    if len(symbols) != 1:
+        return None
+    (x,) = symbols
+    assert isinstance(x, sympy.Symbol)
+    a, b = solution_poly(*cand, x), solution_poly(*ref, x)
+    if a is None or b is None:
+        return None
+    if a == b:
+        return Outcome.equal()
+    common = sympy.gcd(a, b)
+    real_a, real_b = a.count_roots(), b.count_roots()
+    if real_a == real_b == common.count_roots():
+        return Outcome(Decision.UNDECIDED, "your equation has the same real solutions as the "
+                       "expected one but not the same complex ones", "undecided", where)
+    return Outcome(Decision.DIFFERENT, "your equation does not have the same solutions as the "
+                   "expected one", "equation", where)
 
 
 def _varies(expr: sympy.Expr) -> bool:

@@ -70,6 +70,7 @@ relation: expr (REL expr)*
 ?postfix: atom
     | postfix "!" -> factorial
     | postfix "%" -> percent
+    | postfix "\\deg" -> degrees
     | atom "_" subscript -> subscripted
 ?subscript: NUMBER -> sub_text
     | NAME -> sub_text
@@ -133,6 +134,9 @@ class Scalar:
 
     alts: tuple[sympy.Expr, ...]
     percent_of: sympy.Expr | None = None  # the number written before ``%``
+    #: Every non-constant divisor written in the expression (``x`` in ``x/x``). sympy cancels
+    #: ``x/x`` to ``1`` as it builds, so this is the only record of where the text is undefined.
+    poles: frozenset[sympy.Expr] = frozenset()
 
     @property
     def expr(self) -> sympy.Expr:
@@ -176,6 +180,7 @@ class Relation:
 
     terms: tuple[sympy.Expr, ...]
     ops: tuple[str, ...]
+    poles: frozenset[sympy.Expr] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,8 @@ def _power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
         approx = exp.evalf(15)
         if not approx.is_finite or abs(approx) > MAX_EXPONENT:
             raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
+    if base == 0 and exp == 0:
+        raise MathSyntaxError("0^0 is undefined; give a value")
     if base == 0 and exp.is_number and exp.is_negative:
         raise MathSyntaxError("the expression divides by zero (0 to a negative power)")
     return _checked(sympy.Pow(base, exp))
@@ -235,12 +242,21 @@ def _combine(fn: Callable[..., sympy.Expr], *args: Any, what: str = "this") -> S
     multi = [s for s in scalars if len(s.alts) > 1]
     if len(multi) > 1:
         raise MathSyntaxError("use at most one ± in an answer")
+    poles = frozenset().union(*(s.poles for s in scalars))
     if not multi:
-        return Scalar((fn(*(s.alts[0] for s in scalars)),))
+        return Scalar((fn(*(s.alts[0] for s in scalars)),), poles=poles)
     out = []
     for k in range(len(multi[0].alts)):
         out.append(fn(*(s.alts[k] if len(s.alts) > 1 else s.alts[0] for s in scalars)))
-    return Scalar(tuple(out))
+    return Scalar(tuple(out), poles=poles)
+
+
+def _with_poles(value: Scalar, divisors: Scalar) -> Scalar:
+    """``value`` remembering the non-constant ``divisors`` it was divided by."""
+    extra = frozenset(d for d in divisors.alts if d.free_symbols)
+    if not extra:
+        return value
+    return Scalar(value.alts, value.percent_of, value.poles | extra)
 
 
 def _number(token: str) -> sympy.Rational:
@@ -272,8 +288,15 @@ _FUNCS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
     "arccos": sympy.acos, "arctan": sympy.atan, "asin": sympy.asin, "acos": sympy.acos,
     "atan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh, "tanh": sympy.tanh,
     "ln": sympy.log, "log": sympy.log, "exp": sympy.exp, "abs": sympy.Abs,
-    "floor": sympy.floor, "ceil": sympy.ceiling,
+    "floor": sympy.floor, "ceil": sympy.ceiling, "asinh": sympy.asinh, "acosh": sympy.acosh,
+    "atanh": sympy.atanh, "asec": sympy.asec, "acsc": sympy.acsc, "acot": sympy.acot,
 }
+
+
+_TRIG_DIVISOR: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
+    "tan": sympy.cos, "sec": sympy.cos, "cot": sympy.sin, "csc": sympy.sin}
+_INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
+            "tanh": "atanh", "sec": "asec", "csc": "acsc", "cot": "acot"}
 
 
 def _apply(name: str, arg: sympy.Expr) -> sympy.Expr:
@@ -315,7 +338,7 @@ def _items(children: Sequence[Any], flatten: bool = True) -> tuple[Value, ...]:
 
 def _item(value: Any) -> Value:
     if isinstance(value, Scalar) and len(value.alts) > 1:
-        return Answers(tuple(Scalar((a,)) for a in value.alts))
+        return Answers(tuple(Scalar((a,), poles=value.poles) for a in value.alts))
     return value  # type: ignore[no-any-return]
 
 
@@ -338,12 +361,14 @@ class _Build(Transformer[Token, Any]):
         ops = tuple(str(t) for t in c[1::2])
         scalars = [_scalar(t, "a relation") for t in terms]
         multi = [i for i, s in enumerate(scalars) if len(s.alts) > 1]
+        poles = frozenset().union(*(s.poles for s in scalars))
         if multi and len(multi) == 1 and len(terms) == 2:
             i = multi[0]
             return Answers(tuple(
-                Relation(tuple(a if j == i else s.expr for j, s in enumerate(scalars)), ops)
+                Relation(tuple(a if j == i else s.expr for j, s in enumerate(scalars)), ops,
+                         poles)
                 for a in scalars[i].alts))
-        return Relation(tuple(s.expr for s in scalars), ops)
+        return Relation(tuple(s.expr for s in scalars), ops, poles)
 
     def add(self, c: list[Any]) -> Scalar:
         return _combine(lambda a, b: _checked(sympy.Add(a, b)), *c, what="+")
@@ -355,11 +380,12 @@ class _Build(Transformer[Token, Any]):
         a, b = _scalar(c[0]).expr, _scalar(c[1]).expr
         if len(_scalar(c[0]).alts) > 1:
             raise MathSyntaxError("use at most one ± in an answer")
-        return Scalar((_checked(a + b), _checked(a - b)))
+        return Scalar((_checked(a + b), _checked(a - b)),
+                      poles=_scalar(c[0]).poles | _scalar(c[1]).poles)
 
     def pm_unary(self, c: list[Any]) -> Scalar:
         b = _scalar(c[0]).expr
-        return Scalar((b, _checked(-b)))
+        return Scalar((b, _checked(-b)), poles=_scalar(c[0]).poles)
 
     def mul(self, c: list[Any]) -> Scalar:
         return _combine(lambda a, b: _checked(sympy.Mul(a, b)), *c, what="*")
@@ -369,13 +395,16 @@ class _Build(Transformer[Token, Any]):
             if b == 0:
                 raise MathSyntaxError("the expression divides by zero")
             return _checked(sympy.Mul(a, sympy.Pow(b, -1)))
-        return _combine(divide, *c, what="/")
+        return _with_poles(_combine(divide, *c, what="/"), _scalar(c[1]))
 
     def neg(self, c: list[Any]) -> Scalar:
         return _combine(lambda a: -a, c[0], what="-")
 
     def pow(self, c: list[Any]) -> Scalar:
-        return _combine(_power, c[0], c[1], what="^")
+        out = _combine(_power, c[0], c[1], what="^")
+        if any(e.is_number and e.is_negative for e in _scalar(c[1]).alts):
+            return _with_poles(out, _scalar(c[0]))
+        return out
 
     def sub_pow(self, c: list[Any]) -> Scalar:
         return self.pow([self.subscripted(c[:2]), c[2]])
@@ -385,7 +414,12 @@ class _Build(Transformer[Token, Any]):
 
     def percent(self, c: list[Any]) -> Scalar:
         s = _scalar(c[0], "%")
-        return Scalar((s.expr / 100,), percent_of=s.expr)
+        return Scalar((s.expr / 100,), percent_of=s.expr, poles=s.poles)
+
+    def degrees(self, c: list[Any]) -> Scalar:
+        s = _scalar(c[0], "°")
+        return Scalar((_checked(sympy.Mul(s.expr, sympy.pi / 180)),), percent_of=s.expr,
+                      poles=s.poles)
 
     def sub_text(self, c: list[Any]) -> str:
         return "".join(str(t) for t in c)
@@ -461,9 +495,22 @@ class _Build(Transformer[Token, Any]):
 
     def func(self, c: list[Any]) -> Scalar:
         name = str(c[0]).lstrip("\\")
-        return _combine(lambda a: _apply(name, a), c[1], what=name)
+        out = _combine(lambda a: _apply(name, a), c[1], what=name)
+        if name in _TRIG_DIVISOR:  # tan x = sin x / cos x: undefined where cos x = 0
+            divisor = _TRIG_DIVISOR[name]
+            return _with_poles(out, Scalar(tuple(divisor(a) for a in _scalar(c[1]).alts)))
+        return out
 
     def func_pow(self, c: list[Any]) -> Scalar:
+        name = str(c[0]).lstrip("\\")
+        exponent = _scalar(c[1]).alts
+        if exponent[0].is_number and exponent[0].is_negative:
+            # \sin^{-1} x is arcsin x in print, 1/sin x to a power rule: refuse to guess
+            # except for the inverse-function reading of ^{-1} on a trig function.
+            if exponent == (sympy.Integer(-1),) and name in _INVERSE:
+                return self.func([_INVERSE[name], c[2]])
+            raise MathSyntaxError(f"`{name}^{{{exponent[0]}}}` is ambiguous; write an inverse "
+                                  "function (\\arcsin) or a fraction")
         inner = self.func([c[0], c[2]])
         return self.pow([inner, c[1]])
 
@@ -534,13 +581,13 @@ def parse_math(text: str) -> tuple[Value, str | None]:
     except UnexpectedCharacters as exc:
         ch = clean[exc.pos_in_stream] if exc.pos_in_stream is not None else "?"
         raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
-                              f"{ch!r} at column {exc.column}", exc.column) from None
+                              f"{ch!r}", exc.column) from None
     except UnexpectedToken as exc:
         if exc.token.type == "$END":
             raise MathSyntaxError(f"could not parse `{_snippet(clean, len(clean))}`: it ends "
-                                  f"too early (column {len(clean)})", len(clean)) from None
+                                  "too early", len(clean)) from None
         raise MathSyntaxError(f"could not parse `{_snippet(clean, exc.column)}`: unexpected "
-                              f"`{exc.token!s}` at column {exc.column}", exc.column) from None
+                              f"`{exc.token!s}`", exc.column) from None
     except UnexpectedEOF:
         raise MathSyntaxError("the answer ends too early", len(clean)) from None
     if len(clean) > MAX_TREE_DEPTH // 2 and _depth(tree) > MAX_TREE_DEPTH:

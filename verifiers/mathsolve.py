@@ -14,7 +14,16 @@ from dataclasses import dataclass
 
 import sympy
 
-from verifiers.mathequiv import Decision, Outcome, _numeric, distinct, scalar_decision, show
+from verifiers.mathequiv import (
+    SEPARATION,
+    Decision,
+    Outcome,
+    _numeric,
+    distinct,
+    scalar_decision,
+    show,
+    solution_poly,
+)
 from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from verifiers.mathtext import MathSyntaxError
 
@@ -29,6 +38,12 @@ class System:
     variables: tuple[sympy.Symbol, ...]
     real: bool = True
     all_solutions: bool = True
+    #: Per equation, the non-constant divisors it was written with (``x`` in ``x^2/x = 0``):
+    #: a solution must not make any of them zero, even where sympy cancelled the division.
+    poles: tuple[frozenset[sympy.Expr], ...] = ()
+
+    def poles_of(self, i: int) -> frozenset[sympy.Expr]:
+        return self.poles[i] if i < len(self.poles) else frozenset()
 
 
 def assignments(value: Value, variables: tuple[sympy.Symbol, ...]) -> list[Assignment]:
@@ -87,14 +102,26 @@ def check_solutions(system: System, value: Value) -> Outcome:
     for k, point in enumerate(proposed, 1):
         where = f"solution {k}" if len(proposed) > 1 else None
         named = ", ".join(f"{v.name} = {show(point[v])}" for v in system.variables)
-        if system.real and any(_not_real(x) for x in point.values()):
+        if any(x.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) for x in point.values()):
+            return Outcome(Decision.DIFFERENT, f"{named} is not a number; a solution is a finite "
+                           "value", "not_finite", where)
+        realness = [_realness(x) for x in point.values()] if system.real else []
+        if Decision.DIFFERENT in realness:
             return Outcome(Decision.DIFFERENT, f"{named} is not a real number; the problem asks "
                            "for real solutions", "not_real", where)
+        if Decision.UNDECIDED in realness and undecided is None:
+            undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} is real",
+                                "undecided", where)
         for i, (lhs, rhs) in enumerate(system.equations, 1):
             left, right = lhs.xreplace(point), rhs.xreplace(point)
-            if left.has(sympy.zoo, sympy.nan) or right.has(sympy.zoo, sympy.nan):
+            pole = _pole_at(system.poles_of(i - 1), point)
+            if pole is Decision.EQUAL or left.has(sympy.zoo, sympy.nan) or right.has(
+                    sympy.zoo, sympy.nan):
                 return Outcome(Decision.DIFFERENT, f"substituting {named} makes equation {i} "
-                               "undefined", "substitution", where)
+                               "undefined (it divides by zero)", "substitution", where)
+            if pole is Decision.UNDECIDED and undecided is None:
+                undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} "
+                                    f"makes equation {i} undefined", "undecided", where)
             decision = scalar_decision(left, right)
             eq = f" in equation {i}" if len(system.equations) > 1 else ""
             if decision is Decision.DIFFERENT:
@@ -117,8 +144,24 @@ def check_solutions(system: System, value: Value) -> Outcome:
     return _complete(system, distinct)
 
 
-def _not_real(x: sympy.Expr) -> bool:
-    return x.is_number and x.is_extended_real is False
+def _pole_at(poles: frozenset[sympy.Expr], point: Assignment) -> Decision:
+    """EQUAL when a divisor is proven zero at ``point``, DIFFERENT when all are proven non-zero."""
+    decisions = [scalar_decision(p.xreplace(point), sympy.Integer(0)) for p in poles]
+    if Decision.EQUAL in decisions:
+        return Decision.EQUAL
+    return Decision.UNDECIDED if Decision.UNDECIDED in decisions else Decision.DIFFERENT
+
+
+def _realness(x: sympy.Expr) -> Decision:
+    """EQUAL when ``x`` is proven real, DIFFERENT when proven not real, else UNDECIDED."""
+    if x.is_extended_real:
+        return Decision.EQUAL
+    if x.is_extended_real is False:
+        return Decision.DIFFERENT
+    value = _numeric(x) if x.is_number else None
+    if value is not None and abs(sympy.im(value)) > SEPARATION:
+        return Decision.DIFFERENT
+    return Decision.UNDECIDED
 
 
 def _distinct_points(points: list[Assignment], variables: tuple[sympy.Symbol, ...]
@@ -134,22 +177,16 @@ def solution_count(system: System) -> int | None:
     """Number of distinct solutions when decidable here (None: infinitely many or unknown)."""
     diffs = [sympy.Add(lhs, -rhs) for lhs, rhs in system.equations]
     if len(system.variables) == 1 and len(diffs) == 1:
-        x = system.variables[0]
-        try:
-            num, den = sympy.fraction(sympy.together(diffs[0]))
-            poly = sympy.Poly(num, x)
-        except sympy.PolynomialError:
+        # roots of the numerator where the equation is undefined are not solutions
+        sqf = solution_poly(diffs[0], system.poles_of(0), system.variables[0])
+        if sqf is None:
             return None
-        if not all(c.is_Rational for c in poly.coeffs()) or poly.degree() < 1:
-            return None
-        sqf = poly.sqf_part()
-        roots = sqf.count_roots() if system.real else sqf.degree()
-        if den != 1 and sympy.gcd(sqf, sympy.Poly(den, x)).degree() > 0:
-            return None  # a root of the numerator is a pole: not counted here
-        return int(roots)
+        return int(sqf.count_roots() if system.real else sqf.degree())
+    if any(system.poles):
+        return None
     try:
         matrix, vector = sympy.linear_eq_to_matrix(diffs, list(system.variables))
-    except (sympy.polys.polyerrors.PolyNonlinearError, ValueError):
+    except ValueError:  # sympy's NonlinearError is a ValueError
         return None
     if not all(e.is_Rational for e in [*matrix, *vector]):
         return None

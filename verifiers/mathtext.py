@@ -23,6 +23,10 @@ class MathSyntaxError(ValueError):
         self.column = column
         super().__init__(message)
 
+    def with_column(self) -> str:
+        """The message with its column, for places that show no separate location."""
+        return f"{self}" + (f" (column {self.column})" if self.column else "")
+
 
 class TooComplex(ValueError):
     """The answer is well-formed but exceeds a size cap (a huge power, too deep, too long).
@@ -30,26 +34,55 @@ class TooComplex(ValueError):
     Deciding it would cost unbounded time, so verifiers answer UNKNOWN, never ACCEPT."""
 
 
+_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+
+
+def boxed_contents(text: str) -> list[str]:
+    """The contents of every outermost ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces).
+
+    ``\\boxed 5`` (no braces) contributes its next token; an unclosed box contributes nothing.
+    """
+    out: list[str] = []
+    pos = 0
+    while (m := _BOX.search(text, pos)) is not None:
+        i = m.end()
+        while i < len(text) and text[i].isspace():
+            i += 1
+        if i >= len(text) or text[i] != "{":
+            token = re.compile(r"\s+(\S+)").match(text, m.end())
+            if token:
+                out.append(token.group(1))
+            pos = m.end()
+            continue
+        depth = 0
+        for j in range(i, len(text)):
+            if text[j] == "{":
+                depth += 1
+            elif text[j] == "}":
+                depth -= 1
+                if depth == 0:
+                    out.append(text[i + 1 : j].strip())
+                    break
+        else:
+            return out
+        pos = j + 1
+    return out
+
+
 def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` in ``text`` (balanced braces)."""
-    pos = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if pos < 0:
+    """The boxed answer of ``text``; None when nothing is boxed.
+
+    Several boxes with different contents are a hedge (``\\boxed{1} or \\boxed{2}``) or a
+    multi-part answer, never silently the last one: :class:`MathSyntaxError`.
+    """
+    boxes = boxed_contents(text)
+    if not boxes:
         return None
-    i = text.find("{", pos)
-    if i < 0:
-        # \boxed 5 (no braces): the next token
-        m = re.match(r"\\(?:boxed|fbox)\s+(\S+)", text[pos:])
-        return m.group(1) if m else None
-    depth = 0
-    for j in range(i, len(text)):
-        ch = text[j]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j]
-    return None
+    if len(set(boxes)) > 1:
+        raise MathSyntaxError(f"the text has {len(set(boxes))} different \\boxed{{}} answers; "
+                              "box only the final answer (a list such as `1, 2` in one box if "
+                              "there are several)")
+    return boxes[-1]
 
 
 _ANSWER_IS = re.compile(
@@ -102,6 +135,14 @@ _MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}"
                          r"|\\(begin|end)\{array\}(\{[^}]*\})?")
 _SPACES = re.compile(r"(?<!\\)\\(?:[,;:! ]|quad|qquad|displaystyle|textstyle|limits)"
                      r"|~|\\left\.|\\right\.")
+_INVISIBLE = re.compile(r"\\(?:[hv]?phantom|[hv]space\*?)\s*\{[^{}]*\}")
+#: ``1\,000\,000`` / ``1~000``: digit groups joined by a LaTeX space are one number.
+_SPACED_THOUSANDS = re.compile(r"(?<![\d.])(\d{1,3})((?:(?:\\[,;: ]|~)\d{3})+)(?![\d])")
+_SPACED_GROUP = re.compile(r"\\[,;: ]|~")
+#: Two numbers side by side (``2 3``, ``2\,3``, ``x = 2 1/2``): a typo or a separator we
+#: cannot read, never a product. Not after ``_`` / ``^`` (``\log_2 8``, ``\sin^2 3``).
+_NUMBER_NUMBER = re.compile(r"(?<![\d._^A-Za-z])(?:\d+\.?\d*|\.\d+)\s+(?=\.?\d)")
+_BINOM_DIGITS = re.compile(r"\\binom\s*(\d)\s*(\d)")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
 _TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
@@ -119,7 +160,23 @@ _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_DIGIT_BRACE = re.compile(r"\\frac\s*(\d)\s*\{")
 _SQRT_DIGIT = re.compile(r"\\sqrt\s*(\d)")
 _NTH_ROOT = re.compile(r"\\sqrt\s*\[([^\[\]]*)\]")
-_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\\degree|\^\s*\{\s*\\degree\s*\}")
+_DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\^\s*\{\s*\\degree\s*\}"
+                      r"|\\degree")
+#: A number or letter right before a degree sign is braced, so ``\sin 30^\circ`` is sin(30°).
+_DEGREE_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+|[A-Za-z])\s*\\deg(?![A-Za-z])")
+#: ``0.999\ldots`` / ``3.14...``: a truncated decimal is not a value.
+_TRUNCATED = re.compile(r"\d\s*(?:\\[lc]?dots|\.\.\.)")
+#: ``\sin x^2`` is sin(x^2) and ``\sin 2x`` is sin(2x), as printed maths reads them: the
+#: one-token argument is braced before parsing (``\sin(x)^2`` stays a power of sin).
+_FUNC_TOKEN_ARG = re.compile(
+    r"(\\(?:sin|cos|tan|sec|csc|cot|sinh|cosh|tanh|ln|log|arcsin|arccos|arctan))\s*"
+    r"((?:\d+\.?\d*|[A-Za-z]|\\(?:pi|theta|alpha|beta))\s*\^\s*(?:\{[^{}]*\}|-?\w)"
+    r"|\d+\.?\d*(?:[A-Za-z]|\\(?:pi|theta|alpha|beta))(?![A-Za-z]))")
+#: ``2 % 3`` is 2% times 3 to the grammar, ``x % comment`` a LaTeX comment, ``5 % 2`` a
+#: remainder: a percent sign must end its number.
+_PERCENT_THEN = re.compile(r"%\s*[\w(\\.]")
+_SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
+_MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
 _OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
@@ -132,7 +189,8 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("\\le", "<="), ("\\ge", ">="), ("\\neq", "!="), ("\\ne", "!="), ("\\lt", "<"),
     ("\\gt", ">"), ("\\cdot", "*"), ("\\times", "*"), ("\\ast", "*"), ("\\div", "/"),
     ("\\%", "%"), ("**", "^"), ("\\$", ""), ("$", ""), ("\\mp", "\\pm "),
-    ("\\infin", "\\infty "), ("\\dots", ""), ("\\ldots", ""),
+    ("\\infin", "\\infty "), ("\\langle", "("), ("\\rangle", ")"), ("\\dots", ""),
+    ("\\ldots", ""),
 )
 
 
@@ -146,16 +204,17 @@ def normalize(text: str) -> tuple[str, str | None]:
     if len(text) > MAX_ANSWER_CHARS:
         raise TooComplex(f"the answer is {len(text)} characters long (at most "
                          f"{MAX_ANSWER_CHARS})")
-    boxed = last_boxed(text)
-    if boxed is not None:
+    while (boxed := last_boxed(text)) is not None:  # each round strictly shortens the text
         text = boxed
     text = _SUPER_RUN.sub(lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group()) + "}",
                           text)
     text = unicodedata.normalize("NFKC", text).translate(_UNICODE)
     for i, ch in enumerate(text):
         if ord(ch) > 126 or (ord(ch) < 32 and ch not in "\t\n\r"):
-            raise MathSyntaxError(f"unexpected character {ch!r} (U+{ord(ch):04X}) at column "
-                                  f"{i + 1}", i + 1)
+            raise MathSyntaxError(f"unexpected character {ch!r} (U+{ord(ch):04X})", i + 1)
+    if (mm := _TRUNCATED.search(text)) is not None:
+        raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
+                              "the exact value", mm.start() + 1)
     text = text.strip().rstrip(".").strip()
     unit = None
     m = _TRAILING_UNIT.search(text)
@@ -171,10 +230,23 @@ def normalize(text: str) -> tuple[str, str | None]:
     if "vmatrix" in text:
         raise MathSyntaxError("determinant notation (vmatrix) is not an answer form; "
                               "give the value")
+    if (mm := _PERCENT_THEN.search(text.replace("\\%", "%"))) is not None:
+        raise MathSyntaxError("`%` must come right after its number (a percent), with an "
+                              "operator after it; LaTeX comments are not read", mm.start() + 1)
+    if "!!" in text:
+        raise MathSyntaxError("`!!` is ambiguous (double factorial or a factorial twice); "
+                              "write it as a product", text.index("!!") + 1)
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
+    text = _INVISIBLE.sub("", text)
+    text = _MEMBER_OF.sub("", text)
+    text = _SET_OF_REALS.sub(lambda _: "(-\\infty, \\infty)", text)
+    text = _SPACED_THOUSANDS.sub(lambda mm: mm.group(1) + _SPACED_GROUP.sub("", mm.group(2)),
+                                 text)
     text = _SPACES.sub(" ", text)
-    text = _DEGREES.sub("", text)
+    text = _DEGREES.sub("\\\\deg ", text)
+    text = _DEGREE_TOKEN.sub(r"{\1\\deg}", text)
+    text = _FUNC_TOKEN_ARG.sub(r"\1{\2}", text)
     text = _OR_AND.sub(", ", text)
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
     text = _REPEATING.sub(_repeating, text)
@@ -182,6 +254,7 @@ def normalize(text: str) -> tuple[str, str | None]:
     text = _THOUSANDS.sub(lambda mm: mm.group(1) + mm.group(2).replace(",", ""), text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_DIGIT_BRACE.sub(r"\\frac{\1}{", text)
+    text = _BINOM_DIGITS.sub(r"\\binom{\1}{\2}", text)
     text = _NTH_ROOT.sub(r"\\root{\1}", text)
     text = _SQRT_DIGIT.sub(r"\\sqrt{\1}", text)
     text = text.strip()
@@ -191,6 +264,9 @@ def normalize(text: str) -> tuple[str, str | None]:
             sign, whole, num, den = mm.groups()
             text = f"{sign}({whole}+{num}/{den})"
             break
+    if (mm := _NUMBER_NUMBER.search(text)) is not None:
+        raise MathSyntaxError("two numbers stand side by side; write the operation (`*`, `+`) "
+                              "or the number without spaces", mm.end())
     if text.count("|") == 2 and "\\lvert" not in text:
         first = text.index("|")
         second = text.index("|", first + 1)
