@@ -145,6 +145,8 @@ class GraphColoringDomain(CSPDomainBase):
         if colors is not None and (not isinstance(colors, int) or isinstance(colors, bool)
                                    or colors < 1):
             raise ProblemError("colors must be a positive integer")
+        if colors is not None and colors > MAX_VERTICES:
+            raise ProblemError(f"colors must be at most {MAX_VERTICES}, not {colors}")
         if not isinstance(minimize, bool):
             raise ProblemError("minimize must be true or false")
         return {"vertices": vertices, "edges": [list(e) for e in sorted(seen)],
@@ -191,7 +193,8 @@ class GraphColoringDomain(CSPDomainBase):
         p = problem.payload
         if len(p["vertices"]) > _GRAMMAR_MAX_VERTICES:
             return None
-        k = p["colors"] or len(p["vertices"])
+        # more colours than vertices are never needed (and k may be huge)
+        k = min(p["colors"] or len(p["vertices"]), len(p["vertices"]))
         colour = " | ".join(f'"{c}"' for c in range(1, k + 1))
         body = " ".join(f'"{v}: " c "\\n"' for v in p["vertices"])
         return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")

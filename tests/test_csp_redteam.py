@@ -342,6 +342,7 @@ def test_graph_colouring_answers(text: str, status: Status) -> None:
     ({"edges": [[0, 1]], "colors": 0}, "colors must be a positive integer"),
     ({"edges": [[0, 1]], "minimize": "yes"}, "minimize must be true or false"),
     ("p edge 4 3\ne 1 2\ne 2 3\n", "promises 3 edges but the file has only 2"),
+    ("e 0 1\nc OPTIMAL CHROMATIC NUMBER === 99999999999\n", "colors must be at most"),
     ("p edge 2 1\ne 1 3\n", "vertex 3, which is not among"),
     ("e 1 x\n", "line 1 of the graph"),
     ("", "no edges"),
@@ -350,6 +351,13 @@ def test_bad_graphs_are_problem_errors(raw: Any, fragment: str) -> None:
     with pytest.raises(ProblemError) as info:
         GC.parse_problem(raw)
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_generous_colour_limit_keeps_the_grammar_small() -> None:
+    problem = GC.parse_problem({"edges": [[0, 1]], "colors": 1_000_000})
+    grammar = GC.structured_output(problem)
+    assert grammar is not None and 'c ::= "1" | "2"\n' in getattr(grammar, "ebnf", "")
+    assert judge(GC, GCV, problem, "0: 1\n1: 999999").status is Status.ACCEPT
 
 
 def test_dimacs_header_and_isolated_vertices() -> None:
