@@ -288,6 +288,64 @@ def test_optimality_with_negative_coefficients_matches_brute_force(doc: dict[str
     assert r.status is (Status.ACCEPT if value[pick] == best else Status.REJECT), msgs(r)
 
 
+@st.composite
+def repeated_variable_csps(draw: st.DrawFn) -> dict[str, Any]:
+    names = ["x", "y"]
+    variables = {v: sorted(draw(st.sets(st.integers(-4, 4), min_size=1, max_size=5)))
+                 for v in names}
+    constraints: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(1, 2))):
+        vs = draw(st.lists(st.sampled_from(names), min_size=2, max_size=4))   # may repeat
+        kind = draw(st.sampled_from(["linear", "equal", "in_set", "not_in_set"]))
+        if kind == "linear":
+            constraints.append({"kind": kind, "vars": vs, "op": draw(st.sampled_from(
+                ["==", "<=", ">="])), "rhs": draw(st.integers(-8, 8)), "coeffs": draw(
+                st.lists(st.integers(-3, 3), min_size=len(vs), max_size=len(vs)))})
+        elif kind == "equal":
+            constraints.append({"kind": kind, "vars": vs})
+        else:
+            constraints.append({"kind": kind, "vars": vs, "values": sorted(draw(
+                st.sets(st.integers(-4, 4), max_size=4)))})
+    return {"variables": variables, "constraints": constraints}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(repeated_variable_csps())
+def test_the_solver_agrees_with_the_checker_when_a_variable_repeats(doc: dict[str, Any]) -> None:
+    """`x + 2*x - y >= 9`: python-constraint lost solutions of sums listing a variable twice,
+    and an optimality proof built on it accepted a non-optimal answer."""
+    from verifiers.csp.solver import to_problem
+
+    compiled = compile_csp(parse_csp(doc))
+    solutions = {tuple(s[v] for v in compiled.names)
+                 for s in to_problem(compiled).getSolutions()}
+    accepted = {vs for vs in itertools.product(*(compiled.domains[i] for i in range(2)))
+                if compiled.check(list(zip(compiled.names, vs, strict=True))).ok}
+    assert accepted == solutions
+
+
+@pytest.mark.parametrize("linear", [
+    {"kind": "linear", "vars": ["x"], "op": ">=", "rhs": 5},
+    {"kind": "linear", "vars": ["x"], "coeffs": [0], "op": "==", "rhs": 1},
+    {"kind": "linear", "vars": ["x", "x"], "coeffs": [1, -1], "op": "<=", "rhs": -1},
+])
+def test_a_one_variable_sum_that_empties_its_domain_is_unsat(linear: dict[str, Any]) -> None:
+    from verifiers.csp.solver import Outcome, solve
+
+    doc = {"variables": {"x": [0, 1]}, "constraints": [linear]}
+    assert solve(compile_csp(parse_csp(doc)), 5).outcome is Outcome.UNSAT
+
+
+def test_a_repeated_variable_in_a_sum_does_not_fake_an_optimum() -> None:
+    doc = {"variables": {"x": {"range": [-5, 5]}, "y": {"range": [-5, 5]}},
+           "constraints": [{"kind": "linear", "vars": ["x", "x", "y"], "coeffs": [1, 2, -1],
+                            "op": ">=", "rhs": 9}],
+           "objective": {"minimize": "x"}}
+    r = csp_verdict(doc, {"x": 4, "y": 3})     # x = 2, y = -5 is better
+    assert r.status is Status.REJECT and r.critiques[0].kind == "not_optimal"
+    assert csp_verdict(doc, {"x": 2, "y": -5}).status is Status.ACCEPT
+
+
 # -- graph colouring -------------------------------------------------------------------
 
 needs_instances = pytest.mark.skipif(not INSTANCES.is_dir(), reason="../shared data missing")
