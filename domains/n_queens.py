@@ -79,7 +79,10 @@ class NQueensDomain(CSPDomainBase):
         while len(out) < count:
             n = rng.randint(max(low, 4), high)
             placed = {str(r): rng.randint(1, n) for r in rng.sample(range(1, n + 1), fixed)}
-            problem = self.parse_problem({"n": n, "fixed": placed})
+            try:
+                problem = self.parse_problem({"n": n, "fixed": placed})
+            except ProblemError:  # the drawn queens attack each other: draw again
+                continue
             result = solve(compile_csp(queens_csp(problem.payload)), 10.0)
             if result.outcome is Outcome.SAT:
                 out.append(problem)
