@@ -19,6 +19,7 @@ from domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
 from verifiers.csp.model import NAME_RE, format_validation_error
+from verifiers.scheduling import scheduling_csp
 
 PEOPLE = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana"]
 TOPICS = ["design review", "standup", "budget", "hiring", "retro", "planning", "demo",
@@ -89,6 +90,11 @@ class SchedulingDomain(CSPDomainBase):
         payload["precedence"] = [list(x) for x in s.precedence]
         for mt in payload["meetings"].values():
             mt["window"] = list(mt["window"]) if mt["window"] is not None else None
+        try:  # the CSP the verifier will build (e.g. room names that differ only in form)
+            scheduling_csp(payload)
+        except ValidationError as exc:
+            raise ProblemError(f"invalid scheduling problem: "
+                               f"{format_validation_error(exc)}") from None
         return Problem(domain=self.name, payload=payload, id=None if pid is None else str(pid))
 
     def generate_problems(self, count: int, seed: int = 0, *, meetings: int = 6,

@@ -603,6 +603,7 @@ def test_scheduling_answers(answer: str, status: Status, fragment: str) -> None:
 @pytest.mark.parametrize(("change", "fragment"), [
     ({"meetings": {"m1": {"duration": 1, "attendees": ["ana", "ana"]}}}, "attendee twice"),
     ({"rooms": {"A": -1}}, "rooms.A"),
+    ({"rooms": {"\u00e9": 3, "e\u0301": 3}}, "Unicode normalisation"),
     ({"meetings": {"m1\n": {"duration": 1}}}, "meeting id"),
     ({"meetings": {"m1": {"duration": 0}}}, "duration"),
     ({"meetings": {"m1": {"duration": 1, "window": [13, 20]}}}, "window"),
