@@ -197,6 +197,14 @@ def test_set_and_table_literals_must_have_the_variables_types(constraint: dict[s
     assert fragment in str(info.value)
 
 
+@pytest.mark.parametrize("text", ["variables: {a: [yes, no]}\n",
+                                  "variables: {a: [1]}\nconstraints: [{kind: in_set, vars: [a], "
+                                  "values: [on]}]\n"])
+def test_yaml_booleans_are_explained(text: str) -> None:
+    with pytest.raises(ProblemError, match="YAML reads yes/no/on/off/true/false as booleans"):
+        CSP.parse_problem(text)
+
+
 def test_duplicate_table_rows_are_harmless() -> None:
     doc = {"variables": {"a": [1, 2], "b": [1, 2]},
            "constraints": [{"kind": "table", "vars": ["a", "b"], "tuples": [[1, 2], [1, 2]]}]}

@@ -251,6 +251,8 @@ def format_validation_error(exc: ValidationError) -> str:
     first = min(errors, key=lambda e: (e["type"] != "value_error", -len(e["loc"])))
     loc = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p)) or "csp"
     msg = str(first["msg"]).removeprefix("Value error, ")
+    if isinstance(first.get("input"), bool):
+        msg += " (YAML reads yes/no/on/off/true/false as booleans: quote them)"
     more = f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
     return f"{loc}: {msg}{more}"
 
@@ -258,7 +260,7 @@ def format_validation_error(exc: ValidationError) -> str:
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part in {
         "all_different", "equal", "not_equal", "linear", "in_set", "not_in_set", "table",
-        "expression", "list[union[int,str]]", "Range", "str"}
+        "expression", "list[union[int,str]]", "Range", "str", "int"}
 
 
 def parse_csp(data: Any) -> CSP:
