@@ -16,32 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from domains.csp import CSPDomain
-from domains.graph_coloring import GraphColoringDomain
-from domains.n_queens import NQueensDomain
-from domains.scheduling import SchedulingDomain
-from domains.sudoku import SudokuDomain
-from llm_modulo import Candidate, Problem, ProblemError, Status, get_domain
+from llm_modulo import Candidate, ProblemError, Status, get_domain
 from llm_modulo.verifier import CheckResult
+from tests.test_csp_domains import GC, GCV, NQ, NQV, SC, SCV, SU, SUV, judge
 from verifiers.csp.checker import compile_csp
 from verifiers.csp.model import parse_csp
 from verifiers.csp.verifier import CSPVerifier
-from verifiers.graph_coloring import GraphColoringVerifier
-from verifiers.n_queens import NQueensVerifier
-from verifiers.scheduling import SchedulingVerifier
-from verifiers.sudoku import SudokuVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCES = ROOT.parent / "shared" / "data" / "graph_coloring" / "instances"
 CSP, CSPV = CSPDomain(), CSPVerifier()
-GC, GCV = GraphColoringDomain(), GraphColoringVerifier()
-NQ, NQV = NQueensDomain(), NQueensVerifier()
-SU, SUV = SudokuDomain(), SudokuVerifier()
-SC, SCV = SchedulingDomain(), SchedulingVerifier()
-
-
-def judge(domain: Any, verifier: Any, problem: Problem, text: str) -> CheckResult:
-    result: CheckResult = verifier.check(problem, domain.parse_candidate(problem, text))
-    return result
 
 
 def csp_verdict(doc: dict[str, Any], assignment: dict[str, Any]) -> CheckResult:
