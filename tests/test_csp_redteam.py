@@ -655,3 +655,53 @@ def test_the_cli_prints_one_line_for_formerly_crashing_files(tmp_path: Path) -> 
                            text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert r.returncode == 2, (domain, r.stderr)
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_oversized_problem_files_are_refused(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    from domains import graph_coloring
+    from verifiers.csp import model
+
+    monkeypatch.setattr(model, "MAX_FILE_BYTES", 1000)
+    with pytest.raises(ProblemError, match="larger than"):
+        CSP.parse_problem("variables: {a: [1]}\n" + "# padding\n" * 200)
+    monkeypatch.setattr(graph_coloring, "MAX_EDGES", 10)
+    with pytest.raises(ProblemError, match="more than 10 edges"):
+        GC.parse_problem("".join(f"e {i} {i + 1}\n" for i in range(20)))
+
+
+HOSTILE_REPLIES = {
+    "lines": "0: 1\n" * 250_000,
+    "brackets": "[" * 1_000_000,
+    "braces": '{"a": ' * 200_000,
+    "long-json": json.dumps({"x": ["y" * 100] * 10_000}),
+    "digits": "9" * 1_000_000,
+    # just under the 100,000-character limit: these are parsed, not refused by length
+    "brackets-99k": "[" * 99_000,
+    "braces-99k": '{"a": ' * 16_000,
+    "lines-99k": "0: 1\n" * 19_000,
+    "digits-99k": '{"assignment": {"a": ' + "9" * 5000 + "}}",
+}
+
+
+@pytest.mark.parametrize("domain", ["csp", "graph_coloring", "n_queens", "sudoku",
+                                    "scheduling"])
+@pytest.mark.parametrize("shape", sorted(HOSTILE_REPLIES))
+def test_a_one_megabyte_reply_is_rejected(domain: str, shape: str) -> None:
+    problems = {"csp": {"variables": {"a": [1, 2]}}, "graph_coloring": "e 0 1\n",
+                "n_queens": "4", "sudoku": PUZZLE, "scheduling": MEETINGS}
+    dom = get_domain(domain)
+    problem = dom.parse_problem(problems[domain])
+    candidate = dom.parse_candidate(problem, HOSTILE_REPLIES[shape])
+    from llm_modulo import get_verifier
+
+    result = get_verifier(domain).check(problem, candidate)
+    assert result.status is Status.REJECT
+
+
+def test_answer_keys_are_matched_exactly() -> None:
+    doc = {"variables": {"a": [1, 2]}}
+    for key in (" a", "a ", "A", "ａ", "a\n"):
+        r = csp_verdict(doc, {key: 1})
+        assert r.status is Status.REJECT
+        assert msgs(r) == [f"{key!r} is not a variable of this problem", "a is not assigned"]
