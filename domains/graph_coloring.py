@@ -25,7 +25,10 @@ from llm_modulo.types import Candidate, Problem
 MAX_VERTICES = 1_000_000
 MAX_EDGES = 5_000_000
 _CHROMATIC = re.compile(r"OPTIMAL CHROMATIC NUMBER\s*===\s*(\d+)")
-_LINE = re.compile(r"^\s*(?:vertex\s+)?(\d{1,9})\s*:\s*(\S[^\n]*?)\s*$", re.IGNORECASE)
+# "3: 2", "Vertex 3: 2", "- 3: 2", "Vertex 3: Color 2" (a markdown bullet and the words
+# "vertex" / "colour" are allowed; anything else on the line makes the colour unreadable)
+_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:vertex\s+)?(\d{1,9})\s*:\s*(?:colou?r\s+)?"
+                   r"(\S[^\n]*?)\s*$", re.IGNORECASE)
 _GRAMMAR_MAX_VERTICES = 400
 
 
@@ -37,6 +40,7 @@ def parse_dimacs(text: str) -> dict[str, Any]:
     """Vertices, edges and the stated chromatic number of a DIMACS-style ``.col`` text."""
     edges: list[tuple[int, int]] = []
     declared: int | None = None
+    promised = 0
     chromatic: int | None = None
     for lineno, line in enumerate(text.splitlines(), 1):
         parts = line.split()
@@ -54,7 +58,7 @@ def parse_dimacs(text: str) -> dict[str, Any]:
                     raise ProblemError(f"graph has more than {MAX_EDGES} edges")
                 continue
             if head == "p" and len(parts) == 4 and parts[1] in ("edge", "col"):
-                declared = int(parts[2])
+                declared, promised = int(parts[2]), int(parts[3])
                 continue
         except ValueError:
             pass
@@ -62,6 +66,9 @@ def parse_dimacs(text: str) -> dict[str, Any]:
                            f"`c` comment: {line.strip()[:60]!r}")
     if not edges and declared is None:
         raise ProblemError("the graph has no edges and no `p edge N M` line")
+    if len(edges) < promised:  # a truncated file would silently drop constraints
+        raise ProblemError(f"the `p edge` line promises {promised} edges but the file has "
+                           f"only {len(edges)} `e` lines (truncated?)")
     return {"edges": edges, "vertices": declared, "colors": chromatic}
 
 
@@ -103,8 +110,9 @@ class GraphColoringDomain(CSPDomainBase):
                     or not all(isinstance(x, int) and not isinstance(x, bool) for x in e)):
                 raise ProblemError(f"edge {e!r} is not a pair of vertex numbers")
             u, v = e
-            if u < 0 or v < 0:
-                raise ProblemError(f"edge {u}-{v}: vertex numbers must be >= 0")
+            if not (0 <= u < MAX_VERTICES and 0 <= v < MAX_VERTICES):
+                raise ProblemError(f"edge {u}-{v}: vertex numbers must be 0 to "
+                                   f"{MAX_VERTICES - 1}")
             if u == v:
                 raise ProblemError(f"edge {u}-{v} joins a vertex to itself: no colouring "
                                    "exists")
@@ -112,8 +120,13 @@ class GraphColoringDomain(CSPDomainBase):
         declared = data.get("vertices")
         mentioned = {x for e in seen for x in e}
         if isinstance(declared, list):
+            if not all(type(x) is int and 0 <= x < MAX_VERTICES for x in declared):
+                raise ProblemError(f"vertices must be vertex numbers 0 to {MAX_VERTICES - 1}")
             vertices = sorted(set(declared))
         elif isinstance(declared, int) and not isinstance(declared, bool):
+            if not 1 <= declared <= MAX_VERTICES:
+                raise ProblemError(f"a graph needs 1 to {MAX_VERTICES} vertices, not "
+                                   f"{declared}")
             # `p edge N M`: DIMACS numbers vertices 1..N; a 0 in the edges means 0-based
             base = 0 if 0 in mentioned else 1
             vertices = list(range(base, base + declared))
@@ -132,6 +145,8 @@ class GraphColoringDomain(CSPDomainBase):
         if colors is not None and (not isinstance(colors, int) or isinstance(colors, bool)
                                    or colors < 1):
             raise ProblemError("colors must be a positive integer")
+        if colors is not None and colors > MAX_VERTICES:
+            raise ProblemError(f"colors must be at most {MAX_VERTICES}, not {colors}")
         if not isinstance(minimize, bool):
             raise ProblemError("minimize must be true or false")
         return {"vertices": vertices, "edges": [list(e) for e in sorted(seen)],
@@ -178,7 +193,8 @@ class GraphColoringDomain(CSPDomainBase):
         p = problem.payload
         if len(p["vertices"]) > _GRAMMAR_MAX_VERTICES:
             return None
-        k = p["colors"] or len(p["vertices"])
+        # more colours than vertices are never needed (and k may be huge)
+        k = min(p["colors"] or len(p["vertices"]), len(p["vertices"]))
         colour = " | ".join(f'"{c}"' for c in range(1, k + 1))
         body = " ".join(f'"{v}: " c "\\n"' for v in p["vertices"])
         return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")

@@ -7,6 +7,7 @@ Answer: ``{"columns": [c1, ..., cN]}``, the column of the queen in each row.
 
 from __future__ import annotations
 
+import itertools
 import random
 from typing import Any
 
@@ -56,7 +57,14 @@ class NQueensDomain(CSPDomainBase):
                 raise ProblemError(f"fixed row {row!r} is not between 1 and {n}")
             if not isinstance(col, int) or isinstance(col, bool) or not 1 <= col <= n:
                 raise ProblemError(f"fixed column {col!r} of row {row} is not between 1 and {n}")
+            if str(int(row)) in fixed:
+                raise ProblemError(f"row {int(row)} is fixed twice")
             fixed[str(int(row))] = col
+        placed = [(int(r), c) for r, c in fixed.items()]
+        for (r1, c1), (r2, c2) in itertools.combinations(placed, 2):
+            if c1 == c2 or abs(c1 - c2) == abs(r1 - r2):  # no answer could be accepted
+                raise ProblemError(f"the fixed queens in rows {min(r1, r2)} and {max(r1, r2)} "
+                                   "attack each other")
         pid = data.get("id")
         fixed = dict(sorted(fixed.items(), key=lambda rc: int(rc[0])))
         return Problem(domain=self.name, payload={"n": n, "fixed": fixed},
@@ -71,7 +79,10 @@ class NQueensDomain(CSPDomainBase):
         while len(out) < count:
             n = rng.randint(max(low, 4), high)
             placed = {str(r): rng.randint(1, n) for r in rng.sample(range(1, n + 1), fixed)}
-            problem = self.parse_problem({"n": n, "fixed": placed})
+            try:
+                problem = self.parse_problem({"n": n, "fixed": placed})
+            except ProblemError:  # the drawn queens attack each other: draw again
+                continue
             result = solve(compile_csp(queens_csp(problem.payload)), 10.0)
             if result.outcome is Outcome.SAT:
                 out.append(problem)

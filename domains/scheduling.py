@@ -11,7 +11,7 @@ s occupies [s, s + d)). Answer: ``{"schedule": {"m1": {"start": 9, "room": "A"},
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -19,6 +19,7 @@ from domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
 from verifiers.csp.model import NAME_RE, format_validation_error
+from verifiers.scheduling import scheduling_csp
 
 PEOPLE = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana"]
 TOPICS = ["design review", "standup", "budget", "hiring", "retro", "planning", "demo",
@@ -36,7 +37,7 @@ class Meeting(BaseModel):
 class Schedule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     day: tuple[StrictInt, StrictInt] = (8, 18)
-    rooms: dict[str, StrictInt] = Field(min_length=1, max_length=100)
+    rooms: dict[str, Annotated[StrictInt, Field(ge=0)]] = Field(min_length=1, max_length=100)
     meetings: dict[str, Meeting] = Field(min_length=1, max_length=200)
     precedence: list[tuple[str, str]] = Field(default_factory=list)
 
@@ -72,8 +73,11 @@ class SchedulingDomain(CSPDomainBase):
         if not 0 <= d0 < d1 <= 24 * 7:
             raise ProblemError(f"day [{d0}, {d1}] must be increasing hours")
         for k, mt in s.meetings.items():
-            if not NAME_RE.match(k):
+            if not NAME_RE.fullmatch(k):
                 raise ProblemError(f"meeting id {k!r} must be letters, digits and _")
+            if len(set(mt.attendees)) != len(mt.attendees):
+                raise ProblemError(f"meeting {k} lists an attendee twice (capacity counts "
+                                   "people)")
             w = mt.window or s.day
             if not (d0 <= w[0] and w[1] <= d1 and w[0] + mt.duration <= w[1]):
                 raise ProblemError(f"meeting {k}: window {list(w)} must lie in the day and "
@@ -86,6 +90,11 @@ class SchedulingDomain(CSPDomainBase):
         payload["precedence"] = [list(x) for x in s.precedence]
         for mt in payload["meetings"].values():
             mt["window"] = list(mt["window"]) if mt["window"] is not None else None
+        try:  # the CSP the verifier will build (e.g. room names that differ only in form)
+            scheduling_csp(payload)
+        except ValidationError as exc:
+            raise ProblemError(f"invalid scheduling problem: "
+                               f"{format_validation_error(exc)}") from None
         return Problem(domain=self.name, payload=payload, id=None if pid is None else str(pid))
 
     def generate_problems(self, count: int, seed: int = 0, *, meetings: int = 6,

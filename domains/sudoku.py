@@ -15,7 +15,7 @@ from domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
 from verifiers.csp.checker import compile_csp
-from verifiers.sudoku import sudoku_csp
+from verifiers.sudoku import sudoku_csp, units
 
 
 class SudokuAnswer(BaseModel):
@@ -71,6 +71,12 @@ class SudokuDomain(CSPDomainBase):
         if len(text) != 81 or any(ch not in ".123456789" for ch in text):
             raise ProblemError("sudoku grid must be 81 cells of digits 1-9 and . or 0 for "
                                f"blanks, got {len(text)} characters")
+        for label, cells in units():  # clashing clues: no answer could ever be accepted
+            given = [text[(int(c[1]) - 1) * 9 + int(c[3]) - 1] for c in cells]
+            digits = [d for d in given if d != "."]
+            if len(set(digits)) != len(digits):
+                twice = next(d for d in digits if digits.count(d) > 1)
+                raise ProblemError(f"sudoku grid gives {twice} twice in {label}")
         return Problem(domain=self.name, payload={"grid": text},
                        id=None if pid is None else str(pid))
 

@@ -58,6 +58,8 @@ class Domain(ABC):
                 data = json.loads(stripped)
             except json.JSONDecodeError as exc:
                 raise ProblemError(f"problem is not valid JSON: {exc}") from None
+            except RecursionError:
+                raise ProblemError("problem JSON nests too deeply") from None
             return self.parse_problem(data)
         return self.parse_problem(stripped)
 

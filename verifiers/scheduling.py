@@ -77,18 +77,26 @@ class SchedulingVerifier(CSPVerifier):
             raise AnswerError('the answer needs "schedule": {"<meeting>": {"start": <hour>, '
                               '"room": "<room>"}, ...}')
         pairs: list[tuple[Any, Any]] = []
-        seen: set[Any] = set()
+        seen: set[str] = set()
+        emitted: set[str] = set()
         for key, slot in items:
             if not isinstance(slot, dict):
                 raise AnswerError(f"meeting {key!r} needs {{\"start\": <hour>, \"room\": "
                                   f"\"<room>\"}}", str(key))
-            if key not in problem.payload["meetings"] or key in seen:
+            if type(key) is not str or key not in problem.payload["meetings"]:
                 pairs.append((f"start_{key}", slot.get("start")))  # one critique per meeting
+                continue
+            if key in seen:
+                # a second entry for a meeting reads as a repeated start, even when the
+                # first had none: two partial entries never merge into one booking
+                again = 1 if f"start_{key}" in emitted else 2
+                pairs += [(f"start_{key}", slot.get("start"))] * again
                 continue
             seen.add(key)
             for field in ("start", "room"):
                 if field in slot:
                     pairs.append((f"{field}_{key}", slot[field]))
+                    emitted.add(f"{field}_{key}")
         return pairs
 
     def _when(self, problem: Problem, meeting: str, start: Any) -> str:

@@ -94,6 +94,8 @@ class CompiledCSP:
             self.domains.append(dom_set)
             self.types.append(typ)
         self.var_types = {n: t for n, t in zip(self.names, self.types, strict=True)}
+        # the exact Python type each slot's value must have (bool is not int, no str subclass)
+        self.pytypes: list[type] = [int if t is ex.Type.INT else str for t in self.types]
         # binary not-equal constraints, checked in one vectorised pass
         self.ne_index: list[int] = []
         self.ne_a: list[int] = []
@@ -173,9 +175,9 @@ class CompiledCSP:
         vals: list[Any] = [MISSING] * n
         seen = bytearray(n)
         issues: list[AssignmentIssue] = []
-        slot, domains, types = self.slot, self.domains, self.types
+        get, domains, types, pytypes = self.slot.get, self.domains, self.types, self.pytypes
         for name, value in pairs:
-            i = slot.get(name) if isinstance(name, str) else None
+            i = get(name) if type(name) is str else None
             if i is None:
                 issues.append(AssignmentIssue("unknown_variable", str(name)[:100], _short(value)))
                 continue
@@ -183,8 +185,7 @@ class CompiledCSP:
                 issues.append(AssignmentIssue("repeated", name, _short(value)))
                 continue
             seen[i] = 1
-            kind = type(value)
-            if kind is not (int if types[i] is ex.Type.INT else str):
+            if type(value) is not pytypes[i]:
                 issues.append(AssignmentIssue("type", name, _short(value), types[i].value))
             elif value not in domains[i]:
                 issues.append(AssignmentIssue("domain", name, value))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer
+from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
 MAX_LENGTH = 4000
@@ -179,7 +179,13 @@ def parse(text: str) -> Node:
         raise ExprError("the expression is empty")
     try:
         tree = _parser().parse(text)
+        # operator chains (`a + a + ...`, `- - - a`, `not not ...`) nest without parentheses;
+        # measured on lark's tree before the (recursive) transformer walks it
+        if _tree_depth(tree) > MAX_DEPTH * 4:
+            raise ExprError(f"expression nests deeper than {MAX_DEPTH * 4} operations")
         node = _ToAst().transform(tree)
+    except RecursionError:
+        raise ExprError(f"expression nests deeper than {MAX_DEPTH * 4} operations") from None
     except UnexpectedCharacters as exc:
         pos = exc.pos_in_stream or 0
         raise ExprError(f"unexpected character {text[pos:pos + 1]!r} at column "
@@ -198,6 +204,15 @@ def parse(text: str) -> Node:
     if _depth(node) > MAX_DEPTH * 4:
         raise ExprError(f"expression nests deeper than {MAX_DEPTH * 4} operations")
     return node
+
+
+def _tree_depth(tree: Tree[Token]) -> int:
+    best, stack = 0, [(tree, 1)]
+    while stack:
+        t, d = stack.pop()
+        best = max(best, d)
+        stack.extend((c, d + 1) for c in t.children if isinstance(c, Tree))
+    return best
 
 
 def _depth(node: Node) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,8 @@ from verifiers.csp import expr as ex
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DOMAIN_SIZE = 1_000_000
 MAX_ABS_VALUE = 10**15
-NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# matched with ``fullmatch`` (``$`` alone would also accept a name ending in a newline)
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 Value = StrictInt | StrictStr
 
@@ -169,7 +171,7 @@ class CSP(BaseModel):
     @model_validator(mode="after")
     def _references(self) -> CSP:
         for name, spec in self.variables.items():
-            if not NAME_RE.match(name):
+            if not NAME_RE.fullmatch(name):
                 raise ValueError(f"variable name {name!r} must be letters, digits and _ "
                                  "and not start with a digit")
             if isinstance(spec, str) and spec not in self.domains:
@@ -187,7 +189,33 @@ class CSP(BaseModel):
             for v in c.vars:
                 if v not in self.variables:
                     raise ValueError(f"{where}: unknown variable {v!r}")
+            if isinstance(c, InSet | NotInSet | Table):
+                self._check_literals(c, where)
         return self
+
+    def _check_literals(self, c: InSet | NotInSet | Table, where: str) -> None:
+        """The literal values of a set or table constraint have their variables' types: a
+        string ``"0"`` in a ``not_in_set`` over an integer variable would forbid nothing."""
+        kinds = [self._kind_of(v) for v in c.vars]
+        if isinstance(c, Table):
+            for k, row in enumerate(c.tuples):
+                for v, want, value in zip(c.vars, kinds, row, strict=True):
+                    if type(value) is not want:
+                        raise ValueError(f"{where}: tuple {k} gives {v} the value {value!r}, "
+                                         f"not {_article(want)}")
+            return
+        if len(set(kinds)) > 1:
+            raise ValueError(f"{where} mixes integer and string variables")
+        for value in c.values:
+            if type(value) is not kinds[0]:
+                raise ValueError(f"{where}: the value {value!r} is not {_article(kinds[0])} "
+                                 f"like {c.vars[0]}")
+
+    def _kind_of(self, variable: str) -> type:
+        spec = self.variables[variable]
+        if isinstance(spec, str):
+            spec = self.domains[spec]
+        return int if isinstance(spec, Range) else type(spec[0])
 
     def domain_of(self, variable: str) -> list[int | str] | range:
         spec = self.variables[variable]
@@ -198,12 +226,20 @@ class CSP(BaseModel):
         return list(spec)
 
 
+def _article(kind: type) -> str:
+    return "an integer" if kind is int else "a string"
+
+
 def _check_values(values: list[Any], where: str) -> None:
     kinds = {type(v) for v in values}
     if len(kinds) > 1:
         raise ValueError(f"{where} mixes integers and strings")
     if len(set(values)) != len(values):
         raise ValueError(f"{where} lists a value twice")
+    if str in kinds and len({unicodedata.normalize("NFC", v) for v in values}) != len(values):
+        # two values that print alike would let all_different hold between look-alikes
+        raise ValueError(f"{where} lists two strings that differ only in Unicode "
+                         "normalisation")
     if int in kinds and any(abs(v) > MAX_ABS_VALUE for v in values):
         raise ValueError(f"{where}: values must be within ±{MAX_ABS_VALUE}")
 
@@ -215,6 +251,8 @@ def format_validation_error(exc: ValidationError) -> str:
     first = min(errors, key=lambda e: (e["type"] != "value_error", -len(e["loc"])))
     loc = ".".join(str(p) for p in first["loc"] if not _is_union_tag(p)) or "csp"
     msg = str(first["msg"]).removeprefix("Value error, ")
+    if isinstance(first.get("input"), bool):
+        msg += " (YAML reads yes/no/on/off/true/false as booleans: quote them)"
     more = f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
     return f"{loc}: {msg}{more}"
 
@@ -222,7 +260,7 @@ def format_validation_error(exc: ValidationError) -> str:
 def _is_union_tag(part: Any) -> bool:
     return isinstance(part, str) and part in {
         "all_different", "equal", "not_equal", "linear", "in_set", "not_in_set", "table",
-        "expression", "list[union[int,str]]", "Range", "str"}
+        "expression", "list[union[int,str]]", "Range", "str", "int"}
 
 
 def parse_csp(data: Any) -> CSP:

@@ -57,14 +57,20 @@ def _guarded(cls: type[Any]) -> type[Any]:
     """``cls`` whose preprocessing skips constraints over an already emptied domain.
 
     python-constraint's sum constraints take ``min``/``max`` of their domains while
-    preprocessing and crash on an empty one; an empty domain already means "no solution",
-    which python-constraint reports right after preprocessing.
+    preprocessing and crash on an empty one (also on one their own pruning just emptied);
+    an empty domain already means "no solution", which python-constraint reports right
+    after preprocessing.
     """
 
     def preProcess(self: Any, variables: Any, domains: Any, constraints: Any,
                    vconstraints: Any) -> None:
         if all(len(domains[v]) for v in variables):
-            cls.preProcess(self, variables, domains, constraints, vconstraints)
+            try:
+                cls.preProcess(self, variables, domains, constraints, vconstraints)
+            except ValueError:
+                # a one-variable sum first prunes its domain, then takes its min: emptied
+                if all(len(domains[v]) for v in variables):
+                    raise
 
     return type(f"Guarded{cls.__name__}", (cls,), {"preProcess": preProcess})
 
@@ -107,8 +113,13 @@ def to_problem(compiled: CompiledCSP, extra: list[ex.Node] | None = None,
         elif isinstance(c, m.Equal):
             problem.addConstraint(pc.AllEqualConstraint(), list(c.vars))
         elif isinstance(c, m.Linear):
-            problem.addConstraint(_SUMS[c.op](c.rhs, list(c.coeffs or [1] * len(c.vars))),
-                                  list(c.vars))
+            # python-constraint's sums mis-prune a variable listed twice (`x + 2*x - y >= 9`
+            # lost solutions, so an optimality "proof" could accept a non-optimal answer):
+            # each variable goes in once, with its coefficients added up
+            merged: dict[str, int] = {}
+            for v, k in zip(c.vars, c.coeffs or [1] * len(c.vars), strict=True):
+                merged[v] = merged.get(v, 0) + k
+            problem.addConstraint(_SUMS[c.op](c.rhs, list(merged.values())), list(merged))
         elif isinstance(c, m.InSet):
             problem.addConstraint(pc.InSetConstraint(set(c.values)), list(c.vars))
         elif isinstance(c, m.NotInSet):

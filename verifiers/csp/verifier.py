@@ -27,6 +27,7 @@ from verifiers.csp.checker import (
     Violation,
     compile_csp,
 )
+from verifiers.csp.expr import EvalError
 from verifiers.csp.solver import Outcome, improvement, solve
 
 Pairs = Sequence[tuple[Any, Any]]
@@ -101,7 +102,13 @@ class CSPVerifier(Verifier):
         """None when no optimum is asked; else ACCEPT / REJECT / UNKNOWN on the proof."""
         if compiled.objective is None:
             return None
-        value = compiled.objective_value(values)
+        try:
+            value = compiled.objective_value(values)
+        except EvalError as exc:  # e.g. `10 // y` with y = 0: no value to prove optimal
+            text = compiled.csp.objective.text if compiled.csp.objective else "objective"
+            return CheckResult.reject(Critique(
+                kind="objective", message=f"the objective `{text}` cannot be evaluated for "
+                                          f"this assignment ({exc})"))
         result = solve(compiled, self.solve_budget(problem), extra=[improvement(compiled, value)])
         sense = compiled.csp.objective.sense if compiled.csp.objective else "minimize"
         better = "smaller" if sense == "minimize" else "larger"
