@@ -150,13 +150,20 @@ def validate(task: Task, plan: str | Sequence[str], templates: Templates | None 
     if reader is None and templates is not None:
         reader = templates.reader(task.object_types)
 
-    def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]]:
-        for action, args in readings:
-            step = Step(0, action, args)
-            if task.check_step(step) is None and task.static_ok(task.domain.actions[action],
-                                                                args):
-                return action, args
-        return readings[0]
+    def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]] | None:
+        """The one reading that fits the problem (types, never-changing facts), else None.
+
+        A reading with a wrong type or a false static precondition can never run, so it is
+        not what the line means when another reading can; when several can, the line is
+        ambiguous and is not guessed; when none can, the first is kept to be rejected.
+        """
+        typed = [r for r in readings if task.check_step(Step(0, *r)) is None]
+        fits = [r for r in typed if task.static_ok(task.domain.actions[r[0]], r[1])]
+        if len(fits) == 1:
+            return fits[0]
+        if len(fits) > 1:
+            return None
+        return (typed or readings)[0]
 
     steps, errors = parse_plan(plan, reader, choose)
     if errors and not all_errors:
