@@ -61,7 +61,9 @@ def _text_or_file(value: Any, what: str) -> str:
         return value
     path = Path(value.strip())
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProblemError(f"{what} file {path} is not UTF-8 text") from None
     except OSError as exc:
         raise ProblemError(f"cannot read {what} file {path}: {exc.strerror}") from None
     if len(text) > MAX_FILE_CHARS:

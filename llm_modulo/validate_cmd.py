@@ -19,8 +19,10 @@ from rich.console import Console
 
 from llm_modulo.errors import UsageError
 from verifiers.pddl.nl import Templates
-from verifiers.pddl.sexpr import UnsupportedPDDL, read
-from verifiers.pddl.validator import Report, load_task, state_text, validate
+from verifiers.pddl.parse import parse_problem
+from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
+from verifiers.pddl.simulate import Task
+from verifiers.pddl.validator import Report, cached_domain, state_text, validate
 from verifiers.plan import PlanVerifier
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN = 0, 1, 3
@@ -30,12 +32,28 @@ _STRUCTURAL = {"unparseable", "unknown_action", "wrong_arity", "unknown_object",
 
 def _read(path: Path, what: str) -> str:
     if str(path) == "-":
-        return sys.stdin.read(MAX_INPUT_CHARS + 1)[:MAX_INPUT_CHARS]
+        return sys.stdin.read(MAX_INPUT_CHARS + 1)[:MAX_INPUT_CHARS].removeprefix("\ufeff")
     try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
+        with path.open(encoding="utf-8-sig", errors="replace") as fh:
             return fh.read(MAX_INPUT_CHARS)
     except OSError as exc:
         raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+
+
+def _load(domain: Path, domain_text: str, problem: Path, problem_text: str) -> Task:
+    """The task, a file's error naming the file (UnsupportedPDDL passes through)."""
+    try:
+        dom = cached_domain(domain_text)
+    except UnsupportedPDDL:
+        raise
+    except PDDLError as exc:
+        raise PDDLError(f"{domain}: {exc}") from None
+    try:
+        return Task(dom, parse_problem(problem_text, dom))
+    except UnsupportedPDDL:
+        raise
+    except PDDLError as exc:
+        raise PDDLError(f"{problem}: {exc}") from None
 
 
 def _templates(spec: str | None, domain_text: str) -> Templates | None:
@@ -66,7 +84,7 @@ def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_j
     domain_text, problem_text = _read(domain, "domain"), _read(problem, "problem")
     plan_text = _read(plan, "plan")
     try:
-        task = load_task(domain_text, problem_text)
+        task = _load(domain, domain_text, problem, problem_text)
         tpl = _templates(templates, domain_text)
     except UnsupportedPDDL as exc:
         if as_json:

@@ -100,3 +100,26 @@ def test_case_folding_is_ascii_only() -> None:
     assert run(BW, problem, ["(PICK-UP K)"]).valid
     report = run(BW, problem, ["(pick-up \u212a)"])
     assert not report.valid and report.failure == "unknown_object"
+
+
+# -- files ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("problem, reason", [
+    (TWO.replace("(:goal", "(:init (holding r)) (:goal"), "section :init is given twice"),
+    (TWO.replace("(:goal", "(:goal (on dr r)) (:goal"), "section :goal is given twice"),
+    (TWO.replace("r dr - block", "r dr - block r - object"), "`r` is declared as block and "
+                                                              "again as object"),
+    (TWO.replace("r dr - block", "r ?dr - block"), "`?dr` is a variable"),
+])
+def test_problems_that_would_be_read_two_ways_are_errors(problem: str, reason: str) -> None:
+    from verifiers.pddl.sexpr import PDDLError
+
+    with pytest.raises(PDDLError, match=reason.replace("(", r"\(").replace("?", r"\?")):
+        load_task(BW, problem)
+
+
+def test_a_domain_section_twice_is_an_error() -> None:
+    from verifiers.pddl.sexpr import PDDLError
+
+    with pytest.raises(PDDLError, match="section :predicates is given twice"):
+        load_task(BW.replace("(:types block)", "(:types block) (:predicates (foo))"), TWO)
