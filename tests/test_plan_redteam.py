@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from verifiers.pddl.nl import Templates
@@ -123,3 +125,91 @@ def test_a_domain_section_twice_is_an_error() -> None:
 
     with pytest.raises(PDDLError, match="section :predicates is given twice"):
         load_task(BW.replace("(:types block)", "(:types block) (:predicates (foo))"), TWO)
+
+
+# -- IPC-style domains: expected verdicts worked out by hand, VAL's semantics ----------------
+
+IPC = Path(__file__).parent / "data" / "pddl" / "ipc"
+
+BRIEFCASE_OK = ["(put-in p home)", "(move home office)", "(take-out p)", "(put-in d office)",
+                "(move office home)", "(take-out d)"]
+LOGISTICS_OK = ["(load-truck p1 t1 l1)", "(drive-truck t1 l1 ap1 c1)",
+                "(unload-truck p1 t1 ap1)", "(load-airplane p1 a1 ap1)",
+                "(fly-airplane a1 ap1 ap2)", "(unload-airplane p1 a1 ap2)"]
+GRIPPER_OK = ["(pick ball1 rooma left)", "(pick ball2 rooma right)", "(move rooma roomb)",
+              "(drop ball1 roomb left)", "(drop ball2 roomb right)"]
+
+# (domain, plan, goal replacing `(and)` or None, expected failure or None, critique fragment)
+CASES: list[tuple[str, list[str], str | None, str | None, str]] = [
+    ("briefcase", BRIEFCASE_OK, None, None, ""),
+    ("briefcase", BRIEFCASE_OK[:-1], None, "unmet_goal", "`(not (in d))` is still false"),
+    ("briefcase", ["(put-in p home)", "(move home office)", "(put-in d office)",
+                   "(move office home)", "(take-out d)"], None, "unmet_goal",
+     "`(at p office)` is still false"),
+    ("briefcase", ["(put-in bc home)"], None, "unmet_precondition",
+     "`(not (= bc bc))` is false"),
+    ("briefcase", ["(move home home)"], None, "unmet_precondition",
+     "`(not (= home home))` is false"),
+    ("logistics", LOGISTICS_OK, None, None, ""),
+    ("logistics", ["(load-truck p1 a1 l1)"], None, "wrong_type",
+     "`a1` is of type airplane, but parameter ?truck of `load-truck` must be of type truck"),
+    ("logistics", ["(load-airplane p1 t1 l1)"], None, "wrong_type", "`t1` is of type truck"),
+    ("logistics", ["(fly-airplane a1 ap1 l1)"], None, "wrong_type",
+     "`l1` is of type location, but parameter ?loc-to of `fly-airplane` must be of type "
+     "airport"),
+    ("logistics", ["(drive-truck t1 l1 ap2 c1)"], None, "unmet_precondition",
+     "`(in-city ap2 c1)` is false"),
+    ("logistics", [*LOGISTICS_OK, "(unload-airplane p1 a1 ap2)"], None, "unmet_precondition",
+     "step 7"),
+    ("gripper", GRIPPER_OK, None, None, ""),
+    ("gripper", GRIPPER_OK[:1] + ["(pick ball2 rooma left)"], None, "unmet_precondition",
+     "`(free left)` is false"),
+    ("gripper", ["(move rooma left)"], None, "unmet_precondition", "`(room left)` is false"),
+    ("gripper", ["(pick left rooma right)"], None, "unmet_precondition",
+     "`(ball left)` and `(at left rooma)` are false"),
+    ("gripper", [], None, "unmet_goal", "`(at ball2 roomb)` is still false"),
+    # a forall variable shadows the action's parameter of the same name
+    ("scope", ["(shadow a1)"], "(flag b1)", None, ""),
+    ("scope", ["(shadow a1)"], "(flag a1)", "unmet_goal", "`(flag a1)` is still false"),
+    # a when inside forall sees both the action's and the forall's variables; constants count
+    ("scope", ["(link a1)"], "(and (r a1 k) (r a1 b1))", None, ""),
+    ("scope", ["(link a1)"], "(r a1 a1)", "unmet_goal", "`(r a1 a1)` is still false"),
+    # both conditions read the state before the step: toggle flips, it does not re-add
+    ("scope", ["(toggle)"], "(not (mark))", None, ""),
+    ("scope", ["(toggle)", "(toggle)"], "(mark)", None, ""),
+    ("scope", ["(toggle)"], "(mark)", "unmet_goal", "`(mark)` is still false"),
+    # an atom deleted and added by one step is true after it
+    ("scope", ["(same a1 b1)"], "(p a1)", None, ""),
+    ("scope", ["(same a1 a1)"], "(p a1)", "unmet_precondition", "`(not (= a1 a1))` is false"),
+    ("scope", ["(twin c1 c1)"], "(r c1 c1)", None, ""),  # repeated arguments are allowed
+    ("scope", ["(pick-either c1)"], None, "wrong_type", "must be of type a or b"),
+    ("scope", ["(pick-either t1)"], None, "wrong_type", "`t1` is of type thing"),  # supertype
+    ("scope", ["(pick-either k)", "(pick-either b1)"],
+     "(forall (?x - (either a b)) (flag ?x))", "unmet_goal", "`(flag a1)` (for ?x = a1"),
+    ("scope", ["(pick-either k)", "(pick-either b1)", "(pick-either a1)"],
+     "(forall (?x - (either a b)) (flag ?x))", None, ""),
+    ("scope", ["(pick-either b1)"], "(forall (?x - (either a b)) (flag ?x))", "unmet_goal",
+     "`(flag k)` (for ?x = k"),
+    ("scope", ["(not-k k)"], None, "unmet_precondition", "`(not (= k k))` is false"),
+    ("scope", ["(not-k a1)"], "(exists (?x - a) (flag ?x))", None, ""),
+    ("scope", [], "(exists (?x - a) (flag ?x))", "unmet_goal", "(exists (?x - a) (flag ?x))"),
+    ("scope", [], "(imply (mark) (q k))", None, ""),
+    ("scope", [], "(imply (mark) (p k))", "unmet_goal", "`(imply (mark) (p k))`"),
+    ("scope", [], "(not (= k a1))", None, ""),
+    ("scope", [], "(forall (?x - thing) (or (p ?x) (q ?x)))", "unmet_goal",
+     "`(or (p t1) (q t1))` (for ?x = t1"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0]}-{c[3]}-{' '.join(c[1])[:40]}")
+def test_ipc_style_domains(case: tuple[str, list[str], str | None, str | None, str]) -> None:
+    name, plan, goal, failure, fragment = case
+    domain = (IPC / f"{name}-domain.pddl").read_text()
+    problem = (IPC / f"{name}-problem.pddl").read_text()
+    if goal is not None:
+        problem = problem.replace("(:goal (and))", f"(:goal {goal})")
+    report = run(domain, problem, plan)
+    assert report.valid is (failure is None)
+    assert report.failure == failure
+    if fragment:
+        assert fragment in report.critiques()[0].message
