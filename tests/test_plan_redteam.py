@@ -162,7 +162,7 @@ CASES: list[tuple[str, list[str], str | None, str | None, str]] = [
     ("logistics", [*LOGISTICS_OK, "(unload-airplane p1 a1 ap2)"], None, "unmet_precondition",
      "step 7"),
     ("gripper", GRIPPER_OK, None, None, ""),
-    ("gripper", GRIPPER_OK[:1] + ["(pick ball2 rooma left)"], None, "unmet_precondition",
+    ("gripper", [*GRIPPER_OK[:1], "(pick ball2 rooma left)"], None, "unmet_precondition",
      "`(free left)` is false"),
     ("gripper", ["(move rooma left)"], None, "unmet_precondition", "`(room left)` is false"),
     ("gripper", ["(pick left rooma right)"], None, "unmet_precondition",
@@ -212,4 +212,4 @@ def test_ipc_style_domains(case: tuple[str, list[str], str | None, str | None, s
     assert report.valid is (failure is None)
     assert report.failure == failure
     if fragment:
-        assert fragment in report.critiques()[0].message
+        assert any(fragment in c.message for c in report.critiques())
