@@ -124,38 +124,65 @@ def _verdict(report: Report, verbose: bool) -> dict[str, Any]:
 
 
 def _print_report(report: Report, name: str, verbose: bool, out: Console) -> None:
+    """VAL's report: its headlines, its repair advice, its plan lists; then our critiques.
+
+    The lines scripts look for in VAL's output are printed as VAL prints them: ``Plan
+    executed successfully - checking goal``, ``Plan valid``, ``Final value: N``,
+    ``Successful plans:`` / ``Value: N``, ``Goal not satisfied`` / ``Plan invalid``, ``Plan
+    failed to execute``, ``Bad plan description!``, ``(A) has an unsatisfied precondition at
+    time N`` with ``(Set (p) to true)``, ``Failed plans:``; with ``-v`` also ``Checking next
+    happening (time N)`` and ``Plan failed because of unsatisfied precondition in:``.
+    """
     def say(text: str = "") -> None:
         out.print(text, highlight=False, markup=False, soft_wrap=True)
 
     say(f"Checking plan: {name}")
     say(f"Plan size: {len(report.steps)}")
+    failure = report.failure
+    first_issue = report.result.issues[0] if report.result.issues else None
     if verbose:
-        _print_trace(report, say)
+        _print_trace(report, say, failure == "unmet_precondition" and first_issue is not None
+                     and first_issue.step is not None and first_issue.step.index or None)
     critiques = report.critiques()
     if report.valid:
+        cost = report.result.cost
+        value = f"{cost:g}" if cost else f"{len(report.steps)}"
         say("Plan executed successfully - checking goal")
         say("Plan valid")
-        cost = report.result.cost
-        say(f"Final value: {cost:g}" if cost else f"Final value: {len(report.steps)}")
+        say(f"Final value: {value} ")
+        say()
+        say("Successful plans:")
+        say(f"Value: {value}")
+        say(f" {name} {value}")
         return
-    failure = report.failure
     first = critiques[0]
+    advice: list[str] = []
     if failure == "unmet_goal":
         say("Plan executed successfully - checking goal")
         say("Goal not satisfied")
-        for c in critiques:
-            if c.kind == "unmet_goal":
-                say(f"  {c.data['literal']} is false")
+        say("Plan invalid")
+        advice = ["The goal is not satisfied"]
+        advice += [_set_advice(c.data["literal"]) for c in critiques if c.kind == "unmet_goal"
+                   and not c.data.get("after_failure")]
     elif failure in _STRUCTURAL:
         say("Bad plan description!")
         say(f"  {first.message}")
     else:
         step = first.data["step"]
-        say(f"Plan failed to execute at step {step}: {first.data['action']}")
+        say("Plan failed to execute")
+        say(f"  at step {step}: {first.data['action']}")
         for lit in first.data.get("literals", []):
             say(f"  unsatisfied precondition: {lit}")
+        advice = [f"{first.data['action']} has an unsatisfied precondition at time {step}"]
+        advice += [_set_advice(lit) for lit in first.data.get("literals", [])]
+    if advice:
+        say()
+        say("Plan Repair Advice:")
+        say()
+        for line in advice:
+            say(line)
     say()
-    say("Plan Repair Advice:")
+    say("Critiques:")
     for c in critiques:
         say(f"  {c.message}")
     say()
@@ -163,10 +190,26 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     say(f" {name}")
 
 
-def _print_trace(report: Report, say: Callable[[str], None]) -> None:
+def _set_advice(literal: str) -> str:
+    """VAL's advice for a false literal: ``(Set (p a) to true)``, ``(Set (p a) to false)``."""
+    literal = literal.partition(" (for ")[0]
+    if literal.startswith("(not (") and literal.endswith("))") and literal.count("(") == 2:
+        return f"(Set {literal[5:-1]} to false)"
+    if literal.count("(") == 1:
+        return f"(Set {literal} to true)"
+    return f"(Make {literal} true)"
+
+
+def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | None) -> None:
     states = report.result.states
     if not states:
         return
     say("Initial state: " + " ".join(state_text(states[0])))
     for step, state in zip(report.steps, states[1:], strict=False):
+        say(f"Checking next happening (time {step.index})")
+        if step.index == failed_at:
+            say("Plan failed because of unsatisfied precondition in:")
+            say(step.text)
+            say()
+            return
         say(f"State after step {step.index} {step.text}: " + " ".join(state_text(state)))

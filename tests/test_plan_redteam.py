@@ -213,3 +213,44 @@ def test_ipc_style_domains(case: tuple[str, list[str], str | None, str | None, s
     assert report.failure == failure
     if fragment:
         assert any(fragment in c.message for c in report.critiques())
+
+
+# -- `llm-modulo validate` speaks VAL's report lines ---------------------------------------
+
+def _validate_cli(tmp_path: Path, plan: str, *flags: str) -> str:
+    from typer.testing import CliRunner
+
+    from llm_modulo.cli import app
+
+    (tmp_path / "d.pddl").write_text(BW)
+    (tmp_path / "p.pddl").write_text(TWO)
+    (tmp_path / "plan").write_text(plan)
+    r = CliRunner().invoke(app, ["validate", *flags, str(tmp_path / "d.pddl"),
+                                 str(tmp_path / "p.pddl"), str(tmp_path / "plan")])
+    return str(r.stdout)
+
+
+def test_report_lines_match_vals(tmp_path: Path) -> None:
+    ok = _validate_cli(tmp_path, "(pick-up r)\n(stack r dr)\n")
+    assert "Plan executed successfully - checking goal\nPlan valid\nFinal value: 2 \n" in ok
+    assert "Successful plans:\nValue: 2\n" in ok
+    goal = _validate_cli(tmp_path, "(pick-up r)\n")
+    assert "Goal not satisfied\nPlan invalid\n" in goal
+    assert "The goal is not satisfied\n(Set (on r dr) to true)\n" in goal
+    assert "Failed plans:" in goal
+    pre = _validate_cli(tmp_path, "(stack r dr)\n")
+    assert "Plan failed to execute\n" in pre
+    assert ("(stack r dr) has an unsatisfied precondition at time 1\n"
+            "(Set (holding r) to true)\n") in pre
+
+
+def test_verbose_report_reads_like_val_verbose(tmp_path: Path) -> None:
+    """PlanBench's VAL output parser keys on these lines in `validate -v` output."""
+    ok = _validate_cli(tmp_path, "(pick-up r)\n(stack r dr)\n", "-v")
+    assert ok.count("Checking next happening (time ") == 2
+    assert ok.index("Plan executed successfully") < ok.index("Plan valid") \
+        < ok.index("Successful plans:")
+    pre = _validate_cli(tmp_path, "(pick-up r)\n(stack dr r)\n", "-v")
+    assert ("Checking next happening (time 2)\nPlan failed because of unsatisfied "
+            "precondition in:\n(stack dr r)\n") in pre
+    assert "Plan executed successfully" not in pre
