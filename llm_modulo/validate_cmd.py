@@ -140,9 +140,11 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     say(f"Plan size: {len(report.steps)}")
     failure = report.failure
     first_issue = report.result.issues[0] if report.result.issues else None
+    failed_at = None
+    if failure == "unmet_precondition" and first_issue is not None and first_issue.step:
+        failed_at = first_issue.step.index
     if verbose:
-        _print_trace(report, say, failure == "unmet_precondition" and first_issue is not None
-                     and first_issue.step is not None and first_issue.step.index or None)
+        _print_trace(report, say, failed_at)
     critiques = report.critiques()
     if report.valid:
         cost = report.result.cost
@@ -200,7 +202,8 @@ def _set_advice(literal: str) -> str:
     return f"(Make {literal} true)"
 
 
-def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | None) -> None:
+def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | None
+                 ) -> None:
     states = report.result.states
     if not states:
         return
@@ -210,6 +213,6 @@ def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | No
         if step.index == failed_at:
             say("Plan failed because of unsatisfied precondition in:")
             say(step.text)
-            say()
+            say("")
             return
         say(f"State after step {step.index} {step.text}: " + " ".join(state_text(state)))
