@@ -254,3 +254,11 @@ def test_verbose_report_reads_like_val_verbose(tmp_path: Path) -> None:
     assert ("Checking next happening (time 2)\nPlan failed because of unsatisfied "
             "precondition in:\n(stack dr r)\n") in pre
     assert "Plan executed successfully" not in pre
+
+
+def test_prefix_chains_of_names_do_not_blow_up_the_reader() -> None:
+    """Names `a`, `a a`, `a a a`, ...: a 60-word line has 2**59 splits; memoized search."""
+    names = {f"o{i}": " ".join(["a"] * (i + 1)) for i in range(30)}
+    reader = Templates({"x": "do {} {} {} {}"}, {}, names).reader(tuple(names))
+    assert reader.read("do " + " ".join(["a"] * 60) + " z") == []
+    assert len(reader.read("do " + " ".join(["a"] * 60))) > 1  # ambiguous, cut off

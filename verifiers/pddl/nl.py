@@ -162,29 +162,42 @@ class NLReader:
     def read(self, line: str) -> list[tuple[str, tuple[str, ...]]]:
         """Every distinct (action, args) reading of ``line`` (none if it is no action).
 
-        More than :data:`MAX_READINGS` readings are cut off; any two mean ambiguity.
+        More than :data:`MAX_READINGS` readings are cut off; any two mean ambiguity. The
+        search is memoized on (position, piece), so names that are prefixes of each other
+        cannot make it exponential.
         """
         text = normalize(line)
         found: list[tuple[str, tuple[str, ...]]] = []
         for action, pieces in self.patterns:
-            for args in self._match(text, 0, pieces, ()):
+            memo: dict[tuple[int, int], list[tuple[str, ...]]] = {}
+            for args in self._match(text, 0, pieces, 0, memo):
                 if (action, args) not in found:
                     found.append((action, args))
                 if len(found) > MAX_READINGS:
                     return found
         return found
 
-    def _match(self, text: str, pos: int, pieces: tuple[str, ...],
-               args: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-        piece = pieces[0]
-        if not text.startswith(piece, pos):
-            return
-        pos += len(piece)
-        if len(pieces) == 1:
-            if pos == len(text):
-                yield args
-            return
-        for name in self.names:
-            if text.startswith(name, pos):
-                yield from self._match(text, pos + len(name), pieces[1:],
-                                       (*args, self.by_name[name]))
+    def _match(self, text: str, pos: int, pieces: tuple[str, ...], k: int,
+               memo: dict[tuple[int, int], list[tuple[str, ...]]]) -> list[tuple[str, ...]]:
+        """The argument tuples that read ``text[pos:]`` as ``pieces[k:]``."""
+        key = (pos, k)
+        if key in memo:
+            return memo[key]
+        out: list[tuple[str, ...]] = []
+        piece = pieces[k]
+        if text.startswith(piece, pos):
+            pos += len(piece)
+            if k == len(pieces) - 1:
+                if pos == len(text):
+                    out.append(())
+            else:
+                for name in self.names:
+                    if text.startswith(name, pos):
+                        for rest in self._match(text, pos + len(name), pieces, k + 1, memo):
+                            out.append((self.by_name[name], *rest))
+                            if len(out) > MAX_READINGS:
+                                break
+                    if len(out) > MAX_READINGS:
+                        break
+        memo[key] = out
+        return out
