@@ -262,3 +262,10 @@ def test_prefix_chains_of_names_do_not_blow_up_the_reader() -> None:
     reader = Templates({"x": "do {} {} {} {}"}, {}, names).reader(tuple(names))
     assert reader.read("do " + " ".join(["a"] * 60) + " z") == []
     assert len(reader.read("do " + " ".join(["a"] * 60))) > 1  # ambiguous, cut off
+
+
+def test_object_name_rules_take_whole_numbers() -> None:
+    """PlanBench's `p` -> `package_{}`: `p10` is package_10 (not package_1 plus a stray 0)."""
+    t = Templates({"x": "x {}"}, {}, {"p": "package_{}", "l": "location_{}_{}", "a": "red block"})
+    assert [t.object_name(o) for o in ("p10", "l10-2", "l1-0", "p", "a", "q1")] == \
+        ["package_10", "location_10_2", "location_1_0", "p", "red block", "q1"]

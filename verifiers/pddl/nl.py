@@ -70,14 +70,27 @@ class Templates:
     # -- rendering ------------------------------------------------------------------------
 
     def object_name(self, obj: str) -> str:
-        if obj in self.objects:
-            return self.objects[obj]
-        rule = self.objects.get(obj[0]) if obj else None
-        if rule is not None and "{}" in rule:
-            digits = [c for c in obj if c.isdigit()]
-            if rule.count("{}") == len(digits):
-                return fill(rule, digits)
+        """``a`` -> ``red block``; by a prefix rule ``l1-0`` -> ``location_1_0``.
+
+        A rule applies when the name is its prefix followed by numbers (separated by ``-`` or
+        ``_``), one per ``{}``: ``p10`` -> ``package_10``, ``o12`` -> ``object_12``.
+        """
+        name = self.objects.get(obj)
+        if name is not None and "{}" not in name:
+            return name
+        for prefix, rule in self._rules:
+            rest = obj[len(prefix):]
+            if obj.startswith(prefix) and _NUMBERS.fullmatch(rest):
+                numbers = re.findall(r"\d+", rest)
+                if rule.count("{}") == len(numbers):
+                    return fill(rule, numbers)
         return obj
+
+    @cached_property
+    def _rules(self) -> list[tuple[str, str]]:
+        """The prefix rules (values with ``{}``), longest prefix first."""
+        return sorted(((k, v) for k, v in self.objects.items() if "{}" in v),
+                      key=lambda kv: -len(kv[0]))
 
     def action_text(self, action: str, args: Iterable[str]) -> str | None:
         template = self.actions.get(action)
@@ -116,6 +129,7 @@ def fill(template: str, values: Sequence[str]) -> str:
 
 
 _SPACES = re.compile(r"\s+")
+_NUMBERS = re.compile(r"\d+(?:[-_]\d+)*")
 _TRAILING = " .;,!"
 MAX_READINGS = 16
 
