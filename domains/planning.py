@@ -1,5 +1,5 @@
 """Classical planning domains: PlanBench's blocksworld, mystery blocksworld,
-logistics and depots, and ``pddl`` for any user-supplied domain and problem.
+logistics (plain and both obfuscated forms) and depots, and ``pddl`` for any user-supplied domain and problem.
 
 Problems: a PDDL problem (text or a file path), or JSON ``{"problem": ...}``;
 blocksworld and mystery blocksworld also take ``{"blocks": n, "seed": s}`` (a
@@ -330,6 +330,22 @@ class DepotsDomain(PlanningDomain):
     version = "1.0"
     packaged = "depots"
     description = "PlanBench depots: hoists and trucks move crates between depots and distributors."
+
+
+class ObfuscatedDeceptiveLogisticsDomain(PlanningDomain):
+    name = "obfuscated_deceptive_logistics"
+    version = "1.0"
+    packaged = "obfuscated_deceptive_logistics"
+    description = ("PlanBench logistics with misleading words for its actions and predicates "
+                   "(`clip`, `next`) and objects named object_N.")
+
+
+class ObfuscatedRandomizedLogisticsDomain(PlanningDomain):
+    name = "obfuscated_randomized_logistics"
+    version = "1.0"
+    packaged = "obfuscated_randomized_logistics"
+    description = ("PlanBench logistics with random strings for its actions and predicates "
+                   "and objects named object_N.")
 
 
 class PDDLDomain(PlanningDomain):

@@ -269,3 +269,49 @@ def test_object_name_rules_take_whole_numbers() -> None:
     t = Templates({"x": "x {}"}, {}, {"p": "package_{}", "l": "location_{}_{}", "a": "red block"})
     assert [t.object_name(o) for o in ("p10", "l10-2", "l1-0", "p", "a", "q1")] == \
         ["package_10", "location_10_2", "location_1_0", "p", "red block", "q1"]
+
+
+# -- PlanBench's obfuscated logistics -------------------------------------------------------
+
+PLANBENCH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "planbench"
+
+# found by breadth-first search over instance-1; the same plan under both namings
+OBFUSCATED = {
+    "obfuscated_deceptive_logistics": ("memory", "sip", "paltry"),
+    "obfuscated_randomized_logistics": ("i43ia3g2ygc7vwqf", "e6tbvxb13cxqiqfm",
+                                        "kl6t91ujyqzora0b"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OBFUSCATED))
+def test_obfuscated_logistics_domains(name: str) -> None:
+    from llm_modulo import Candidate, Status
+    from llm_modulo.registry import get_domain
+    from verifiers.plan import PlanVerifier
+
+    instance = PLANBENCH / "instances" / name / "generated_basic" / "instance-1.pddl"
+    if not instance.is_file():
+        pytest.skip("PlanBench data missing")
+    dom = get_domain(name)
+    problem = dom.parse_problem({"problem": str(instance)})
+    prompt = dom.render_prompt(problem)
+    assert "[STATEMENT]" in prompt and "object_8" in prompt
+    fly, load, unload = OBFUSCATED[name]
+    plan = [f"({fly} o0 o6 o7)", f"({load} o8 o0 o7)", f"({fly} o0 o7 o6)",
+            f"({unload} o8 o0 o6)"]
+    english = [f"{fly} object_0 object_6 object_7", f"{load} object_8 object_0 object_7",
+               f"{fly} object_0 object_7 object_6", f"{unload} object_8 object_0 object_6"]
+    verifier = PlanVerifier()
+    for answer in (plan, english):
+        result = verifier.check(problem, Candidate(raw="", answer={"plan": answer}))
+        assert result.status is Status.ACCEPT, result.critiques
+    bad = verifier.check(problem, Candidate(raw="", answer={"plan": english[1:]}))
+    assert bad.status is Status.REJECT
+    assert bad.critiques[0].message.startswith(f"step 1 `({load} o8 o0 o7)` ({load} object_8 "
+                                               f"object_0 object_7) is not executable")
+
+
+def test_an_empty_functions_section_declares_no_numeric_fluent() -> None:
+    """Tarski writes `(:functions )` into every domain: that is still STRIPS."""
+    domain = BW.replace("(:types block)", "(:types block) (:functions )")
+    assert run(domain, TWO, ["(pick-up r)", "(stack r dr)"]).valid

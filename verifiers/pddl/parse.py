@@ -301,7 +301,7 @@ def parse_domain(text: str) -> DomainDef:
                     continue  # the "- number" type annotations between declarations
                 fname = _name(f[0] if f else "", "function")
                 functions[fname] = tuple(typed_list(f[1:], f"{where} function {fname}"))
-            if ":action-costs" not in requirements:
+            if functions and ":action-costs" not in requirements:
                 raise UnsupportedPDDL(f"{where} declares :functions (numeric fluents), which "
                                       f"this validator does not support")
         elif key == ":action":
