@@ -1,5 +1,6 @@
 """Classical planning domains: PlanBench's blocksworld, mystery blocksworld,
-logistics (plain and both obfuscated forms) and depots, and ``pddl`` for any user-supplied domain and problem.
+logistics (plain and both obfuscated forms) and depots, and ``pddl`` for any
+user-supplied domain and problem.
 
 Problems: a PDDL problem (text or a file path), or JSON ``{"problem": ...}``;
 blocksworld and mystery blocksworld also take ``{"blocks": n, "seed": s}`` (a
