@@ -172,7 +172,11 @@ class PlanningDomain(Domain):
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if not lines:
             return Candidate(raw=completion, parse_error="no plan found in the reply")
-        return Candidate(raw=completion, answer={"plan": lines[:MAX_PLAN_STEPS + 1]})
+        if len(lines) > MAX_PLAN_STEPS:
+            # never validate a cut-off prefix: the dropped steps could fail
+            return Candidate(raw=completion, parse_error=f"the plan has {len(lines)} lines, more "
+                                                         f"than {MAX_PLAN_STEPS} steps")
+        return Candidate(raw=completion, answer={"plan": lines})
 
 
 _EBNF_UNSAFE = re.compile(r'["\\\x00-\x1f]')

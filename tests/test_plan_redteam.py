@@ -315,3 +315,21 @@ def test_an_empty_functions_section_declares_no_numeric_fluent() -> None:
     """Tarski writes `(:functions )` into every domain: that is still STRIPS."""
     domain = BW.replace("(:types block)", "(:types block) (:functions )")
     assert run(domain, TWO, ["(pick-up r)", "(stack r dr)"]).valid
+
+
+def test_a_free_text_plan_too_long_is_never_validated_as_a_prefix() -> None:
+    """1,000 steps reaching the goal, a comment, then a step that fails: the reply was cut to
+    its first 1,001 lines and accepted."""
+    from llm_modulo import Status
+    from llm_modulo.registry import get_domain
+    from verifiers.plan import PlanVerifier
+
+    dom = get_domain("pddl")
+    problem = dom.parse_problem({"domain": BW, "problem": TWO})
+    steps = ["(pick-up r)", "(put-down r)"] * 499 + ["(pick-up r)", "(stack r dr)"]
+    reply = "\n".join([*steps, "; done", "(stack dr r)"])
+    candidate = dom.parse_candidate(problem, reply)
+    assert candidate.answer is None and "more than 1000 steps" in str(candidate.parse_error)
+    assert PlanVerifier().check(problem, candidate).status is Status.REJECT
+    ok = dom.parse_candidate(problem, "\n".join(steps))
+    assert PlanVerifier().check(problem, ok).status is Status.ACCEPT
