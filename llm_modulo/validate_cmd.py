@@ -31,13 +31,19 @@ _STRUCTURAL = {"unparseable", "unknown_action", "wrong_arity", "unknown_object",
 
 
 def _read(path: Path, what: str) -> str:
+    """A file's text (``-``: standard input), undecodable bytes replaced; too long is an error."""
     if str(path) == "-":
-        return sys.stdin.read(MAX_INPUT_CHARS + 1)[:MAX_INPUT_CHARS].removeprefix("\ufeff")
-    try:
-        with path.open(encoding="utf-8-sig", errors="replace") as fh:
-            return fh.read(MAX_INPUT_CHARS)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        data = sys.stdin.buffer.read(MAX_INPUT_CHARS * 4 + 1)
+        text = data.decode("utf-8-sig", errors="replace")
+    else:
+        try:
+            with path.open(encoding="utf-8-sig", errors="replace") as fh:
+                text = fh.read(MAX_INPUT_CHARS + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if len(text) > MAX_INPUT_CHARS:
+        raise UsageError(f"{what} file {path} is longer than {MAX_INPUT_CHARS} characters")
+    return text
 
 
 def _load(domain: Path, domain_text: str, problem: Path, problem_text: str) -> Task:

@@ -333,3 +333,26 @@ def test_a_free_text_plan_too_long_is_never_validated_as_a_prefix() -> None:
     assert PlanVerifier().check(problem, candidate).status is Status.REJECT
     ok = dom.parse_candidate(problem, "\n".join(steps))
     assert PlanVerifier().check(problem, ok).status is Status.ACCEPT
+
+
+def test_validate_reads_any_bytes_and_refuses_to_cut_files(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from typer.testing import CliRunner
+
+    import llm_modulo.validate_cmd as vc
+    from llm_modulo.cli import app
+
+    (tmp_path / "d.pddl").write_bytes(b"\xef\xbb\xbf" + BW.encode())
+    (tmp_path / "p.pddl").write_text(TWO)
+    args = ["validate", str(tmp_path / "d.pddl"), str(tmp_path / "p.pddl"), "-"]
+    r = CliRunner().invoke(app, args, input=b"\xff\xfe(pick-up r)\n")
+    assert r.exit_code == 1 and "Bad plan description!" in r.stdout
+    r = CliRunner().invoke(app, args, input=b"\xef\xbb\xbf(pick-up r)\n(stack r dr)\n")
+    assert r.exit_code == 0, r.stdout
+    # a file longer than the limit is an error, not its first part (which may parse)
+    (tmp_path / "p.pddl").write_text(TWO + " " * 200 + "(define (problem q))")
+    monkeypatch.setattr(vc, "MAX_INPUT_CHARS", len(TWO) + 100)
+    r = CliRunner().invoke(app, args, input="(pick-up r)\n(stack r dr)\n")
+    assert r.exit_code == 2 and "is longer than" in r.output
+    assert "Traceback" not in r.output
