@@ -22,12 +22,11 @@ from verifiers.pddl.nl import Templates
 from verifiers.pddl.parse import parse_problem
 from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
 from verifiers.pddl.simulate import Task
-from verifiers.pddl.validator import Report, cached_domain, state_text, validate
+from verifiers.pddl.validator import STRUCTURAL, Report, cached_domain, state_text, validate
 from verifiers.plan import PlanVerifier
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN = 0, 1, 3
 MAX_INPUT_CHARS = 20_000_000
-_STRUCTURAL = {"unparseable", "unknown_action", "wrong_arity", "unknown_object", "wrong_type"}
 
 
 def _read(path: Path, what: str) -> str:
@@ -172,7 +171,7 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
         advice = ["The goal is not satisfied"]
         advice += [_set_advice(c.data["literal"]) for c in critiques if c.kind == "unmet_goal"
                    and not c.data.get("after_failure")]
-    elif failure in _STRUCTURAL:
+    elif failure in STRUCTURAL:
         say("Bad plan description!")
         say(f"  {first.message}")
     else:

@@ -356,3 +356,20 @@ def test_validate_reads_any_bytes_and_refuses_to_cut_files(tmp_path: Path,
     r = CliRunner().invoke(app, args, input="(pick-up r)\n(stack r dr)\n")
     assert r.exit_code == 2 and "is longer than" in r.output
     assert "Traceback" not in r.output
+
+
+def test_a_bad_step_anywhere_is_the_failure_as_in_val(tmp_path: Path) -> None:
+    """VAL type-checks the plan before running it: `Bad plan description!`, not step 1."""
+    plan = ["(stack r dr)", "(pick-up r)", "(pick-up zz)"]
+    report = run(BW, TWO, plan)
+    assert report.failure == "unknown_object" and report.result.executed == 0
+    assert report.critiques()[0].kind == "unknown_object"
+    assert not report.critiques()[0].data["after_failure"]
+    assert [i.kind for i in validate(load_task(BW, TWO), plan, all_errors=False).result.issues
+            ] == ["unknown_object"]
+    out = _validate_cli(tmp_path, "\n".join(plan))
+    assert "Bad plan description!" in out and "Plan failed to execute" not in out
+    english = Templates({"pick-up": "pick up {}", "put-down": "put down {}",
+                         "stack": "stack {} on {}"}, {}, {})
+    report = run(BW, TWO, ["stack r on dr", "pick up r", "dance"], english)
+    assert report.failure == "unparseable"

@@ -6,6 +6,10 @@ object of the parameter's type, every precondition holds in the current state
 effects are evaluated in the state before the step, then deletes are applied
 before adds. After the last step every goal literal must hold.
 
+As in VAL, every step is type-checked (action, arity, objects, types) before
+any is run: a problem there is the plan's failure even when an earlier step's
+precondition is false, and nothing counts as executed.
+
 With ``all_errors`` the simulation goes on past a failure where that is
 meaningful: a step whose precondition is false is applied anyway (so later
 problems are reported as they would be if it had worked), a step that names
@@ -127,17 +131,18 @@ class Task:
         issues: list[Issue] = []
         states = [frozenset(state)] if trace else []
         cost: float | None = 0.0
-        executed = len(plan)
+        # VAL type-checks the whole plan before running any of it: an unknown action or
+        # object, a wrong arity or type anywhere is its failure, and nothing is executed
+        checks = [self.check_step(step) for step in plan]
+        bad = next((c for c in checks if c is not None), None)
+        if bad is not None and not all_errors:
+            return Result([bad], len(plan), 0, None, states)
+        executed = len(plan) if bad is None else 0
         failed = False
-        for step in plan:
-            problem = self.check_step(step)
+        for step, problem in zip(plan, checks, strict=True):
             if problem is not None:
-                issues.append(_after(problem, failed))
-                if not failed:
-                    executed = step.index - 1
+                issues.append(problem)  # the plan's form: no earlier step changes it
                 failed = True
-                if not all_errors:
-                    break
                 if trace:
                     states.append(frozenset(state))
                 continue
@@ -146,7 +151,7 @@ class Task:
             if not action.pre.holds(state, b, universe):
                 lits = tuple(action.pre.explain(state, b, universe))
                 issues.append(Issue("unmet_precondition", step, lits, after_failure=failed))
-                if not failed:
+                if not failed and bad is None:
                     executed = step.index - 1
                 failed = True
                 if not all_errors:
@@ -175,9 +180,3 @@ class Task:
                 issues.append(Issue("unmet_goal", None, tuple(goal.explain(state, {}, universe)),
                                     after_failure=failed))
         return Result(issues, len(plan), executed, cost, states)
-
-
-def _after(issue: Issue, failed: bool) -> Issue:
-    if not failed:
-        return issue
-    return Issue(issue.kind, issue.step, issue.literals, issue.detail, True)
