@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from verifiers.pddl.nl import Templates
 from verifiers.pddl.validator import Report, load_task, validate
@@ -373,3 +375,27 @@ def test_a_bad_step_anywhere_is_the_failure_as_in_val(tmp_path: Path) -> None:
                          "stack": "stack {} on {}"}, {}, {})
     report = run(BW, TWO, ["stack r on dr", "pick up r", "dance"], english)
     assert report.failure == "unparseable"
+
+
+# -- property: the English reader finds what was written, and only fitting readings ------
+
+WORDS = ["red", "dark", "block", "on", "top", "1", "11", "of", "the"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join),
+                      min_size=2, max_size=5, unique=True),
+       picks=st.lists(st.integers(0, 4), min_size=2, max_size=2))
+def test_reader_finds_the_written_reading_among_all(names: list[str], picks: list[int]) -> None:
+    objects = tuple(f"o{i}" for i in range(len(names)))
+    t = Templates({"stack": "stack the {} on top of the {}", "put-down": "put {} down",
+                   "pick-up": "take {}"}, {}, dict(zip(objects, names, strict=True)))
+    reader = t.reader(objects)
+    x, y = (objects[p % len(objects)] for p in picks)
+    for action, args in (("stack", (x, y)), ("put-down", (x,)), ("pick-up", (y,))):
+        text = t.action_text(action, args)
+        assert text is not None
+        readings = reader.read(text)
+        assert (action, args) in readings
+        for a, r in readings:  # every reading renders back to the same words
+            assert t.action_text(a, r) == text
