@@ -399,3 +399,16 @@ def test_reader_finds_the_written_reading_among_all(names: list[str], picks: lis
         assert (action, args) in readings
         for a, r in readings:  # every reading renders back to the same words
             assert t.action_text(a, r) == text
+
+
+@pytest.mark.parametrize("old, new, reason", [
+    (":effect (and (not (holding ?x)) (clear ?x) (handempty) (ontable ?x))",
+     ":effect (and (not (holding ?x)) (clear ?x) (handempty) (ontable ?x)) :effect (and)",
+     "field :effect is given twice"),
+    ("(handempty)", "(handempty) (clear ?z - block)", "predicate clear is declared twice"),
+])
+def test_a_domain_that_says_a_thing_twice_is_an_error(old: str, new: str, reason: str) -> None:
+    from verifiers.pddl.sexpr import PDDLError
+
+    with pytest.raises(PDDLError, match=reason):
+        load_task(BW.replace(old, new, 1), TWO)

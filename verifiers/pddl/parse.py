@@ -294,6 +294,8 @@ def parse_domain(text: str) -> DomainDef:
             for decl in body:
                 pdecl = _expect_list(decl, "predicate declaration")
                 pname = _name(pdecl[0] if pdecl else "", "predicate")
+                if pname in predicates:
+                    raise PDDLError(f"{where}: predicate {pname} is declared twice")
                 predicates[pname] = tuple(typed_list(pdecl[1:], f"{where} predicate {pname}"))
         elif key == ":functions":
             for f in body:
@@ -359,6 +361,8 @@ def _action(body: list[SExpr], scope: _Scope, where: str) -> Action:
     for key, value in zip(items[::2], items[1::2], strict=True):
         if key not in (":parameters", ":precondition", ":effect"):
             raise PDDLError(f"{where}: unknown field `{render(key)}`")
+        if key in fields:
+            raise PDDLError(f"{where}: field {key} is given twice")
         fields[str(key)] = value
     params = scope.params(fields.get(":parameters", []), frozenset(), where)
     names = [v for v, _ in params]
