@@ -170,6 +170,13 @@ CASES: list[tuple[str, list[str], str | None, str | None, str]] = [
     ("gripper", ["(pick left rooma right)"], None, "unmet_precondition",
      "`(ball left)` and `(at left rooma)` are false"),
     ("gripper", [], None, "unmet_goal", "`(at ball2 roomb)` is still false"),
+    # steps after the goal is reached still have to run, and the goal must hold at the end
+    ("gripper", [*GRIPPER_OK, "(move roomb rooma)"], None, None, ""),
+    ("gripper", [*GRIPPER_OK, "(move rooma roomb)"], None, "unmet_precondition",
+     "`(at-robby rooma)` is false"),
+    ("gripper", [*GRIPPER_OK, "(pick ball1 roomb left)"], None, "unmet_goal",
+     "`(at ball1 roomb)` is still false"),
+    ("scope", [], "(mark)", None, ""),  # the empty plan, the goal true at the start
     # a forall variable shadows the action's parameter of the same name
     ("scope", ["(shadow a1)"], "(flag b1)", None, ""),
     ("scope", ["(shadow a1)"], "(flag a1)", "unmet_goal", "`(flag a1)` is still false"),
