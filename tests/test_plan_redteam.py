@@ -419,3 +419,30 @@ def test_a_domain_that_says_a_thing_twice_is_an_error(old: str, new: str, reason
 
     with pytest.raises(PDDLError, match=reason):
         load_task(BW.replace(old, new, 1), TWO)
+
+
+TRAVEL = """(define (domain travel)
+  (:predicates (at ?x) (road ?x ?y) (air ?x ?y) (vehicle ?v) (place ?x))
+  (:action drive :parameters (?v ?x ?y)
+    :precondition (and (vehicle ?v) (place ?x) (at ?x) (road ?x ?y))
+    :effect (and (not (at ?x)) (at ?y)))
+  (:action fly :parameters (?v ?x ?y)
+    :precondition (and (vehicle ?v) (place ?x) (at ?x) (air ?x ?y))
+    :effect (and (not (at ?x)) (at ?y))))"""
+TRAVEL_PROBLEM = """(define (problem t) (:domain travel) (:objects car a b)
+  (:init (vehicle car) (place a) (place b) (at a) (road a b)) (:goal (at b)))"""
+
+
+def test_could_it_run_never_picks_the_reading() -> None:
+    """`take car from a to b` is drive or fly: only drive could run here, still ambiguous."""
+    t = Templates({"drive": "take {} from {} to {}", "fly": "take {} from {} to {}"})
+    report = run(TRAVEL, TRAVEL_PROBLEM, ["take car from a to b"], t)
+    assert report.failure == "unparseable"
+    assert "can be read as more than one action" in report.critiques()[0].message
+    # a one-argument never-changing predicate is a type: a car is no plane, so `fly` is no
+    # reading (untyped logistics' load-truck / load-airplane rely on this)
+    planes = TRAVEL.replace("(and (vehicle ?v) (place ?x) (at ?x) (air ?x ?y))",
+                            "(and (plane ?v) (place ?x) (at ?x) (air ?x ?y))").replace(
+        "(vehicle ?v) (place ?x))", "(vehicle ?v) (place ?x) (plane ?p))")
+    report = run(planes, TRAVEL_PROBLEM, ["take car from a to b"], t)
+    assert report.valid and report.steps[0].action == "drive"

@@ -111,13 +111,17 @@ class Task:
                 return Issue("wrong_type", step, detail=f"{arg}:{var}")
         return None
 
-    def static_ok(self, action: Action, args: Sequence[str]) -> bool:
-        """True unless a precondition on a never-changing predicate is false in the init."""
+    def static_types_ok(self, action: Action, args: Sequence[str]) -> bool:
+        """False if a one-argument never-changing precondition is false in the init.
+
+        Untyped domains give types as such predicates (logistics' ``(truck ?t)``, gripper's
+        ``(ball ?b)``): an argument that fails one is of the wrong kind, like a wrong type.
+        """
         b = dict(zip(action.var_names, args, strict=True))
         parts = action.pre.parts if isinstance(action.pre, And) else (action.pre,)
         static = self.domain.static_predicates
         for p in parts:
-            if isinstance(p, AtomF) and p.pred in static and \
+            if isinstance(p, AtomF) and len(p.args) == 1 and p.pred in static and \
                     ground(p.pred, p.args, b) not in self.init:
                 return False
         return True

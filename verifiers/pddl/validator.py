@@ -162,17 +162,16 @@ def validate(task: Task, plan: str | Sequence[str], templates: Templates | None 
         reader = templates.reader(task.object_types)
 
     def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]] | None:
-        """The one reading that fits the problem (types, never-changing facts), else None.
+        """The one reading of the right types, else None (ambiguous); if none is, the first.
 
-        A reading with a wrong type or a false static precondition can never run, so it is
-        not what the line means when another reading can; when several can, the line is
-        ambiguous and is not guessed; when none can, the first is kept to be rejected.
+        A reading that gives an object of the wrong type (declared, or by a one-argument
+        never-changing predicate such as logistics' `(truck ?t)`) is no reading of the
+        words. Whether a step could run is not used to choose: two readings of the right
+        types are an ambiguity, never resolved toward a valid plan.
         """
-        typed = [r for r in readings if task.check_step(Step(0, *r)) is None]
-        fits = [r for r in typed if task.static_ok(task.domain.actions[r[0]], r[1])]
-        if len(fits) == 1:
-            return fits[0]
-        if len(fits) > 1:
+        typed = [r for r in readings if task.check_step(Step(0, *r)) is None
+                 and task.static_types_ok(task.domain.actions[r[0]], r[1])]
+        if len(typed) > 1:
             return None
         return (typed or readings)[0]
 
