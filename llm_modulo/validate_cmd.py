@@ -153,7 +153,8 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     critiques = report.critiques()
     if report.valid:
         cost = report.result.cost
-        value = f"{cost:g}" if cost else f"{len(report.steps)}"
+        costs = ":action-costs" in report.task.domain.requirements and cost is not None
+        value = f"{cost:g}" if costs and cost is not None else f"{len(report.steps)}"
         say("Plan executed successfully - checking goal")
         say("Plan valid")
         say(f"Final value: {value} ")

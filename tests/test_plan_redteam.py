@@ -446,3 +446,17 @@ def test_could_it_run_never_picks_the_reading() -> None:
         "(vehicle ?v) (place ?x))", "(vehicle ?v) (place ?x) (plane ?p))")
     report = run(planes, TRAVEL_PROBLEM, ["take car from a to b"], t)
     assert report.valid and report.steps[0].action == "drive"
+
+
+def test_final_value_is_the_total_cost_even_when_zero(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from llm_modulo.cli import app
+
+    data = Path(__file__).parent / "data" / "pddl"
+    (tmp_path / "p.pddl").write_text((data / "costs-problem.pddl").read_text()
+                                     .replace("(:goal (at c))", "(:goal (at a))"))
+    (tmp_path / "plan").write_text("")
+    r = CliRunner().invoke(app, ["validate", str(data / "costs-domain.pddl"),
+                                 str(tmp_path / "p.pddl"), str(tmp_path / "plan")])
+    assert r.exit_code == 0 and "Final value: 0 \n" in r.stdout, r.stdout
