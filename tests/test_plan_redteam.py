@@ -460,3 +460,17 @@ def test_final_value_is_the_total_cost_even_when_zero(tmp_path: Path) -> None:
     r = CliRunner().invoke(app, ["validate", str(data / "costs-domain.pddl"),
                                  str(tmp_path / "p.pddl"), str(tmp_path / "plan")])
     assert r.exit_code == 0 and "Final value: 0 \n" in r.stdout, r.stdout
+
+
+def test_quantifiers_too_big_to_evaluate_are_unknown_not_a_hang() -> None:
+    from verifiers.pddl.sexpr import UnsupportedPDDL
+
+    domain = BW.replace(
+        "(:action put-down :parameters (?x - block) :precondition (holding ?x)",
+        "(:action put-down :parameters (?x - block) :precondition (and (holding ?x) (forall "
+        "(?a ?b ?c ?d ?e - block) (or (on ?a ?b) (on ?c ?d) (clear ?e))))")
+    objects = " ".join(f"b{i}" for i in range(30))
+    problem = bw_problem(objects, "(handempty)", "(handempty)")
+    with pytest.raises(UnsupportedPDDL, match="action put-down quantifies over"):
+        load_task(domain, problem)
+    assert load_task(domain, TWO) is not None  # 2 blocks: 32 combinations, fine

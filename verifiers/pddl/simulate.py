@@ -23,8 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
-from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground
-from verifiers.pddl.model import Action, DomainDef, ProblemDef
+from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground, work
+from verifiers.pddl.model import Action, DomainDef, Effect, ProblemDef
+from verifiers.pddl.sexpr import UnsupportedPDDL
+
+#: most atom evaluations one step's precondition and effects, or the goal, may need
+MAX_WORK = 2_000_000
 
 IssueKind = Lit["unknown_action", "wrong_arity", "unknown_object", "wrong_type",
                 "unmet_precondition", "unmet_goal"]
@@ -86,6 +90,27 @@ class Task:
             self.object_types[obj] = frozenset(acc)
         self._universe: dict[frozenset[str], tuple[str, ...]] = {}
         self.init = problem.init
+        self._check_work()
+
+    def _check_work(self) -> None:
+        """Refuse (UNKNOWN) a task whose quantifiers would take too long to evaluate."""
+        def size(types: frozenset[str]) -> int:
+            return len(self.objects_of(types))
+
+        def effect_work(e: Effect) -> int:
+            n = 1 if e.cond is None else work(e.cond, size) + 1
+            for _, t in e.params:
+                n *= size(t)
+            return n
+
+        loads = [("the goal", work(self.problem.goal, size))]
+        for name, a in self.domain.actions.items():
+            loads.append((f"action {name}", work(a.pre, size)
+                          + sum(effect_work(e) for e in a.effects)))
+        where, most = max(loads, key=lambda x: x[1])
+        if most > MAX_WORK:
+            raise UnsupportedPDDL(f"{where} quantifies over {most:,} combinations of objects "
+                                  f"in this problem (limit {MAX_WORK:,})")
 
     # -- objects and types --------------------------------------------------------------
 
