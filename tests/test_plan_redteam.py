@@ -111,8 +111,6 @@ def test_case_folding_is_ascii_only() -> None:
 @pytest.mark.parametrize("problem, reason", [
     (TWO.replace("(:goal", "(:init (holding r)) (:goal"), "section :init is given twice"),
     (TWO.replace("(:goal", "(:goal (on dr r)) (:goal"), "section :goal is given twice"),
-    (TWO.replace("r dr - block", "r dr - block r - object"), "`r` is declared as block and "
-                                                              "again as object"),
     (TWO.replace("r dr - block", "r ?dr - block"), "`?dr` is a variable"),
 ])
 def test_problems_that_would_be_read_two_ways_are_errors(problem: str, reason: str) -> None:
@@ -474,3 +472,12 @@ def test_quantifiers_too_big_to_evaluate_are_unknown_not_a_hang() -> None:
     with pytest.raises(UnsupportedPDDL, match="action put-down quantifies over"):
         load_task(domain, problem)
     assert load_task(domain, TWO) is not None  # 2 blocks: 32 combinations, fine
+
+
+def test_an_object_declared_twice_has_both_types_as_in_val() -> None:
+    """VAL's typecheck.cpp: `c - t1` and `c - t2` mean c is of both types."""
+    domain = BW.replace("(:types block)", "(:types block table)")
+    problem = TWO.replace("r dr - block", "r dr - block dr - table")
+    task = load_task(domain, problem)
+    assert task.object_types["dr"] >= {"block", "table"}
+    assert run(domain, problem, ["(pick-up r)", "(stack r dr)"]).valid

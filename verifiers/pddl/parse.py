@@ -106,13 +106,11 @@ def typed_list(items: list[SExpr], what: str) -> list[tuple[str, frozenset[str]]
 
 def _declare(name: str, types: frozenset[str], before: frozenset[str] | None,
              where: str) -> frozenset[str]:
-    """An object's or constant's types; declaring it again is fine only with the same types."""
+    """An object's or constant's types. Declared again, it has all the types, as in VAL
+    ("c - t1 and c - t2 ... c is of both types t1 and t2", VAL's typecheck.cpp)."""
     if name.startswith("?"):
         raise PDDLError(f"{where}: `{name}` is a variable, not an object name")
-    if before is not None and before != types:
-        raise PDDLError(f"{where}: `{name}` is declared as {' and '.join(sorted(before))} and "
-                        f"again as {' and '.join(sorted(types))}")
-    return types
+    return types if before is None else before | types
 
 
 def _check_requirements(reqs: Iterable[str], where: str) -> frozenset[str]:
