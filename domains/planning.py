@@ -1,5 +1,6 @@
 """Classical planning domains: PlanBench's blocksworld, mystery blocksworld,
-logistics and depots, and ``pddl`` for any user-supplied domain and problem.
+logistics (plain and both obfuscated forms) and depots, and ``pddl`` for any
+user-supplied domain and problem.
 
 Problems: a PDDL problem (text or a file path), or JSON ``{"problem": ...}``;
 blocksworld and mystery blocksworld also take ``{"blocks": n, "seed": s}`` (a
@@ -61,7 +62,9 @@ def _text_or_file(value: Any, what: str) -> str:
         return value
     path = Path(value.strip())
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ProblemError(f"{what} file {path} is not UTF-8 text") from None
     except OSError as exc:
         raise ProblemError(f"cannot read {what} file {path}: {exc.strerror}") from None
     if len(text) > MAX_FILE_CHARS:
@@ -169,7 +172,11 @@ class PlanningDomain(Domain):
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if not lines:
             return Candidate(raw=completion, parse_error="no plan found in the reply")
-        return Candidate(raw=completion, answer={"plan": lines[:MAX_PLAN_STEPS + 1]})
+        if len(lines) > MAX_PLAN_STEPS:
+            # never validate a cut-off prefix: the dropped steps could fail
+            return Candidate(raw=completion, parse_error=f"the plan has {len(lines)} lines, more "
+                                                         f"than {MAX_PLAN_STEPS} steps")
+        return Candidate(raw=completion, answer={"plan": lines})
 
 
 _EBNF_UNSAFE = re.compile(r'["\\\x00-\x1f]')
@@ -328,6 +335,22 @@ class DepotsDomain(PlanningDomain):
     version = "1.0"
     packaged = "depots"
     description = "PlanBench depots: hoists and trucks move crates between depots and distributors."
+
+
+class ObfuscatedDeceptiveLogisticsDomain(PlanningDomain):
+    name = "obfuscated_deceptive_logistics"
+    version = "1.0"
+    packaged = "obfuscated_deceptive_logistics"
+    description = ("PlanBench logistics with misleading words for its actions and predicates "
+                   "(`clip`, `next`) and objects named object_N.")
+
+
+class ObfuscatedRandomizedLogisticsDomain(PlanningDomain):
+    name = "obfuscated_randomized_logistics"
+    version = "1.0"
+    packaged = "obfuscated_randomized_logistics"
+    description = ("PlanBench logistics with random strings for its actions and predicates "
+                   "and objects named object_N.")
 
 
 class PDDLDomain(PlanningDomain):

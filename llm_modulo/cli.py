@@ -287,7 +287,8 @@ def validate(
     as_json: JsonOpt = False,
     templates: Annotated[str | None, typer.Option(
         "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
-                            "name (blocksworld, mystery_blocksworld, logistics, depots).")] = None,
+                            "name (blocksworld, mystery_blocksworld, logistics, depots, "
+                            "obfuscated_deceptive_logistics, ...).")] = None,
 ) -> None:
     """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unsupported PDDL, 2 bad input."""
     from llm_modulo.validate_cmd import run_validate

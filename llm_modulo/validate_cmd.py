@@ -19,23 +19,46 @@ from rich.console import Console
 
 from llm_modulo.errors import UsageError
 from verifiers.pddl.nl import Templates
-from verifiers.pddl.sexpr import UnsupportedPDDL, read
-from verifiers.pddl.validator import Report, load_task, state_text, validate
+from verifiers.pddl.parse import parse_problem
+from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
+from verifiers.pddl.simulate import Task
+from verifiers.pddl.validator import STRUCTURAL, Report, cached_domain, state_text, validate
 from verifiers.plan import PlanVerifier
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN = 0, 1, 3
 MAX_INPUT_CHARS = 20_000_000
-_STRUCTURAL = {"unparseable", "unknown_action", "wrong_arity", "unknown_object", "wrong_type"}
 
 
 def _read(path: Path, what: str) -> str:
+    """A file's text (``-``: standard input), undecodable bytes replaced; too long is an error."""
     if str(path) == "-":
-        return sys.stdin.read(MAX_INPUT_CHARS + 1)[:MAX_INPUT_CHARS]
+        data = sys.stdin.buffer.read(MAX_INPUT_CHARS * 4 + 1)
+        text = data.decode("utf-8-sig", errors="replace")
+    else:
+        try:
+            with path.open(encoding="utf-8-sig", errors="replace") as fh:
+                text = fh.read(MAX_INPUT_CHARS + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    if len(text) > MAX_INPUT_CHARS:
+        raise UsageError(f"{what} file {path} is longer than {MAX_INPUT_CHARS} characters")
+    return text
+
+
+def _load(domain: Path, domain_text: str, problem: Path, problem_text: str) -> Task:
+    """The task, a file's error naming the file (UnsupportedPDDL passes through)."""
     try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            return fh.read(MAX_INPUT_CHARS)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        dom = cached_domain(domain_text)
+    except UnsupportedPDDL:
+        raise
+    except PDDLError as exc:
+        raise PDDLError(f"{domain}: {exc}") from None
+    try:
+        return Task(dom, parse_problem(problem_text, dom))
+    except UnsupportedPDDL:
+        raise
+    except PDDLError as exc:
+        raise PDDLError(f"{problem}: {exc}") from None
 
 
 def _templates(spec: str | None, domain_text: str) -> Templates | None:
@@ -66,7 +89,7 @@ def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_j
     domain_text, problem_text = _read(domain, "domain"), _read(problem, "problem")
     plan_text = _read(plan, "plan")
     try:
-        task = load_task(domain_text, problem_text)
+        task = _load(domain, domain_text, problem, problem_text)
         tpl = _templates(templates, domain_text)
     except UnsupportedPDDL as exc:
         if as_json:
@@ -106,38 +129,68 @@ def _verdict(report: Report, verbose: bool) -> dict[str, Any]:
 
 
 def _print_report(report: Report, name: str, verbose: bool, out: Console) -> None:
+    """VAL's report: its headlines, its repair advice, its plan lists; then our critiques.
+
+    The lines scripts look for in VAL's output are printed as VAL prints them: ``Plan
+    executed successfully - checking goal``, ``Plan valid``, ``Final value: N``,
+    ``Successful plans:`` / ``Value: N``, ``Goal not satisfied`` / ``Plan invalid``, ``Plan
+    failed to execute``, ``Bad plan description!``, ``(A) has an unsatisfied precondition at
+    time N`` with ``(Set (p) to true)``, ``Failed plans:``; with ``-v`` also ``Checking next
+    happening (time N)`` and ``Plan failed because of unsatisfied precondition in:``.
+    """
     def say(text: str = "") -> None:
         out.print(text, highlight=False, markup=False, soft_wrap=True)
 
     say(f"Checking plan: {name}")
     say(f"Plan size: {len(report.steps)}")
+    failure = report.failure
+    first_issue = report.result.issues[0] if report.result.issues else None
+    failed_at = None
+    if failure == "unmet_precondition" and first_issue is not None and first_issue.step:
+        failed_at = first_issue.step.index
     if verbose:
-        _print_trace(report, say)
+        _print_trace(report, say, failed_at)
     critiques = report.critiques()
     if report.valid:
+        cost = report.result.cost
+        costs = ":action-costs" in report.task.domain.requirements and cost is not None
+        value = f"{cost:g}" if costs and cost is not None else f"{len(report.steps)}"
         say("Plan executed successfully - checking goal")
         say("Plan valid")
-        cost = report.result.cost
-        say(f"Final value: {cost:g}" if cost else f"Final value: {len(report.steps)}")
+        say(f"Final value: {value} ")
+        say()
+        say("Successful plans:")
+        say(f"Value: {value}")
+        say(f" {name} {value}")
         return
-    failure = report.failure
     first = critiques[0]
+    advice: list[str] = []
     if failure == "unmet_goal":
         say("Plan executed successfully - checking goal")
         say("Goal not satisfied")
-        for c in critiques:
-            if c.kind == "unmet_goal":
-                say(f"  {c.data['literal']} is false")
-    elif failure in _STRUCTURAL:
+        say("Plan invalid")
+        advice = ["The goal is not satisfied"]
+        advice += [_set_advice(c.data["literal"]) for c in critiques if c.kind == "unmet_goal"
+                   and not c.data.get("after_failure")]
+    elif failure in STRUCTURAL:
         say("Bad plan description!")
         say(f"  {first.message}")
     else:
         step = first.data["step"]
-        say(f"Plan failed to execute at step {step}: {first.data['action']}")
+        say("Plan failed to execute")
+        say(f"  at step {step}: {first.data['action']}")
         for lit in first.data.get("literals", []):
             say(f"  unsatisfied precondition: {lit}")
+        advice = [f"{first.data['action']} has an unsatisfied precondition at time {step}"]
+        advice += [_set_advice(lit) for lit in first.data.get("literals", [])]
+    if advice:
+        say()
+        say("Plan Repair Advice:")
+        say()
+        for line in advice:
+            say(line)
     say()
-    say("Plan Repair Advice:")
+    say("Critiques:")
     for c in critiques:
         say(f"  {c.message}")
     say()
@@ -145,10 +198,27 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     say(f" {name}")
 
 
-def _print_trace(report: Report, say: Callable[[str], None]) -> None:
+def _set_advice(literal: str) -> str:
+    """VAL's advice for a false literal: ``(Set (p a) to true)``, ``(Set (p a) to false)``."""
+    literal = literal.partition(" (for ")[0]
+    if literal.startswith("(not (") and literal.endswith("))") and literal.count("(") == 2:
+        return f"(Set {literal[5:-1]} to false)"
+    if literal.count("(") == 1:
+        return f"(Set {literal} to true)"
+    return f"(Make {literal} true)"
+
+
+def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | None
+                 ) -> None:
     states = report.result.states
     if not states:
         return
     say("Initial state: " + " ".join(state_text(states[0])))
     for step, state in zip(report.steps, states[1:], strict=False):
+        say(f"Checking next happening (time {step.index})")
+        if step.index == failed_at:
+            say("Plan failed because of unsatisfied precondition in:")
+            say(step.text)
+            say("")
+            return
         say(f"State after step {step.index} {step.text}: " + " ".join(state_text(state)))

@@ -106,16 +106,21 @@ def test_invalid_plans_with_their_critiques(name: str) -> None:
 
 
 def test_stop_at_first_failure_like_val() -> None:
+    """VAL type-checks the whole plan first: the unknown action at step 2 is its failure."""
     plan = ["(pick r1 ball1 hall)", "(fly r1)", "(move r1 hall hall)"]
     first = validate(TASK, plan, all_errors=False)
-    assert [i.kind for i in first.result.issues] == ["unmet_precondition"]
+    assert [i.kind for i in first.result.issues] == ["unknown_action"]
+    assert first.failure == "unknown_action" and first.result.executed == 0
     everything = validate(TASK, plan)
+    assert everything.failure == "unknown_action"
     kinds = [c.kind for c in everything.critiques()]
-    assert kinds[:3] == ["unmet_precondition", "unknown_action", "unmet_precondition"]
+    assert kinds[:3] == ["unknown_action", "unmet_precondition", "unmet_precondition"]
     assert "unmet_goal" in kinds
-    later = everything.critiques()[1:]
+    later = everything.critiques()[2:]
     assert all(c.data["after_failure"] and "assuming the earlier failed steps" in c.message
                for c in later)
+    runs = validate(TASK, ["(pick r1 ball1 hall)", "(move r1 hall hall)"], all_errors=False)
+    assert [i.kind for i in runs.result.issues] == ["unmet_precondition"]
 
 
 def test_all_errors_applies_a_failed_step_and_reports_what_follows() -> None:

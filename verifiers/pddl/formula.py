@@ -197,3 +197,19 @@ class Forall(_Quantified):
                 out.extend(f"{t} (for {where} in {self.text(b)})"
                            for t in self.body.explain(state, bb, universe))
         return out
+
+
+def work(f: Formula, size: Callable[[frozenset[str]], int]) -> int:
+    """An upper bound on the atoms evaluated to decide ``f`` (quantifiers multiply)."""
+    if isinstance(f, _Quantified):
+        n = work(f.body, size)
+        for _, t in f.params:
+            n *= size(t)
+        return n
+    if isinstance(f, And | Or):
+        return sum(work(p, size) for p in f.parts) or 1
+    if isinstance(f, Not):
+        return work(f.arg, size)
+    if isinstance(f, Imply):
+        return work(f.cond, size) + work(f.then, size)
+    return 1

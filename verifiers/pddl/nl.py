@@ -11,13 +11,14 @@ template as a regular expression whose slots are the problem's object names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from llm_modulo.errors import ProblemError
+from verifiers.pddl.sexpr import fold
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class Templates:
     intro: str = ""
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], where: str = "config") -> Templates:
+    def from_config(cls, config: Any, where: str = "config") -> Templates:
+        if not isinstance(config, Mapping):
+            raise ProblemError(f"{where}: templates must be a mapping with an `actions` mapping")
         actions = config.get("actions")
         if not isinstance(actions, dict) or not actions:
             raise ProblemError(f"{where}: needs an `actions` mapping of action templates")
@@ -37,7 +40,7 @@ class Templates:
             value = config.get(key) or {}
             if not isinstance(value, dict):
                 raise ProblemError(f"{where}: `{key}` must be a mapping")
-            return {str(k).lower(): str(v) for k, v in value.items()}
+            return {fold(str(k)): str(v) for k, v in value.items()}
 
         intro = config.get("domain_intro", "")
         return cls(strings("actions"), strings("predicates"), strings("encoded_objects"),
@@ -48,7 +51,9 @@ class Templates:
         import yaml
 
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        except UnicodeDecodeError:
+            raise ProblemError(f"templates {path} are not UTF-8 text") from None
         except OSError as exc:
             raise ProblemError(f"cannot read templates {path}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
@@ -65,27 +70,40 @@ class Templates:
     # -- rendering ------------------------------------------------------------------------
 
     def object_name(self, obj: str) -> str:
-        if obj in self.objects:
-            return self.objects[obj]
-        rule = self.objects.get(obj[0]) if obj else None
-        if rule is not None and "{}" in rule:
-            digits = [c for c in obj if c.isdigit()]
-            if rule.count("{}") == len(digits):
-                return rule.format(*digits)
+        """``a`` -> ``red block``; by a prefix rule ``l1-0`` -> ``location_1_0``.
+
+        A rule applies when the name is its prefix followed by numbers (separated by ``-`` or
+        ``_``), one per ``{}``: ``p10`` -> ``package_10``, ``o12`` -> ``object_12``.
+        """
+        name = self.objects.get(obj)
+        if name is not None and "{}" not in name:
+            return name
+        for prefix, rule in self._rules:
+            rest = obj[len(prefix):]
+            if obj.startswith(prefix) and _NUMBERS.fullmatch(rest):
+                numbers = re.findall(r"\d+", rest)
+                if rule.count("{}") == len(numbers):
+                    return fill(rule, numbers)
         return obj
+
+    @cached_property
+    def _rules(self) -> list[tuple[str, str]]:
+        """The prefix rules (values with ``{}``), longest prefix first."""
+        return sorted(((k, v) for k, v in self.objects.items() if "{}" in v),
+                      key=lambda kv: -len(kv[0]))
 
     def action_text(self, action: str, args: Iterable[str]) -> str | None:
         template = self.actions.get(action)
         names = [self.object_name(a) for a in args]
         if template is None or template.count("{}") != len(names):
             return None
-        return template.format(*names)
+        return fill(template, names)
 
     def fact_text(self, atom: tuple[str, ...]) -> str | None:
         template = self.predicates.get(atom[0])
         if not template or template.count("{}") != len(atom) - 1:
             return None
-        return template.format(*(self.object_name(a) for a in atom[1:]))
+        return fill(template, [self.object_name(a) for a in atom[1:]])
 
     def facts_text(self, atoms: Iterable[tuple[str, ...]]) -> str:
         """PlanBench's sentence: ``a, b, c and d`` over the atoms sorted by name."""
@@ -101,15 +119,35 @@ class Templates:
         return NLReader(self, tuple(sorted(objects)))
 
 
+def fill(template: str, values: Sequence[str]) -> str:
+    """``template`` with each ``{}`` replaced by the next value (no other brace is special)."""
+    pieces = template.split("{}")
+    out = [pieces[0]]
+    for value, piece in zip(values, pieces[1:], strict=True):
+        out += [value, piece]
+    return "".join(out)
+
+
 _SPACES = re.compile(r"\s+")
+_NUMBERS = re.compile(r"\d+(?:[-_]\d+)*")
+_TRAILING = " .;,!"
+MAX_READINGS = 16
 
 
 def normalize(text: str) -> str:
-    return _SPACES.sub(" ", text.strip().lower()).rstrip(" .;,!")
+    """Lower-cased (ASCII), single-spaced, without a final full stop."""
+    return _SPACES.sub(" ", fold(text).strip()).rstrip(_TRAILING)
 
 
 class NLReader:
-    """English plan steps -> candidate (action, args) readings, for one problem's objects."""
+    """English plan steps -> every (action, args) reading, for one problem's objects.
+
+    Text and templates are compared after :func:`normalize`; where a template has a space
+    the text needs one, where it has none the text may have none, and a slot is exactly
+    one object's name. Every way of reading the line is found (names that are prefixes of
+    each other, like "red block" and "red block 2", or templates that share words), so an
+    ambiguous line is seen as such and never silently read one way.
+    """
 
     def __init__(self, templates: Templates, objects: tuple[str, ...]) -> None:
         self.templates = templates
@@ -117,33 +155,63 @@ class NLReader:
         clashes: set[str] = set()
         for o in objects:
             name = normalize(templates.object_name(o))
-            if name in self.by_name:
+            if name in self.by_name or not name:
                 clashes.add(name)
             self.by_name[name] = o
         for name in clashes:
-            del self.by_name[name]
+            self.by_name.pop(name, None)
+        self.names = sorted(self.by_name, key=len, reverse=True)
 
     @cached_property
-    def patterns(self) -> list[tuple[str, re.Pattern[str]]]:
-        names = sorted(self.by_name, key=len, reverse=True)
-        slot = "(" + "|".join(re.escape(n) for n in names) + ")" if names else "(?!)"
+    def patterns(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each action's template as its literal pieces between the slots, normalized."""
         out = []
         for action, template in self.templates.actions.items():
-            pieces = [re.escape(normalize(p)) if p.strip() else "" for p in template.split("{}")]
-            pattern = ""
-            for i, piece in enumerate(pieces):
-                if i:
-                    pattern += r"\s*" + slot + r"\s*"
-                pattern += piece.replace(r"\ ", r"\s+")
-            out.append((action, re.compile(pattern)))
+            pieces = [_SPACES.sub(" ", fold(p)) for p in template.split("{}")]
+            pieces[0] = pieces[0].lstrip()
+            pieces[-1] = pieces[-1].rstrip().rstrip(_TRAILING)
+            out.append((action, tuple(pieces)))
         return out
 
     def read(self, line: str) -> list[tuple[str, tuple[str, ...]]]:
-        """Every (action, args) reading of ``line``; usually one, none if it is no action."""
+        """Every distinct (action, args) reading of ``line`` (none if it is no action).
+
+        More than :data:`MAX_READINGS` readings are cut off; any two mean ambiguity. The
+        search is memoized on (position, piece), so names that are prefixes of each other
+        cannot make it exponential.
+        """
         text = normalize(line)
-        found = []
-        for action, pattern in self.patterns:
-            m = pattern.fullmatch(text)
-            if m:
-                found.append((action, tuple(self.by_name[g] for g in m.groups())))
+        found: list[tuple[str, tuple[str, ...]]] = []
+        for action, pieces in self.patterns:
+            memo: dict[tuple[int, int], list[tuple[str, ...]]] = {}
+            for args in self._match(text, 0, pieces, 0, memo):
+                if (action, args) not in found:
+                    found.append((action, args))
+                if len(found) > MAX_READINGS:
+                    return found
         return found
+
+    def _match(self, text: str, pos: int, pieces: tuple[str, ...], k: int,
+               memo: dict[tuple[int, int], list[tuple[str, ...]]]) -> list[tuple[str, ...]]:
+        """The argument tuples that read ``text[pos:]`` as ``pieces[k:]``."""
+        key = (pos, k)
+        if key in memo:
+            return memo[key]
+        out: list[tuple[str, ...]] = []
+        piece = pieces[k]
+        if text.startswith(piece, pos):
+            pos += len(piece)
+            if k == len(pieces) - 1:
+                if pos == len(text):
+                    out.append(())
+            else:
+                for name in self.names:
+                    if text.startswith(name, pos):
+                        for rest in self._match(text, pos + len(name), pieces, k + 1, memo):
+                            out.append((self.by_name[name], *rest))
+                            if len(out) > MAX_READINGS:
+                                break
+                    if len(out) > MAX_READINGS:
+                        break
+        memo[key] = out
+        return out

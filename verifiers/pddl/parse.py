@@ -36,6 +36,8 @@ SUPPORTED_REQUIREMENTS = frozenset({
 _NUMERIC_OPS = frozenset({"<", ">", "<=", ">=", "+", "-", "*", "/"})
 _NUMERIC_EFFECTS = frozenset({"assign", "increase", "decrease", "scale-up", "scale-down"})
 _OBJECT = "object"
+#: sections a file may hold several of (every other one at most once)
+_REPEATABLE = frozenset({":action", ":durative-action", ":derived", ":process", ":event"})
 
 
 def _expect_list(x: SExpr, what: str) -> list[SExpr]:
@@ -62,9 +64,13 @@ def _define(text: str, kind: str) -> tuple[str, list[tuple[str, list[SExpr]]]]:
         found = "nothing" if head is None else f"`{render(head)}`"
         raise PDDLError(f"expected ({kind} NAME) after define, found {found}")
     sections: list[tuple[str, list[SExpr]]] = []
+    seen: set[str] = set()
     for s in exprs[0][2:]:
         if not (isinstance(s, list) and s and isinstance(s[0], str) and s[0].startswith(":")):
             raise PDDLError(f"{kind} {head[1]}: expected a (:section ...), found `{render(s)}`")
+        if s[0] in seen and s[0] not in _REPEATABLE:
+            raise PDDLError(f"{kind} {head[1]}: section {s[0]} is given twice")
+        seen.add(s[0])
         sections.append((s[0], s[1:]))
     return head[1], sections
 
@@ -96,6 +102,15 @@ def typed_list(items: list[SExpr], what: str) -> list[tuple[str, frozenset[str]]
         i += 1
     out.extend((p, frozenset({_OBJECT})) for p in pending)
     return out
+
+
+def _declare(name: str, types: frozenset[str], before: frozenset[str] | None,
+             where: str) -> frozenset[str]:
+    """An object's or constant's types. Declared again, it has all the types, as in VAL
+    ("c - t1 and c - t2 ... c is of both types t1 and t2", VAL's typecheck.cpp)."""
+    if name.startswith("?"):
+        raise PDDLError(f"{where}: `{name}` is a variable, not an object name")
+    return types if before is None else before | types
 
 
 def _check_requirements(reqs: Iterable[str], where: str) -> frozenset[str]:
@@ -272,11 +287,13 @@ def parse_domain(text: str) -> DomainDef:
                     types.setdefault(parent, set())
         elif key == ":constants":
             for c, ctypes in typed_list(body, f"{where} :constants"):
-                constants[c] = constants.get(c, frozenset()) | ctypes
+                constants[c] = _declare(c, ctypes, constants.get(c), where)
         elif key == ":predicates":
             for decl in body:
                 pdecl = _expect_list(decl, "predicate declaration")
                 pname = _name(pdecl[0] if pdecl else "", "predicate")
+                if pname in predicates:
+                    raise PDDLError(f"{where}: predicate {pname} is declared twice")
                 predicates[pname] = tuple(typed_list(pdecl[1:], f"{where} predicate {pname}"))
         elif key == ":functions":
             for f in body:
@@ -284,7 +301,7 @@ def parse_domain(text: str) -> DomainDef:
                     continue  # the "- number" type annotations between declarations
                 fname = _name(f[0] if f else "", "function")
                 functions[fname] = tuple(typed_list(f[1:], f"{where} function {fname}"))
-            if ":action-costs" not in requirements:
+            if functions and ":action-costs" not in requirements:
                 raise UnsupportedPDDL(f"{where} declares :functions (numeric fluents), which "
                                       f"this validator does not support")
         elif key == ":action":
@@ -342,6 +359,8 @@ def _action(body: list[SExpr], scope: _Scope, where: str) -> Action:
     for key, value in zip(items[::2], items[1::2], strict=True):
         if key not in (":parameters", ":precondition", ":effect"):
             raise PDDLError(f"{where}: unknown field `{render(key)}`")
+        if key in fields:
+            raise PDDLError(f"{where}: field {key} is given twice")
         fields[str(key)] = value
     params = scope.params(fields.get(":parameters", []), frozenset(), where)
     names = [v for v, _ in params]
@@ -372,7 +391,7 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
                 for x in t:
                     if x not in domain.types:
                         raise PDDLError(f"{where}: object {o} has undeclared type `{x}`")
-                objects[o] = objects.get(o, frozenset()) | t
+                objects[o] = _declare(o, t, objects.get(o), where)
         elif key == ":init":
             raw_init = body
         elif key == ":goal":

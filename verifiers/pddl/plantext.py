@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from verifiers.pddl.nl import NLReader
+from verifiers.pddl.sexpr import fold
 from verifiers.pddl.simulate import Step
 
 MAX_PLAN_CHARS = 5_000_000
@@ -38,9 +39,13 @@ class LineError:
 
 def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
                choose: Callable[[list[tuple[str, tuple[str, ...]]]],
-                                tuple[str, tuple[str, ...]]] | None = None,
+                                tuple[str, tuple[str, ...]] | None] | None = None,
                ) -> tuple[list[Step], list[LineError]]:
-    """Steps of a plan and the lines that could not be read as actions."""
+    """Steps of a plan and the lines that could not be read as actions.
+
+    An English line with several readings goes to ``choose``, which returns the one
+    reading that can be meant or None (then the line is an error: never a guess).
+    """
     lines = text.splitlines() if isinstance(text, str) else list(text)
     if sum(len(x) for x in lines) > MAX_PLAN_CHARS:
         return [], [LineError(0, "", f"the plan is longer than {MAX_PLAN_CHARS} characters")]
@@ -52,8 +57,8 @@ def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
             break
         plain = _PLAIN.fullmatch(raw)
         if plain is not None:  # the common case, one action alone on its line
-            steps.append(Step(len(steps) + 1, plain.group(1).lower(),
-                              tuple(plain.group(2).lower().split()), lineno, raw.strip()))
+            steps.append(Step(len(steps) + 1, fold(plain.group(1)),
+                              tuple(fold(plain.group(2)).split()), lineno, raw.strip()))
             continue
         body = _COMMENT.sub("", raw).strip()
         if not body or _MARKER.match(body):
@@ -63,8 +68,8 @@ def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
             ipc = _DECORATION.sub("", ipc)
         if _ACTIONS_LINE.match(ipc):
             for m in _ACTION.finditer(ipc):
-                steps.append(Step(len(steps) + 1, m.group(1).lower(),
-                                  tuple(m.group(2).lower().split()), lineno, m.group(0)))
+                steps.append(Step(len(steps) + 1, fold(m.group(1)),
+                                  tuple(fold(m.group(2)).split()), lineno, m.group(0)))
         else:
             english = _DECORATION.sub("", body)
             readings = reader.read(english) if reader is not None else []
@@ -73,6 +78,12 @@ def parse_plan(text: str | Sequence[str], reader: NLReader | None = None,
                        "is not an action of this domain")
                 errors.append(LineError(lineno, raw.strip(), why))
                 continue
-            action, args = choose(readings) if choose and len(readings) > 1 else readings[0]
+            pick = readings[0] if len(readings) == 1 else choose(readings) if choose else None
+            if pick is None:
+                shown = ", ".join("(" + " ".join((a, *x)) + ")" for a, x in readings[:4])
+                errors.append(LineError(lineno, raw.strip(), f"can be read as more than one "
+                                        f"action ({shown}); write it in PDDL form"))
+                continue
+            action, args = pick
             steps.append(Step(len(steps) + 1, action, args, lineno, raw.strip()))
     return steps, errors

@@ -29,6 +29,18 @@ class UnsupportedPDDL(PDDLError):
     """Valid PDDL that uses a feature this validator does not implement."""
 
 
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def fold(name: str) -> str:
+    """PDDL's case-insensitivity, as VAL applies it: ASCII letters only.
+
+    ``str.lower`` would also map e.g. the Kelvin sign to ``k``, so a plan could name
+    an object the file never declared.
+    """
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
+
+
 def line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -54,7 +66,7 @@ def read(text: str, what: str = "PDDL") -> list[SExpr]:
             opened.pop()
             stack[-1].append(done)
         elif m.group(2) is not None:
-            stack[-1].append(m.group(2).lower())
+            stack[-1].append(fold(m.group(2)))
     if len(stack) > 1:
         raise PDDLError(f"{what} line {line_of(text, opened[-1])}: '(' is never closed")
     return stack[0]

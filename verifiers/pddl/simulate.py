@@ -6,6 +6,10 @@ object of the parameter's type, every precondition holds in the current state
 effects are evaluated in the state before the step, then deletes are applied
 before adds. After the last step every goal literal must hold.
 
+As in VAL, every step is type-checked (action, arity, objects, types) before
+any is run: a problem there is the plan's failure even when an earlier step's
+precondition is false, and nothing counts as executed.
+
 With ``all_errors`` the simulation goes on past a failure where that is
 meaningful: a step whose precondition is false is applied anyway (so later
 problems are reported as they would be if it had worked), a step that names
@@ -19,8 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
-from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground
-from verifiers.pddl.model import Action, DomainDef, ProblemDef
+from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground, work
+from verifiers.pddl.model import Action, DomainDef, Effect, ProblemDef
+from verifiers.pddl.sexpr import UnsupportedPDDL
+
+#: most atom evaluations one step's precondition and effects, or the goal, may need
+MAX_WORK = 2_000_000
 
 IssueKind = Lit["unknown_action", "wrong_arity", "unknown_object", "wrong_type",
                 "unmet_precondition", "unmet_goal"]
@@ -82,6 +90,27 @@ class Task:
             self.object_types[obj] = frozenset(acc)
         self._universe: dict[frozenset[str], tuple[str, ...]] = {}
         self.init = problem.init
+        self._check_work()
+
+    def _check_work(self) -> None:
+        """Refuse (UNKNOWN) a task whose quantifiers would take too long to evaluate."""
+        def size(types: frozenset[str]) -> int:
+            return len(self.objects_of(types))
+
+        def effect_work(e: Effect) -> int:
+            n = 1 if e.cond is None else work(e.cond, size) + 1
+            for _, t in e.params:
+                n *= size(t)
+            return n
+
+        loads = [("the goal", work(self.problem.goal, size))]
+        for name, a in self.domain.actions.items():
+            loads.append((f"action {name}", work(a.pre, size)
+                          + sum(effect_work(e) for e in a.effects)))
+        where, most = max(loads, key=lambda x: x[1])
+        if most > MAX_WORK:
+            raise UnsupportedPDDL(f"{where} quantifies over {most:,} combinations of objects "
+                                  f"in this problem (limit {MAX_WORK:,})")
 
     # -- objects and types --------------------------------------------------------------
 
@@ -107,13 +136,17 @@ class Task:
                 return Issue("wrong_type", step, detail=f"{arg}:{var}")
         return None
 
-    def static_ok(self, action: Action, args: Sequence[str]) -> bool:
-        """True unless a precondition on a never-changing predicate is false in the init."""
+    def static_types_ok(self, action: Action, args: Sequence[str]) -> bool:
+        """False if a one-argument never-changing precondition is false in the init.
+
+        Untyped domains give types as such predicates (logistics' ``(truck ?t)``, gripper's
+        ``(ball ?b)``): an argument that fails one is of the wrong kind, like a wrong type.
+        """
         b = dict(zip(action.var_names, args, strict=True))
         parts = action.pre.parts if isinstance(action.pre, And) else (action.pre,)
         static = self.domain.static_predicates
         for p in parts:
-            if isinstance(p, AtomF) and p.pred in static and \
+            if isinstance(p, AtomF) and len(p.args) == 1 and p.pred in static and \
                     ground(p.pred, p.args, b) not in self.init:
                 return False
         return True
@@ -127,17 +160,18 @@ class Task:
         issues: list[Issue] = []
         states = [frozenset(state)] if trace else []
         cost: float | None = 0.0
-        executed = len(plan)
+        # VAL type-checks the whole plan before running any of it: an unknown action or
+        # object, a wrong arity or type anywhere is its failure, and nothing is executed
+        checks = [self.check_step(step) for step in plan]
+        bad = next((c for c in checks if c is not None), None)
+        if bad is not None and not all_errors:
+            return Result([bad], len(plan), 0, None, states)
+        executed = len(plan) if bad is None else 0
         failed = False
-        for step in plan:
-            problem = self.check_step(step)
+        for step, problem in zip(plan, checks, strict=True):
             if problem is not None:
-                issues.append(_after(problem, failed))
-                if not failed:
-                    executed = step.index - 1
+                issues.append(problem)  # the plan's form: no earlier step changes it
                 failed = True
-                if not all_errors:
-                    break
                 if trace:
                     states.append(frozenset(state))
                 continue
@@ -146,7 +180,7 @@ class Task:
             if not action.pre.holds(state, b, universe):
                 lits = tuple(action.pre.explain(state, b, universe))
                 issues.append(Issue("unmet_precondition", step, lits, after_failure=failed))
-                if not failed:
+                if not failed and bad is None:
                     executed = step.index - 1
                 failed = True
                 if not all_errors:
@@ -175,9 +209,3 @@ class Task:
                 issues.append(Issue("unmet_goal", None, tuple(goal.explain(state, {}, universe)),
                                     after_failure=failed))
         return Result(issues, len(plan), executed, cost, states)
-
-
-def _after(issue: Issue, failed: bool) -> Issue:
-    if not failed:
-        return issue
-    return Issue(issue.kind, issue.step, issue.literals, issue.detail, True)

@@ -21,6 +21,9 @@ from verifiers.pddl.plantext import LineError, parse_plan
 from verifiers.pddl.simulate import Issue, Result, Step, Task
 
 AFTER_FAILURE = " (assuming the earlier failed steps had taken effect)"
+#: failures VAL finds before running the plan ("Bad plan description!")
+STRUCTURAL = frozenset({"unparseable", "unknown_action", "wrong_arity", "unknown_object",
+                        "wrong_type"})
 
 
 @lru_cache(maxsize=64)
@@ -54,26 +57,34 @@ class Report:
 
     @property
     def failure(self) -> str | None:
-        """VAL's failure kind: ``unparseable``, ``unknown_action`` ... ``unmet_goal``."""
-        if self.line_errors and (not self.result.issues or self.result.issues[0].step is None
-                                 or self.line_errors[0].line <= self.result.issues[0].step.line):
-            return "unparseable"
+        """VAL's failure kind: ``unparseable``, ``unknown_action`` ... ``unmet_goal``.
+
+        VAL reads and type-checks the whole plan before running it, so a line that is no
+        action, or a step with an unknown action or object or a wrong arity or type, is
+        the failure wherever it is; otherwise the first failing step, then the goal.
+        """
+        structural = [(e.line, "unparseable") for e in self.line_errors]
+        structural += [(i.step.line, i.kind) for i in self.result.issues
+                       if i.kind in STRUCTURAL and i.step is not None]
+        if structural:
+            return min(structural, key=lambda x: x[0])[1]
         return self.result.failure
 
     def critiques(self) -> list[Critique]:
-        """Every problem, earliest first; the first is VAL's."""
-        keyed: list[tuple[float, int, Critique]] = []
+        """Every problem: the plan's form and types first (VAL checks them before running
+        anything), then what running it finds, earliest first; the first is VAL's."""
+        keyed: list[tuple[bool, float, int, Critique]] = []
         for e in self.line_errors:
-            keyed.append((e.line, 0, Critique(
+            keyed.append((False, e.line, 0, Critique(
                 kind="unparseable", message=f"line {e.line} `{e.text}` {e.reason}"
                 if e.line else e.reason, location=f"line {e.line}" if e.line else None,
                 data={"line": e.line})))
         for n, issue in enumerate(self.result.issues):
             line = issue.step.line if issue.step is not None else float("inf")
             for c in self.issue_critiques(issue):
-                keyed.append((line, n + 1, c))
-        keyed.sort(key=lambda x: (x[0], x[1]))
-        return [c for _, _, c in keyed]
+                keyed.append((issue.kind not in STRUCTURAL, line, n + 1, c))
+        keyed.sort(key=lambda x: x[:3])
+        return [c for *_, c in keyed]
 
     # -- wording ---------------------------------------------------------------------------
 
@@ -150,13 +161,19 @@ def validate(task: Task, plan: str | Sequence[str], templates: Templates | None 
     if reader is None and templates is not None:
         reader = templates.reader(task.object_types)
 
-    def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]]:
-        for action, args in readings:
-            step = Step(0, action, args)
-            if task.check_step(step) is None and task.static_ok(task.domain.actions[action],
-                                                                args):
-                return action, args
-        return readings[0]
+    def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]] | None:
+        """The one reading of the right types, else None (ambiguous); if none is, the first.
+
+        A reading that gives an object of the wrong type (declared, or by a one-argument
+        never-changing predicate such as logistics' `(truck ?t)`) is no reading of the
+        words. Whether a step could run is not used to choose: two readings of the right
+        types are an ambiguity, never resolved toward a valid plan.
+        """
+        typed = [r for r in readings if task.check_step(Step(0, *r)) is None
+                 and task.static_types_ok(task.domain.actions[r[0]], r[1])]
+        if len(typed) > 1:
+            return None
+        return (typed or readings)[0]
 
     steps, errors = parse_plan(plan, reader, choose)
     if errors and not all_errors:

@@ -1,0 +1,7 @@
+(define (problem bc-2)
+  (:domain briefcase)
+  (:objects home office - location p d - portable)
+  (:init (at bc home) (at p home) (at d office) (is-at home))
+  (:goal (and (at p office) (at d home) (is-at home)
+              (forall (?x - portable) (imply (= ?x bc) (at ?x home)))
+              (not (in p)) (not (in d)))))

@@ -1,0 +1,5 @@
+(define (problem scope-1)
+  (:domain scope)
+  (:objects a1 - a b1 - b c1 - c t1 - thing)
+  (:init (p a1) (q b1) (q k) (mark))
+  (:goal (and)))
