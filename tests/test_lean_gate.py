@@ -206,7 +206,7 @@ def test_forbidden_axioms_reject_and_a_bad_statement_is_unknown() -> None:
 
     def bad_statement(source: str) -> LeanRun:
         header = next(i for i, ln in enumerate(source.splitlines(), 1)
-                      if ln.startswith("theorem") and ln.endswith("sorry"))
+                      if ln.strip() == ":= sorry")
         return LeanRun([LeanMessage("error", "unknown identifier 'Foo'", header, 10),
                         *_audit_all(source).messages], 1, False, 1.0)
 

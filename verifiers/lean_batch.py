@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from llm_modulo.errors import ProblemError
-from llm_modulo.types import Critique
+from llm_modulo.types import Critique, Status
 from llm_modulo.verifier import CheckResult
 from verifiers.lean_backend import (
     LeanBackend,
@@ -126,6 +126,10 @@ class Statement:
             tokens = check_text(signature, what="statement", max_chars=MAX_STATEMENT_CHARS)
         except GateError as exc:
             raise ProblemError(f"unusable Lean statement: {exc} ({exc.location})") from None
+        if "_root_" in name.split("."):
+            raise ProblemError("the statement's name may not start from `_root_`")
+        if any(t.kind == "ident" and t.text in ("sorry", "admit") for t in tokens):
+            raise ProblemError("the statement uses `sorry`: nothing can prove it")
         depth, typed = 0, False
         for tok in tokens:
             if tok.kind == "symbol" and tok.text in "([{⟨⦃":
@@ -292,9 +296,15 @@ class LeanBatch:
         run = self.backend.run(source, timeout)
         _distribute(run.messages, [*statement_blocks.values(), *blocks])
         decided: dict[int, CheckResult] = {}
+        garbled = int(run.extra.get("malformed", 0))
         for block in blocks:
             sblock = statement_blocks[block.statement_key]
             result = self._decide(block, sblock)
+            if result is not None and garbled and result.status is Status.ACCEPT:
+                # a message that did not parse may have been this proof's error
+                result = CheckResult.unknown(
+                    f"Lean's output had {garbled} unreadable message line(s); an accept "
+                    "cannot rely on it", kind="toolchain")
             if result is not None:
                 decided[block.index] = result
         started = all(any(m.line == b.probe_line for m in b.messages)
@@ -317,7 +327,8 @@ class LeanBatch:
             key = keys[task.statement] = len(keys)
             st = statements[task.statement]
             block = _Block(index=-1, first_line=len(lines) + 1, last_line=0, statement_key=key)
-            lines += [f"namespace LMS{key}", f"theorem {st.name} {st.signature} := sorry",
+            # `:=` on a line of its own: a statement ending in a `--` comment cannot hide it
+            lines += [f"namespace LMS{key}", f"theorem {st.name} {st.signature}", "  := sorry",
                       f"end LMS{key}"]
             lines.append(self._probe(f"LMS{key}.{st.name}"))
             block.probe_line = block.last_line = len(lines)
@@ -329,9 +340,11 @@ class LeanBatch:
                            statement_key=keys[task.statement])
             lines += [f"namespace LMC{k}",
                       f"set_option maxHeartbeats {self.config.heartbeats} in",
-                      f"theorem {st.name} {st.signature} := ("]
+                      f"theorem {st.name} {st.signature}", "  := ("]
             proof_lines = task.proof.rstrip("\n").split("\n")
             block.proof_line, block.proof_lines = len(lines) + 1, len(proof_lines)
+            # the proof ends with a newline and the closing text starts a fresh line, so
+            # a trailing `--` comment cannot swallow it
             lines += [*proof_lines, ")", f"end LMC{k}"]
             lines.append(self._probe(f"LMC{k}.{st.name}"))
             block.probe_line = block.last_line = len(lines)
@@ -358,6 +371,9 @@ class LeanBatch:
                 + _clean(statement_errors[0].text).splitlines()[0], kind="bad_problem")
         if not any(m.line == block.probe_line for m in block.messages):
             return None  # Lean never reached this block's probe
+        if _forged(statement) or _forged(block):
+            return CheckResult.unknown("Lean's output for this proof is inconsistent (more "
+                                       "than one audit message); not decided", kind="toolchain")
         probe = _probe_message(block)
         body = [m for m in block.messages if m.line != block.probe_line]
         errors = [m for m in body if m.severity == "error"]
@@ -425,6 +441,12 @@ def _distribute(messages: list[LeanMessage], blocks: list[_Block]) -> None:
             if block.first_line <= message.line <= block.last_line:
                 block.messages.append(message)
                 break
+
+
+def _forged(block: _Block) -> bool:
+    """More than one message on a probe line: Lean prints exactly one there, so the rest
+    came from somewhere else (text printed by code the checked file ran)."""
+    return sum(m.line == block.probe_line for m in block.messages) > 1
 
 
 def _probe_message(block: _Block) -> LeanMessage | None:

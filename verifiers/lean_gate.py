@@ -9,6 +9,11 @@ process runs:
   strings, doc comments, raw and interpolated strings, quotations (backticks);
 * unbalanced or crossed brackets, so the candidate can never close the
   verifier's parenthesis and end the declaration early;
+* tactic configuration items and named arguments ``(name := value)`` whose value
+  is more than one literal or identifier: Lean *compiles and runs* a tactic's
+  configuration (``simp (config := e)``, ``decide (kernel := e)``) while elaborating,
+  so such a value could print forged messages, write files or exit Lean; ``+opt`` /
+  ``-opt`` and ``(opt := 100)`` stay available;
 * every command keyword (``axiom``, ``theorem``, ``#eval``, ``macro``, ``syntax``,
   ``elab``, ``notation``, ``attribute``, ``set_option``, ``open``, ``end``, ...),
   attributes ``@[...]`` (``implemented_by``, ``extern``), ``unsafe``, and every
@@ -53,7 +58,11 @@ FORBIDDEN_WORDS = frozenset({
     "native_decide", "native", "ofReduceBool", "ofReduceNat", "reduceBool", "reduceNat",
     "trustCompiler", "sorryAx", "implementedBy", "unsafeCast", "unsafeBaseIO", "unsafeIO",
     "unsafeEIO",
+    # elaboration-time file access and effects (defence in depth: no proof needs them)
+    "include_str", "bv_check", "IO", "EIO", "BaseIO", "EStateM", "RealWorld",
 })
+#: Named values whose right-hand side is tactic syntax, never evaluated (``simp (disch := omega)``).
+_TACTIC_VALUED = frozenset({"disch", "discharger"})
 #: Word prefixes that always introduce commands.
 FORBIDDEN_PREFIXES = ("register_", "declare_", "builtin_", "initialize_")
 
@@ -240,6 +249,12 @@ def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHA
             if tok.text == "@" and adjacent and nxt is not None and nxt.text == "[":
                 raise GateError(f"attributes `@[...]` are not allowed in a {what}",
                                 tok.offset, text)
+            if tok.text == "(" and _evaluated_item(tokens, index):
+                raise GateError(
+                    f"`({tokens[index + 1].text} := ...)` with a computed value is not allowed in "
+                    f"a {what}: Lean runs tactic configurations as code; write `+option` / "
+                    "`-option`, give a single literal or name, or pass the argument without a "
+                    "name", tok.offset, text)
             if tok.text in _OPEN:
                 stack.append(tok)
             elif tok.text in _CLOSE:
@@ -250,3 +265,23 @@ def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHA
         raise GateError(f"`{stack[-1].text}` is never closed in the {what}",
                         stack[-1].offset, text)
     return tokens
+
+
+def _evaluated_item(tokens: list[Token], index: int) -> bool:
+    """Whether ``tokens[index]`` (a ``(``) opens ``(name := value)`` with a computed value.
+
+    That is the syntax of tactic configuration items (evaluated by Lean's interpreter
+    during elaboration) and of named arguments; a value that is one number or one
+    identifier cannot run anything the candidate wrote."""
+    if index + 3 >= len(tokens):
+        return False
+    name, colon, equals = tokens[index + 1], tokens[index + 2], tokens[index + 3]
+    if not (name.kind == "ident" and colon.text == ":" and equals.text == "="
+            and equals.offset == colon.offset + 1):
+        return False
+    if name.text in _TACTIC_VALUED:
+        return False
+    value = tokens[index + 4:index + 6]
+    simple = (len(value) == 2 and value[0].kind in ("ident", "number")
+              and value[1].text == ")")
+    return not simple
