@@ -97,5 +97,20 @@ TAMPER = {
     "run-tac": "by run_tac pure ()",
     "by-elab": "by_elab pure (Lean.mkConst (Lean.Name.mkSimple \"True.intro\"))",
     "register": "by omega\nregister_simp_attr foo",
+    # tactic configurations are compiled and run while Lean elaborates: a computed
+    # value could print forged audit messages, write files or exit Lean
+    "config-forge": 'by omega (config := match (IO.println "{}" : IO Unit) () with '
+                    '| .ok _ _ => {} | .error _ _ => { splitDisjunctions := false })',
+    "config-no-io-word": 'by decide (kernel := match (System.FilePath.pathExists "x") () '
+                         'with | .ok b _ => b | .error _ _ => false)',
+    "config-spaced": "by simp ( maxSteps:=(fun _ => 5) () )",
+    "config-commented": "by decide (kernel /- c -/ := (fun _ => true) ())",
+    "config-anonymous-native": "by decide (config := ⟨false, true, true, false⟩)",
+    "named-arg-computed": "Nat.le_of_lt_succ (m := n + 1)",
+    "include-str": 'by exact (include_str "/etc/hostname" : Nat)',
+    "run-io": "by exact (EStateM.run (pure 1 : BaseIO Nat) ()).1",
+    "unsafe-escaped": "«unsafe» by omega",
+    "end-escaped": "by omega\n«end» LMC0",
+    "sorry-ax-app": "@sorryAx _ true",
     "empty": "   ",
 }

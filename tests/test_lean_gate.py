@@ -227,3 +227,85 @@ def test_parse_messages_skips_debug_lines() -> None:
            '"kind":"k"}\nnot json {\n{"broken\n')
     [m] = parse_messages(out)
     assert (m.severity, m.text, m.line, m.column, m.kind) == ("error", "boom", 3, 4, "k")
+
+
+# -- red-team regressions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("proof", [
+    "by simp (maxSteps := 100000)", "by decide (kernel := true)", "by decide +kernel",
+    "by simp (disch := omega) [Nat.add_comm]", "Nat.lt_irrefl (n := 0)",
+    "fun (x : Nat := 3) => x", "by omega -- a trailing comment", "by omega\n  -- )",
+])
+def test_literal_configuration_and_named_arguments_pass(proof: str) -> None:
+    check_text(proof)
+
+
+def test_computed_configuration_is_refused_with_a_way_out() -> None:
+    with pytest.raises(GateError) as info:
+        check_text("by\n  simp (config := { maxSteps := 10 })")
+    assert (info.value.line, info.value.column) == (2, 8)
+    assert "+option" in str(info.value)
+
+
+def test_a_message_with_a_unicode_line_separator_is_not_lost() -> None:
+    # Lean's JSON leaves U+2028 / U+0085 raw inside strings; str.splitlines() would cut
+    # the line and drop the (error) message
+    line = ('{"severity":"error","data":"type mismatch \\"a\u2028b\u0085c\\"",'
+            '"pos":{"line":7,"column":9},"kind":""}')
+    [m] = parse_messages(f"[DEBUG] x\n{line}\n")
+    assert m.severity == "error" and "\u2028" in m.text and m.line == 7
+
+
+def _with_extra(run: LeanRun, **extra: object) -> LeanRun:
+    return LeanRun(run.messages, run.returncode, run.timed_out, run.elapsed_s, extra=extra)
+
+
+def test_garbled_output_turns_an_accept_into_unknown() -> None:
+    [ok] = LeanBatch(ScriptedLean(_audit_all)).check([LeanTask(COMM, "by omega")])
+    assert ok.status is Status.ACCEPT
+    garbled = ScriptedLean(lambda src: _with_extra(_audit_all(src), malformed=1))
+    [result] = LeanBatch(garbled).check([LeanTask(COMM, "by omega")])
+    assert result.status is Status.UNKNOWN
+
+
+def test_a_forged_second_audit_message_is_unknown_not_accept() -> None:
+    def respond(source: str) -> LeanRun:
+        run = _audit_all(source)
+        probe = run.messages[-1]
+        # code in the file printed a fake "no axioms" line for its own block, then the
+        # real audit (or an error) follows on the same line
+        fake = LeanMessage("information", "'LMC0.t' does not depend on any axioms",
+                           probe.line, 0)
+        return LeanRun([*run.messages[:-1], fake, probe], 0, False, 1.0)
+
+    [result] = LeanBatch(ScriptedLean(respond)).check([LeanTask(COMM, "by omega")])
+    assert result.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("text", [
+    "theorem t : (sorry : Prop)", "theorem _root_.t : 1 = 1", "theorem t : 1 = 1 := by rfl",
+])
+def test_statements_that_prove_or_escape_are_problem_errors(text: str) -> None:
+    with pytest.raises(ProblemError):
+        Statement.parse(text)
+
+
+def test_verifier_text_starts_on_fresh_lines() -> None:
+    """A statement or proof ending in a `--` comment cannot swallow `:=`, `)` or `end`."""
+    backend = ScriptedLean(_audit_all)
+    statement = "theorem t (a b : Nat) : a + b = b + a -- commutativity"
+    task = LeanTask(statement, "by omega -- done")
+    source, _, _ = LeanBatch(backend).assemble([(0, task)],
+                                                 {statement: Statement.parse(statement)})
+    lines = source.split("\n")
+    assert lines.count("  := (") == 1 and lines.count("  := sorry") == 1
+    proof_at = lines.index("by omega -- done")
+    assert lines[proof_at + 1:proof_at + 3] == [")", "end LMC0"]
+
+
+def test_malformed_message_lines_are_counted() -> None:
+    from verifiers.lean_backend import malformed_lines
+
+    out = '[DEBUG] {\n{"broken\n{"severity":"error","data":"x","pos":{"line":1,"column":0}}\n'
+    assert malformed_lines(out) == 1
