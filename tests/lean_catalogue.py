@@ -112,5 +112,12 @@ TAMPER = {
     "unsafe-escaped": "«unsafe» by omega",
     "end-escaped": "by omega\n«end» LMC0",
     "sorry-ax-app": "@sorryAx _ true",
+    # the verifier's own declarations: another candidate's theorem, a statement's sorry check
+    "other-candidate": "LMC0.t a b",
+    "statement-check": "_root_.LMS0.t a b",
+    "escaped-internal": "«LMC0».t a b",
+    "audit-helper": "by exact LLMModuloAudit.join []",
+    "exact-search": "by exact?",
+    "apply-search": "by apply?",
     "empty": "   ",
 }

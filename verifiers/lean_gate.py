@@ -29,6 +29,7 @@ grammar.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -63,6 +64,12 @@ FORBIDDEN_WORDS = frozenset({
 })
 #: Named values whose right-hand side is tactic syntax, never evaluated (``simp (disch := omega)``).
 _TACTIC_VALUED = frozenset({"disch", "discharger"})
+#: Tactics that search the environment: in a batch they would find the verifier's own
+#: declarations (other candidates' theorems, the statements' ``sorry`` checks), so their
+#: verdict would depend on the batch; give the proof they find instead.
+SEARCH_TACTICS = frozenset({"exact?", "apply?", "rw?", "rw_search", "hint", "library_search"})
+#: Names of the verifier's own namespaces and helpers in the checked file.
+_RESERVED = re.compile(r"LM[CS]\d+|LLMModuloAudit|_private")
 #: Word prefixes that always introduce commands.
 FORBIDDEN_PREFIXES = ("register_", "declare_", "builtin_", "initialize_")
 
@@ -235,6 +242,13 @@ def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHA
                 bare = part.rstrip("!?")
                 if part in allow:
                     continue
+                if _RESERVED.fullmatch(part):
+                    raise GateError(f"`{part}` is a name the verifier reserves for its own "
+                                    f"declarations; it is not allowed in a {what}",
+                                    tok.offset, text)
+                if part in SEARCH_TACTICS:
+                    raise GateError(f"`{part}` searches the environment; it is not allowed in "
+                                    f"a {what}: give the proof it finds", tok.offset, text)
                 if part in FORBIDDEN_WORDS or bare in FORBIDDEN_WORDS or bare.startswith(
                         FORBIDDEN_PREFIXES):
                     raise GateError(f"`{part}` is not allowed in a {what}: only proof text "
