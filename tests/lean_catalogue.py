@@ -54,6 +54,20 @@ LEAN_CASES = [
     # resource exhaustion is undecided, never a verdict on the proof
     Case("heartbeats", "theorem t (n : Nat) : n ≤ n + 1",
          "by iterate 100000 rw [← Nat.add_zero n]", "unknown", "timeout"),
+    # red-team cases: the assembly, not the gate, must make these safe
+    Case("trailing-comment", COMM, "by omega -- a comment cannot swallow the `)` after it",
+         "accept"),
+    Case("commented-statement", COMM + " -- commutativity", "by omega", "accept"),
+    Case("char-at-end", COMM, "by omega '", "reject"),
+    Case("admit", COMM, "by admit", "reject", "sorry"),
+    Case("line-separator-error", COMM, 'by exact ("a\u2028b" : Nat)', "reject", "lean_error"),
+    Case("named-literal", "theorem t : ¬ (0 : Nat) < 0", "Nat.lt_irrefl (n := 0)", "accept"),
+    Case("config-literal", "theorem t : (3 : Nat) < 5", "by decide (kernel := true)",
+         "accept"),
+    Case("config-native", "theorem t : (3 : Nat) < 5",
+         "by decide (config := ⟨false, true, true, false⟩)", "reject", "axiom"),
+    Case("let-rec", COMM, "let rec f : Nat → Nat\n    | 0 => 0\n    | n + 1 => f n\n  by omega",
+         "accept"),
     # the correct proof after the failures is still accepted (blocks are isolated)
     Case("omega-again", COMM, "by\n  omega", "accept"),
 ]
