@@ -55,7 +55,12 @@ def test_strings_and_comments_hide_nothing_and_reveal_nothing() -> None:
     kinds = [t.kind for t in tokenize('by simp [show "#eval )" = "x" from rfl] -- axiom')]
     assert "string" in kinds
     # a parenthesis inside a string is not a bracket: still balanced
-    check_text('by simp [show "#eval )" ≠ "x" by decide]')
+    check_text('by simp [show "a )" ≠ "x" by decide]')
+    # ... but a command inside a string is refused: Lean's recovery after a syntax error
+    # would parse it (comments are blanked out before Lean sees them, so they may say anything)
+    with pytest.raises(GateError):
+        check_text('by simp [show "#eval )" ≠ "x" by decide]')
+    check_text("by omega -- #eval, axiom, theorem: words in comments never reach Lean")
 
 
 @settings(max_examples=300, deadline=None)
@@ -142,13 +147,13 @@ def test_a_hang_decides_the_prefix_and_retries_the_rest() -> None:
         return _audit_all(source)
 
     backend = ScriptedLean(respond)
-    tasks = [LeanTask(COMM, f"by omega -- {i}") for i in range(4)]
+    tasks = [LeanTask(COMM, f"by have x{i} : {i} = {i} := rfl; omega") for i in range(4)]
     results = LeanBatch(backend).check(tasks)
     assert [r.status for r in results] == [Status.ACCEPT, Status.UNKNOWN, Status.ACCEPT,
                                            Status.ACCEPT]
     assert results[1].critiques[0].kind == "timeout"
     assert len(backend.sources) == 2
-    assert "-- 1" not in backend.sources[1] and "-- 2" in backend.sources[1]
+    assert "x1 " not in backend.sources[1] and "x2 " in backend.sources[1]
 
 
 def test_a_toolchain_that_prints_nothing_gives_unknown_not_accept() -> None:
@@ -300,8 +305,9 @@ def test_verifier_text_starts_on_fresh_lines() -> None:
                                                  {statement: Statement.parse(statement)})
     lines = source.split("\n")
     assert lines.count("  := (") == 1 and lines.count("  := sorry") == 1
-    proof_at = lines.index("by omega -- done")
+    proof_at = lines.index("by omega" + " " * len(" -- done"))  # comments are blanked
     assert lines[proof_at + 1:proof_at + 3] == [")", "end LMC0"]
+    assert "commutativity" not in source
 
 
 def test_malformed_message_lines_are_counted() -> None:
@@ -309,3 +315,28 @@ def test_malformed_message_lines_are_counted() -> None:
 
     out = '[DEBUG] {\n{"broken\n{"severity":"error","data":"x","pos":{"line":1,"column":0}}\n'
     assert malformed_lines(out) == 1
+
+
+
+@pytest.mark.parametrize("proof", [
+    # after a syntax error Lean resumes at any later position where a command parses
+    "by omega , hxaxiom cheat : False",  # `axiom` is the tail of a name
+    'by omega , x#eval IO.FS.writeFile "/tmp/x" "y"',
+    "by omega , xend LMC0\nhxaxiom cheat : False\nxnamespace LMC0",
+    "by omega , \"#exit\"",
+    "by omega , y@[simp] h",
+    # Lean reads `'"` as an unterminated character literal, not as a quote and a string
+    "by omega '\"\n#eval 1\n-- \"",
+])
+def test_commands_hidden_from_the_tokens_are_refused(proof: str) -> None:
+    with pytest.raises(GateError):
+        check_text(proof)
+
+
+def test_blank_comments_keeps_positions_and_code() -> None:
+    from verifiers.lean_gate import blank_comments
+
+    text = "by omega -- theorem\n  /- a\n b -/ simp [\"--\"]"
+    blanked = blank_comments(text)
+    assert len(blanked) == len(text) and blanked.count("\n") == text.count("\n")
+    assert "theorem" not in blanked and blanked.endswith('simp ["--"]')

@@ -41,7 +41,7 @@ from verifiers.lean_backend import (
     LeanUnavailable,
     default_backend,
 )
-from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, check_text
+from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, blank_comments, check_text
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 #: Axioms that trust the compiler or stand for a missing proof.
@@ -76,14 +76,18 @@ def LLMModuloAudit.nameStr : Lean.Name → String
   | .str p s => LLMModuloAudit.nameStr p ++ "." ++ s
   | .num p n => LLMModuloAudit.nameStr p ++ "." ++ Nat.repr n
 
-def LLMModuloAudit.join : List Lean.Name → String
+def LLMModuloAudit.join (env : Lean.Environment) : List Lean.Name → String
   | [] => ""
-  | a :: rest => " " ++ LLMModuloAudit.nameStr a ++ LLMModuloAudit.join rest
+  | a :: rest => " " ++ (if (env.getModuleIdxFor? a).isSome then "" else "local:")
+      ++ LLMModuloAudit.nameStr a ++ LLMModuloAudit.join env rest
 
 def LLMModuloAudit.report (c : Lean.Name) : Lean.CoreM Unit := do
   let axs ← Lean.collectAxioms c
-  IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join axs.toList)
+  let env ← Lean.getEnv
+  IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join env axs.toList)
 """
+#: Prefix the audit gives a constant the checked file itself declares (not imported).
+_LOCAL_MARK = "local:"
 _INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\.")
 #: Names the checked file itself declares (private in a module file, or in our namespaces).
 _LOCAL = re.compile(r"_private\.Check\.|LM[CS]\d+\.|LLMModuloAudit\.")
@@ -141,7 +145,8 @@ class Statement:
                 break
         if not typed:
             raise ProblemError("the statement needs a type: `theorem NAME BINDERS : TYPE`")
-        return cls(name=name, signature=signature, text=text.strip())
+        # comments are whitespace to Lean: hand it none (see lean_gate.blank_comments)
+        return cls(name=name, signature=blank_comments(signature).rstrip(), text=text.strip())
 
 
 @dataclass(frozen=True)
@@ -341,7 +346,7 @@ class LeanBatch:
             lines += [f"namespace LMC{k}",
                       f"set_option maxHeartbeats {self.config.heartbeats} in",
                       f"theorem {st.name} {st.signature}", "  := ("]
-            proof_lines = task.proof.rstrip("\n").split("\n")
+            proof_lines = _without_comments(task.proof).rstrip("\n").split("\n")
             block.proof_line, block.proof_lines = len(lines) + 1, len(proof_lines)
             # the proof ends with a newline and the closing text starts a fresh line, so
             # a trailing `--` comment cannot swallow it
@@ -406,8 +411,9 @@ class LeanBatch:
             # are opaque: the listing is the axioms plus the library theorems the proof
             # stops at. Library theorems are trusted (Lean's own Init/Std); what the file
             # itself declares, and the compiler/sorry axioms, are not.
-            bad = sorted({_clean(a) for a in leaves
-                          if a in UNSOUND_AXIOMS or _LOCAL.match(a) is not None})
+            bad = sorted({_clean(a.removeprefix(_LOCAL_MARK)) for a in leaves
+                          if a in UNSOUND_AXIOMS or a.startswith(_LOCAL_MARK)
+                          or _LOCAL.match(a) is not None})
         else:
             bad = sorted({_clean(a) for a in leaves if a not in ALLOWED_AXIOMS})
         if bad:
@@ -441,6 +447,14 @@ def _distribute(messages: list[LeanMessage], blocks: list[_Block]) -> None:
             if block.first_line <= message.line <= block.last_line:
                 block.messages.append(message)
                 break
+
+
+def _without_comments(proof: str) -> str:
+    """The proof as Lean gets it: comments blanked (ungated text in tests may not scan)."""
+    try:
+        return blank_comments(proof)
+    except GateError:
+        return proof
 
 
 def _forged(block: _Block) -> bool:

@@ -70,6 +70,26 @@ _TACTIC_VALUED = frozenset({"disch", "discharger"})
 SEARCH_TACTICS = frozenset({"exact?", "apply?", "rw?", "rw_search", "hint", "library_search"})
 #: Names of the verifier's own namespaces and helpers in the checked file.
 _RESERVED = re.compile(r"LM[CS]\d+|LLMModuloAudit|_private")
+#: Keywords that start a command with a lasting effect. After a parse error Lean resumes
+#: at the next position, character by character, where a command parses: inside a comment,
+#: a string or the tail of an identifier (`hxaxiom` holds `axiom`). So these may not occur
+#: anywhere in the text, not even there (comments are blanked out before Lean sees the
+#: text, so they may say anything; ``end`` and ``section`` only move scopes, and
+#: ``def`` adds nothing unsound; they stay allowed because `_def` / `append` are common).
+RAW_COMMAND_WORDS = (
+    "axiom", "theorem", "lemma", "example", "instance", "abbrev", "opaque", "structure",
+    "class", "inductive", "coinductive", "mutual", "unsafe", "partial", "namespace",
+    "variable", "universe", "import", "export", "open", "include", "omit", "set_option",
+    "attribute", "initialize", "macro", "macro_rules", "syntax", "elab", "elab_rules",
+    "notation", "infix", "infixl", "infixr", "prefix", "postfix", "declare_syntax_cat",
+    "run_cmd", "run_elab", "run_meta", "simproc", "dsimproc", "grind_pattern", "seal", "unseal",
+    "add_decl_doc", "unif_hint", "recommended_spelling", "compile_inductive", "deriving",
+    "binder_predicate", "implemented_by", "extern",
+)
+_RAW_COMMAND = re.compile(
+    r"(?:#\w+|@\[|/--|/-!|register_|declare_|builtin_|initialize_|LM[CS]\d|LLMModuloAudit|"
+    r"(?:" + "|".join(sorted(RAW_COMMAND_WORDS, key=len, reverse=True))
+    + r")(?![\w'!?₀-₉ₐ-ₜᵢ-ᵥⱼ]))")
 #: Word prefixes that always introduce commands.
 FORBIDDEN_PREFIXES = ("register_", "declare_", "builtin_", "initialize_")
 
@@ -116,8 +136,26 @@ def _is_ident_rest(ch: str) -> bool:
     return _is_letter(ch) or ch.isdigit() or ch in "'!?" or ch in _SUBSCRIPTS
 
 
-def tokenize(text: str) -> list[Token]:
-    """Lean tokens of ``text`` (comments and whitespace dropped); raises GateError."""
+def blank_comments(text: str) -> str:
+    """``text`` with every comment's characters (newlines kept) replaced by spaces.
+
+    Comments are whitespace to Lean, so this changes no meaning and no position, and the
+    verifier hands Lean this text: nothing in a comment can reach Lean's parser, not even
+    its recovery after a syntax error. Raises GateError like :func:`tokenize`."""
+    spans: list[tuple[int, int]] = []
+    tokenize(text, comments=spans)
+    chars = list(text)
+    for start, end in spans:
+        for k in range(start, end):
+            if chars[k] != "\n":
+                chars[k] = " "
+    return "".join(chars)
+
+
+def tokenize(text: str, comments: list[tuple[int, int]] | None = None) -> list[Token]:
+    """Lean tokens of ``text`` (comments and whitespace dropped); raises GateError.
+
+    ``comments``, when given, receives the (start, end) offsets of every comment."""
     tokens: list[Token] = []
     i, n = 0, len(text)
     while i < n:
@@ -126,17 +164,30 @@ def tokenize(text: str) -> list[Token]:
             i += 1
         elif text.startswith("--", i):
             j = text.find("\n", i)
-            i = n if j < 0 else j + 1
+            end = n if j < 0 else j
+            if comments is not None:
+                comments.append((i, end))
+            i = end
         elif text.startswith("/-", i):
             if text.startswith(("/--", "/-!"), i):
                 raise GateError("doc comments are not allowed in a proof", i, text)
-            i = _skip_block_comment(text, i)
+            end = _skip_block_comment(text, i)
+            if comments is not None:
+                comments.append((i, end))
+            i = end
         elif ch == '"':
             end = _skip_string(text, i, '"')
             tokens.append(Token("string", text[i:end], i))
             i = end
-        elif ch == "'" and i + 2 < n and (text[i + 2] == "'" or text[i + 1] == "\\"):
-            end = _skip_string(text, i, "'")
+        elif ch == "'" and i + 1 < n and text[i + 1] != "'":
+            # as in Lean: a `'` that starts a token and is not followed by another `'`
+            # opens a character literal, which must close right after its character
+            if text[i + 1] == "\\":
+                end = _skip_string(text, i, "'")
+            elif i + 2 < n and text[i + 2] == "'":
+                end = i + 3
+            else:
+                raise GateError("unterminated character literal", i, text)
             tokens.append(Token("char", text[i:end], i))
             i = end
         elif ch == "`":
@@ -235,6 +286,7 @@ def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHA
         raise GateError(f"the {what} contains a NUL or unpaired surrogate character",
                         0, text)
     tokens = tokenize(text)
+    _check_raw(blank_comments(text), what, allow)
     stack: list[Token] = []
     for index, tok in enumerate(tokens):
         if tok.kind == "ident":
@@ -299,3 +351,17 @@ def _evaluated_item(tokens: list[Token], index: int) -> bool:
     simple = (len(value) == 2 and value[0].kind in ("ident", "number")
               and value[1].text == ")")
     return not simple
+
+
+def _check_raw(text: str, what: str, allow: frozenset[str]) -> None:
+    """Refuse command keywords anywhere in the text (comments already blanked out).
+
+    Lean's recovery after a parse error parses commands from any later position, so text
+    the scanner treats as a string, a character or part of a name must not hold one."""
+    for found in _RAW_COMMAND.finditer(text):
+        word = found.group(0)
+        if word in allow:
+            continue
+        raise GateError(f"`{word}` may not appear anywhere in a {what}, not even in a string "
+                        "or inside a name: after a syntax error Lean would run it as a command",
+                        found.start(), text)
