@@ -325,6 +325,9 @@ def test_malformed_message_lines_are_counted() -> None:
     "by omega , xend LMC0\nhxaxiom cheat : False\nxnamespace LMC0",
     "by omega , \"#exit\"",
     "by omega , y@[simp] h",
+    # a definition hidden in a string or a «name» could run code through a configuration
+    'by omega , "x def y : Bool := by decide (kernel := f ())"',
+    "by omega , «x def y := by_elab pure default»",
     # Lean reads `'"` as an unterminated character literal, not as a quote and a string
     "by omega '\"\n#eval 1\n-- \"",
 ])

@@ -86,6 +86,7 @@ def LLMModuloAudit.report (c : Lean.Name) : Lean.CoreM Unit := do
   let env ← Lean.getEnv
   IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join env axs.toList)
 """
+_NO_AUTOBOUND = "set_option autoImplicit false in"
 #: Prefix the audit gives a constant the checked file itself declares (not imported).
 _LOCAL_MARK = "local:"
 _INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\.")
@@ -333,8 +334,10 @@ class LeanBatch:
             st = statements[task.statement]
             block = _Block(index=-1, first_line=len(lines) + 1, last_line=0, statement_key=key)
             # `:=` on a line of its own: a statement ending in a `--` comment cannot hide it
-            lines += [f"namespace LMS{key}", f"theorem {st.name} {st.signature}", "  := sorry",
-                      f"end LMS{key}"]
+            # no auto-bound implicits: a statement's free names must mean the same in every
+            # block, whatever later text declares (see lean_gate.RAW_COMMAND_WORDS on `def`)
+            lines += [f"namespace LMS{key}", _NO_AUTOBOUND, f"theorem {st.name} {st.signature}",
+                      "  := sorry", f"end LMS{key}"]
             lines.append(self._probe(f"LMS{key}.{st.name}"))
             block.probe_line = block.last_line = len(lines)
             statement_blocks[key] = block
@@ -344,7 +347,7 @@ class LeanBatch:
             block = _Block(index=index, first_line=len(lines) + 1, last_line=0,
                            statement_key=keys[task.statement])
             lines += [f"namespace LMC{k}",
-                      f"set_option maxHeartbeats {self.config.heartbeats} in",
+                      f"set_option maxHeartbeats {self.config.heartbeats} in", _NO_AUTOBOUND,
                       f"theorem {st.name} {st.signature}", "  := ("]
             proof_lines = _without_comments(task.proof).rstrip("\n").split("\n")
             block.proof_line, block.proof_lines = len(lines) + 1, len(proof_lines)

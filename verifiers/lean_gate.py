@@ -75,7 +75,9 @@ _RESERVED = re.compile(r"LM[CS]\d+|LLMModuloAudit|_private")
 #: a string or the tail of an identifier (`hxaxiom` holds `axiom`). So these may not occur
 #: anywhere in the text, not even there (comments are blanked out before Lean sees the
 #: text, so they may say anything; ``end`` and ``section`` only move scopes, and
-#: ``def`` adds nothing unsound; they stay allowed because `_def` / `append` are common).
+#: ``def`` adds nothing unsound; they stay allowed because `_def` / `append` are common.
+#: A `def` added that way cannot change what a later statement means: statements are
+#: checked first, with auto-bound implicits off, and the verifier's names are refused).
 RAW_COMMAND_WORDS = (
     "axiom", "theorem", "lemma", "example", "instance", "abbrev", "opaque", "structure",
     "class", "inductive", "coinductive", "mutual", "unsafe", "partial", "namespace",
@@ -84,12 +86,19 @@ RAW_COMMAND_WORDS = (
     "notation", "infix", "infixl", "infixr", "prefix", "postfix", "declare_syntax_cat",
     "run_cmd", "run_elab", "run_meta", "simproc", "dsimproc", "grind_pattern", "seal", "unseal",
     "add_decl_doc", "unif_hint", "recommended_spelling", "compile_inductive", "deriving",
-    "binder_predicate", "implemented_by", "extern",
+    "binder_predicate", "implemented_by", "extern", "simproc_decl", "dsimproc_decl",
+    "with_weak_namespace", "init_quot",
 )
 _RAW_COMMAND = re.compile(
     r"(?:#\w+|@\[|/--|/-!|register_|declare_|builtin_|initialize_|LM[CS]\d|LLMModuloAudit|"
     r"(?:" + "|".join(sorted(RAW_COMMAND_WORDS, key=len, reverse=True))
     + r")(?![\w'!?₀-₉ₐ-ₜᵢ-ᵥⱼ]))")
+#: What text hidden from the token checks (inside a string or a «name») may not hold: a
+#: definition recovered from there could evaluate code (`:=` of a tactic configuration,
+#: `by_elab`, ...) although no token the gate sees does.
+_HIDDEN_RISK = re.compile(
+    r":=|(?:" + "|".join(sorted(FORBIDDEN_WORDS | {"def"}, key=len, reverse=True))
+    + r")(?![\w'!?])")
 #: Word prefixes that always introduce commands.
 FORBIDDEN_PREFIXES = ("register_", "declare_", "builtin_", "initialize_")
 
@@ -289,6 +298,12 @@ def check_text(text: str, *, what: str = "proof", max_chars: int = MAX_PROOF_CHA
     _check_raw(blank_comments(text), what, allow)
     stack: list[Token] = []
     for index, tok in enumerate(tokens):
+        hidden = tok.text if tok.kind in ("string", "char") else (
+            tok.text if "«" in tok.text else "")
+        if (risk := _HIDDEN_RISK.search(hidden)) is not None:
+            raise GateError(f"`{risk.group(0)}` may not appear inside a string or a «name» in a "
+                            f"{what}: after a syntax error Lean would parse it as code",
+                            tok.offset + risk.start(), text)
         if tok.kind == "ident":
             for part in _name_parts(tok.text):
                 bare = part.rstrip("!?")
