@@ -51,6 +51,13 @@ LEAN_CASES = [
          "accept"),
     Case("uses-added-axiom", "theorem t (a b : Nat) : a * b = b * a + 1", "{cheat}.cheat a b",
          "reject", "axiom"),
+    # an axiom declared at the root (not in the verifier's namespaces) is still the file's
+    # own: the audit marks it ({self} is the declaring block's namespace)
+    Case("declares-root-axiom", COMM,
+         "by omega)\nend {self}\naxiom cheat2 : ∀ a b : Nat, a * b = b * a + 2\n"
+         "namespace {self}\ntheorem u : True := (trivial", "accept"),
+    Case("uses-root-axiom", "theorem t (a b : Nat) : a * b = b * a + 2", "cheat2 a b",
+         "reject", "axiom"),
     # resource exhaustion is undecided, never a verdict on the proof
     Case("heartbeats", "theorem t (n : Nat) : n ≤ n + 1",
          "by iterate 100000 rw [← Nat.add_zero n]", "unknown", "timeout"),

@@ -89,7 +89,7 @@ def LLMModuloAudit.report (c : Lean.Name) : Lean.CoreM Unit := do
 _NO_AUTOBOUND = "set_option autoImplicit false in"
 #: Prefix the audit gives a constant the checked file itself declares (not imported).
 _LOCAL_MARK = "local:"
-_INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\.")
+_INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\b\.?")
 #: Names the checked file itself declares (private in a module file, or in our namespaces).
 _LOCAL = re.compile(r"_private\.Check\.|LM[CS]\d+\.|LLMModuloAudit\.")
 
