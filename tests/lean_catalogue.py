@@ -51,9 +51,30 @@ LEAN_CASES = [
          "accept"),
     Case("uses-added-axiom", "theorem t (a b : Nat) : a * b = b * a + 1", "{cheat}.cheat a b",
          "reject", "axiom"),
+    # an axiom declared at the root (not in the verifier's namespaces) is still the file's
+    # own: the audit marks it ({self} is the declaring block's namespace)
+    Case("declares-root-axiom", COMM,
+         "by omega)\nend {self}\naxiom cheat2 : ∀ a b : Nat, a * b = b * a + 2\n"
+         "namespace {self}\ntheorem u : True := (trivial", "accept"),
+    Case("uses-root-axiom", "theorem t (a b : Nat) : a * b = b * a + 2", "cheat2 a b",
+         "reject", "axiom"),
     # resource exhaustion is undecided, never a verdict on the proof
     Case("heartbeats", "theorem t (n : Nat) : n ≤ n + 1",
          "by iterate 100000 rw [← Nat.add_zero n]", "unknown", "timeout"),
+    # red-team cases: the assembly, not the gate, must make these safe
+    Case("trailing-comment", COMM, "by omega -- a comment cannot swallow the `)` after it",
+         "accept"),
+    Case("commented-statement", COMM + " -- commutativity", "by omega", "accept"),
+    Case("char-at-end", COMM, "by omega '", "reject"),
+    Case("admit", COMM, "by admit", "reject", "sorry"),
+    Case("line-separator-error", COMM, 'by exact ("a\u2028b" : Nat)', "reject", "lean_error"),
+    Case("named-literal", "theorem t : ¬ (0 : Nat) < 0", "Nat.lt_irrefl (n := 0)", "accept"),
+    Case("config-literal", "theorem t : (3 : Nat) < 5", "by decide (kernel := true)",
+         "accept"),
+    Case("config-native", "theorem t : (3 : Nat) < 5",
+         "by decide (config := ⟨false, true, true, false⟩)", "reject", "axiom"),
+    Case("let-rec", COMM, "let rec f : Nat → Nat\n    | 0 => 0\n    | n + 1 => f n\n  by omega",
+         "accept"),
     # the correct proof after the failures is still accepted (blocks are isolated)
     Case("omega-again", COMM, "by\n  omega", "accept"),
 ]
@@ -97,5 +118,27 @@ TAMPER = {
     "run-tac": "by run_tac pure ()",
     "by-elab": "by_elab pure (Lean.mkConst (Lean.Name.mkSimple \"True.intro\"))",
     "register": "by omega\nregister_simp_attr foo",
+    # tactic configurations are compiled and run while Lean elaborates: a computed
+    # value could print forged audit messages, write files or exit Lean
+    "config-forge": 'by omega (config := match (IO.println "{}" : IO Unit) () with '
+                    '| .ok _ _ => {} | .error _ _ => { splitDisjunctions := false })',
+    "config-no-io-word": 'by decide (kernel := match (System.FilePath.pathExists "x") () '
+                         'with | .ok b _ => b | .error _ _ => false)',
+    "config-spaced": "by simp ( maxSteps:=(fun _ => 5) () )",
+    "config-commented": "by decide (kernel /- c -/ := (fun _ => true) ())",
+    "config-anonymous-native": "by decide (config := ⟨false, true, true, false⟩)",
+    "named-arg-computed": "Nat.le_of_lt_succ (m := n + 1)",
+    "include-str": 'by exact (include_str "/etc/hostname" : Nat)',
+    "run-io": "by exact (EStateM.run (pure 1 : BaseIO Nat) ()).1",
+    "unsafe-escaped": "«unsafe» by omega",
+    "end-escaped": "by omega\n«end» LMC0",
+    "sorry-ax-app": "@sorryAx _ true",
+    # the verifier's own declarations: another candidate's theorem, a statement's sorry check
+    "other-candidate": "LMC0.t a b",
+    "statement-check": "_root_.LMS0.t a b",
+    "escaped-internal": "«LMC0».t a b",
+    "audit-helper": "by exact LLMModuloAudit.join []",
+    "exact-search": "by exact?",
+    "apply-search": "by apply?",
     "empty": "   ",
 }

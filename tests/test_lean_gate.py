@@ -21,7 +21,8 @@ def test_every_tamper_trick_is_refused_by_the_gate(name: str) -> None:
 
 
 @pytest.mark.parametrize("case", [c for c in LEAN_CASES
-                                  if c.expected == "accept" and c.id != "declares-axiom"],
+                                  if c.expected == "accept"
+                                  and c.id not in ("declares-axiom", "declares-root-axiom")],
                          ids=lambda c: c.id)
 def test_correct_proofs_pass_the_gate(case: object) -> None:
     check_text(case.proof)  # type: ignore[attr-defined]
@@ -55,7 +56,12 @@ def test_strings_and_comments_hide_nothing_and_reveal_nothing() -> None:
     kinds = [t.kind for t in tokenize('by simp [show "#eval )" = "x" from rfl] -- axiom')]
     assert "string" in kinds
     # a parenthesis inside a string is not a bracket: still balanced
-    check_text('by simp [show "#eval )" ≠ "x" by decide]')
+    check_text('by simp [show "a )" ≠ "x" by decide]')
+    # ... but a command inside a string is refused: Lean's recovery after a syntax error
+    # would parse it (comments are blanked out before Lean sees them, so they may say anything)
+    with pytest.raises(GateError):
+        check_text('by simp [show "#eval )" ≠ "x" by decide]')
+    check_text("by omega -- #eval, axiom, theorem: words in comments never reach Lean")
 
 
 @settings(max_examples=300, deadline=None)
@@ -142,13 +148,13 @@ def test_a_hang_decides_the_prefix_and_retries_the_rest() -> None:
         return _audit_all(source)
 
     backend = ScriptedLean(respond)
-    tasks = [LeanTask(COMM, f"by omega -- {i}") for i in range(4)]
+    tasks = [LeanTask(COMM, f"by have x{i} : {i} = {i} := rfl; omega") for i in range(4)]
     results = LeanBatch(backend).check(tasks)
     assert [r.status for r in results] == [Status.ACCEPT, Status.UNKNOWN, Status.ACCEPT,
                                            Status.ACCEPT]
     assert results[1].critiques[0].kind == "timeout"
     assert len(backend.sources) == 2
-    assert "-- 1" not in backend.sources[1] and "-- 2" in backend.sources[1]
+    assert "x1 " not in backend.sources[1] and "x2 " in backend.sources[1]
 
 
 def test_a_toolchain_that_prints_nothing_gives_unknown_not_accept() -> None:
@@ -206,7 +212,7 @@ def test_forbidden_axioms_reject_and_a_bad_statement_is_unknown() -> None:
 
     def bad_statement(source: str) -> LeanRun:
         header = next(i for i, ln in enumerate(source.splitlines(), 1)
-                      if ln.startswith("theorem") and ln.endswith("sorry"))
+                      if ln.strip() == ":= sorry")
         return LeanRun([LeanMessage("error", "unknown identifier 'Foo'", header, 10),
                         *_audit_all(source).messages], 1, False, 1.0)
 
@@ -227,3 +233,114 @@ def test_parse_messages_skips_debug_lines() -> None:
            '"kind":"k"}\nnot json {\n{"broken\n')
     [m] = parse_messages(out)
     assert (m.severity, m.text, m.line, m.column, m.kind) == ("error", "boom", 3, 4, "k")
+
+
+# -- red-team regressions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("proof", [
+    "by simp (maxSteps := 100000)", "by decide (kernel := true)", "by decide +kernel",
+    "by simp (disch := omega) [Nat.add_comm]", "Nat.lt_irrefl (n := 0)",
+    "fun (x : Nat := 3) => x", "by omega -- a trailing comment", "by omega\n  -- )",
+])
+def test_literal_configuration_and_named_arguments_pass(proof: str) -> None:
+    check_text(proof)
+
+
+def test_computed_configuration_is_refused_with_a_way_out() -> None:
+    with pytest.raises(GateError) as info:
+        check_text("by\n  simp (config := { maxSteps := 10 })")
+    assert (info.value.line, info.value.column) == (2, 8)
+    assert "+option" in str(info.value)
+
+
+def test_a_message_with_a_unicode_line_separator_is_not_lost() -> None:
+    # Lean's JSON leaves U+2028 / U+0085 raw inside strings; str.splitlines() would cut
+    # the line and drop the (error) message
+    line = ('{"severity":"error","data":"type mismatch \\"a\u2028b\u0085c\\"",'
+            '"pos":{"line":7,"column":9},"kind":""}')
+    [m] = parse_messages(f"[DEBUG] x\n{line}\n")
+    assert m.severity == "error" and "\u2028" in m.text and m.line == 7
+
+
+def _with_extra(run: LeanRun, **extra: object) -> LeanRun:
+    return LeanRun(run.messages, run.returncode, run.timed_out, run.elapsed_s, extra=extra)
+
+
+def test_garbled_output_turns_an_accept_into_unknown() -> None:
+    [ok] = LeanBatch(ScriptedLean(_audit_all)).check([LeanTask(COMM, "by omega")])
+    assert ok.status is Status.ACCEPT
+    garbled = ScriptedLean(lambda src: _with_extra(_audit_all(src), malformed=1))
+    [result] = LeanBatch(garbled).check([LeanTask(COMM, "by omega")])
+    assert result.status is Status.UNKNOWN
+
+
+def test_a_forged_second_audit_message_is_unknown_not_accept() -> None:
+    def respond(source: str) -> LeanRun:
+        run = _audit_all(source)
+        probe = run.messages[-1]
+        # code in the file printed a fake "no axioms" line for its own block, then the
+        # real audit (or an error) follows on the same line
+        fake = LeanMessage("information", "'LMC0.t' does not depend on any axioms",
+                           probe.line, 0)
+        return LeanRun([*run.messages[:-1], fake, probe], 0, False, 1.0)
+
+    [result] = LeanBatch(ScriptedLean(respond)).check([LeanTask(COMM, "by omega")])
+    assert result.status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("text", [
+    "theorem t : (sorry : Prop)", "theorem _root_.t : 1 = 1", "theorem t : 1 = 1 := by rfl",
+])
+def test_statements_that_prove_or_escape_are_problem_errors(text: str) -> None:
+    with pytest.raises(ProblemError):
+        Statement.parse(text)
+
+
+def test_verifier_text_starts_on_fresh_lines() -> None:
+    """A statement or proof ending in a `--` comment cannot swallow `:=`, `)` or `end`."""
+    backend = ScriptedLean(_audit_all)
+    statement = "theorem t (a b : Nat) : a + b = b + a -- commutativity"
+    task = LeanTask(statement, "by omega -- done")
+    source, _, _ = LeanBatch(backend).assemble([(0, task)],
+                                                 {statement: Statement.parse(statement)})
+    lines = source.split("\n")
+    assert lines.count("  := (") == 1 and lines.count("  := sorry") == 1
+    proof_at = lines.index("by omega" + " " * len(" -- done"))  # comments are blanked
+    assert lines[proof_at + 1:proof_at + 3] == [")", "end LMC0"]
+    assert "commutativity" not in source
+
+
+def test_malformed_message_lines_are_counted() -> None:
+    from verifiers.lean_backend import malformed_lines
+
+    out = '[DEBUG] {\n{"broken\n{"severity":"error","data":"x","pos":{"line":1,"column":0}}\n'
+    assert malformed_lines(out) == 1
+
+
+
+@pytest.mark.parametrize("proof", [
+    # after a syntax error Lean resumes at any later position where a command parses
+    "by omega , hxaxiom cheat : False",  # `axiom` is the tail of a name
+    'by omega , x#eval IO.FS.writeFile "/tmp/x" "y"',
+    "by omega , xend LMC0\nhxaxiom cheat : False\nxnamespace LMC0",
+    "by omega , \"#exit\"",
+    "by omega , y@[simp] h",
+    # a definition hidden in a string or a «name» could run code through a configuration
+    'by omega , "x def y : Bool := by decide (kernel := f ())"',
+    "by omega , «x def y := by_elab pure default»",
+    # Lean reads `'"` as an unterminated character literal, not as a quote and a string
+    "by omega '\"\n#eval 1\n-- \"",
+])
+def test_commands_hidden_from_the_tokens_are_refused(proof: str) -> None:
+    with pytest.raises(GateError):
+        check_text(proof)
+
+
+def test_blank_comments_keeps_positions_and_code() -> None:
+    from verifiers.lean_gate import blank_comments
+
+    text = "by omega -- theorem\n  /- a\n b -/ simp [\"--\"]"
+    blanked = blank_comments(text)
+    assert len(blanked) == len(text) and blanked.count("\n") == text.count("\n")
+    assert "theorem" not in blanked and blanked.endswith('simp ["--"]')

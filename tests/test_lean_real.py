@@ -45,7 +45,8 @@ def verdicts(backend: LeanBackend) -> dict[str, CheckResult]:
     batch = LeanBatch(backend, BatchConfig(heartbeats=HEARTBEATS))
     # every case reaches Lean (gate off), so block k is namespace LMC{k}
     owner = f"LMC{next(i for i, c in enumerate(LEAN_CASES) if c.id == 'declares-axiom')}"
-    tasks = [LeanTask(c.statement, c.proof.replace("{cheat}", owner)) for c in LEAN_CASES]
+    tasks = [LeanTask(c.statement, c.proof.replace("{cheat}", owner).replace("{self}", f"LMC{i}"))
+             for i, c in enumerate(LEAN_CASES)]
     results = batch.check(tasks, gate=False)
     return {c.id: r for c, r in zip(LEAN_CASES, results, strict=True)}
 

@@ -131,20 +131,24 @@ class LeanBackend(ABC):
                 proc.wait()
                 raise
             peak = _peak_child_rss_mb()
+        stdout = out.decode("utf-8", "replace")
         return LeanRun(
-            messages=parse_messages(out.decode("utf-8", "replace")),
+            messages=parse_messages(stdout),
             returncode=None if timed_out else proc.returncode,
             timed_out=timed_out,
             elapsed_s=time.monotonic() - start,
             stderr_tail="\n".join(err.decode("utf-8", "replace").strip().splitlines()[-5:]),
             peak_rss_mb=peak,
+            extra={"malformed": malformed_lines(stdout)},
         )
 
 
 def parse_messages(stdout: str) -> list[LeanMessage]:
     """The JSON messages among ``lean --json``'s output lines (the WASM build adds debug lines)."""
     messages = []
-    for line in stdout.splitlines():
+    # split on "\n" only: Lean's JSON leaves U+2028, U+0085, form feeds ... unescaped inside
+    # strings, and str.splitlines() would cut a message (say, an error) in two and lose it
+    for line in stdout.split("\n"):
         line = line.strip()
         if not line.startswith("{"):
             continue
@@ -155,6 +159,20 @@ def parse_messages(stdout: str) -> list[LeanMessage]:
         if isinstance(data, dict) and "severity" in data:
             messages.append(LeanMessage.from_json(data))
     return messages
+
+
+def malformed_lines(stdout: str) -> int:
+    """Output lines that look like a JSON message but do not parse as one.
+
+    Lean writes each message as one line of valid JSON; anything else that starts like a
+    message means the output was cut or mixed with other text, so no verdict may rely on
+    the absence of a message."""
+    count = 0
+    for line in stdout.split("\n"):
+        line = line.strip()
+        if line.startswith("{") and not parse_messages(line):
+            count += 1
+    return count
 
 
 def _peak_child_rss_mb() -> float | None:

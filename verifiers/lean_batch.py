@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from llm_modulo.errors import ProblemError
-from llm_modulo.types import Critique
+from llm_modulo.types import Critique, Status
 from llm_modulo.verifier import CheckResult
 from verifiers.lean_backend import (
     LeanBackend,
@@ -41,7 +41,7 @@ from verifiers.lean_backend import (
     LeanUnavailable,
     default_backend,
 )
-from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, check_text
+from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, blank_comments, check_text
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 #: Axioms that trust the compiler or stand for a missing proof.
@@ -76,15 +76,20 @@ def LLMModuloAudit.nameStr : Lean.Name → String
   | .str p s => LLMModuloAudit.nameStr p ++ "." ++ s
   | .num p n => LLMModuloAudit.nameStr p ++ "." ++ Nat.repr n
 
-def LLMModuloAudit.join : List Lean.Name → String
+def LLMModuloAudit.join (env : Lean.Environment) : List Lean.Name → String
   | [] => ""
-  | a :: rest => " " ++ LLMModuloAudit.nameStr a ++ LLMModuloAudit.join rest
+  | a :: rest => " " ++ (if (env.getModuleIdxFor? a).isSome then "" else "local:")
+      ++ LLMModuloAudit.nameStr a ++ LLMModuloAudit.join env rest
 
 def LLMModuloAudit.report (c : Lean.Name) : Lean.CoreM Unit := do
   let axs ← Lean.collectAxioms c
-  IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join axs.toList)
+  let env ← Lean.getEnv
+  IO.println ("LLM-MODULO-AXIOMS:" ++ LLMModuloAudit.join env axs.toList)
 """
-_INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\.")
+_NO_AUTOBOUND = "set_option autoImplicit false in"
+#: Prefix the audit gives a constant the checked file itself declares (not imported).
+_LOCAL_MARK = "local:"
+_INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\b\.?")
 #: Names the checked file itself declares (private in a module file, or in our namespaces).
 _LOCAL = re.compile(r"_private\.Check\.|LM[CS]\d+\.|LLMModuloAudit\.")
 
@@ -126,6 +131,10 @@ class Statement:
             tokens = check_text(signature, what="statement", max_chars=MAX_STATEMENT_CHARS)
         except GateError as exc:
             raise ProblemError(f"unusable Lean statement: {exc} ({exc.location})") from None
+        if "_root_" in name.split("."):
+            raise ProblemError("the statement's name may not start from `_root_`")
+        if any(t.kind == "ident" and t.text in ("sorry", "admit") for t in tokens):
+            raise ProblemError("the statement uses `sorry`: nothing can prove it")
         depth, typed = 0, False
         for tok in tokens:
             if tok.kind == "symbol" and tok.text in "([{⟨⦃":
@@ -137,7 +146,8 @@ class Statement:
                 break
         if not typed:
             raise ProblemError("the statement needs a type: `theorem NAME BINDERS : TYPE`")
-        return cls(name=name, signature=signature, text=text.strip())
+        # comments are whitespace to Lean: hand it none (see lean_gate.blank_comments)
+        return cls(name=name, signature=blank_comments(signature).rstrip(), text=text.strip())
 
 
 @dataclass(frozen=True)
@@ -292,9 +302,15 @@ class LeanBatch:
         run = self.backend.run(source, timeout)
         _distribute(run.messages, [*statement_blocks.values(), *blocks])
         decided: dict[int, CheckResult] = {}
+        garbled = int(run.extra.get("malformed", 0))
         for block in blocks:
             sblock = statement_blocks[block.statement_key]
             result = self._decide(block, sblock)
+            if result is not None and garbled and result.status is Status.ACCEPT:
+                # a message that did not parse may have been this proof's error
+                result = CheckResult.unknown(
+                    f"Lean's output had {garbled} unreadable message line(s); an accept "
+                    "cannot rely on it", kind="toolchain")
             if result is not None:
                 decided[block.index] = result
         started = all(any(m.line == b.probe_line for m in b.messages)
@@ -317,8 +333,11 @@ class LeanBatch:
             key = keys[task.statement] = len(keys)
             st = statements[task.statement]
             block = _Block(index=-1, first_line=len(lines) + 1, last_line=0, statement_key=key)
-            lines += [f"namespace LMS{key}", f"theorem {st.name} {st.signature} := sorry",
-                      f"end LMS{key}"]
+            # `:=` on a line of its own: a statement ending in a `--` comment cannot hide it
+            # no auto-bound implicits: a statement's free names must mean the same in every
+            # block, whatever later text declares (see lean_gate.RAW_COMMAND_WORDS on `def`)
+            lines += [f"namespace LMS{key}", _NO_AUTOBOUND, f"theorem {st.name} {st.signature}",
+                      "  := sorry", f"end LMS{key}"]
             lines.append(self._probe(f"LMS{key}.{st.name}"))
             block.probe_line = block.last_line = len(lines)
             statement_blocks[key] = block
@@ -328,10 +347,12 @@ class LeanBatch:
             block = _Block(index=index, first_line=len(lines) + 1, last_line=0,
                            statement_key=keys[task.statement])
             lines += [f"namespace LMC{k}",
-                      f"set_option maxHeartbeats {self.config.heartbeats} in",
-                      f"theorem {st.name} {st.signature} := ("]
-            proof_lines = task.proof.rstrip("\n").split("\n")
+                      f"set_option maxHeartbeats {self.config.heartbeats} in", _NO_AUTOBOUND,
+                      f"theorem {st.name} {st.signature}", "  := ("]
+            proof_lines = _without_comments(task.proof).rstrip("\n").split("\n")
             block.proof_line, block.proof_lines = len(lines) + 1, len(proof_lines)
+            # the proof ends with a newline and the closing text starts a fresh line, so
+            # a trailing `--` comment cannot swallow it
             lines += [*proof_lines, ")", f"end LMC{k}"]
             lines.append(self._probe(f"LMC{k}.{st.name}"))
             block.probe_line = block.last_line = len(lines)
@@ -358,6 +379,9 @@ class LeanBatch:
                 + _clean(statement_errors[0].text).splitlines()[0], kind="bad_problem")
         if not any(m.line == block.probe_line for m in block.messages):
             return None  # Lean never reached this block's probe
+        if _forged(statement) or _forged(block):
+            return CheckResult.unknown("Lean's output for this proof is inconsistent (more "
+                                       "than one audit message); not decided", kind="toolchain")
         probe = _probe_message(block)
         body = [m for m in block.messages if m.line != block.probe_line]
         errors = [m for m in body if m.severity == "error"]
@@ -390,8 +414,9 @@ class LeanBatch:
             # are opaque: the listing is the axioms plus the library theorems the proof
             # stops at. Library theorems are trusted (Lean's own Init/Std); what the file
             # itself declares, and the compiler/sorry axioms, are not.
-            bad = sorted({_clean(a) for a in leaves
-                          if a in UNSOUND_AXIOMS or _LOCAL.match(a) is not None})
+            bad = sorted({_clean(a.removeprefix(_LOCAL_MARK)) for a in leaves
+                          if a in UNSOUND_AXIOMS or a.startswith(_LOCAL_MARK)
+                          or _LOCAL.match(a) is not None})
         else:
             bad = sorted({_clean(a) for a in leaves if a not in ALLOWED_AXIOMS})
         if bad:
@@ -425,6 +450,20 @@ def _distribute(messages: list[LeanMessage], blocks: list[_Block]) -> None:
             if block.first_line <= message.line <= block.last_line:
                 block.messages.append(message)
                 break
+
+
+def _without_comments(proof: str) -> str:
+    """The proof as Lean gets it: comments blanked (ungated text in tests may not scan)."""
+    try:
+        return blank_comments(proof)
+    except GateError:
+        return proof
+
+
+def _forged(block: _Block) -> bool:
+    """More than one message on a probe line: Lean prints exactly one there, so the rest
+    came from somewhere else (text printed by code the checked file ran)."""
+    return sum(m.line == block.probe_line for m in block.messages) > 1
 
 
 def _probe_message(block: _Block) -> LeanMessage | None:
