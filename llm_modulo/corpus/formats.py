@@ -11,6 +11,7 @@ sound REJECTs as negatives. UNKNOWN verdicts never appear.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -492,6 +493,32 @@ def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
 # -- the export -------------------------------------------------------------------------
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_target(path: Path, corpus_path: Path) -> None:
+    """Refuse an output path that would destroy stored data: the corpus itself (or its WAL),
+    any other SQLite database, a directory, a device. Another existing file is replaced
+    (atomically, once the export is complete)."""
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a directory; give a file name")
+    if path.exists() and not path.is_file():  # a device or a pipe: never replaced by a file
+        raise UsageError(f"--out {path} is not a regular file; give a file name")
+    names = {corpus_path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    same_dir = path.parent.resolve() == corpus_path.parent.resolve()
+    if same_dir and path.name in names:
+        raise UsageError(f"--out {path} is the corpus {corpus_path}; refusing to overwrite it")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: opening it for writing reports the error
+    if head == _SQLITE_MAGIC:
+        raise UsageError(f"--out {path} is an SQLite database; refusing to overwrite it")
+
+
 def export(corpus: Corpus, options: ExportOptions, *,
            reverifier: Reverifier | None = None) -> ExportReport:
     """Write ``options.format`` rows to ``options.out`` (or its train/test files)."""
@@ -500,13 +527,22 @@ def export(corpus: Corpus, options: ExportOptions, *,
                          "(their reward is the verifier itself)")
     paths = options.paths()
     for path in paths.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    partial = {side: path.with_name(path.name + ".partial") for side, path in paths.items()}
+        _check_target(path, corpus.path)
+    # per process: two exports to one OUT never write into the same temporary file
+    partial = {side: path.with_name(f"{path.name}.{os.getpid()}.partial")
+               for side, path in paths.items()}
     schema = _SCHEMAS.get(options.format)
-    sinks: dict[str, _Sink] = {
-        side: (_ParquetSink(p, schema) if schema is not None else _JsonlSink(p))
-        for side, p in partial.items()
-    }
+    sinks: dict[str, _Sink] = {}
+    try:
+        for side, p in partial.items():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            sinks[side] = _ParquetSink(p, schema) if schema is not None else _JsonlSink(p)
+    except OSError as exc:
+        for side, sink in sinks.items():
+            sink.close()
+            partial[side].unlink(missing_ok=True)
+        raise UsageError(f"cannot write {exc.filename or options.out}: "
+                         f"{exc.strerror or exc}") from None
     checker = (reverifier or Reverifier()) if options.reverify else None
     dropped = 0
     try:
@@ -521,13 +557,23 @@ def export(corpus: Corpus, options: ExportOptions, *,
             for side, rows in by_side.items():
                 if rows:
                     sinks[side].write(rows)
-    except BaseException:
+    except BaseException as exc:
         for side, sink in sinks.items():
-            sink.close()
+            with contextlib.suppress(Exception):
+                sink.close()
             partial[side].unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # e.g. the disk filled up
+            raise UsageError(f"cannot write {exc.filename or options.out}: "
+                             f"{exc.strerror or exc}") from None
         raise
     for sink in sinks.values():
         sink.close()
-    for side, path in paths.items():
-        os.replace(partial[side], path)
+    try:
+        for side, path in paths.items():
+            os.replace(partial[side], path)
+    except OSError as exc:
+        for p in partial.values():
+            p.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {exc.filename or options.out}: "
+                         f"{exc.strerror or exc}") from None
     return ExportReport(files={str(paths[s]): sinks[s].rows for s in sinks}, dropped=dropped)

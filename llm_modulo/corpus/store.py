@@ -112,6 +112,7 @@ class Corpus:
     # -- life cycle -------------------------------------------------------------------
 
     def _setup(self) -> None:
+        self._check_version()  # before switching to WAL, which rewrites the file header
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise CorpusError(f"corpus {self.path}: cannot switch to WAL mode (got {mode})")
@@ -123,6 +124,7 @@ class Corpus:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._check_version()  # before any DDL: never alter a database that is not ours
             for statement in statements():
                 self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'"
@@ -130,13 +132,30 @@ class Corpus:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
                                  (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise CorpusError(f"corpus {self.path} has schema version {row[0]}; this "
-                                  f"llm-modulo reads up to {SCHEMA_VERSION}: upgrade llm-modulo")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _check_version(self) -> None:
+        """Refuse a database of another application, or of a newer llm-modulo."""
+        tables = {r[0] for r in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return  # a new (or empty) file: ours to set up
+        row = (self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+               if "meta" in tables else None)
+        if row is None:
+            raise CorpusError(f"{self.path} is an SQLite database but not an llm-modulo corpus "
+                              f"(tables: {', '.join(sorted(tables)[:5])}); pass another --corpus")
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise CorpusError(f"corpus {self.path} has an unreadable schema version "
+                              f"{row[0]!r}") from None
+        if version > SCHEMA_VERSION:
+            raise CorpusError(f"corpus {self.path} has schema version {version}; this "
+                              f"llm-modulo reads up to {SCHEMA_VERSION}: upgrade llm-modulo")
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,137 @@
+"""Red-team cases for the corpus: foreign and damaged files, export targets that hold data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from llm_modulo.corpus import Corpus, CorpusError, ExportOptions, export
+from llm_modulo.errors import UsageError
+from llm_modulo.generator import SamplingParams
+from llm_modulo.types import Status
+from tests.corpus_helpers import attempt, problem, solved_problem
+
+
+def test_a_foreign_sqlite_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    other = tmp_path / "app.sqlite"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE users (id INTEGER, name TEXT)")
+    conn.execute("INSERT INTO users VALUES (1, 'ada')")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(CorpusError, match="not an llm-modulo corpus"):
+        Corpus(other)
+    assert other.read_bytes() == before  # no tables added, not even switched to WAL
+
+
+def test_a_newer_schema_is_refused_before_any_ddl(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    Corpus(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE meta SET value = '2'")
+    conn.execute("DROP INDEX attempts_by_run")
+    conn.execute("DROP INDEX attempts_by_problem")
+    conn.execute("ALTER TABLE attempts RENAME COLUMN run_id TO run")  # a future layout
+    conn.commit()
+    conn.close()
+    with pytest.raises(CorpusError, match="schema version 2"):
+        Corpus(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello", b"SQLite format 3\x00" + b"\x00" * 80])
+def test_damaged_files_are_errors_or_new_corpora(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(content)
+    try:
+        Corpus(path).close()
+    except CorpusError as exc:
+        assert "\n" not in str(exc)
+        assert path.read_bytes() == content
+    else:
+        assert content == b""  # only an empty file may become a corpus
+
+
+def test_a_directory_is_not_a_corpus(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"cannot open corpus|unable to open"):
+        Corpus(tmp_path)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Corpus:
+    c = Corpus(tmp_path / "c.sqlite")
+    solved_problem(c, "4 4 6 8")
+    return c
+
+
+@pytest.mark.parametrize("name", ["c.sqlite", "c.sqlite-wal", "c.sqlite-shm"])
+def test_export_never_overwrites_the_corpus(corpus: Corpus, name: str) -> None:
+    before = corpus.counts()
+    target = corpus.path.parent / name
+    with pytest.raises(UsageError, match="is the corpus"):
+        export(corpus, ExportOptions(format="sft", out=target))
+    corpus.close()
+    with Corpus(corpus.path) as again:
+        assert again.counts() == before
+
+
+def test_export_never_overwrites_another_database_or_a_device(corpus: Corpus,
+                                                              tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(UsageError, match="SQLite database"):
+        export(corpus, ExportOptions(format="sft", out=other))
+    with pytest.raises(UsageError, match="directory"):
+        export(corpus, ExportOptions(format="parquet", out=tmp_path))
+    with pytest.raises(UsageError, match="not a regular file"):
+        export(corpus, ExportOptions(format="sft", out=Path("/dev/null")))
+    assert Path("/dev/null").is_char_device()
+
+
+def test_export_into_an_unwritable_place_is_a_usage_error(corpus: Corpus,
+                                                          tmp_path: Path) -> None:
+    for fmt in ("sft", "parquet"):
+        with pytest.raises(UsageError, match="cannot write"):
+            export(corpus, ExportOptions(format=fmt, out=Path("/proc/nope/x.out")))  # type: ignore[arg-type]
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_export_replaces_an_older_export_atomically(corpus: Corpus, tmp_path: Path) -> None:
+    out = tmp_path / "sft.jsonl"
+    out.write_text("old\n")
+    export(corpus, ExportOptions(format="sft", out=out))
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["messages"][-1]["role"] == "assistant"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_unknown_and_unsound_rows_never_reach_any_export(tmp_path: Path) -> None:
+    """UNKNOWN verdicts and an unsound verifier's ACCEPT: neither answers nor negatives."""
+    with Corpus(tmp_path / "c.sqlite") as c:
+        p = problem("1 2 3 4")
+        unsound_accept = attempt(p, "1+2+3+4", Status.ACCEPT, sound=False)
+        unsound_reject = attempt(p, "1*2*3*4+0", Status.REJECT, sound=False, sample=1)
+        unknown = attempt(p, "(1+2+3)*4", Status.UNKNOWN, sample=2)
+        c.record_round(p, [unsound_accept, unsound_reject, unknown], SamplingParams(n=3), "m")
+        assert c.counts()["solutions"] == 0
+        # a solved problem whose other attempts are UNKNOWN and unsound REJECTs
+        q = solved_problem(c, "4 4 6 8")
+        c.record_round(q, [attempt(q, "8+6+4+4", Status.UNKNOWN, round=3),
+                           attempt(q, "4*4+6+8", Status.REJECT, round=3, sample=1,
+                                   sound=False)], SamplingParams(n=2), "m")
+        for fmt in ("sft", "dpo", "openai"):
+            out = tmp_path / f"{fmt}.jsonl"
+            export(c, ExportOptions(format=fmt, out=out))  # type: ignore[arg-type]
+            text = out.read_text()
+            for bad in ("1+2+3+4", "1*2*3*4+0", "(1+2+3)*4", "8+6+4+4", "4*4+6+8"):
+                assert bad not in text, (fmt, bad)
+        import pyarrow.parquet as pq
+
+        export(c, ExportOptions(format="parquet", out=tmp_path / "a.parquet"))
+        table = pq.read_table(tmp_path / "a.parquet").to_pylist()
+        assert {r["verdict"] for r in table} <= {"accept", "reject"}
+        assert all("8+6+4+4" not in r["completion"] and "1+2+3+4" not in r["completion"]
+                   for r in table)
