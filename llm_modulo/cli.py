@@ -23,6 +23,7 @@ from rich.table import Table
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
 from llm_modulo.corpus.cli import register as register_corpus_commands
 from llm_modulo.corpus.memory import CorpusMemory
+from llm_modulo.corpus.store import check_output_path, default_corpus_path
 from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
@@ -32,7 +33,7 @@ from llm_modulo.errors import (
     ProblemError,
     UsageError,
 )
-from llm_modulo.generator import OpenAICompatClient, SamplingParams
+from llm_modulo.generator import OpenAICompatClient, SamplingParams, checked_base_url
 from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver, feedback_target
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
@@ -299,11 +300,17 @@ def validate(
 
 
 def _read_problems(path: Path, dom: Any) -> list[Problem]:
-    if not path.is_file():
+    if not path.exists():
         raise ProblemError(f"problems file {path} does not exist")
+    if not path.is_file():
+        raise ProblemError(f"problems file {path} is not a regular file")
     problems = []
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, data in enumerate(fh, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemError(f"{path}:{lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
@@ -326,7 +333,7 @@ def _done_hashes(path: Path) -> tuple[set[str], int]:
     bad = 0
     if not path.exists():
         return done, bad
-    with path.open() as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:  # a damaged line is just bad
         for line in fh:
             if not line.strip():
                 continue
@@ -371,6 +378,9 @@ def run(
     """
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
+        check_output_path(out_path, corpus or default_corpus_path())
+        if base_url:
+            checked_base_url(base_url)  # before a run is registered
         problems = _read_problems(problems_file, dom)[:limit]
         done, bad = _done_hashes(out_path)
         if bad:
@@ -560,15 +570,37 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwind: context managers stop servers, files close
 
 
+def _click_exceptions() -> Any:
+    try:  # typer >= 0.2x vendors click
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer on real click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    exceptions = _click_exceptions()
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except exceptions.ClickException as exc:  # a bad flag or value: one line, not a box
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        message = " ".join(exc.format_message().split())
+        err.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except exceptions.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

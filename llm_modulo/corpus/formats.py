@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_modulo.corpus.store import Corpus
+from llm_modulo.corpus.store import Corpus, check_output_path
 from llm_modulo.errors import UsageError
 from llm_modulo.types import Candidate, Problem, Status
 
@@ -493,32 +493,6 @@ def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
 # -- the export -------------------------------------------------------------------------
 
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def _check_target(path: Path, corpus_path: Path) -> None:
-    """Refuse an output path that would destroy stored data: the corpus itself (or its WAL),
-    any other SQLite database, a directory, a device. Another existing file is replaced
-    (atomically, once the export is complete)."""
-    if path.is_dir():
-        raise UsageError(f"--out {path} is a directory; give a file name")
-    if path.exists() and not path.is_file():  # a device or a pipe: never replaced by a file
-        raise UsageError(f"--out {path} is not a regular file; give a file name")
-    names = {corpus_path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
-    same_dir = path.parent.resolve() == corpus_path.parent.resolve()
-    if same_dir and path.name in names:
-        raise UsageError(f"--out {path} is the corpus {corpus_path}; refusing to overwrite it")
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(len(_SQLITE_MAGIC))
-    except FileNotFoundError:
-        return
-    except OSError:
-        return  # unreadable: opening it for writing reports the error
-    if head == _SQLITE_MAGIC:
-        raise UsageError(f"--out {path} is an SQLite database; refusing to overwrite it")
-
-
 def export(corpus: Corpus, options: ExportOptions, *,
            reverifier: Reverifier | None = None) -> ExportReport:
     """Write ``options.format`` rows to ``options.out`` (or its train/test files)."""
@@ -527,7 +501,7 @@ def export(corpus: Corpus, options: ExportOptions, *,
                          "(their reward is the verifier itself)")
     paths = options.paths()
     for path in paths.values():
-        _check_target(path, corpus.path)
+        check_output_path(path, corpus.path)
     # per process: two exports to one OUT never write into the same temporary file
     partial = {side: path.with_name(f"{path.name}.{os.getpid()}.partial")
                for side, path in paths.items()}

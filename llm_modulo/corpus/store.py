@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
-from llm_modulo.errors import LLMModuloError
+from llm_modulo.errors import LLMModuloError, UsageError
 from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
 
 CORPUS_ENV = "LLM_MODULO_CORPUS"
@@ -33,6 +33,32 @@ T = TypeVar("T")
 
 class CorpusError(LLMModuloError):
     """The corpus cannot be opened, read or written (after waiting and retrying)."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_output_path(path: Path, corpus_path: Path) -> None:
+    """Refuse an output path that would destroy stored data: the corpus itself (or its WAL),
+    any other SQLite database, a directory, a device. Another existing file is replaced
+    (atomically, once the export is complete)."""
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a directory; give a file name")
+    if path.exists() and not path.is_file():  # a device or a pipe: never replaced by a file
+        raise UsageError(f"--out {path} is not a regular file; give a file name")
+    names = {corpus_path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    same_dir = path.parent.resolve() == corpus_path.parent.resolve()
+    if same_dir and path.name in names:
+        raise UsageError(f"--out {path} is the corpus {corpus_path}; refusing to write to it")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: opening it for writing reports the error
+    if head == _SQLITE_MAGIC:
+        raise UsageError(f"--out {path} is an SQLite database; refusing to write to it")
 
 
 def default_corpus_path() -> Path:
