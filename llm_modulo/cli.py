@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -52,8 +53,20 @@ EXIT_OK, EXIT_REJECT, EXIT_USAGE, EXIT_UNKNOWN, EXIT_GENERATOR = 0, 1, 2, 3, 4
 BASE_URL_ENV = "LLM_MODULO_BASE_URL"
 
 
+MAX_ERROR_CHARS = 1000
+
+
+def one_line(message: str) -> str:
+    """An error message as one bounded line (a message may quote megabytes of input)."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text)} characters)"
+    return text
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False,
+              soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -206,10 +219,11 @@ def _report(result: SolveResult) -> None:
         v = result.solution.verdict
         source = ("from the corpus, re-verified now" if result.stop_reason is StopReason.CACHED
                   else f"round {result.solution.round}, sample {result.solution.sample}")
-        out.print(f"[bold green]verified[/] {_answer_text(result)}   "
+        out.print(f"[bold green]verified[/] {escape(_answer_text(result))}   "
                   f"[dim]({v.verifier} {v.verifier_version}, {source})[/]", highlight=False)
     elif result.stop_reason.value == "error":
-        out.print(f"[bold red]generator failed:[/] {result.error}", highlight=False)
+        out.print(f"[bold red]generator failed:[/] {escape(str(result.error))}",
+                  highlight=False)
     else:
         out.print(f"[bold yellow]no verified answer[/] within budget "
                   f"(stopped: {result.stop_reason.value})")
@@ -224,7 +238,7 @@ def _report(result: SolveResult) -> None:
         first = feedback_target(attempts)
         note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
         table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
-                      str(counts[Status.UNKNOWN]), note[:80])
+                      str(counts[Status.UNKNOWN]), escape(note[:80]))
     out.print(table)
     out.print(f"[dim]tokens: {result.usage.prompt_tokens} prompt + "
               f"{result.usage.completion_tokens} completion; {result.elapsed_s:.1f} s[/]")
@@ -271,8 +285,8 @@ def check(
         out.print(f"[bold {style[verdict.status]}]{verdict.status.value.upper()}[/] "
                   f"[dim]({verdict.verifier} {verdict.verifier_version})[/]")
         for c in verdict.critiques:
-            where = f" [dim]at {c.location}[/]" if c.location else ""
-            out.print(f"  - {c.message}{where}", highlight=False)
+            where = f" [dim]at {escape(str(c.location))}[/]" if c.location else ""
+            out.print(f"  - {escape(c.message)}{where}", highlight=False)
     codes = {Status.ACCEPT: EXIT_OK, Status.REJECT: EXIT_REJECT, Status.UNKNOWN: EXIT_UNKNOWN}
     raise typer.Exit(codes[verdict.status])
 
@@ -384,7 +398,8 @@ def run(
         problems = _read_problems(problems_file, dom)[:limit]
         done, bad = _done_hashes(out_path)
         if bad:
-            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {out_path} kept as is")
+            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {escape(str(out_path))} "
+                      "kept as is")
         todo = [p for p in problems if p.hash not in done]
         err.print(f"{len(problems)} problems, {len(problems) - len(todo)} already done, "
                   f"{len(todo)} to solve")
@@ -394,14 +409,16 @@ def run(
                          token_budget, wall_time, structured, concurrency)
         with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
               endpoint(base_url, model) as (url, model_name)):
-            err.print(f"[dim]recording to {memory.corpus.path} (run {memory.run_id})[/]",
+            err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
+                      f"(run {memory.run_id})[/]",
                       highlight=False)
             solved, failed = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
                                                     out_path, memory))
             if memory.served:
                 err.print(f"{memory.served} served from the corpus (re-verified)")
     err.print(f"solved {solved} of {len(todo)}" + (f"; {failed} generator errors" if failed
-                                                   else "") + f"; results in {out_path}")
+                                                   else "") + f"; results in {out_path}",
+              markup=False)
     raise typer.Exit(EXIT_GENERATOR if failed == len(todo) else EXIT_OK)
 
 
@@ -458,7 +475,8 @@ def _print_listing(what: str, rows: list[dict[str, Any]], errors: list[PluginLoa
                             for v in row.values()))
         out.print(table)
     for e in errors:
-        err.print(f"[bold red]plugin failed to load:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]plugin failed to load:[/] {escape(str(e))}", highlight=False,
+                  soft_wrap=True)
     if errors:
         raise typer.Exit(EXIT_USAGE)
 
@@ -531,7 +549,7 @@ def demo(
     table = Table("puzzle", "verified answer", "round", "samples drawn")
     for r in sorted(results, key=lambda r: problems.index(r.problem)):
         nums = " ".join(str(n) for n in r.problem.payload["numbers"])
-        answer = _answer_text(r) if r.solved else "[yellow]none within budget[/]"
+        answer = escape(_answer_text(r)) if r.solved else "[yellow]none within budget[/]"
         table.add_row(nums, answer, str(r.solution.round) if r.solution else "-",
                       str(len(r.attempts)))
     out.print(table)
@@ -594,10 +612,10 @@ def main() -> None:
     except exceptions.ClickException as exc:  # a bad flag or value: one line, not a box
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        message = " ".join(exc.format_message().split())
-        err.print(f"[bold red]error:[/] {message}{hint}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(one_line(exc.format_message()) + hint)}",
+                  highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except exceptions.Abort:
+    except typer.Abort:
         err.print("aborted")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

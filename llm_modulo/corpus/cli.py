@@ -134,7 +134,7 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
             sys.stdout.write(report.model_dump_json() + "\n")
             return
         for path, rows in report.files.items():
-            err.print(f"wrote {rows} {fmt.value} rows to {path}", highlight=False)
+            err.print(f"wrote {rows} {fmt.value} rows to {path}", highlight=False, markup=False)
         if report.dropped:
             err.print(f"--reverify dropped {report.dropped} rows that no longer verify")
 
@@ -177,7 +177,7 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         else:
             _stats_table(stats, out)
         if plot is not None:
-            err.print(f"plot written to {plot}", highlight=False)
+            err.print(f"plot written to {plot}", highlight=False, markup=False)
 
 
 def _runs_table(runs: list[Any], out: Console) -> None:
