@@ -239,7 +239,8 @@ class OpenAICompatClient:
             delay: float | None = None
             try:
                 response = await self._http.request(method, path, json=body)
-            except httpx.TransportError as exc:  # connect, read timeout, dropped connection
+            # connect, read timeout, dropped connection; also a body that fails to decode
+            except httpx.RequestError as exc:
                 last = TransportError(f"{type(exc).__name__} talking to {url}: {exc}".rstrip(": "))
             else:
                 if response.status_code < 400:
@@ -280,6 +281,8 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
             completion_tokens=int(usage_data.get("completion_tokens") or 0),
         )
         model = str(data.get("model", ""))
+        if usage.prompt_tokens < 0 or usage.completion_tokens < 0:
+            raise ValueError(f"negative token counts {usage_data}")  # would undo the budget
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedResponseError(
             f"completion response is missing fields ({type(exc).__name__}: {exc})"

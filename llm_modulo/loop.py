@@ -140,7 +140,13 @@ class Solver:
             except GeneratorError as exc:
                 return StopReason.ERROR, None, str(exc)
             state["usage"] = state["usage"] + completion.usage
-            candidates = [self.domain.parse_candidate(problem, c.text) for c in completion.choices]
+            # a server that sends more samples than asked does not stretch the budget
+            choices = completion.choices[: params.n]
+            try:
+                candidates = [self.domain.parse_candidate(problem, c.text) for c in choices]
+            except Exception as exc:  # a domain bug: not the model's fault, so never a REJECT
+                return (StopReason.ERROR, None,
+                        f"domain {self.domain.name} failed to parse a completion: {exc!r}")
             verdicts = await self.verifier.averify_many(
                 [(problem, cand) for cand in candidates], pool=self.pool
             )
@@ -152,7 +158,7 @@ class Solver:
                     finish_reason=choice.finish_reason,
                 )
                 for i, (choice, cand, verdict, share) in enumerate(
-                    zip(completion.choices, candidates, verdicts, shares, strict=True)
+                    zip(choices, candidates, verdicts, shares, strict=True)
                 )
             ]
             if self.store is not None:
