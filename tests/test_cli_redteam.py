@@ -3,14 +3,19 @@ on stderr, the documented exit code, no traceback, and nothing stored is damaged
 
 from __future__ import annotations
 
+import json
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from domains.game24 import Game24Domain
 from llm_modulo.corpus import Corpus
+from llm_modulo.testing import ScriptedServer, game24_responder
 from tests.corpus_helpers import solved_problem
 
 UNREACHABLE = "http://127.0.0.1:9/v1"
@@ -121,3 +126,43 @@ def test_an_unreachable_endpoint_is_exit_4(tmp_path: Path) -> None:
             str(tmp_path / "c.sqlite"))
     assert r.returncode == 4 and "Traceback" not in r.stderr
     assert "generator failed" in r.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_run_stopped_by_a_signal_keeps_everything_and_resumes(signum: int,
+                                                              tmp_path: Path) -> None:
+    problems, out, corpus = tmp_path / "p.jsonl", tmp_path / "o.jsonl", tmp_path / "c.sqlite"
+    puzzles = Game24Domain().generate_problems(16, seed=3)
+    problems.write_text("".join(json.dumps({"numbers": p.payload["numbers"]}) + "\n"
+                                for p in puzzles))
+    with ScriptedServer(game24_responder, latency_s=0.3) as server:
+        args = [sys.executable, "-m", "llm_modulo.cli", "run", str(problems), "--out", str(out),
+                "--corpus", str(corpus), "-n", "2", "--concurrency", "2", "--base-url",
+                server.base_url]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            try:
+                with sqlite3.connect(f"file:{corpus}?mode=ro", uri=True) as conn:
+                    if conn.execute("SELECT count(*) FROM solutions").fetchone()[0] >= 3:
+                        break
+            except sqlite3.Error:
+                continue
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signum and "Traceback" not in stderr, stderr
+        with Corpus(corpus) as c:
+            stored = c.counts()["solutions"]
+        assert 3 <= stored < 16
+        again = subprocess.run(args, capture_output=True, text=True, timeout=120,
+                               stdin=subprocess.DEVNULL)
+        assert again.returncode == 0, again.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    hashes = [r["problem"]["hash"] for r in rows]
+    assert sorted(hashes) == sorted(p.hash for p in puzzles)  # each once
+    with sqlite3.connect(corpus) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT count(*), count(DISTINCT problem_hash) FROM solutions"
+                            ).fetchone() == (16, 16)

@@ -135,3 +135,61 @@ def test_unknown_and_unsound_rows_never_reach_any_export(tmp_path: Path) -> None
         assert {r["verdict"] for r in table} <= {"accept", "reject"}
         assert all("8+6+4+4" not in r["completion"] and "1+2+3+4" not in r["completion"]
                    for r in table)
+
+
+class _Registry:
+    """A registry whose game24 verifier is whatever the test says (or fails to load)."""
+
+    def __init__(self, verifier: object | None) -> None:
+        self.verifier = verifier
+
+    def domain_and_verifier(self, name: str) -> tuple[object, object]:
+        if self.verifier is None:
+            from llm_modulo.errors import PluginLoadError
+
+            raise PluginLoadError("llm_modulo.verifiers", name, "broken:Thing",
+                                  "ImportError: no module named broken")
+        return object(), self.verifier
+
+
+@pytest.mark.parametrize("fmt", ["sft", "dpo", "parquet"])
+def test_reverify_with_a_crashing_or_unsound_verifier_exports_nothing(
+        corpus: Corpus, tmp_path: Path, pool: object, fmt: str) -> None:
+    from llm_modulo.corpus.formats import Reverifier
+    from tests.fakes import Raises, UnsoundAccepts
+
+    for verifier in (Raises(), UnsoundAccepts()):
+        out = tmp_path / f"out.{fmt}"
+        report = export(corpus, ExportOptions(format=fmt, out=out, reverify=True),  # type: ignore[arg-type]
+                        reverifier=Reverifier(_Registry(verifier), pool=pool))
+        assert sum(report.files.values()) == 0 and report.dropped > 0
+
+
+def test_reverify_with_a_plugin_that_fails_to_load_is_an_error(corpus: Corpus,
+                                                               tmp_path: Path) -> None:
+    from llm_modulo.corpus.formats import Reverifier
+
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous export\n")
+    with pytest.raises(UsageError, match="cannot re-verify domain 'game24'"):
+        export(corpus, ExportOptions(format="sft", out=out, reverify=True),
+               reverifier=Reverifier(_Registry(None)))
+    assert out.read_text() == "previous export\n"  # the old file is left as it was
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_an_interrupted_export_leaves_the_old_file_and_no_partial(
+        corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_modulo.corpus import formats
+
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous export\n")
+
+    def interrupted(self: object, rows: list[object]) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(formats._JsonlSink, "write", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export(corpus, ExportOptions(format="sft", out=out))
+    assert out.read_text() == "previous export\n"
+    assert not list(tmp_path.glob("*.partial"))
