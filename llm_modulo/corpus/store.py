@@ -43,13 +43,13 @@ def check_output_path(path: Path, corpus_path: Path) -> None:
     any other SQLite database, a directory, a device. Another existing file is replaced
     (atomically, once the export is complete)."""
     if path.is_dir():
-        raise UsageError(f"--out {path} is a directory; give a file name")
+        raise UsageError(f"{path} is a directory; give a file name")
     if path.exists() and not path.is_file():  # a device or a pipe: never replaced by a file
-        raise UsageError(f"--out {path} is not a regular file; give a file name")
+        raise UsageError(f"{path} is not a regular file; give a file name")
     names = {corpus_path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
     same_dir = path.parent.resolve() == corpus_path.parent.resolve()
     if same_dir and path.name in names:
-        raise UsageError(f"--out {path} is the corpus {corpus_path}; refusing to write to it")
+        raise UsageError(f"{path} is the corpus {corpus_path}; refusing to write to it")
     try:
         with path.open("rb") as fh:
             head = fh.read(len(_SQLITE_MAGIC))
@@ -58,7 +58,7 @@ def check_output_path(path: Path, corpus_path: Path) -> None:
     except OSError:
         return  # unreadable: opening it for writing reports the error
     if head == _SQLITE_MAGIC:
-        raise UsageError(f"--out {path} is an SQLite database; refusing to write to it")
+        raise UsageError(f"{path} is an SQLite database; refusing to write to it")
 
 
 def default_corpus_path() -> Path:
