@@ -483,7 +483,8 @@ def _print_listing(what: str, rows: list[dict[str, Any]], errors: list[PluginLoa
 
 @app.command()
 def serve(
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535,
+                                             help="Port (default: a free one).")] = None,
 ) -> None:
     """Start the embedded vLLM CPU server (SmolLM2-135M-Instruct) on 127.0.0.1 until Ctrl-C."""
     from llm_modulo.embedded import EmbeddedServer

@@ -65,6 +65,8 @@ NUMERIC = [
     ["run", "p.jsonl", "--out", "o.jsonl", "--limit", "-1"],
     ["demo", "--count", "0"],
     ["serve", "--port", "x"],
+    ["serve", "--port", "0"],
+    ["serve", "--port", "70000"],
     ["export", "-f", "sft", "-o", "x.jsonl", "--split", "nan"],
     ["export", "-f", "sft", "-o", "x.jsonl", "--min-round", "0"],
     ["export", "-f", "csv", "-o", "x.jsonl"],
