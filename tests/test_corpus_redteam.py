@@ -193,3 +193,20 @@ def test_an_interrupted_export_leaves_the_old_file_and_no_partial(
         export(corpus, ExportOptions(format="sft", out=out))
     assert out.read_text() == "previous export\n"
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_dpo_never_pairs_an_answer_against_itself(tmp_path: Path) -> None:
+    """Verifier 0.9 accepted an answer that 1.0 later REJECTed (not yet flagged): it is
+    neither chosen-and-rejected in one pair nor a negative for that problem."""
+    with Corpus(tmp_path / "c.sqlite") as c:
+        p = problem("4 4 6 8")
+        c.record_round(p, [attempt(p, "(4+8)*(6-4)", Status.ACCEPT, version="0.9")],
+                       SamplingParams(), "m")
+        again = attempt(p, "(4+8)*(6-4)", Status.REJECT, round=2, version="1.0")
+        other = attempt(p, "4+4+6+8", Status.REJECT, round=2, sample=1, version="1.0")
+        c.record_round(p, [again, other], SamplingParams(n=2), "m")
+        export(c, ExportOptions(format="dpo", out=tmp_path / "d.jsonl"))
+    rows = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert len(rows) == 1
+    assert "4+4+6+8" in rows[0]["rejected"][0]["content"]
+    assert rows[0]["chosen"] != rows[0]["rejected"]

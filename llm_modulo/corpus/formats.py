@@ -250,7 +250,9 @@ def _dpo(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
         chosen = [a for a in attempts if a[_IS_SOLUTION]]
         if not chosen:
             continue
-        rejected = [a for a in attempts if a[_STATUS] == "reject"]
+        # an answer both accepted and rejected (verifier versions disagree) is no negative
+        accepted = {a[_ANSWER] for a in chosen}
+        rejected = [a for a in attempts if a[_STATUS] == "reject" and a[_ANSWER] not in accepted]
         meta = f',"domain":{_dumps(chosen[0][_DOMAIN])},"problem_hash":"{h}"}}'
         seen: set[str] = set()
         for r in rejected:
