@@ -210,3 +210,29 @@ def test_dpo_never_pairs_an_answer_against_itself(tmp_path: Path) -> None:
     assert len(rows) == 1
     assert "4+4+6+8" in rows[0]["rejected"][0]["content"]
     assert rows[0]["chosen"] != rows[0]["rejected"]
+
+
+def test_export_while_another_process_writes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.sqlite"
+    Corpus(path).close()
+    writer = subprocess.Popen([sys.executable, "-m", "tests.corpus_helpers", str(path), "300",
+                               "w"], stderr=subprocess.PIPE, text=True)
+    sizes = []
+    try:
+        with Corpus(path) as c:
+            while writer.poll() is None and len(sizes) < 40:
+                for fmt, name in (("dpo", "d.jsonl"), ("parquet", "a.parquet")):
+                    report = export(c, ExportOptions(format=fmt, out=tmp_path / name))  # type: ignore[arg-type]
+                    sizes.append(sum(report.files.values()))
+                lines = (tmp_path / "d.jsonl").read_text().splitlines()
+                assert all(json.loads(line)["chosen"] for line in lines)  # whole rows only
+    finally:
+        _, stderr = writer.communicate(timeout=300)
+    assert writer.returncode == 0, stderr
+    assert sizes and not list(tmp_path.glob("*.partial"))
+    with Corpus(path) as c:
+        assert c.query("PRAGMA integrity_check") == [("ok",)]
+        assert c.counts()["attempts"] == 300 * 8
