@@ -619,6 +619,12 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(1)
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            err.print("terminated: what was finished is kept; run the command again to resume")
+        raise
+    if code == 130:  # typer turns Ctrl-C into exit status 130
+        err.print("interrupted: what was finished is kept; run the command again to resume")
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -159,6 +159,7 @@ def test_run_stopped_by_a_signal_keeps_everything_and_resumes(signum: int,
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 128 + signum and "Traceback" not in stderr, stderr
+        assert "run the command again to resume" in stderr.splitlines()[-1]
         with Corpus(corpus) as c:
             stored = c.counts()["solutions"]
         assert 3 <= stored < 16
