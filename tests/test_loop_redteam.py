@@ -163,11 +163,29 @@ class ParserBug(Game24Domain):
         raise RuntimeError("bug in the domain")
 
 
+class PromptBug(Game24Domain):
+    name = "prompt_bug"
+
+    def render_prompt(self, problem: Problem) -> str:
+        raise KeyError("numbers")
+
+
+class ConstraintBug(Game24Domain):
+    name = "constraint_bug"
+
+    def structured_output(self, problem: Problem) -> Any:
+        raise ValueError("no grammar")
+
+
+@pytest.mark.parametrize(("domain", "what"), [(ParserBug(), "bug in the domain"),
+                                              (PromptBug(), "render a prompt"),
+                                              (ConstraintBug(), "output constraint")])
 def test_a_domain_that_raises_ends_with_error_not_a_reject(scripted: ScriptedServer,
-                                                            pool: WorkerPool) -> None:
+                                                            pool: WorkerPool, domain: Any,
+                                                            what: str) -> None:
     scripted.script(Reply([WRONG]))
-    result = solve_at(scripted.base_url, pool, cfg(), domain=ParserBug())
-    assert result.stop_reason is StopReason.ERROR and "bug in the domain" in str(result.error)
+    result = solve_at(scripted.base_url, pool, cfg(), domain=domain)
+    assert result.stop_reason is StopReason.ERROR and what in str(result.error)
     assert result.attempts == []  # nothing is recorded as the model's REJECT
 
 
