@@ -223,7 +223,7 @@ def _report(result: SolveResult) -> None:
                   f"[dim]({v.verifier} {v.verifier_version}, {source})[/]", highlight=False)
     elif result.stop_reason.value == "error":
         out.print(f"[bold red]generator failed:[/] {escape(str(result.error))}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     else:
         out.print(f"[bold yellow]no verified answer[/] within budget "
                   f"(stopped: {result.stop_reason.value})")
@@ -286,7 +286,7 @@ def check(
                   f"[dim]({verdict.verifier} {verdict.verifier_version})[/]")
         for c in verdict.critiques:
             where = f" [dim]at {escape(str(c.location))}[/]" if c.location else ""
-            out.print(f"  - {escape(c.message)}{where}", highlight=False)
+            out.print(f"  - {escape(c.message)}{where}", highlight=False, soft_wrap=True)
     codes = {Status.ACCEPT: EXIT_OK, Status.REJECT: EXIT_REJECT, Status.UNKNOWN: EXIT_UNKNOWN}
     raise typer.Exit(codes[verdict.status])
 
