@@ -173,3 +173,15 @@ def test_run_stopped_by_a_signal_keeps_everything_and_resumes(signum: int,
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*), count(DISTINCT problem_hash) FROM solutions"
                             ).fetchone() == (16, 16)
+
+
+def test_validate_prints_an_unsupported_requirement_literally(tmp_path: Path) -> None:
+    (tmp_path / "d.pddl").write_text(
+        "(define (domain d) (:requirements :fluents[/x]) (:predicates (p))"
+        " (:action a :parameters () :precondition (p) :effect (not (p))))")
+    (tmp_path / "p.pddl").write_text(
+        "(define (problem q) (:domain d) (:objects) (:init (p)) (:goal (not (p))))")
+    (tmp_path / "plan.txt").write_text("(a)\n")
+    r = cli("validate", "d.pddl", "p.pddl", "plan.txt", cwd=tmp_path)
+    assert r.returncode == 3 and "Traceback" not in r.stderr, r.stderr
+    assert "[/x]" in r.stdout
