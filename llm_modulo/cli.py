@@ -250,7 +250,7 @@ def check(
     candidate: Annotated[str, typer.Option("--candidate", "-c",
                                            help="Candidate: text, JSON, @file or a path.")],
     domain: DomainOpt = "game24",
-    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001, max=86400.0,
                                                   help="Verifier deadline, seconds.")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -61,6 +61,8 @@ NUMERIC = [
     ["solve", "-p", "4 4 6 8", "--seed", "x"],
     ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "0"],
     ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "nan"],
+    ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "inf"],
+    ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "1e9"],
     ["run", "p.jsonl", "--out", "o.jsonl", "--concurrency", "0"],
     ["run", "p.jsonl", "--out", "o.jsonl", "--limit", "-1"],
     ["demo", "--count", "0"],
