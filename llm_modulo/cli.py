@@ -378,7 +378,7 @@ def run(
     token_budget: TokenBudgetOpt = None,
     wall_time: WallTimeOpt = None,
     structured: StructuredOpt = True,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096,
                                              help="Problems in flight.")] = 64,
     limit: Annotated[int | None, typer.Option("--limit", min=1,
                                               help="Only the first N problems.")] = None,

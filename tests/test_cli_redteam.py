@@ -64,6 +64,7 @@ NUMERIC = [
     ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "inf"],
     ["check", "-p", "4 4 6 8", "-c", "1", "--timeout", "1e9"],
     ["run", "p.jsonl", "--out", "o.jsonl", "--concurrency", "0"],
+    ["run", "p.jsonl", "--out", "o.jsonl", "--concurrency", "10000000"],
     ["run", "p.jsonl", "--out", "o.jsonl", "--limit", "-1"],
     ["demo", "--count", "0"],
     ["serve", "--port", "x"],
