@@ -236,3 +236,47 @@ def test_export_while_another_process_writes(tmp_path: Path) -> None:
     with Corpus(path) as c:
         assert c.query("PRAGMA integrity_check") == [("ok",)]
         assert c.counts()["attempts"] == 300 * 8
+
+
+_SLOW_EXPORT = """
+import sys, time
+from pathlib import Path
+from llm_modulo.corpus import Corpus, ExportOptions, export
+from llm_modulo.corpus import formats
+
+formats.BATCH_ROWS = 1
+real = formats._JsonlSink.write
+def slow(self, rows):
+    real(self, rows)
+    self._fh.flush()
+    time.sleep(60)  # killed in here, mid-export
+formats._JsonlSink.write = slow
+with Corpus(sys.argv[1]) as c:
+    export(c, ExportOptions(format="sft", out=Path(sys.argv[2])))
+"""
+
+
+def test_kill_9_during_export_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with Corpus(tmp_path / "c.sqlite") as c:
+        for numbers in ("4 4 6 8", "1 2 3 4", "2 3 4 5"):
+            solved_problem(c, numbers)
+    out = tmp_path / "sft.jsonl"
+    out.write_text("previous export\n")
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_EXPORT, str(tmp_path / "c.sqlite"),
+                             str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(
+            p.stat().st_size for p in tmp_path.glob("*.partial")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert out.read_text() == "previous export\n"  # the final name never held a partial file
+    (partial,) = tmp_path.glob("sft.jsonl.*.partial")  # left behind, under its own name
+    assert partial.read_text().count("\n") == 1
