@@ -17,12 +17,14 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
 from llm_modulo.corpus.cli import register as register_corpus_commands
 from llm_modulo.corpus.memory import CorpusMemory
+from llm_modulo.corpus.store import check_output_path, default_corpus_path
 from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
@@ -32,7 +34,7 @@ from llm_modulo.errors import (
     ProblemError,
     UsageError,
 )
-from llm_modulo.generator import OpenAICompatClient, SamplingParams
+from llm_modulo.generator import OpenAICompatClient, SamplingParams, checked_base_url
 from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver, feedback_target
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
@@ -51,8 +53,20 @@ EXIT_OK, EXIT_REJECT, EXIT_USAGE, EXIT_UNKNOWN, EXIT_GENERATOR = 0, 1, 2, 3, 4
 BASE_URL_ENV = "LLM_MODULO_BASE_URL"
 
 
+MAX_ERROR_CHARS = 1000
+
+
+def one_line(message: str) -> str:
+    """An error message as one bounded line (a message may quote megabytes of input)."""
+    text = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    if len(text) > MAX_ERROR_CHARS:
+        text = f"{text[:MAX_ERROR_CHARS]}... ({len(text)} characters)"
+    return text
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(one_line(message))}", highlight=False,
+              soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -205,10 +219,11 @@ def _report(result: SolveResult) -> None:
         v = result.solution.verdict
         source = ("from the corpus, re-verified now" if result.stop_reason is StopReason.CACHED
                   else f"round {result.solution.round}, sample {result.solution.sample}")
-        out.print(f"[bold green]verified[/] {_answer_text(result)}   "
+        out.print(f"[bold green]verified[/] {escape(_answer_text(result))}   "
                   f"[dim]({v.verifier} {v.verifier_version}, {source})[/]", highlight=False)
     elif result.stop_reason.value == "error":
-        out.print(f"[bold red]generator failed:[/] {result.error}", highlight=False)
+        out.print(f"[bold red]generator failed:[/] {escape(str(result.error))}",
+                  highlight=False, soft_wrap=True)
     else:
         out.print(f"[bold yellow]no verified answer[/] within budget "
                   f"(stopped: {result.stop_reason.value})")
@@ -223,7 +238,7 @@ def _report(result: SolveResult) -> None:
         first = feedback_target(attempts)
         note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
         table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
-                      str(counts[Status.UNKNOWN]), note[:80])
+                      str(counts[Status.UNKNOWN]), escape(note[:80]))
     out.print(table)
     out.print(f"[dim]tokens: {result.usage.prompt_tokens} prompt + "
               f"{result.usage.completion_tokens} completion; {result.elapsed_s:.1f} s[/]")
@@ -235,7 +250,7 @@ def check(
     candidate: Annotated[str, typer.Option("--candidate", "-c",
                                            help="Candidate: text, JSON, @file or a path.")],
     domain: DomainOpt = "game24",
-    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0.001, max=86400.0,
                                                   help="Verifier deadline, seconds.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -270,8 +285,8 @@ def check(
         out.print(f"[bold {style[verdict.status]}]{verdict.status.value.upper()}[/] "
                   f"[dim]({verdict.verifier} {verdict.verifier_version})[/]")
         for c in verdict.critiques:
-            where = f" [dim]at {c.location}[/]" if c.location else ""
-            out.print(f"  - {c.message}{where}", highlight=False)
+            where = f" [dim]at {escape(str(c.location))}[/]" if c.location else ""
+            out.print(f"  - {escape(c.message)}{where}", highlight=False, soft_wrap=True)
     codes = {Status.ACCEPT: EXIT_OK, Status.REJECT: EXIT_REJECT, Status.UNKNOWN: EXIT_UNKNOWN}
     raise typer.Exit(codes[verdict.status])
 
@@ -300,11 +315,17 @@ def validate(
 
 
 def _read_problems(path: Path, dom: Any) -> list[Problem]:
-    if not path.is_file():
+    if not path.exists():
         raise ProblemError(f"problems file {path} does not exist")
+    if not path.is_file():
+        raise ProblemError(f"problems file {path} is not a regular file")
     problems = []
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, 1):
+    with path.open("rb") as fh:
+        for lineno, data in enumerate(fh, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemError(f"{path}:{lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
@@ -327,7 +348,7 @@ def _done_hashes(path: Path) -> tuple[set[str], int]:
     bad = 0
     if not path.exists():
         return done, bad
-    with path.open() as fh:
+    with path.open(encoding="utf-8", errors="replace") as fh:  # a damaged line is just bad
         for line in fh:
             if not line.strip():
                 continue
@@ -358,7 +379,7 @@ def run(
     token_budget: TokenBudgetOpt = None,
     wall_time: WallTimeOpt = None,
     structured: StructuredOpt = True,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096,
                                              help="Problems in flight.")] = 64,
     limit: Annotated[int | None, typer.Option("--limit", min=1,
                                               help="Only the first N problems.")] = None,
@@ -372,10 +393,14 @@ def run(
     """
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
+        check_output_path(out_path, corpus or default_corpus_path())
+        if base_url:
+            checked_base_url(base_url)  # before a run is registered
         problems = _read_problems(problems_file, dom)[:limit]
         done, bad = _done_hashes(out_path)
         if bad:
-            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {out_path} kept as is")
+            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {escape(str(out_path))} "
+                      "kept as is")
         todo = [p for p in problems if p.hash not in done]
         err.print(f"{len(problems)} problems, {len(problems) - len(todo)} already done, "
                   f"{len(todo)} to solve")
@@ -385,14 +410,16 @@ def run(
                          token_budget, wall_time, structured, concurrency)
         with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
               endpoint(base_url, model) as (url, model_name)):
-            err.print(f"[dim]recording to {memory.corpus.path} (run {memory.run_id})[/]",
+            err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
+                      f"(run {memory.run_id})[/]",
                       highlight=False)
             solved, failed = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
                                                     out_path, memory))
             if memory.served:
                 err.print(f"{memory.served} served from the corpus (re-verified)")
     err.print(f"solved {solved} of {len(todo)}" + (f"; {failed} generator errors" if failed
-                                                   else "") + f"; results in {out_path}")
+                                                   else "") + f"; results in {out_path}",
+              markup=False)
     raise typer.Exit(EXIT_GENERATOR if failed == len(todo) else EXIT_OK)
 
 
@@ -449,14 +476,16 @@ def _print_listing(what: str, rows: list[dict[str, Any]], errors: list[PluginLoa
                             for v in row.values()))
         out.print(table)
     for e in errors:
-        err.print(f"[bold red]plugin failed to load:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]plugin failed to load:[/] {escape(str(e))}", highlight=False,
+                  soft_wrap=True)
     if errors:
         raise typer.Exit(EXIT_USAGE)
 
 
 @app.command()
 def serve(
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: a free one).")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535,
+                                             help="Port (default: a free one).")] = None,
 ) -> None:
     """Start the embedded vLLM CPU server (SmolLM2-135M-Instruct) on 127.0.0.1 until Ctrl-C."""
     from llm_modulo.embedded import EmbeddedServer
@@ -522,7 +551,7 @@ def demo(
     table = Table("puzzle", "verified answer", "round", "samples drawn")
     for r in sorted(results, key=lambda r: problems.index(r.problem)):
         nums = " ".join(str(n) for n in r.problem.payload["numbers"])
-        answer = _answer_text(r) if r.solved else "[yellow]none within budget[/]"
+        answer = escape(_answer_text(r)) if r.solved else "[yellow]none within budget[/]"
         table.add_row(nums, answer, str(r.solution.round) if r.solution else "-",
                       str(len(r.attempts)))
     out.print(table)
@@ -561,15 +590,43 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwind: context managers stop servers, files close
 
 
+def _click_exceptions() -> Any:
+    try:  # typer >= 0.2x vendors click
+        from typer._click import exceptions
+    except ImportError:  # pragma: no cover - older typer on real click
+        from click import exceptions  # type: ignore[no-redef]
+    return exceptions
+
+
 def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminate)
+    exceptions = _click_exceptions()
     try:
-        app()
+        code = app(standalone_mode=False)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except exceptions.ClickException as exc:  # a bad flag or value: one line, not a box
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        err.print(f"[bold red]error:[/] {escape(one_line(exc.format_message()) + hint)}",
+                  highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except SystemExit as exc:
+        if exc.code == 128 + signal.SIGTERM:
+            err.print("terminated: what was finished is kept; run the command again to resume")
+        raise
+    if code == 130:  # typer turns Ctrl-C into exit status 130
+        err.print("interrupted: what was finished is kept; run the command again to resume")
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

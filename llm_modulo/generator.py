@@ -20,7 +20,12 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
-from llm_modulo.errors import HTTPStatusError, MalformedResponseError, TransportError
+from llm_modulo.errors import (
+    HTTPStatusError,
+    MalformedResponseError,
+    TransportError,
+    UsageError,
+)
 from llm_modulo.structured import StructuredOutput
 from llm_modulo.transport import ShardedTransport
 from llm_modulo.types import Message, Usage
@@ -115,6 +120,18 @@ def _api_key() -> str | None:
     return None
 
 
+def checked_base_url(base_url: str) -> str:
+    """The URL without a trailing slash; a URL that can never work is a usage error."""
+    example = "e.g. http://127.0.0.1:8000/v1"
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise UsageError(f"base URL {base_url!r} is not a valid URL ({exc}); {example}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise UsageError(f"base URL {base_url!r} is not an http(s) URL with a host; {example}")
+    return base_url.rstrip("/")
+
+
 class OpenAICompatClient:
     """Client for ``/v1/chat/completions`` and ``/v1/completions``.
 
@@ -134,7 +151,7 @@ class OpenAICompatClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 512,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = checked_base_url(base_url)
         self.model = model
         self.retry = retry or RetryPolicy()
         key = api_key or _api_key()
@@ -222,7 +239,8 @@ class OpenAICompatClient:
             delay: float | None = None
             try:
                 response = await self._http.request(method, path, json=body)
-            except httpx.TransportError as exc:  # connect, read timeout, dropped connection
+            # connect, read timeout, dropped connection; also a body that fails to decode
+            except httpx.RequestError as exc:
                 last = TransportError(f"{type(exc).__name__} talking to {url}: {exc}".rstrip(": "))
             else:
                 if response.status_code < 400:
@@ -263,6 +281,8 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
             completion_tokens=int(usage_data.get("completion_tokens") or 0),
         )
         model = str(data.get("model", ""))
+        if usage.prompt_tokens < 0 or usage.completion_tokens < 0:
+            raise ValueError(f"negative token counts {usage_data}")  # would undo the budget
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedResponseError(
             f"completion response is missing fields ({type(exc).__name__}: {exc})"

@@ -128,19 +128,30 @@ class Solver:
         self, problem: Problem, trace: list[Attempt], state: dict[str, Any]
     ) -> tuple[StopReason, Attempt | None, str | None]:
         budget, cfg = self.config.budget, self.config
-        structured = self.domain.structured_output(problem) if cfg.structured else None
+        try:
+            structured = self.domain.structured_output(problem) if cfg.structured else None
+        except Exception as exc:  # a domain bug ends this problem, not the batch
+            return StopReason.ERROR, None, self._domain_failed("build its output constraint", exc)
         previous: Attempt | None = None
         for round_no in range(1, budget.rounds + 1):
             if budget.max_tokens is not None and state["usage"].total_tokens >= budget.max_tokens:
                 return StopReason.TOKENS, None, None
-            messages = self.domain.next_messages(problem, previous, cfg.feedback)
+            try:
+                messages = self.domain.next_messages(problem, previous, cfg.feedback)
+            except Exception as exc:
+                return StopReason.ERROR, None, self._domain_failed("render a prompt", exc)
             params = self._params(round_no)
             try:
                 completion = await self.generator.generate(messages, params, structured)
             except GeneratorError as exc:
                 return StopReason.ERROR, None, str(exc)
             state["usage"] = state["usage"] + completion.usage
-            candidates = [self.domain.parse_candidate(problem, c.text) for c in completion.choices]
+            # a server that sends more samples than asked does not stretch the budget
+            choices = completion.choices[: params.n]
+            try:
+                candidates = [self.domain.parse_candidate(problem, c.text) for c in choices]
+            except Exception as exc:  # a domain bug: not the model's fault, so never a REJECT
+                return StopReason.ERROR, None, self._domain_failed("parse a completion", exc)
             verdicts = await self.verifier.averify_many(
                 [(problem, cand) for cand in candidates], pool=self.pool
             )
@@ -152,7 +163,7 @@ class Solver:
                     finish_reason=choice.finish_reason,
                 )
                 for i, (choice, cand, verdict, share) in enumerate(
-                    zip(completion.choices, candidates, verdicts, shares, strict=True)
+                    zip(choices, candidates, verdicts, shares, strict=True)
                 )
             ]
             if self.store is not None:
@@ -167,6 +178,9 @@ class Solver:
                 return StopReason.ACCEPTED, accepted, None
             previous = feedback_target(round_attempts)
         return StopReason.ROUNDS, None, None
+
+    def _domain_failed(self, what: str, exc: Exception) -> str:
+        return f"domain {self.domain.name} failed to {what}: {type(exc).__name__}: {exc}"
 
     def _params(self, round_no: int) -> SamplingParams:
         base = self.config.sampling

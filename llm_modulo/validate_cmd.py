@@ -97,7 +97,7 @@ def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_j
                 {"kind": "unsupported", "message": f"unsupported: {exc}", "location": None,
                  "data": {}}]})
         else:
-            out.print(f"Plan validity unknown: unsupported: {exc}", highlight=False)
+            out.print(f"Plan validity unknown: unsupported: {exc}", highlight=False, markup=False)
         return EXIT_UNKNOWN
     wanted = task.problem.domain_name
     if wanted and wanted != task.domain.name:

@@ -18,10 +18,11 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from llm_modulo.corpus.memory import CorpusMemory
-from llm_modulo.corpus.store import CORPUS_ENV, Corpus, default_corpus_path
+from llm_modulo.corpus.store import CORPUS_ENV, Corpus, check_output_path, default_corpus_path
 from llm_modulo.errors import UsageError
 
 CorpusOpt = Annotated[
@@ -134,7 +135,7 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
             sys.stdout.write(report.model_dump_json() + "\n")
             return
         for path, rows in report.files.items():
-            err.print(f"wrote {rows} {fmt.value} rows to {path}", highlight=False)
+            err.print(f"wrote {rows} {fmt.value} rows to {path}", highlight=False, markup=False)
         if report.dropped:
             err.print(f"--reverify dropped {report.dropped} rows that no longer verify")
 
@@ -168,6 +169,8 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         from llm_modulo.corpus.stats import corpus_stats, plot_solve_rate
 
         with guard():
+            if plot is not None:  # never drawn over the corpus, a database or a directory
+                check_output_path(plot, corpus or default_corpus_path())
             with existing_corpus(corpus) as db:
                 stats = corpus_stats(db, domains=tuple(domain or ()), runs=tuple(run or ()))
             if plot is not None:
@@ -177,7 +180,7 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         else:
             _stats_table(stats, out)
         if plot is not None:
-            err.print(f"plot written to {plot}", highlight=False)
+            err.print(f"plot written to {plot}", highlight=False, markup=False)
 
 
 def _runs_table(runs: list[Any], out: Console) -> None:
@@ -192,7 +195,7 @@ def _runs_table(runs: list[Any], out: Console) -> None:
 def _stats_table(stats: Any, out: Console) -> None:
     table = Table("domain", "problems", "solved", "rate", "attempts acc/rej/unk",
                   "rounds to accept", "tokens / solution", "flagged",
-                  title=f"{stats.path} ({stats.runs} runs)")
+                  title=f"{escape(str(stats.path))} ({stats.runs} runs)")
     for d in stats.domains:
         hist = " ".join(f"{r}:{n}" for r, n in d.rounds_to_accept.items()) or "-"
         tokens = f"{d.tokens_per_solution:.0f}" if d.tokens_per_solution is not None else "-"

@@ -11,6 +11,7 @@ sound REJECTs as negatives. UNKNOWN verdicts never appear.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from llm_modulo.corpus.store import Corpus
+from llm_modulo.corpus.store import Corpus, check_output_path
 from llm_modulo.errors import UsageError
 from llm_modulo.types import Candidate, Problem, Status
 
@@ -249,7 +250,9 @@ def _dpo(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
         chosen = [a for a in attempts if a[_IS_SOLUTION]]
         if not chosen:
             continue
-        rejected = [a for a in attempts if a[_STATUS] == "reject"]
+        # an answer both accepted and rejected (verifier versions disagree) is no negative
+        accepted = {a[_ANSWER] for a in chosen}
+        rejected = [a for a in attempts if a[_STATUS] == "reject" and a[_ANSWER] not in accepted]
         meta = f',"domain":{_dumps(chosen[0][_DOMAIN])},"problem_hash":"{h}"}}'
         seen: set[str] = set()
         for r in rejected:
@@ -500,13 +503,22 @@ def export(corpus: Corpus, options: ExportOptions, *,
                          "(their reward is the verifier itself)")
     paths = options.paths()
     for path in paths.values():
-        path.parent.mkdir(parents=True, exist_ok=True)
-    partial = {side: path.with_name(path.name + ".partial") for side, path in paths.items()}
+        check_output_path(path, corpus.path)
+    # per process: two exports to one OUT never write into the same temporary file
+    partial = {side: path.with_name(f"{path.name}.{os.getpid()}.partial")
+               for side, path in paths.items()}
     schema = _SCHEMAS.get(options.format)
-    sinks: dict[str, _Sink] = {
-        side: (_ParquetSink(p, schema) if schema is not None else _JsonlSink(p))
-        for side, p in partial.items()
-    }
+    sinks: dict[str, _Sink] = {}
+    try:
+        for side, p in partial.items():
+            p.parent.mkdir(parents=True, exist_ok=True)
+            sinks[side] = _ParquetSink(p, schema) if schema is not None else _JsonlSink(p)
+    except OSError as exc:
+        for side, sink in sinks.items():
+            sink.close()
+            partial[side].unlink(missing_ok=True)
+        raise UsageError(f"cannot write {exc.filename or options.out}: "
+                         f"{exc.strerror or exc}") from None
     checker = (reverifier or Reverifier()) if options.reverify else None
     dropped = 0
     try:
@@ -521,13 +533,23 @@ def export(corpus: Corpus, options: ExportOptions, *,
             for side, rows in by_side.items():
                 if rows:
                     sinks[side].write(rows)
-    except BaseException:
+    except BaseException as exc:
         for side, sink in sinks.items():
-            sink.close()
+            with contextlib.suppress(Exception):
+                sink.close()
             partial[side].unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # e.g. the disk filled up
+            raise UsageError(f"cannot write {exc.filename or options.out}: "
+                             f"{exc.strerror or exc}") from None
         raise
     for sink in sinks.values():
         sink.close()
-    for side, path in paths.items():
-        os.replace(partial[side], path)
+    try:
+        for side, path in paths.items():
+            os.replace(partial[side], path)
+    except OSError as exc:
+        for p in partial.values():
+            p.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {exc.filename or options.out}: "
+                         f"{exc.strerror or exc}") from None
     return ExportReport(files={str(paths[s]): sinks[s].rows for s in sinks}, dropped=dropped)

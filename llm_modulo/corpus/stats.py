@@ -147,8 +147,8 @@ def plot_solve_rate(stats: CorpusStats, path: Path) -> None:
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, format="png", bbox_inches="tight")
     except OSError as exc:
         raise UsageError(f"cannot write the plot to {path}: {exc.strerror}") from None

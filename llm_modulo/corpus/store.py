@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
-from llm_modulo.errors import LLMModuloError
+from llm_modulo.errors import LLMModuloError, UsageError
 from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
 
 CORPUS_ENV = "LLM_MODULO_CORPUS"
@@ -33,6 +33,32 @@ T = TypeVar("T")
 
 class CorpusError(LLMModuloError):
     """The corpus cannot be opened, read or written (after waiting and retrying)."""
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_output_path(path: Path, corpus_path: Path) -> None:
+    """Refuse an output path that would destroy stored data: the corpus itself (or its WAL),
+    any other SQLite database, a directory, a device. Another existing file is replaced
+    (atomically, once the export is complete)."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give a file name")
+    if path.exists() and not path.is_file():  # a device or a pipe: never replaced by a file
+        raise UsageError(f"{path} is not a regular file; give a file name")
+    names = {corpus_path.name + suffix for suffix in ("", "-wal", "-shm", "-journal")}
+    same_dir = path.parent.resolve() == corpus_path.parent.resolve()
+    if same_dir and path.name in names:
+        raise UsageError(f"{path} is the corpus {corpus_path}; refusing to write to it")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except FileNotFoundError:
+        return
+    except OSError:
+        return  # unreadable: opening it for writing reports the error
+    if head == _SQLITE_MAGIC:
+        raise UsageError(f"{path} is an SQLite database; refusing to write to it")
 
 
 def default_corpus_path() -> Path:
@@ -112,6 +138,7 @@ class Corpus:
     # -- life cycle -------------------------------------------------------------------
 
     def _setup(self) -> None:
+        self._check_version()  # before switching to WAL, which rewrites the file header
         mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise CorpusError(f"corpus {self.path}: cannot switch to WAL mode (got {mode})")
@@ -123,6 +150,7 @@ class Corpus:
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("BEGIN IMMEDIATE")
         try:
+            self._check_version()  # before any DDL: never alter a database that is not ours
             for statement in statements():
                 self._db.execute(statement)
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'"
@@ -130,13 +158,30 @@ class Corpus:
             if row is None:
                 self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)",
                                  (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise CorpusError(f"corpus {self.path} has schema version {row[0]}; this "
-                                  f"llm-modulo reads up to {SCHEMA_VERSION}: upgrade llm-modulo")
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _check_version(self) -> None:
+        """Refuse a database of another application, or of a newer llm-modulo."""
+        tables = {r[0] for r in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return  # a new (or empty) file: ours to set up
+        row = (self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+               if "meta" in tables else None)
+        if row is None:
+            raise CorpusError(f"{self.path} is an SQLite database but not an llm-modulo corpus "
+                              f"(tables: {', '.join(sorted(tables)[:5])}); pass another --corpus")
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise CorpusError(f"corpus {self.path} has an unreadable schema version "
+                              f"{row[0]!r}") from None
+        if version > SCHEMA_VERSION:
+            raise CorpusError(f"corpus {self.path} has schema version {version}; this "
+                              f"llm-modulo reads up to {SCHEMA_VERSION}: upgrade llm-modulo")
 
     def close(self) -> None:
         with self._lock:
