@@ -66,7 +66,8 @@ def _text_or_file(value: Any, what: str) -> str:
     except UnicodeDecodeError:
         raise ProblemError(f"{what} file {path} is not UTF-8 text") from None
     except OSError as exc:
-        raise ProblemError(f"cannot read {what} file {path}: {exc.strerror}") from None
+        raise ProblemError(f"{what} is neither PDDL text (it has no parenthesis) nor a readable "
+                           f"file: {str(path)[:200]}: {exc.strerror}") from None
     if len(text) > MAX_FILE_CHARS:
         raise ProblemError(f"{what} file {path} is larger than {MAX_FILE_CHARS} characters")
     return text

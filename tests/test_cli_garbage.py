@@ -37,13 +37,7 @@ GARBAGE: dict[str, str] = {
 VALID = {("game24", "number"), ("n_queens", "number")}
 
 # (domain, garbage) -> why it fails today; strict, so a fix turns the xfail into a failure
-KNOWN: dict[tuple[str, str], str] = {
-    ("lean", "empty-list"): "lean takes any text as a theorem statement: "
-                            "`llm-modulo check --domain lean --problem '[]' --candidate 1` "
-                            "reaches the checker (exit 3 without Lean, 1 with it), not exit 2",
-    ("lean", "number"): "lean takes `--problem 123` as a theorem statement (exit 3/1, not 2)",
-    ("lean", "rich-markup"): "lean takes `--problem '[/bold] [red]x'` as a theorem statement",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def cases() -> list[object]:

@@ -94,6 +94,13 @@ _INTERNAL = re.compile(r"_private\.\w+\.\d+\.|\bLM[CS]\d+\b\.?")
 _LOCAL = re.compile(r"_private\.Check\.|LM[CS]\d+\.|LLMModuloAudit\.")
 
 
+#: What a bare proposition (no ``theorem NAME``) must contain somewhere: a relation, a
+#: quantifier, a connective or a propositional constant. Text without any (``123``, ``[]``)
+#: is refused as a problem error before Lean is started for it.
+_PROPOSITION_HINT = re.compile(
+    r"[=<>≤≥≠∣∈∉⊆⊂∀∃¬→↔∧∨]|->|<->|/\\|\\/|\b(?:True|False|forall|exists)\b")  # noqa: RUF001
+
+
 @dataclass(frozen=True)
 class Statement:
     """A problem's theorem statement split into a declaration name and its signature."""
@@ -111,6 +118,11 @@ class Statement:
             raise ProblemError('a Lean problem needs a non-empty "statement"')
         head = _HEAD.match(text)
         if head is None:
+            if not _PROPOSITION_HINT.search(text):
+                raise ProblemError(
+                    "a bare statement must be a proposition (a relation such as `=`, `<` or "
+                    "`↔`, a quantifier or a connective); otherwise write it as "
+                    "`theorem NAME BINDERS : TYPE`")
             name, signature = "goal", ": " + text.strip()
         else:
             rest = text[head.end():]
