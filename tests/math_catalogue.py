@@ -107,16 +107,13 @@ i^2 ||| -1 ||| accept
 |{-3}| ||| 3 ||| accept
 \left| -3 \right| ||| 3 ||| accept
 # percent
-50\% ||| 50 ||| accept
 50% ||| \frac{1}{2} ||| accept
 0.5 ||| 50\% ||| accept
 50 ||| 50\% ||| accept
 25\% ||| 50\% ||| reject
 40 ||| 50\% ||| reject
 # degrees
-30^\circ ||| 30 ||| accept
 30^{\circ} ||| 30^\circ ||| accept
-30° ||| 30 ||| accept
 45^\circ ||| 30 ||| reject
 # units in \text
 5\text{ cm} ||| 5 ||| accept
@@ -270,6 +267,22 @@ _TOLERANT: list[tuple[str, str, str, dict[str, Any]]] = [
     ("(0.3333, 0.5)", r"(\frac{1}{3}, \frac{1}{2})", "accept", {"tolerance": 1e-3}),
 ]
 
+#: A candidate's `50%` / `30°` stands for the bare reference `50` / `30` only when the question
+#: asks for a percentage or degrees; elsewhere `%` is /100 and `°` is pi/180.
+_PERCENT_Q = {"question": "What percent of the class passed?"}
+_DEGREE_Q = {"question": "What is the angle in degrees?"}
+_PLAIN_Q = {"question": "What fraction of the tank is full?"}
+_UNITS: list[tuple[str, str, str, dict[str, Any]]] = [
+    (r"50\%", "50", "accept", _PERCENT_Q),
+    (r"0.5\%", "0.5", "accept", _PERCENT_Q),
+    (r"50\%", "50", "reject", _PLAIN_Q),
+    (r"0.5\%", "0.5", "reject", _PLAIN_Q),
+    (r"50\%", "0.5", "accept", _PLAIN_Q),
+    (r"30^\circ", "30", "accept", _DEGREE_Q),
+    ("30°", "30", "accept", _DEGREE_Q),
+    ("30°", "30", "reject", _PLAIN_Q),
+]
+
 
 def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
     rows: list[tuple[str, str, str, dict[str, Any]]] = []
@@ -278,7 +291,7 @@ def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
             continue
         cand, ref, expected = (part.strip() for part in line.split("|||"))
         rows.append((cand, ref, expected, {}))
-    return rows + _TOLERANT
+    return rows + _TOLERANT + _UNITS
 
 
 PAIRS = _rows()

@@ -10,6 +10,7 @@ over a size cap, or equalities sympy cannot settle, are UNKNOWN.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -33,7 +34,15 @@ def tolerance_of(payload: dict[str, Any]) -> Tolerance:
         raw = payload.get(key)
         return None if raw is None or raw == 0 else Fraction(str(raw))  # 0: exact
 
-    return Tolerance(absolute=frac("tolerance"), relative=frac("relative_tolerance"))
+    question = payload.get("question")
+    bare_units = isinstance(question, str) and _UNIT_WORDS.search(question) is not None
+    return Tolerance(absolute=frac("tolerance"), relative=frac("relative_tolerance"),
+                     bare_units=bare_units)
+
+
+#: A question that asks for a percentage or an angle in degrees: there a candidate's ``50%``
+#: or ``30°`` may stand for the bare reference ``50`` / ``30``.
+_UNIT_WORDS = re.compile(r"percent|%|degree|°|\\circ", re.IGNORECASE)
 
 
 @lru_cache(maxsize=256)

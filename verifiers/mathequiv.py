@@ -69,6 +69,10 @@ class Tolerance:
 
     absolute: Fraction | None = None
     relative: Fraction | None = None
+    #: Whether a candidate's ``50%`` / ``30°`` may also be read as the bare number ``50`` /
+    #: ``30`` against a reference written without the sign. True only when the question
+    #: speaks of percent or degrees: otherwise ``0.5%`` is 0.005, never 0.5.
+    bare_units: bool = False
 
     @property
     def exact(self) -> bool:
@@ -219,8 +223,8 @@ _DOMAIN_MESSAGE = ("the two agree where both are defined, but one is undefined a
 
 def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None) -> Outcome:
     pairs = [(cand.expr, ref.expr)]
-    if cand.percent_of is not None and ref.percent_of is None:
-        pairs.append((cand.percent_of, ref.expr))  # "50%" for an expected "50"
+    if cand.percent_of is not None and ref.percent_of is None and tol.bare_units:
+        pairs.append((cand.percent_of, ref.expr))  # "50%" for an expected "50" (in percent)
     if ref.percent_of is not None and cand.percent_of is None:
         pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
     decisions = [scalar_decision(c, r, tol) for c, r in pairs]
