@@ -116,7 +116,6 @@ i^2 ||| -1 ||| accept
 30^{\circ} ||| 30^\circ ||| accept
 45^\circ ||| 30 ||| reject
 # units in \text
-5\text{ cm} ||| 5 ||| accept
 5 \text{ cm} ||| 5\text{ cm} ||| accept
 5\text{ m} ||| 5\text{ cm} ||| reject
 6\text{ cm} ||| 5\text{ cm} ||| reject
@@ -281,6 +280,11 @@ _UNITS: list[tuple[str, str, str, dict[str, Any]]] = [
     (r"30^\circ", "30", "accept", _DEGREE_Q),
     ("30°", "30", "accept", _DEGREE_Q),
     ("30°", "30", "reject", _PLAIN_Q),
+    # a unit only the candidate gives counts when the question uses it, else it is undecided
+    (r"5\text{ cm}", "5", "accept", {"question": "How long is it, in cm?"}),
+    ("18 dollars", "18", "accept", {"question": "How many dollars does she earn?"}),
+    (r"5\text{ km}", "5", "unknown", {"question": "How far is it in meters?"}),
+    ("5 miles", "5", "unknown", {"question": "How many items are there?"}),
 ]
 
 

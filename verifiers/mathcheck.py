@@ -128,7 +128,22 @@ class MathVerifier(Verifier):
         if unit and ref_unit and unit != ref_unit:
             return Outcome(Decision.DIFFERENT, f"the unit `{unit}` is not the one asked for",
                            "unit")
-        return compare(value, ref_value, tolerance_of(payload))
+        outcome = compare(value, ref_value, tolerance_of(payload))
+        if (unit and not ref_unit and outcome.decision is Decision.EQUAL
+                and not _question_names(payload.get("question"), unit)):
+            # "5 km" for an expected bare 5: right only if the question counts in km
+            return Outcome(Decision.UNDECIDED,
+                           f"the unit `{unit}` is not one the question uses; give the number "
+                           "alone, in the units the question asks for", "unit")
+        return outcome
+
+
+def _question_names(question: Any, unit: str) -> bool:
+    """Whether the question mentions the unit (as a word; singular or plural)."""
+    if not isinstance(question, str):
+        return False
+    stem = unit[:-1] if unit.endswith("s") and len(unit) > 2 else unit
+    return re.search(rf"\b{re.escape(stem)}(?:s|es)?\b", question, re.IGNORECASE) is not None
 
 
 def _result(outcome: Outcome, value: Value) -> CheckResult:
