@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
@@ -47,10 +49,20 @@ class Problem(BaseModel):
     id: str | None = Field(default=None, description="Optional caller-side identifier.")
 
     @computed_field  # type: ignore[prop-decorator]
-    @property
+    @cached_property
     def hash(self) -> str:
+        # computed once per instance (the model is frozen and no code changes a payload);
+        # the cached value travels with the pickled problem into verifier workers
         text = canonical_json({"domain": self.domain, "payload": self.payload})
         return hashlib.sha256(text.encode()).hexdigest()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None,
+                   deep: bool = False) -> Problem:
+        """A copy; with ``update`` the cached ``hash`` is dropped so it is computed anew."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__dict__.pop("hash", None)
+        return copy
 
 
 class Critique(BaseModel):

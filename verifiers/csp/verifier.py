@@ -11,8 +11,6 @@ how the CSP is built, how the answer becomes an assignment and how failures are 
 
 from __future__ import annotations
 
-import hashlib
-import pickle
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -147,9 +145,7 @@ class CSPVerifier(Verifier):
             f"established within {elapsed:.1f} s", kind="optimality_undecided", objective=value)
 
     def compiled(self, problem: Problem) -> CompiledCSP:
-        # pickle is an exact, cheap fingerprint (byte-equal pickles mean equal payloads);
-        # Problem.hash would sort and JSON-encode the whole payload on every check
-        key = (self.name, hashlib.sha256(pickle.dumps(problem.payload, protocol=5)).hexdigest())
+        key = (self.name, problem.hash)  # cached on the problem, computed once
         hit = _CACHE.get(key)
         if hit is not None:
             _CACHE.move_to_end(key)
