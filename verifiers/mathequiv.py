@@ -65,7 +65,8 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """A numeric tolerance a problem declares; default exact (both ``None``)."""
+    """How a problem asks values to be compared: its numeric tolerance (default exact, both
+    ``None``) and whether a candidate's unit sign may be read as the bare number."""
 
     absolute: Fraction | None = None
     relative: Fraction | None = None
