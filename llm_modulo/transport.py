@@ -8,9 +8,21 @@ small and sending each request to the least-loaded pool keeps that scan short.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One default-verifying SSL context per process.
+
+    Loading the CA bundle costs about 20 ms; building it once and handing it to every
+    shard (instead of each shard loading its own) makes a client cheap to construct.
+    """
+    return httpx.create_ssl_context()
 
 
 class _CountedStream(httpx.AsyncByteStream):
@@ -31,10 +43,13 @@ class _CountedStream(httpx.AsyncByteStream):
 class ShardedTransport(httpx.AsyncBaseTransport):
     """``shards`` independent :class:`httpx.AsyncHTTPTransport` pools, least-loaded first."""
 
-    def __init__(self, *, max_connections: int = 512, per_shard: int = 8) -> None:
+    def __init__(self, *, max_connections: int = 512, per_shard: int = 8,
+                 verify: ssl.SSLContext | None = None) -> None:
         count = max(1, -(-max_connections // per_shard))
         limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-        self._shards = [httpx.AsyncHTTPTransport(limits=limits) for _ in range(count)]
+        context = verify if verify is not None else shared_ssl_context()
+        self._shards = [httpx.AsyncHTTPTransport(limits=limits, verify=context)
+                        for _ in range(count)]
         self._in_flight = [0] * count
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 import httpx
+import pytest
 
 from llm_modulo.testing import ScriptedServer
 from llm_modulo.transport import ShardedTransport
@@ -39,3 +40,36 @@ def test_failed_request_releases_its_slot() -> None:
 
     asyncio.run(go())
     assert transport._in_flight == [0, 0]
+
+
+def test_shards_share_one_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shard of every client uses the process's one SSL context: the CA bundle is
+    loaded once, not once per shard (64 loads made a client cost seconds)."""
+    import ssl
+
+    from llm_modulo import transport as transport_module
+
+    built: list[ssl.SSLContext] = []
+    seen: list[object] = []
+    real_create = httpx.create_ssl_context
+    real_transport = httpx.AsyncHTTPTransport
+
+    def counting_create(*args: object, **kwargs: object) -> ssl.SSLContext:
+        context = real_create()
+        built.append(context)
+        return context
+
+    def recording_transport(*args: object, **kwargs: object) -> httpx.AsyncHTTPTransport:
+        seen.append(kwargs.get("verify"))
+        return real_transport(*args, **kwargs)  # type: ignore[arg-type]
+
+    transport_module.shared_ssl_context.cache_clear()
+    monkeypatch.setattr(httpx, "create_ssl_context", counting_create)
+    monkeypatch.setattr(httpx, "AsyncHTTPTransport", recording_transport)
+    try:
+        ShardedTransport(max_connections=64, per_shard=8)
+        ShardedTransport(max_connections=64, per_shard=8)
+    finally:
+        transport_module.shared_ssl_context.cache_clear()
+    assert len(built) == 1
+    assert len(seen) == 16 and all(v is built[0] for v in seen)
