@@ -8,23 +8,44 @@ Register in code with the decorators::
 or ship a distribution that declares an entry point in one of the groups
 ``llm_modulo.verifiers`` / ``llm_modulo.domains`` (value: the class). Entry points
 are read on the first lookup or listing, not at import. A name registered twice
-by different objects is a :class:`DuplicateNameError`; a plugin that fails to
-load is recorded and reported with its error, never silently skipped.
+in code by different objects is a :class:`DuplicateNameError`; a plugin that fails to
+load, or two plugins that claim one name, are recorded for that name and reported
+with their error, never silently skipped and never breaking other names.
+
+``LLM_MODULO_PLUGINS`` (a comma-separated list of distribution names, e.g.
+``llm-modulo,my-plugin``) limits which distributions' entry points load; unset or
+``all`` loads every installed plugin.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, TypeVar
 
 from llm_modulo.domain import Domain
-from llm_modulo.errors import DuplicateNameError, PluginLoadError, UnknownNameError
-from llm_modulo.verifier import Verifier
+from llm_modulo.errors import DuplicateNameError, PluginLoadError, RegistryError, UnknownNameError
+from llm_modulo.verifier import Verifier, unpicklable_reason
 
 VERIFIER_GROUP = "llm_modulo.verifiers"
 DOMAIN_GROUP = "llm_modulo.domains"
+PLUGINS_ENV = "LLM_MODULO_PLUGINS"
+
+
+def _normalized(dist_name: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist_name).lower()
+
+
+def allowed_distributions() -> frozenset[str] | None:
+    """The distributions whose entry points load (``LLM_MODULO_PLUGINS``); None is all."""
+    value = os.environ.get(PLUGINS_ENV, "").strip()
+    if not value or value.lower() == "all":
+        return None
+    return frozenset(_normalized(part) for part in value.split(",") if part.strip())
+
 
 T = TypeVar("T", Verifier, Domain)
 
@@ -53,6 +74,8 @@ class _Table(Generic[T]):
         key = name or getattr(cls, "name", None)
         if not isinstance(key, str) or not key:
             raise TypeError(f"{cls.__name__} must set a non-empty class attribute `name`")
+        if (reason := unpicklable_reason(cls)) is not None:
+            raise RegistryError(f"cannot register {self.kind} {key!r}: {reason}")
         with self._lock:
             existing = self._entries.get(key)
             if existing is not None:
@@ -70,12 +93,19 @@ class _Table(Generic[T]):
             if self._loaded:
                 return
             self._loaded = True
+            allowed = allowed_distributions()
             for ep in entry_points(group=self.group):
+                dist = getattr(ep, "dist", None)
+                if allowed is not None and (dist is None or _normalized(dist.name) not in allowed):
+                    continue
                 self._load_one(ep)
 
     def _load_one(self, ep: EntryPoint) -> None:
         dist = getattr(ep, "dist", None)
         origin = f"entry point {dist.name}=={dist.version}" if dist else "entry point"
+        if ep.name in self._errors:  # a clash already took this name out of use
+            self._errors[ep.name] = self._clash(ep, origin, self._errors[ep.name])
+            return
         try:
             obj = ep.load()
         except Exception as exc:
@@ -83,14 +113,21 @@ class _Table(Generic[T]):
                                                     f"{type(exc).__name__}: {exc}")
             return
         try:
-            self.add(obj, origin)
             if getattr(obj, "name", None) != ep.name:
                 raise TypeError(f"entry point name {ep.name!r} differs from the class's "
                                 f"name {getattr(obj, 'name', None)!r}")
-        except DuplicateNameError:
-            raise
+            self.add(obj, origin)
+        except DuplicateNameError as exc:
+            # Two plugins claim one name: neither is used (which one is meant cannot be
+            # known), the clash is reported for that name alone.
+            self._entries.pop(ep.name, None)
+            self._errors[ep.name] = PluginLoadError(self.group, ep.name, ep.value, str(exc))
         except Exception as exc:
             self._errors[ep.name] = PluginLoadError(self.group, ep.name, ep.value, str(exc))
+
+    def _clash(self, ep: EntryPoint, origin: str, earlier: PluginLoadError) -> PluginLoadError:
+        return PluginLoadError(self.group, ep.name, f"{earlier.value}, {ep.value}",
+                               f"{earlier.error}; {ep.value} ({origin}) claims it too")
 
     def get(self, name: str) -> type[T]:
         with self._lock:

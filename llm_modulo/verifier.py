@@ -10,6 +10,7 @@ escapes it and nothing hangs it.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -181,6 +182,9 @@ class Verifier(ABC):
                 OutcomeKind.ERROR: ("verifier_error", first_line or "verifier raised"),
             }
             kind, message = reasons[outcome.kind]
+            if outcome.kind in (OutcomeKind.ERROR, OutcomeKind.CRASH) and (
+                    why := unpicklable_reason(type(self))):
+                message = why
             return self._unknown(kind, message, start, detail=outcome.detail)
         result = outcome.value
         if not isinstance(result, CheckResult):
@@ -227,3 +231,20 @@ def _run_check_many(
     verifier: Verifier, pairs: list[tuple[Problem, Candidate]]
 ) -> list[CheckResult]:
     return verifier.check_many(pairs)
+
+
+def unpicklable_reason(cls: type) -> str | None:
+    """Why instances of ``cls`` cannot reach the worker processes, or None if they can.
+
+    Classes are sent to workers by reference (module and name). A class defined in a
+    ``__main__`` that has no file (a notebook, the REPL, ``python -c`` or stdin) cannot be
+    found there, so every check of it would come back UNKNOWN.
+    """
+    if cls.__module__ != "__main__":
+        return None
+    main = sys.modules.get("__main__")
+    if main is not None and getattr(main, "__file__", None):
+        return None
+    return (f"{cls.__qualname__} is defined in an interactive __main__ (a notebook, the REPL "
+            "or stdin), which the verifier's worker processes cannot import; put the class "
+            "in a module file (e.g. my_plugin.py) and import it from there")

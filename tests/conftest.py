@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from llm_modulo.pool import WorkerPool
 from llm_modulo.testing import ScriptedServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Only this project's own plugins load in tests (and in the CLI processes they start):
+    # a plugin the developer happens to have installed must not change a verdict.
+    os.environ.setdefault("LLM_MODULO_PLUGINS", "llm-modulo")
 
 
 @pytest.fixture(scope="session")

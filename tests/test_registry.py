@@ -99,8 +99,8 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH",
-                                                                                  "")])}
+    env = {**os.environ, "LLM_MODULO_PLUGINS": "llm-modulo,llm-modulo-parity",
+           "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "llm_modulo.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -137,3 +137,88 @@ def test_broken_plugin_is_reported_not_skipped(installed_plugin: Path) -> None:
 def test_plugin_load_error_carries_the_error() -> None:
     err = PluginLoadError("g", "n", "m:C", "ImportError: nope")
     assert "ImportError: nope" in str(err) and err.name == "n"
+
+
+def _run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, **env})
+
+
+def test_registering_from_a_fileless_main_says_what_to_do() -> None:
+    """A class defined in a notebook/REPL cannot reach the workers: registration refuses it
+    with a clear message instead of every later verdict being UNKNOWN."""
+    code = (
+        "from llm_modulo import CheckResult, Verifier, register_verifier\n"
+        "from llm_modulo.errors import RegistryError\n"
+        "class Mine(Verifier):\n"
+        "    name = 'mine'\n"
+        "    def check(self, problem, candidate):\n"
+        "        return CheckResult.accept()\n"
+        "try:\n"
+        "    register_verifier(Mine)\n"
+        "except RegistryError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = _run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert "refused:" in done.stdout and "module file" in done.stdout
+
+
+def test_verify_from_a_fileless_main_explains_the_unknown() -> None:
+    code = (
+        "from llm_modulo import Candidate, CheckResult, Problem, Verifier\n"
+        "class Mine(Verifier):\n"
+        "    name = 'mine'\n"
+        "    def check(self, problem, candidate):\n"
+        "        return CheckResult.accept()\n"
+        "if __name__ == '__main__':\n"
+        "    problem = Problem(domain='d', payload={})\n"
+        "    v = Mine().verify(problem, Candidate(raw='x', answer={'x': 1}))\n"
+        "    print(v.status.value, v.critiques[0].message)\n"
+    )
+    done = _run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("unknown ") and "module file" in done.stdout
+
+
+def test_plugins_env_limits_which_distributions_load(installed_plugin: Path) -> None:
+    only_ours = {"LLM_MODULO_PLUGINS": "llm-modulo"}
+    env = {**os.environ, **only_ours,
+           "PYTHONPATH": os.pathsep.join([str(installed_plugin), os.environ.get("PYTHONPATH", "")])}
+    listing = subprocess.run([sys.executable, "-m", "llm_modulo.cli", "domains", "--json"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert listing.returncode == 0, listing.stderr
+    names = [row["name"] for row in json.loads(listing.stdout)["domains"]]
+    assert "game24" in names and "parity" not in names and "broken" not in names
+
+
+def _fake_entry_point(name: str, value: str, dist: str) -> object:
+    from importlib.metadata import EntryPoint
+
+    class _Dist:
+        version = "1.0"
+
+    d = _Dist()
+    d.name = dist  # type: ignore[attr-defined]
+    ep = EntryPoint(name, value, "llm_modulo.verifiers")
+    object.__setattr__(ep, "dist", d)
+    return ep
+
+
+def test_two_plugins_claiming_one_name_break_only_that_name(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_modulo import registry as registry_module
+
+    eps = [
+        _fake_entry_point("game24", "verifiers.game24:Game24Verifier", "llm-modulo"),
+        _fake_entry_point("one", "tests.test_registry:One", "plugin-a"),
+        _fake_entry_point("one", "tests.test_registry:OtherOne", "plugin-b"),
+    ]
+    monkeypatch.setattr(registry_module, "entry_points", lambda group: eps)
+    monkeypatch.setenv("LLM_MODULO_PLUGINS", "all")
+    reg = Registry()
+    assert isinstance(reg.verifier("game24"), Game24Verifier)  # other names still work
+    with pytest.raises(PluginLoadError, match="already registered"):
+        reg.verifier("one")
+    assert [e.name for e in reg.verifiers.errors()] == ["one"]
+    assert [e.name for e in reg.verifiers.entries()] == ["game24"]
