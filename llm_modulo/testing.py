@@ -9,6 +9,9 @@ answers when the queue is empty::
         srv.script(Status(500), Drop(), Reply(["..."]))
         client = OpenAICompatClient(srv.base_url, model="scripted")
 
+For loop tests that need no HTTP at all, :class:`FunctionGenerator` is an in-process
+generator built from a plain function (messages, sampling parameters -> texts).
+
 Every request body is kept in ``srv.requests``. ``latency_s`` makes each
 completion take that long from its arrival, however many are in flight
 (GPU-like server-bound benchmarks). Run
@@ -33,7 +36,50 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from llm_modulo.generator import Completion, GeneratedChoice, SamplingParams
+from llm_modulo.structured import StructuredOutput
+from llm_modulo.types import Message, Usage
+
 Responder = Callable[[dict[str, Any]], list[str]]
+GenerateFunction = Callable[[list[Message], SamplingParams], "list[str] | str"]
+
+
+class FunctionGenerator:
+    """An in-process generator: ``fn(messages, params)`` returns the samples' texts.
+
+    It satisfies the loop's ``Generator`` protocol, so a ``Solver`` runs against it with
+    no server and no sockets. A single string is one sample; a list shorter than
+    ``params.n`` is cycled to ``n`` samples. Every call is kept in ``calls``; token usage
+    counts whitespace-separated words, as :class:`ScriptedServer` does::
+
+        gen = FunctionGenerator(lambda messages, params: '{"expression": "(4+8)*(6-4)"}')
+        result = await Solver(domain, verifier, gen).solve(problem)
+    """
+
+    def __init__(self, fn: GenerateFunction, *, model: str = "function") -> None:
+        self.fn = fn
+        self.model: str | None = model
+        self.calls: list[tuple[list[Message], SamplingParams, StructuredOutput | None]] = []
+
+    async def generate(
+        self,
+        messages: list[Message],
+        params: SamplingParams,
+        structured: StructuredOutput | None = None,
+    ) -> Completion:
+        self.calls.append((list(messages), params, structured))
+        produced = self.fn(list(messages), params)
+        texts = [produced] if isinstance(produced, str) else list(produced)
+        if not texts:
+            raise ValueError("the generate function returned no texts")
+        samples = [texts[i % len(texts)] for i in range(params.n)]
+        prompt = sum(_words(m.content) for m in messages)
+        return Completion(
+            model=self.model or "function",
+            choices=[GeneratedChoice(index=i, text=t, finish_reason="stop")
+                     for i, t in enumerate(samples)],
+            usage=Usage(prompt_tokens=prompt, completion_tokens=sum(map(_words, samples))),
+        )
 
 
 @dataclass
