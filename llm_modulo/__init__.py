@@ -5,57 +5,134 @@ no side effects: plugins load on first lookup, worker processes start on the
 first verification.
 """
 
-from llm_modulo.corpus import Corpus, CorpusError, CorpusMemory
-from llm_modulo.domain import Domain
-from llm_modulo.errors import (
-    DuplicateNameError,
-    GeneratorError,
-    HTTPStatusError,
-    LLMModuloError,
-    MalformedResponseError,
-    ModelServerError,
-    PluginLoadError,
-    ProblemError,
-    RegistryError,
-    TransportError,
-    UnknownNameError,
-    UsageError,
-)
-from llm_modulo.generator import (
-    Completion,
-    GeneratedChoice,
-    Generator,
-    OpenAICompatClient,
-    RetryPolicy,
-    SamplingParams,
-)
-from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
-from llm_modulo.pool import WorkerPool
-from llm_modulo.registry import (
-    Registry,
-    default_registry,
-    get_domain,
-    get_verifier,
-    register_domain,
-    register_verifier,
-)
-from llm_modulo.structured import Choice, Grammar, JsonSchema, Regex, StructuredOutput
-from llm_modulo.types import (
-    Attempt,
-    Candidate,
-    Critique,
-    FeedbackLevel,
-    Message,
-    Problem,
-    SolveResult,
-    Status,
-    StopReason,
-    Usage,
-    Verdict,
-)
-from llm_modulo.verifier import CheckResult, Verifier
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llm_modulo.corpus import Corpus, CorpusError, CorpusMemory
+    from llm_modulo.domain import Domain
+    from llm_modulo.errors import (
+        DuplicateNameError,
+        GeneratorError,
+        HTTPStatusError,
+        LLMModuloError,
+        MalformedResponseError,
+        ModelServerError,
+        PluginLoadError,
+        ProblemError,
+        RegistryError,
+        TransportError,
+        UnknownNameError,
+        UsageError,
+    )
+    from llm_modulo.generator import (
+        Completion,
+        GeneratedChoice,
+        Generator,
+        OpenAICompatClient,
+        RetryPolicy,
+        SamplingParams,
+    )
+    from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
+    from llm_modulo.pool import WorkerPool
+    from llm_modulo.registry import (
+        Registry,
+        default_registry,
+        get_domain,
+        get_verifier,
+        register_domain,
+        register_verifier,
+    )
+    from llm_modulo.structured import Choice, Grammar, JsonSchema, Regex, StructuredOutput
+    from llm_modulo.types import (
+        Attempt,
+        Candidate,
+        Critique,
+        FeedbackLevel,
+        Message,
+        Problem,
+        SolveResult,
+        Status,
+        StopReason,
+        Usage,
+        Verdict,
+    )
+    from llm_modulo.verifier import CheckResult, Verifier
+
 
 __version__ = "0.1.0"
+
+# Public names and the module each lives in. They are imported on first use (PEP 562), so
+# ``import llm_modulo`` stays cheap: a one-shot ``check`` never pays for the corpus's
+# pyarrow or the HTTP client.
+_LAZY: dict[str, str] = {
+    "Attempt": "llm_modulo.types",
+    "AttemptStore": "llm_modulo.loop",
+    "Budget": "llm_modulo.loop",
+    "Candidate": "llm_modulo.types",
+    "CheckResult": "llm_modulo.verifier",
+    "Choice": "llm_modulo.structured",
+    "Completion": "llm_modulo.generator",
+    "Corpus": "llm_modulo.corpus",
+    "CorpusError": "llm_modulo.corpus",
+    "CorpusMemory": "llm_modulo.corpus",
+    "Critique": "llm_modulo.types",
+    "Domain": "llm_modulo.domain",
+    "DuplicateNameError": "llm_modulo.errors",
+    "FeedbackLevel": "llm_modulo.types",
+    "GeneratedChoice": "llm_modulo.generator",
+    "Generator": "llm_modulo.generator",
+    "GeneratorError": "llm_modulo.errors",
+    "Grammar": "llm_modulo.structured",
+    "HTTPStatusError": "llm_modulo.errors",
+    "JsonSchema": "llm_modulo.structured",
+    "LLMModuloError": "llm_modulo.errors",
+    "LoopConfig": "llm_modulo.loop",
+    "MalformedResponseError": "llm_modulo.errors",
+    "Message": "llm_modulo.types",
+    "ModelServerError": "llm_modulo.errors",
+    "OpenAICompatClient": "llm_modulo.generator",
+    "PluginLoadError": "llm_modulo.errors",
+    "Problem": "llm_modulo.types",
+    "ProblemError": "llm_modulo.errors",
+    "Regex": "llm_modulo.structured",
+    "Registry": "llm_modulo.registry",
+    "RegistryError": "llm_modulo.errors",
+    "RetryPolicy": "llm_modulo.generator",
+    "SamplingParams": "llm_modulo.generator",
+    "SolveResult": "llm_modulo.types",
+    "Solver": "llm_modulo.loop",
+    "Status": "llm_modulo.types",
+    "StopReason": "llm_modulo.types",
+    "StructuredOutput": "llm_modulo.structured",
+    "TransportError": "llm_modulo.errors",
+    "UnknownNameError": "llm_modulo.errors",
+    "Usage": "llm_modulo.types",
+    "UsageError": "llm_modulo.errors",
+    "Verdict": "llm_modulo.types",
+    "Verifier": "llm_modulo.verifier",
+    "WorkerPool": "llm_modulo.pool",
+    "default_registry": "llm_modulo.registry",
+    "get_domain": "llm_modulo.registry",
+    "get_verifier": "llm_modulo.registry",
+    "register_domain": "llm_modulo.registry",
+    "register_verifier": "llm_modulo.registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llm_modulo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 __all__ = [
     "Attempt",
