@@ -66,6 +66,7 @@ class _Table(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._errors: dict[str, PluginLoadError] = {}
         self._loaded = False
+        self._named: set[str] = set()  # names whose entry points were loaded on their own
         self._lock = threading.RLock()
 
     def add(self, cls: type[T], origin: str, name: str | None = None) -> None:
@@ -88,16 +89,33 @@ class _Table(Generic[T]):
                 )
             self._entries[key] = Entry(key, cls, origin)
 
+    def _allowed_entry_points(self) -> list[EntryPoint]:
+        allowed = allowed_distributions()
+        found = []
+        for ep in entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            if allowed is not None and (dist is None or _normalized(dist.name) not in allowed):
+                continue
+            found.append(ep)
+        return found
+
     def _load_plugins(self) -> None:
         with self._lock:
             if self._loaded:
                 return
             self._loaded = True
-            allowed = allowed_distributions()
-            for ep in entry_points(group=self.group):
-                dist = getattr(ep, "dist", None)
-                if allowed is not None and (dist is None or _normalized(dist.name) not in allowed):
-                    continue
+            for ep in self._allowed_entry_points():
+                if ep.name not in self._named:
+                    self._load_one(ep)
+
+    def _load_named(self, name: str) -> None:
+        """Load just the entry points called ``name`` (a lookup imports one plugin, not all:
+        a one-shot ``check --domain game24`` never imports sympy)."""
+        if self._loaded or name in self._named:
+            return
+        self._named.add(name)
+        for ep in self._allowed_entry_points():
+            if ep.name == name:
                 self._load_one(ep)
 
     def _load_one(self, ep: EntryPoint) -> None:
@@ -131,15 +149,20 @@ class _Table(Generic[T]):
 
     def get(self, name: str) -> type[T]:
         with self._lock:
-            if name in self._entries:
+            if name in self._entries and not self._pending(name):
                 return self._entries[name].cls
-            self._load_plugins()
+            self._load_named(name)
             if name in self._entries:
                 return self._entries[name].cls
             if name in self._errors:
                 raise self._errors[name]
+            self._load_plugins()  # only to list what does exist
             known = ", ".join(sorted(self._entries)) or "none"
             raise UnknownNameError(f"no {self.kind} named {name!r} (registered: {known})")
+
+    def _pending(self, name: str) -> bool:
+        """A code-registered name whose entry points (a possible clash) are not loaded yet."""
+        return not self._loaded and name not in self._named
 
     def entries(self) -> list[Entry[T]]:
         self._load_plugins()

@@ -76,7 +76,20 @@ def test_entry_points_load_lazily() -> None:
     reg = Registry()
     assert not reg.domains._loaded
     reg.domain("game24")
-    assert reg.domains._loaded
+    assert not reg.domains._loaded  # a lookup loads only the plugin it names
+    assert [e.name for e in reg.domains._entries.values()] == ["game24"]
+    reg.domains.entries()
+    assert reg.domains._loaded and len(reg.domains._entries) > 1
+
+
+def test_a_game24_check_imports_no_sympy() -> None:
+    code = ("import sys\n"
+            "from llm_modulo.registry import default_registry\n"
+            "default_registry.domain_and_verifier('game24')\n"
+            "print('sympy' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_default_registry_domain_names_its_verifier() -> None:
