@@ -36,6 +36,7 @@ from llm_modulo.errors import (
 )
 from llm_modulo.generator import OpenAICompatClient, SamplingParams, checked_base_url
 from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver, feedback_target
+from llm_modulo.pool import WorkerPool
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
 
@@ -267,7 +268,11 @@ def check(
             except UnicodeDecodeError:
                 raise UsageError(f"candidate file {path} is not UTF-8 text") from None
         cand = dom.parse_candidate(prob, text)
-        verdict = ver.verify(prob, cand, timeout_s=timeout)
+        # One check: a single worker forked from this (thread-free) process starts in
+        # milliseconds with the verifier already imported; it keeps the deadline and the
+        # memory cap of the pool's isolation.
+        with WorkerPool(1, start_method="fork") as pool:
+            verdict = ver.verify(prob, cand, timeout_s=timeout, pool=pool)
     if as_json:
         payload = {
             "status": verdict.status.value,
