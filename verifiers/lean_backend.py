@@ -24,16 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from llm_modulo.embedded import _die_with_parent_hook
-from llm_modulo.errors import UsageError
+from llm_modulo.errors import LeanUnavailable, UsageError
 from llm_modulo.lean_install import LeanWasmInstall, find_lean_wasm, node_environment, visible
 
 #: Environment variables that choose the backend (see docs/lean-verifier.md).
 BACKEND_ENV = "LLM_MODULO_LEAN_BACKEND"  # "auto" (default), "native" or "wasm"
 PROJECT_ENV = "LLM_MODULO_LEAN_PROJECT"  # a Lake project: run `lake env lean` there
-
-
-class LeanUnavailable(UsageError):
-    """No Lean to run: neither a native toolchain nor the embedded build is installed."""
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from llm_modulo.errors import ProblemError
+from llm_modulo.errors import LeanUnavailable, ProblemError
 from llm_modulo.types import Critique, Status
 from llm_modulo.verifier import CheckResult
 from verifiers.lean_backend import (
     LeanBackend,
     LeanMessage,
     LeanRun,
-    LeanUnavailable,
     default_backend,
 )
 from verifiers.lean_gate import MAX_STATEMENT_CHARS, GateError, blank_comments, check_text

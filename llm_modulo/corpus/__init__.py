@@ -17,10 +17,10 @@ from llm_modulo.corpus.memory import CorpusMemory
 from llm_modulo.corpus.store import (
     CORPUS_ENV,
     Corpus,
-    CorpusError,
     StoredSolution,
     default_corpus_path,
 )
+from llm_modulo.errors import CorpusError
 
 if TYPE_CHECKING:
     from llm_modulo.corpus.formats import ExportOptions, ExportReport, Reverifier, export

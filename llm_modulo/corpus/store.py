@@ -24,15 +24,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter
 
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
-from llm_modulo.errors import LLMModuloError, UsageError
+from llm_modulo.errors import CorpusError, UsageError
 from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
 
 CORPUS_ENV = "LLM_MODULO_CORPUS"
 T = TypeVar("T")
-
-
-class CorpusError(LLMModuloError):
-    """The corpus cannot be opened, read or written (after waiting and retrying)."""
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
