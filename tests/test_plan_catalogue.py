@@ -157,11 +157,25 @@ def test_the_verifier_accepts_and_rejects_through_the_worker_pool() -> None:
 
 def test_plan_text_formats() -> None:
     text = ("; a plan in IPC style\n0: (light-all r1) [1]\n\n1: (PICK r1 ball1 hall)\n"
-            "(move r1 hall kitchen) (drop r1 ball1 kitchen) ; two on a line\n"
+            "2: (move r1 hall kitchen) 3: (drop r1 ball1 kitchen) ; two on a line\n"
             "; cost = 4 (unit cost)\n")
+    for form in ("lines", "val", "val+lines"):
+        report = validate(TASK, text, form=form)  # type: ignore[arg-type]
+        assert report.valid and [s.index for s in report.steps] == [1, 2, 3, 4]
+        assert report.steps[3].line == 5 and report.steps[3].time == 3
+    unstamped = "(light-all r1)\n(PICK r1 ball1 hall) (move r1 hall kitchen)\n(drop r1 ball1 kitchen)"
+    assert validate(TASK, unstamped).valid
+
+
+def test_unstamped_steps_are_timed_1_2_3_as_in_val() -> None:
+    """VAL gives unstamped steps the times 1, 2, ... counting only them: `(move ...)` after
+    `1: (pick ...)` is at time 1 too, so the two are one happening: UNKNOWN, never a guess."""
+    text = ("0: (light-all r1)\n1: (pick r1 ball1 hall)\n(move r1 hall kitchen)\n"
+            "(drop r1 ball1 kitchen)\n")
     report = validate(TASK, text)
-    assert report.valid and [s.index for s in report.steps] == [1, 2, 3, 4]
-    assert report.steps[3].line == 5
+    assert not report.valid and report.undecided is not None
+    assert "`(pick r1 ball1 hall)` (line 2), `(move r1 hall kitchen)` (line 3)" in \
+        report.undecided and "same time 1" in report.undecided
 
 
 def test_a_line_that_is_no_action_is_rejected_with_its_line() -> None:
