@@ -282,8 +282,8 @@ TIMED: dict[str, tuple[str, str, str]] = {
     "a keyword as a name is VAL's syntax error": ("(board f0 p0)\n(up f0 and)\n", "val",
                                                   "unparseable"),
     "`.5:` is no VAL number": (".5: (board f0 p0)\n", "val", "unparseable"),
-    # an extra argument: VAL accepts it (its type check reads the declared parameters
-    # only); we refuse it, a wrong arity (documented)
+    # an extra argument: VAL accepts it (its plan type check never compares the counts);
+    # we refuse it, a wrong arity (documented)
     "an extra argument is refused": ("(board f0 p0 p0)\n(up f0 f1)\n(depart f1 p0)\n", "val",
                                      "wrong_arity"),
 }
