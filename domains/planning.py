@@ -162,12 +162,28 @@ class PlanningDomain(Domain):
 
     # -- extraction -------------------------------------------------------------------
 
+    def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
+        """A reply that gives more than one plan is a hedge, refused before any is read.
+
+        More than one Markdown fenced block, more than one ``"plan":`` key (two JSON
+        answers, or one object with the key twice) or more than one ``[PLAN]`` block: the
+        verifier REJECTs it with this critique, never judges the first or the last.
+        """
+        hedge = plan_hedge(completion[:MAX_HEDGE_SCAN])
+        if hedge is not None:
+            return Candidate(raw=completion, parse_error=hedge)
+        return super().parse_candidate(problem, completion)
+
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        """Free text: the lines between PlanBench's [PLAN] and [PLAN END], else every line."""
+        """Free text: the lines of its one fenced block, else those between PlanBench's
+        [PLAN] and [PLAN END], else every line (then read leniently, see plantext)."""
         text = completion
+        fences = [i for i, ln in enumerate(text.splitlines()) if _FENCE_LINE.match(ln)]
         low = text.lower()
-        start = low.rfind("[plan]")
-        if start >= 0:
+        start = low.find("[plan]")
+        if len(fences) >= 2:
+            text = "\n".join(text.splitlines()[fences[0] + 1: fences[1]])
+        elif start >= 0:
             end = low.find("[plan end]", start)
             text = text[start + len("[plan]"): end if end >= 0 else None]
         lines = [ln for ln in text.splitlines() if ln.strip()]
@@ -178,6 +194,30 @@ class PlanningDomain(Domain):
             return Candidate(raw=completion, parse_error=f"the plan has {len(lines)} lines, more "
                                                          f"than {MAX_PLAN_STEPS} steps")
         return Candidate(raw=completion, answer={"plan": lines})
+
+
+#: a Markdown fence line: ``` with an optional language word
+_FENCE_LINE = re.compile(r"^\s*```\s*[\w+-]*\s*$")
+_PLAN_KEY = re.compile(r'"plan"\s*:')
+_PLAN_OPEN = re.compile(r"\[\s*plan\s*\]", re.IGNORECASE)
+MAX_HEDGE_SCAN = 2_000_000
+
+
+def plan_hedge(text: str) -> str | None:
+    """Why a reply gives more than one plan (a hedge), or None."""
+    fences = sum(1 for ln in text.splitlines() if _FENCE_LINE.match(ln))
+    if fences > 2:
+        return (f"the reply has {(fences + 1) // 2} fenced blocks: more than one answer is a "
+                f"hedge; give exactly one plan")
+    keys = len(_PLAN_KEY.findall(text))
+    if keys > 1:
+        return (f'the reply gives "plan" {keys} times: more than one answer is a hedge; give '
+                f"exactly one plan")
+    blocks = len(_PLAN_OPEN.findall(text))
+    if blocks > 1:
+        return (f"the reply has {blocks} [PLAN] blocks: more than one answer is a hedge; give "
+                f"exactly one plan")
+    return None
 
 
 _EBNF_UNSAFE = re.compile(r'["\\\x00-\x1f]')

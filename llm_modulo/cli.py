@@ -309,13 +309,16 @@ def validate(
         "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
                             "name (blocksworld, mystery_blocksworld, logistics, depots, "
                             "obfuscated_deceptive_logistics, ...).")] = None,
+    lenient: Annotated[bool, typer.Option(
+        "--lenient", help="Also read plans VAL's format refuses, line by line: 1. / Step 1: "
+                          "numbering, bullets, one Markdown fence, [PLAN] markers.")] = False,
 ) -> None:
-    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unsupported PDDL, 2 bad input."""
+    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unknown, 2 bad input."""
     from llm_modulo.validate_cmd import run_validate
 
     with errors_as_messages():
         code = run_validate(domain_file, problem_file, plan_file, verbose=verbose,
-                            as_json=as_json, templates=templates, out=out)
+                            as_json=as_json, templates=templates, out=out, lenient=lenient)
     raise typer.Exit(code)
 
 

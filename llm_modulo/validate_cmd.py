@@ -2,8 +2,12 @@
 
 Prints a report in the spirit of VAL's ("Plan valid", "Plan failed to
 execute", "Goal not satisfied", with the failing step and literals) and exits
-0 for a valid plan, 1 for an invalid one, 3 when the domain uses a feature the
-validator does not support (never a guess), 2 for unreadable input.
+0 for a valid plan, 1 for an invalid one, 3 when the answer is unknown (the
+domain uses a feature the validator does not support, or steps share a time
+stamp), 2 for unreadable input. The plan file is read in VAL's plan format
+(:mod:`verifiers.pddl.valplan`); ``--lenient`` also reads numbering, bullets,
+fences and markers line by line (:mod:`verifiers.pddl.plantext`). Every line is
+printed whole (never wrapped to the terminal's width).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from llm_modulo.errors import UsageError
 from verifiers.pddl.nl import Templates
 from verifiers.pddl.parse import parse_problem
 from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
-from verifiers.pddl.simulate import Task
+from verifiers.pddl.simulate import Issue, Task, time_text
 from verifiers.pddl.validator import STRUCTURAL, Report, cached_domain, state_text, validate
 from verifiers.plan import PlanVerifier
 
@@ -85,7 +89,7 @@ def _packaged_name(domain_text: str) -> str | None:
 
 
 def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_json: bool,
-                 templates: str | None, out: Console) -> int:
+                 templates: str | None, out: Console, lenient: bool = False) -> int:
     domain_text, problem_text = _read(domain, "domain"), _read(problem, "problem")
     plan_text = _read(plan, "plan")
     try:
@@ -97,17 +101,21 @@ def run_validate(domain: Path, problem: Path, plan: Path, *, verbose: bool, as_j
                 {"kind": "unsupported", "message": f"unsupported: {exc}", "location": None,
                  "data": {}}]})
         else:
-            out.print(f"Plan validity unknown: unsupported: {exc}", highlight=False, markup=False)
+            out.print(f"Plan validity unknown: unsupported: {exc}", highlight=False, markup=False,
+                      soft_wrap=True)
         return EXIT_UNKNOWN
     wanted = task.problem.domain_name
     if wanted and wanted != task.domain.name:
         sys.stderr.write(f"warning: the problem names domain {wanted}, the domain file is "
                          f"{task.domain.name}\n")
-    report = validate(task, plan_text, tpl, trace=verbose)
+    report = validate(task, plan_text, tpl, trace=verbose,
+                      form="val+lines" if lenient else "val")
     if as_json:
         _json(_verdict(report, verbose))
     else:
         _print_report(report, str(plan), verbose, out)
+    if report.undecided is not None:
+        return EXIT_UNKNOWN
     return EXIT_VALID if report.valid else EXIT_INVALID
 
 
@@ -117,10 +125,15 @@ def _json(payload: dict[str, Any]) -> None:
 
 
 def _verdict(report: Report, verbose: bool) -> dict[str, Any]:
+    undecided = report.undecided
+    critiques = [c.model_dump(mode="json") for c in report.critiques()]
+    if undecided is not None:
+        critiques = [{"kind": "undecided", "message": undecided, "location": None, "data": {}}]
     payload: dict[str, Any] = {
-        "status": "accept" if report.valid else "reject",
-        "valid": report.valid,
-        "critiques": [c.model_dump(mode="json") for c in report.critiques()],
+        "status": "unknown" if undecided is not None else
+        "accept" if report.valid else "reject",
+        "valid": None if undecided is not None else report.valid,
+        "critiques": critiques,
         "evidence": report.evidence(),
     }
     if verbose:
@@ -145,11 +158,11 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
     say(f"Plan size: {len(report.steps)}")
     failure = report.failure
     first_issue = report.result.issues[0] if report.result.issues else None
-    failed_at = None
-    if failure == "unmet_precondition" and first_issue is not None and first_issue.step:
-        failed_at = first_issue.step.index
     if verbose:
-        _print_trace(report, say, failed_at)
+        _print_trace(report, say, first_issue if failure == "unmet_precondition" else None)
+    if report.undecided is not None:
+        say(f"Plan validity unknown: {report.undecided}")
+        return
     critiques = report.critiques()
     if report.valid:
         cost = report.result.cost
@@ -177,11 +190,12 @@ def _print_report(report: Report, name: str, verbose: bool, out: Console) -> Non
         say(f"  {first.message}")
     else:
         step = first.data["step"]
+        at = time_text(first.data.get("time", step))
         say("Plan failed to execute")
         say(f"  at step {step}: {first.data['action']}")
         for lit in first.data.get("literals", []):
             say(f"  unsatisfied precondition: {lit}")
-        advice = [f"{first.data['action']} has an unsatisfied precondition at time {step}"]
+        advice = [f"{first.data['action']} has an unsatisfied precondition at time {at}"]
         advice += [_set_advice(lit) for lit in first.data.get("literals", [])]
     if advice:
         say()
@@ -208,17 +222,17 @@ def _set_advice(literal: str) -> str:
     return f"(Make {literal} true)"
 
 
-def _print_trace(report: Report, say: Callable[[str], None], failed_at: int | None
-                 ) -> None:
-    states = report.result.states
-    if not states:
+def _print_trace(report: Report, say: Callable[[str], None], failed: Issue | None) -> None:
+    """VAL's ``-v`` trace: each happening's time, the state after each step, the failure."""
+    result = report.result
+    if not result.states:
         return
-    say("Initial state: " + " ".join(state_text(states[0])))
-    for step, state in zip(report.steps, states[1:], strict=False):
-        say(f"Checking next happening (time {step.index})")
-        if step.index == failed_at:
-            say("Plan failed because of unsatisfied precondition in:")
-            say(step.text)
-            say("")
-            return
+    say("Initial state: " + " ".join(state_text(result.states[0])))
+    for (t, step), state in zip(result.order, result.states[1:], strict=False):
+        say(f"Checking next happening (time {time_text(t)})")
         say(f"State after step {step.index} {step.text}: " + " ".join(state_text(state)))
+    if failed is not None and failed.step is not None and failed.time is not None:
+        say(f"Checking next happening (time {time_text(failed.time)})")
+        say("Plan failed because of unsatisfied precondition in:")
+        say(failed.step.text)
+        say("")

@@ -157,11 +157,26 @@ def test_the_verifier_accepts_and_rejects_through_the_worker_pool() -> None:
 
 def test_plan_text_formats() -> None:
     text = ("; a plan in IPC style\n0: (light-all r1) [1]\n\n1: (PICK r1 ball1 hall)\n"
-            "(move r1 hall kitchen) (drop r1 ball1 kitchen) ; two on a line\n"
+            "2: (move r1 hall kitchen) 3: (drop r1 ball1 kitchen) ; two on a line\n"
             "; cost = 4 (unit cost)\n")
+    for form in ("lines", "val", "val+lines"):
+        report = validate(TASK, text, form=form)  # type: ignore[arg-type]
+        assert report.valid and [s.index for s in report.steps] == [1, 2, 3, 4]
+        assert report.steps[3].line == 5 and report.steps[3].time == 3
+    unstamped = ("(light-all r1)\n(PICK r1 ball1 hall) (move r1 hall kitchen)\n"
+                 "(drop r1 ball1 kitchen)")
+    assert validate(TASK, unstamped).valid
+
+
+def test_unstamped_steps_are_timed_1_2_3_as_in_val() -> None:
+    """VAL gives unstamped steps the times 1, 2, ... counting only them: `(move ...)` after
+    `1: (pick ...)` is at time 1 too, so the two are one happening: UNKNOWN, never a guess."""
+    text = ("0: (light-all r1)\n1: (pick r1 ball1 hall)\n(move r1 hall kitchen)\n"
+            "(drop r1 ball1 kitchen)\n")
     report = validate(TASK, text)
-    assert report.valid and [s.index for s in report.steps] == [1, 2, 3, 4]
-    assert report.steps[3].line == 5
+    assert not report.valid and report.undecided is not None
+    assert "`(pick r1 ball1 hall)` (line 2), `(move r1 hall kitchen)` (line 3)" in \
+        report.undecided and "same time 1" in report.undecided
 
 
 def test_a_line_that_is_no_action_is_rejected_with_its_line() -> None:
@@ -187,3 +202,160 @@ def test_unsupported_features_are_unknown_never_a_guess() -> None:
     assert result.status is Status.UNKNOWN
     assert result.critiques[0].kind == "unsupported"
     assert ":durative-actions" in result.critiques[0].message
+
+
+# -- time stamps, VAL's plan-file format, lexing, hedges (issue 11, items 9-11) ------------
+
+MICONIC = load_task((DATA / "miconic-domain.pddl").read_text(),
+                    (DATA / "miconic-problem.pddl").read_text())
+MIC_PLAN = ["(board f0 p0)", "(up f0 f1)", "(depart f1 p0)"]
+
+#: name -> (plan text, form, verdict: "valid" / "undecided" / the failure kind)
+TIMED: dict[str, tuple[str, str, str]] = {
+    # VAL orders by the stamps: depart runs first, at time 0, and cannot (the issue's case)
+    "stamps out of file order: depart at time 0 fails":
+        ("1: (board f0 p0)\n2: (up f0 f1)\n0: (depart f1 p0)\n", "lines", "unmet_precondition"),
+    "the same through VAL's format":
+        ("1: (board f0 p0)\n2: (up f0 f1)\n0: (depart f1 p0)\n", "val", "unmet_precondition"),
+    "a shuffled file whose stamps are in order is valid":
+        ("2: (up f0 f1)\n3: (depart f1 p0)\n1: (board f0 p0)\n", "val", "valid"),
+    "the shuffled file, line reader": ("2: (up f0 f1)\n3: (depart f1 p0)\n1: (board f0 p0)\n",
+                                       "lines", "valid"),
+    "1.0 and 1. are the same time; depart cannot run in the state before it":
+        ("0.5: (board f0 p0)\n1.0: (up f0 f1)\n1.: (depart f1 p0)\n", "val",
+         "unmet_precondition"),
+    "fractional stamps in order": ("0.5: (board f0 p0)\n1.0: (up f0 f1)\n1.5: (depart f1 p0)\n",
+                                   "val", "valid"),
+    "negative stamps sort first": ("1: (up f0 f1)\n2: (depart f1 p0)\n-3: (board f0 p0)\n",
+                                   "val", "valid"),
+    "equal stamps whose preconditions hold: VAL's mutex rule is not implemented":
+        ("1: (board f0 p0)\n1: (up f0 f1)\n2: (depart f1 p0)\n", "val", "undecided"),
+    "equal stamps with a false precondition: fails as in VAL (checked in one state)":
+        ("1: (board f0 p0)\n1: (depart f1 p0)\n2: (up f0 f1)\n", "val", "unmet_precondition"),
+    "stamps 0.0005 apart are one happening (VAL's tolerance 0.01 / 10)":
+        ("1: (board f0 p0)\n1.0005: (up f0 f1)\n2: (depart f1 p0)\n", "val", "undecided"),
+    "stamps 0.002 apart are two": ("1: (board f0 p0)\n1.002: (up f0 f1)\n2: (depart f1 p0)\n",
+                                   "val", "valid"),
+    "a stamped step and the first unstamped one share time 1":
+        ("1: (board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n", "val", "undecided"),
+    "unstamped steps count 1, 2, ... on their own: 0: then two unstamped":
+        ("0: (board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n", "val", "valid"),
+    "an unstamped step runs before a later stamp: (depart) at 1, (up) at 5":
+        ("0: (board f0 p0)\n5: (up f0 f1)\n(depart f1 p0)\n", "val", "unmet_precondition"),
+    "a huge stamp is refused, not ordered": ("1: (board f0 p0)\n99999999999: (up f0 f1)\n"
+                                             "3: (depart f1 p0)\n", "val", "undecided"),
+    "a duration [1] is read and ignored": ("0: (board f0 p0) [1]\n1: (up f0 f1) [1.5]\n"
+                                           "2: (depart f1 p0) [1]\n", "val", "valid"),
+    "two durations are VAL's syntax error": ("(board f0 p0) [1] [2]\n(up f0 f1)\n"
+                                             "(depart f1 p0)\n", "val", "unparseable"),
+    "two durations, line reader": ("(board f0 p0) [1] [2]\n(up f0 f1)\n(depart f1 p0)\n",
+                                   "lines", "unparseable"),
+    "several stamped steps on a line": ("0: (board f0 p0) 1: (up f0 f1) 2: (depart f1 p0)",
+                                        "lines", "valid"),
+    # VAL's plan-file format, exactly
+    "1. numbering is VAL's Bad plan description":
+        ("1. (board f0 p0)\n2. (up f0 f1)\n3. (depart f1 p0)\n", "val", "unparseable"),
+    "1. numbering, leniently": ("1. (board f0 p0)\n2. (up f0 f1)\n3. (depart f1 p0)\n",
+                                "val+lines", "valid"),
+    "a bare ``` fence: VAL's lexer skips backticks":
+        ("```\n(board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n```\n", "val", "valid"),
+    "a ```pddl fence: the word pddl is a stray name to VAL":
+        ("```pddl\n(board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n```\n", "val", "unparseable"),
+    "a ```pddl fence, leniently": ("```pddl\n(board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n```\n",
+                                   "val+lines", "valid"),
+    "a ```pddl fence, line reader": ("```pddl\n(board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n```",
+                                     "lines", "valid"),
+    "two fenced blocks are a hedge": ("```\n(board f0 p0)\n```\n```\n(up f0 f1)\n```\n",
+                                      "lines", "unparseable"),
+    "two [PLAN] blocks are a hedge": ("[PLAN]\n(board f0 p0)\n[PLAN END]\n[PLAN]\n(up f0 f1)\n"
+                                      "[PLAN END]\n", "lines", "unparseable"),
+    "a \\ line continuation: VAL skips the backslash":
+        ("(board f0 p0)\n(up f0 \\\n f1)\n(depart f1 p0)\n", "val", "valid"),
+    "a \\ line continuation, line reader":
+        ("(board f0 p0)\n(up f0 \\\n f1)\n(depart f1 p0)\n", "lines", "valid"),
+    "a step over two lines, VAL's format": ("(board f0\n p0) (up f0 f1) (depart f1 p0)", "val",
+                                            "valid"),
+    "non-ASCII and stray characters are skipped by VAL's lexer":
+        ('"(board f0 p0)", (up f0 f1)\u00a0\n`(depart f1 p0)`', "val", "valid"),
+    "a `time N` line (a planner's run time) is part of VAL's format":
+        ("time 0.25\n(board f0 p0)\n(up f0 f1)\n(depart f1 p0)\n", "val", "valid"),
+    "a keyword as a name is VAL's syntax error": ("(board f0 p0)\n(up f0 and)\n", "val",
+                                                  "unparseable"),
+    "`.5:` is no VAL number": (".5: (board f0 p0)\n", "val", "unparseable"),
+    # an extra argument: VAL accepts it (its plan type check never compares the counts);
+    # we refuse it, a wrong arity (documented)
+    "an extra argument is refused": ("(board f0 p0 p0)\n(up f0 f1)\n(depart f1 p0)\n", "val",
+                                     "wrong_arity"),
+}
+
+
+@pytest.mark.parametrize("name", TIMED)
+def test_time_stamps_and_plan_formats(name: str) -> None:
+    text, form, verdict = TIMED[name]
+    report = validate(MICONIC, text, form=form)  # type: ignore[arg-type]
+    if verdict == "valid":
+        assert report.valid, report.critiques()[:1]
+    elif verdict == "undecided":
+        assert not report.valid and report.undecided is not None
+        assert report.critiques() == []
+    else:
+        assert not report.valid and report.undecided is None
+        assert report.failure == verdict, [c.message for c in report.critiques()]
+
+
+def test_the_issue_plan_fails_at_time_0_with_vals_words() -> None:
+    report = validate(MICONIC, TIMED["stamps out of file order: depart at time 0 fails"][0],
+                      form="val")
+    first = report.critiques()[0]
+    assert first.kind == "unmet_precondition" and first.data["time"] == 0
+    assert first.message.startswith("step 3 `(depart f1 p0)` is not executable at time 0 "
+                                    "because `(lift-at f1)` and `(boarded p0)` are false")
+    assert report.result.executed == 0
+
+
+def test_the_verifier_honours_stamps_and_refuses_simultaneous_steps() -> None:
+    problem = Problem(domain="pddl", payload={
+        "domain": (DATA / "miconic-domain.pddl").read_text(),
+        "problem": (DATA / "miconic-problem.pddl").read_text(), "templates": None})
+    verdicts = {
+        ("1: (board f0 p0)", "2: (up f0 f1)", "0: (depart f1 p0)"): Status.REJECT,
+        ("2: (up f0 f1)", "3: (depart f1 p0)", "1: (board f0 p0)"): Status.ACCEPT,
+        ("1: (board f0 p0)", "1: (up f0 f1)", "2: (depart f1 p0)"): Status.UNKNOWN,
+        ("1: (board f0 p0)", "1: (depart f1 p0)", "2: (up f0 f1)"): Status.REJECT,
+    }
+    for plan, status in verdicts.items():
+        result = PlanVerifier().check(problem, Candidate(raw="", answer={"plan": list(plan)}))
+        assert result.status is status, (plan, result)
+    unknown = PlanVerifier().check(problem, Candidate(raw="", answer={"plan": [
+        "1: (board f0 p0)", "1: (up f0 f1)"]}))
+    assert "same time 1" in unknown.critiques[0].message
+
+
+def test_zenotravel_style_names_glued_to_variables_are_read() -> None:
+    task = load_task((DATA / "zeno-domain.pddl").read_text(),
+                     (DATA / "zeno-problem.pddl").read_text())
+    assert task.domain.actions["refuel"].pre.text({}).startswith("(and (aircraft ?a)")
+    plan = ["(board person1 plane1 city0)", "(refuel plane1 city0 fl0 fl1)",
+            "(fly plane1 city0 city1 fl1 fl0)", "(debark person1 plane1 city1)"]
+    assert validate(task, plan).valid
+    assert not validate(task, plan[1:]).valid
+
+
+@pytest.mark.parametrize("problem,line,fragment", [
+    ("(define (problem q) (:domain miconic)\n(:objects p0 f0)\n(:init\n (floor f0)\n"
+     " (flor f0))\n(:goal (served p0)))", 5, "undeclared predicate `flor`"),
+    ("(define (problem q) (:domain miconic)\n(:objects p0 f0)\n(:init (floor f0))\n"
+     "(:goal (and (served p0)\n  (served p9))))", 5, "`p9` is not a declared object"),
+    ("(define (problem q) (:domain miconic)\n(:objects p0 f0)\n(:init (floor f0))\n"
+     "(:goal (and (served p0)\n  (lift-at f0 f0))))", 5, "`lift-at` takes 1 argument"),
+    ("(define (problem q) (:domain miconic)\n(:objects p0 f0)\n(:init (floor ? f0))\n"
+     "(:goal (served p0)))", 3, "`?` must be followed by a variable name"),
+    ("(define (problem q) (:domain miconic)\n(:objects p0 f0)\n\n(:init (floor f0))\n"
+     "(:init (floor f0))\n(:goal (served p0)))", 5, ":init is given twice"),
+])
+def test_problem_errors_name_the_line(problem: str, line: int, fragment: str) -> None:
+    from verifiers.pddl.sexpr import PDDLError
+
+    with pytest.raises(PDDLError) as caught:
+        load_task((DATA / "miconic-domain.pddl").read_text(), problem)
+    assert f"line {line}" in str(caught.value) and fragment in str(caught.value), caught.value

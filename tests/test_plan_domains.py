@@ -300,3 +300,54 @@ def test_pddl_domain_with_packaged_templates_reads_english() -> None:
     plan = ["unstack the blue block from on top of the orange block", "put down the blue block",
             "pick up the orange block", "stack the orange block on top of the blue block"]
     assert verdict_of(dom, problem, plan).status is Status.ACCEPT
+
+
+@pytest.mark.parametrize("reply,why", [
+    ('```json\n{"plan": ["(pick-up a)"]}\n```\n```json\n{"plan": ["(pick-up b)"]}\n```',
+     "2 fenced blocks"),
+    ('{"plan": ["(pick-up a)"]} or else {"plan": ["(pick-up b)"]}', '"plan" 2 times'),
+    ('{"plan": ["(pick-up a)"], "plan": ["(pick-up b)"]}', '"plan" 2 times'),
+    ("[PLAN]\n(pick-up a)\n[PLAN END]\nOr:\n[PLAN]\n(pick-up b)\n[PLAN END]", "2 [PLAN] blocks"),
+    ("```\n(pick-up a)\n```\nor\n```\n(pick-up b)\n```", "2 fenced blocks"),
+])
+def test_a_reply_with_several_plans_is_a_hedge(reply: str, why: str) -> None:
+    problem = BW.parse_problem({"blocks": 3, "seed": 0})
+    candidate = BW.parse_candidate(problem, reply)
+    assert candidate.answer is None and candidate.parse_error is not None
+    assert why in candidate.parse_error and "hedge" in candidate.parse_error
+    result = VERIFIER.check(problem, candidate)
+    assert result.status is Status.REJECT and "hedge" in result.critiques[0].message
+
+
+def test_one_fenced_plan_in_prose_is_extracted() -> None:
+    problem = BW.parse_problem({"blocks": 3, "seed": 0})
+    plan = blocksworld_plan(problem)
+    reply = ("Here is my plan:\n```pddl\n" + "\n".join(f"{i}. {s}" for i, s in
+                                                        enumerate(plan, 1)) + "\n```\nDone.")
+    candidate = BW.parse_candidate(problem, reply)
+    assert candidate.answer == {"plan": [f"{i}. {s}" for i, s in enumerate(plan, 1)]}
+    assert VERIFIER.check(problem, candidate).status is Status.ACCEPT
+
+
+def test_validate_is_vals_format_unless_lenient_and_unknown_exits_3(tmp_path: Path) -> None:
+    domain, problem = DATA / "miconic-domain.pddl", DATA / "miconic-problem.pddl"
+    plan = tmp_path / "plan"
+    plan.write_text("1. (board f0 p0)\n2. (up f0 f1)\n3. (depart f1 p0)\n")
+    strict = cli("validate", str(domain), str(problem), str(plan))
+    assert strict.returncode == 1 and "Bad plan description!" in strict.stdout
+    assert "is not in VAL's plan format" in strict.stdout
+    lenient = cli("validate", "--lenient", str(domain), str(problem), str(plan))
+    assert lenient.returncode == 0 and "Plan valid" in lenient.stdout
+    plan.write_text("1: (board f0 p0)\n1: (up f0 f1)\n2: (depart f1 p0)\n")
+    unknown = cli("validate", str(domain), str(problem), str(plan))
+    assert unknown.returncode == 3, unknown.stdout
+    line = next(x for x in unknown.stdout.splitlines() if x.startswith("Plan validity unknown"))
+    assert len(line) > 80 and line.endswith("does not implement")  # piped: never wrapped
+    as_json = json.loads(cli("validate", "--json", str(domain), str(problem), str(plan)).stdout)
+    assert as_json["status"] == "unknown" and as_json["valid"] is None
+    plan.write_text("1: (board f0 p0)\n2: (up f0 f1)\n0: (depart f1 p0)\n")
+    bad = cli("validate", "-v", str(domain), str(problem), str(plan))
+    assert bad.returncode == 1
+    assert "(depart f1 p0) has an unsatisfied precondition at time 0" in bad.stdout
+    assert "Checking next happening (time 0)\nPlan failed because of unsatisfied " \
+           "precondition in:\n(depart f1 p0)" in bad.stdout

@@ -4,7 +4,9 @@ A problem's payload holds the PDDL domain and problem texts and, for domains
 whose plans may be written in English, the PlanBench-style templates (a
 packaged template set's name, or an inline mapping). ACCEPT only when every
 step parses, names a declared action with the right arity and well-typed
-objects, is executable, and the goal holds at the end.
+objects, is executable, and the goal holds at the end. Time stamps order the
+steps as in VAL; steps at the same time are UNKNOWN unless one of them cannot
+run (VAL's mutual-exclusion rule for them is not implemented).
 """
 
 from __future__ import annotations
@@ -68,4 +70,6 @@ class PlanVerifier(Verifier):
         report = validate(task, lines, templates)
         if report.valid:
             return CheckResult.accept(**report.evidence())
+        if report.undecided is not None:
+            return CheckResult.unknown(report.undecided, kind="undecided", **report.evidence())
         return CheckResult.reject(*report.critiques(), **report.evidence())

@@ -5,7 +5,8 @@ Supported: STRIPS, ``:typing`` (hierarchies and ``either``), constants,
 ``:existential-preconditions``, ``:universal-preconditions``,
 ``:conditional-effects`` (so ``:adl``), and ``:action-costs`` (the plan cost is
 reported). Anything else raises :class:`UnsupportedPDDL`; malformed files
-raise :class:`PDDLError` with a one-line reason.
+raise :class:`PDDLError` with a one-line reason naming the line (that of the
+innermost parenthesised expression the problem is in).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from verifiers.pddl.formula import (
     Truth,
 )
 from verifiers.pddl.model import Action, DomainDef, Effect, Literal, ProblemDef
-from verifiers.pddl.sexpr import PDDLError, SExpr, UnsupportedPDDL, read, render
+from verifiers.pddl.sexpr import PDDLError, SExpr, UnsupportedPDDL, located, read, render
 
 SUPPORTED_REQUIREMENTS = frozenset({
     ":strips", ":typing", ":negative-preconditions", ":equality",
@@ -52,7 +53,10 @@ def _name(x: SExpr, what: str) -> str:
     return x
 
 
-def _define(text: str, kind: str) -> tuple[str, list[tuple[str, list[SExpr]]]]:
+Section = tuple[str, list[SExpr], SExpr]  # (:key, body, the whole section for its line)
+
+
+def _define(text: str, kind: str) -> tuple[str, list[Section]]:
     """``(define (kind name) sections...)`` -> (name, sections)."""
     exprs = read(text, f"{kind} file")
     if len(exprs) != 1 or not isinstance(exprs[0], list) or not exprs[0] \
@@ -62,16 +66,18 @@ def _define(text: str, kind: str) -> tuple[str, list[tuple[str, list[SExpr]]]]:
     if not (isinstance(head, list) and len(head) == 2 and head[0] == kind
             and isinstance(head[1], str)):
         found = "nothing" if head is None else f"`{render(head)}`"
-        raise PDDLError(f"expected ({kind} NAME) after define, found {found}")
-    sections: list[tuple[str, list[SExpr]]] = []
+        raise located(PDDLError(f"expected ({kind} NAME) after define, found {found}"),
+                      exprs[0])
+    sections: list[Section] = []
     seen: set[str] = set()
     for s in exprs[0][2:]:
         if not (isinstance(s, list) and s and isinstance(s[0], str) and s[0].startswith(":")):
-            raise PDDLError(f"{kind} {head[1]}: expected a (:section ...), found `{render(s)}`")
+            raise located(PDDLError(f"{kind} {head[1]}: expected a (:section ...), found "
+                                    f"`{render(s)}`"), exprs[0] if isinstance(s, str) else s)
         if s[0] in seen and s[0] not in _REPEATABLE:
-            raise PDDLError(f"{kind} {head[1]}: section {s[0]} is given twice")
+            raise located(PDDLError(f"{kind} {head[1]}: section {s[0]} is given twice"), s)
         seen.add(s[0])
-        sections.append((s[0], s[1:]))
+        sections.append((s[0], s[1:], s))
     return head[1], sections
 
 
@@ -152,6 +158,13 @@ class _Scope:
 
     def atom(self, x: list[SExpr], variables: frozenset[str], where: str) -> tuple[str,
                                                                                   tuple[str, ...]]:
+        try:
+            return self._atom(x, variables, where)
+        except PDDLError as exc:
+            raise located(exc, x) from None
+
+    def _atom(self, x: list[SExpr], variables: frozenset[str], where: str) -> tuple[str,
+                                                                                   tuple[str, ...]]:
         pred = _name(x[0], "predicate")
         if pred not in self.predicates:
             raise PDDLError(f"{where}: undeclared predicate `{pred}` in `{render(x)}`")
@@ -162,6 +175,12 @@ class _Scope:
         return pred, tuple(self.term(t, variables, where) for t in x[1:])
 
     def params(self, items: SExpr, variables: frozenset[str], where: str) -> Params:
+        try:
+            return self._params(items, where)
+        except PDDLError as exc:
+            raise located(exc, items) from None
+
+    def _params(self, items: SExpr, where: str) -> Params:
         params = tuple(typed_list(_expect_list(items, "parameter list"), where))
         for v, t in params:
             if not v.startswith("?"):
@@ -170,6 +189,12 @@ class _Scope:
         return params
 
     def formula(self, x: SExpr, variables: frozenset[str], where: str) -> Formula:
+        try:
+            return self._formula(x, variables, where)
+        except PDDLError as exc:
+            raise located(exc, x) from None
+
+    def _formula(self, x: SExpr, variables: frozenset[str], where: str) -> Formula:
         x = _expect_list(x, "formula")
         if not x:
             return Truth(True)
@@ -210,6 +235,13 @@ class _Scope:
 
     def effects(self, x: SExpr, params: Params, cond: Formula | None, variables: frozenset[str],
                 where: str, out: list[Effect]) -> None:
+        try:
+            self._effects(x, params, cond, variables, where, out)
+        except PDDLError as exc:
+            raise located(exc, x) from None
+
+    def _effects(self, x: SExpr, params: Params, cond: Formula | None,
+                 variables: frozenset[str], where: str, out: list[Effect]) -> None:
         x = _expect_list(x, "effect")
         if not x:
             return
@@ -276,54 +308,69 @@ def parse_domain(text: str) -> DomainDef:
     predicates: dict[str, Params] = {"=": (("?a", frozenset({_OBJECT})),
                                            ("?b", frozenset({_OBJECT})))}
     functions: dict[str, Params] = {}
-    raw_actions: list[list[SExpr]] = []
-    for key, body in sections:
-        if key == ":requirements":
-            requirements = _check_requirements((_name(r, "requirement") for r in body), where)
-        elif key == ":types":
-            for t, parents in typed_list(body, f"{where} :types"):
-                types.setdefault(t, set()).update(parents)
-                for parent in parents:
-                    types.setdefault(parent, set())
-        elif key == ":constants":
-            for c, ctypes in typed_list(body, f"{where} :constants"):
-                constants[c] = _declare(c, ctypes, constants.get(c), where)
-        elif key == ":predicates":
-            for decl in body:
-                pdecl = _expect_list(decl, "predicate declaration")
-                pname = _name(pdecl[0] if pdecl else "", "predicate")
-                if pname in predicates:
-                    raise PDDLError(f"{where}: predicate {pname} is declared twice")
-                predicates[pname] = tuple(typed_list(pdecl[1:], f"{where} predicate {pname}"))
-        elif key == ":functions":
-            for f in body:
-                if isinstance(f, str):
-                    continue  # the "- number" type annotations between declarations
-                fname = _name(f[0] if f else "", "function")
-                functions[fname] = tuple(typed_list(f[1:], f"{where} function {fname}"))
-            if functions and ":action-costs" not in requirements:
-                raise UnsupportedPDDL(f"{where} declares :functions (numeric fluents), which "
-                                      f"this validator does not support")
-        elif key == ":action":
-            raw_actions.append(body)
-        elif key in (":durative-action", ":derived", ":process", ":event", ":constraints"):
-            what = {":durative-action": "durative actions", ":derived": "derived predicates",
-                    ":constraints": "constraints"}.get(key, "PDDL+ processes and events")
-            raise UnsupportedPDDL(f"{where} uses {what} ({key}), which this validator does not "
-                                  f"support")
-        else:
-            raise PDDLError(f"{where}: unknown section {key}")
-    ancestors = _ancestors(types, where)
+    raw_actions: list[SExpr] = []
+    nodes = {key: node for key, _, node in sections}
+    for key, body, node in sections:
+        try:
+            if key == ":requirements":
+                requirements = _check_requirements((_name(r, "requirement") for r in body),
+                                                   where)
+            elif key == ":types":
+                for t, parents in typed_list(body, f"{where} :types"):
+                    types.setdefault(t, set()).update(parents)
+                    for parent in parents:
+                        types.setdefault(parent, set())
+            elif key == ":constants":
+                for c, ctypes in typed_list(body, f"{where} :constants"):
+                    constants[c] = _declare(c, ctypes, constants.get(c), where)
+            elif key == ":predicates":
+                for decl in body:
+                    pdecl = _expect_list(decl, "predicate declaration")
+                    pname = _name(pdecl[0] if pdecl else "", "predicate")
+                    if pname in predicates:
+                        raise located(PDDLError(f"{where}: predicate {pname} is declared twice"),
+                                      decl)
+                    predicates[pname] = tuple(typed_list(pdecl[1:],
+                                                         f"{where} predicate {pname}"))
+            elif key == ":functions":
+                for f in body:
+                    if isinstance(f, str):
+                        continue  # the "- number" type annotations between declarations
+                    fname = _name(f[0] if f else "", "function")
+                    functions[fname] = tuple(typed_list(f[1:], f"{where} function {fname}"))
+                if functions and ":action-costs" not in requirements:
+                    raise UnsupportedPDDL(f"{where} declares :functions (numeric fluents), "
+                                          f"which this validator does not support")
+            elif key == ":action":
+                raw_actions.append(node)
+            elif key in (":durative-action", ":derived", ":process", ":event", ":constraints"):
+                what = {":durative-action": "durative actions", ":derived": "derived predicates",
+                        ":constraints": "constraints"}.get(key, "PDDL+ processes and events")
+                raise UnsupportedPDDL(f"{where} uses {what} ({key}), which this validator "
+                                      f"does not support")
+            else:
+                raise PDDLError(f"{where}: unknown section {key}")
+        except PDDLError as exc:
+            raise located(exc, node) from None
+    try:
+        ancestors = _ancestors(types, where)
+    except PDDLError as exc:
+        raise located(exc, nodes.get(":types", "")) from None
     for c, ctypes in constants.items():
         for x in ctypes:
             if x not in ancestors:
-                raise PDDLError(f"{where}: constant {c} has undeclared type `{x}`")
+                raise located(PDDLError(f"{where}: constant {c} has undeclared type `{x}`"),
+                              nodes.get(":constants", ""))
     dom = DomainDef(name, requirements, ancestors, constants, predicates, {}, functions)
     scope = _Scope(dom, predicates, constants, ancestors)
-    for body in raw_actions:
-        action = _action(body, scope, where)
-        if action.name in dom.actions:
-            raise PDDLError(f"{where}: action {action.name} is defined twice")
+    for node in raw_actions:
+        assert isinstance(node, list)
+        try:
+            action = _action(node[1:], scope, where)
+            if action.name in dom.actions:
+                raise PDDLError(f"{where}: action {action.name} is defined twice")
+        except PDDLError as exc:
+            raise located(exc, node) from None
         dom.actions[action.name] = action
     return dom
 
@@ -380,54 +427,62 @@ def parse_problem(text: str, domain: DomainDef) -> ProblemDef:
     domain_name = ""
     objects: dict[str, frozenset[str]] = dict(domain.constants)
     raw_init: list[SExpr] = []
+    init_node: SExpr = ""
     raw_goal: SExpr | None = None
-    for key, body in sections:
-        if key == ":domain":
-            domain_name = _name(body[0] if body else "", "domain")
-        elif key == ":requirements":
-            _check_requirements((_name(r, "requirement") for r in body), where)
-        elif key == ":objects":
-            for o, t in typed_list(body, f"{where} :objects"):
-                for x in t:
-                    if x not in domain.types:
-                        raise PDDLError(f"{where}: object {o} has undeclared type `{x}`")
-                objects[o] = _declare(o, t, objects.get(o), where)
-        elif key == ":init":
-            raw_init = body
-        elif key == ":goal":
-            if len(body) != 1:
-                raise PDDLError(f"{where}: :goal takes one formula")
-            raw_goal = body[0]
-        elif key == ":metric":
-            continue  # does not change validity; the cost is reported as computed
-        elif key == ":constraints":
-            raise UnsupportedPDDL(f"{where} uses :constraints, which this validator does not "
-                                  f"support")
-        else:
-            raise PDDLError(f"{where}: unknown section {key}")
+    for key, body, node in sections:
+        try:
+            if key == ":domain":
+                domain_name = _name(body[0] if body else "", "domain")
+            elif key == ":requirements":
+                _check_requirements((_name(r, "requirement") for r in body), where)
+            elif key == ":objects":
+                for o, t in typed_list(body, f"{where} :objects"):
+                    for x in t:
+                        if x not in domain.types:
+                            raise PDDLError(f"{where}: object {o} has undeclared type `{x}`")
+                    objects[o] = _declare(o, t, objects.get(o), where)
+            elif key == ":init":
+                raw_init, init_node = body, node
+            elif key == ":goal":
+                if len(body) != 1:
+                    raise PDDLError(f"{where}: :goal takes one formula")
+                raw_goal = body[0]
+            elif key == ":metric":
+                continue  # does not change validity; the cost is reported as computed
+            elif key == ":constraints":
+                raise UnsupportedPDDL(f"{where} uses :constraints, which this validator "
+                                      f"does not support")
+            else:
+                raise PDDLError(f"{where}: unknown section {key}")
+        except PDDLError as exc:
+            raise located(exc, node) from None
     if raw_goal is None:
-        raise PDDLError(f"{where} has no :goal")
+        raise PDDLError(f"{where} has no :goal")  # the whole file: no line to name
     scope = _Scope(domain, domain.predicates, objects, domain.types)
     init: set[tuple[str, ...]] = set()
     numeric: dict[tuple[str, ...], float] = {}
     for raw_fact in raw_init:
-        fact = _expect_list(raw_fact, "initial fact")
-        if fact and fact[0] == "=" and len(fact) == 3 and isinstance(fact[1], list):
-            f = fact[1]
-            if not f or not isinstance(f[0], str) or f[0] not in domain.functions \
-                    or not isinstance(fact[2], str):
-                raise UnsupportedPDDL(f"{where}: numeric fact `{render(fact)}` is not supported")
-            try:
-                numeric[(str(f[0]), *(scope.term(t, frozenset(), where) for t in f[1:]))] = \
-                    float(fact[2])
-            except ValueError:
-                raise PDDLError(f"{where}: `{render(fact)}` is not a number") from None
-            continue
-        if fact and fact[0] in ("at", "not") and str(fact[0]) not in domain.predicates:
-            raise UnsupportedPDDL(f"{where}: initial fact `{render(fact)}` is not supported")
-        if not fact:
-            raise PDDLError(f"{where}: empty initial fact ()")
-        pred, args = scope.atom(fact, frozenset(), f"{where} :init")
-        init.add((pred, *args))
+        try:
+            fact = _expect_list(raw_fact, "initial fact")
+            if fact and fact[0] == "=" and len(fact) == 3 and isinstance(fact[1], list):
+                f = fact[1]
+                if not f or not isinstance(f[0], str) or f[0] not in domain.functions \
+                        or not isinstance(fact[2], str):
+                    raise UnsupportedPDDL(f"{where}: numeric fact `{render(fact)}` is not "
+                                          f"supported")
+                try:
+                    numeric[(str(f[0]), *(scope.term(t, frozenset(), where) for t in f[1:]))] = \
+                        float(fact[2])
+                except ValueError:
+                    raise PDDLError(f"{where}: `{render(fact)}` is not a number") from None
+                continue
+            if fact and fact[0] in ("at", "not") and str(fact[0]) not in domain.predicates:
+                raise UnsupportedPDDL(f"{where}: initial fact `{render(fact)}` is not supported")
+            if not fact:
+                raise PDDLError(f"{where}: empty initial fact ()")
+            pred, args = scope.atom(fact, frozenset(), f"{where} :init")
+            init.add((pred, *args))
+        except PDDLError as exc:
+            raise located(located(exc, raw_fact), init_node) from None
     goal = scope.formula(raw_goal, frozenset(), f"{where} goal")
     return ProblemDef(name, domain_name, objects, frozenset(init), goal, numeric)

@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from llm_modulo.types import Critique
 from verifiers.pddl.formula import Atom, atom_text
@@ -18,7 +19,13 @@ from verifiers.pddl.model import DomainDef
 from verifiers.pddl.nl import NLReader, Templates
 from verifiers.pddl.parse import parse_domain, parse_problem
 from verifiers.pddl.plantext import LineError, parse_plan
-from verifiers.pddl.simulate import Issue, Result, Step, Task
+from verifiers.pddl.simulate import Issue, Result, Step, Task, time_text
+from verifiers.pddl.valplan import parse_val_plan
+
+#: how plan text is read: ``lines`` (leniently, line by line, for model output), ``val``
+#: (VAL's plan-file format exactly; with templates, an English plan of bare lines),
+#: ``val+lines`` (VAL's format, else ``lines``)
+PlanForm = Literal["lines", "val", "val+lines"]
 
 AFTER_FAILURE = " (assuming the earlier failed steps had taken effect)"
 #: failures VAL finds before running the plan ("Bad plan description!")
@@ -56,6 +63,13 @@ class Report:
         return not self.line_errors and self.result.valid
 
     @property
+    def undecided(self) -> str | None:
+        """Why the plan is neither valid nor invalid (an UNKNOWN), or None."""
+        if self.line_errors or self.result.issues:
+            return None
+        return self.result.undecided
+
+    @property
     def failure(self) -> str | None:
         """VAL's failure kind: ``unparseable``, ``unknown_action`` ... ``unmet_goal``.
 
@@ -80,9 +94,11 @@ class Report:
                 if e.line else e.reason, location=f"line {e.line}" if e.line else None,
                 data={"line": e.line})))
         for n, issue in enumerate(self.result.issues):
-            line = issue.step.line if issue.step is not None else float("inf")
+            # the plan's form in file order; what running it finds in the order it ran
+            structural = issue.kind in STRUCTURAL
+            line = issue.step.line if issue.step is not None and structural else n + 1
             for c in self.issue_critiques(issue):
-                keyed.append((issue.kind not in STRUCTURAL, line, n + 1, c))
+                keyed.append((not structural, line, n + 1, c))
         keyed.sort(key=lambda x: x[:3])
         return [c for *_, c in keyed]
 
@@ -117,13 +133,17 @@ class Report:
         step = issue.step
         assert step is not None
         data |= {"step": step.index, "action": step.text, "line": step.line}
+        if issue.time is not None:
+            data["time"] = issue.time
         name = self._step_name(step)
         domain = self.task.domain
         if issue.kind == "unmet_precondition":
             lits = [self._gloss(x) for x in issue.literals]
             joined = lits[0] if len(lits) == 1 else ", ".join(lits[:-1]) + " and " + lits[-1]
             verb = "is" if len(lits) == 1 else "are"
-            msg = f"{name} is not executable because {joined} {verb} false"
+            when = (f" at time {time_text(issue.time)}" if step.time is not None
+                    and issue.time is not None else "")
+            msg = f"{name} is not executable{when} because {joined} {verb} false"
             data["literals"] = list(issue.literals)
         elif issue.kind == "unknown_action":
             known = ", ".join(sorted(domain.actions))
@@ -148,7 +168,10 @@ class Report:
         out: dict[str, Any] = {"steps": len(self.steps), "valid": self.valid}
         if self.valid and self.result.cost is not None:
             out["cost"] = self.result.cost
-        if not self.valid:
+        if self.undecided is not None:
+            out["valid"] = None
+            out["undecided"] = self.undecided
+        elif not self.valid:
             out["failure"] = self.failure
             out["executed"] = self.result.executed
         return out
@@ -156,8 +179,11 @@ class Report:
 
 def validate(task: Task, plan: str | Sequence[str], templates: Templates | None = None, *,
              all_errors: bool = True, trace: bool = False,
-             reader: NLReader | None = None) -> Report:
-    """Validate plan text (IPC or, with ``templates``, English) against ``task``."""
+             reader: NLReader | None = None, form: PlanForm = "lines") -> Report:
+    """Validate plan text (IPC or, with ``templates``, English) against ``task``.
+
+    ``form`` says how the text is read (:data:`PlanForm`).
+    """
     if reader is None and templates is not None:
         reader = templates.reader(task.object_types)
 
@@ -175,11 +201,28 @@ def validate(task: Task, plan: str | Sequence[str], templates: Templates | None 
             return None
         return (typed or readings)[0]
 
-    steps, errors = parse_plan(plan, reader, choose)
+    stopped = False  # VAL's parser stopped: what it read is no plan to run
+    if form == "lines":
+        steps, errors = parse_plan(plan, reader, choose)
+    else:
+        text = plan if isinstance(plan, str) else "\n".join(plan)
+        steps, errors = parse_val_plan(text, task.domain.functions)
+        stopped = bool(errors)
+        if errors and form == "val+lines":
+            steps, errors = parse_plan(text, reader, choose)
+            stopped = False
+        elif errors and reader is not None and "(" not in _COMMENTS.sub("", text):
+            steps, errors = parse_plan(text, reader, choose, lenient=False)
+            stopped = False
+    if stopped:
+        return Report(task, steps, errors, Result([], len(steps), 0, None), templates)
     if errors and not all_errors:
         return Report(task, steps, errors[:1], Result([], len(steps), 0, None), templates)
     result = task.validate(steps, all_errors=all_errors, trace=trace)
     return Report(task, steps, errors, result, templates)
+
+
+_COMMENTS = re.compile(r";[^\n]*")
 
 
 def state_text(state: frozenset[Atom] | set[Atom]) -> list[str]:

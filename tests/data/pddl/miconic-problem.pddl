@@ -1,0 +1,6 @@
+(define (problem mixed-f2-p1)
+  (:domain miconic)
+  (:objects p0 f0 f1)
+  (:init (passenger p0) (floor f0) (floor f1) (above f0 f1)
+         (origin p0 f0) (destin p0 f1) (lift-at f0))
+  (:goal (served p0)))

@@ -1,0 +1,20 @@
+; A zenotravel-style untyped domain, written for these tests. Like the IPC 2002
+; zenotravel STRIPS domain it writes (aircraft?a) without a space, which VAL and
+; Fast Downward read as (aircraft ?a).
+(define (domain zeno-style)
+  (:predicates (at ?x ?c) (in ?p ?a) (fuel-level ?a ?l) (next ?l1 ?l2)
+               (aircraft ?a) (person ?p) (city ?c) (flevel ?l))
+  (:action board :parameters (?p ?a ?c)
+    :precondition (and (person ?p) (aircraft?a) (city ?c) (at ?p ?c) (at ?a ?c))
+    :effect (and (in ?p ?a) (not (at ?p ?c))))
+  (:action debark :parameters (?p ?a ?c)
+    :precondition (and (person?p)(aircraft?a)(city?c) (in ?p ?a) (at ?a ?c))
+    :effect (and (at ?p ?c) (not (in ?p ?a))))
+  (:action fly :parameters (?a ?c1 ?c2 ?l1 ?l2)
+    :precondition (and (aircraft ?a) (city ?c1) (city ?c2) (at ?a ?c1)
+                       (fuel-level ?a ?l1) (next ?l2 ?l1))
+    :effect (and (at ?a ?c2) (not (at ?a ?c1)) (fuel-level ?a ?l2) (not (fuel-level ?a ?l1))))
+  (:action refuel :parameters (?a ?c ?l ?l1)
+    :precondition (and (aircraft?a) (city ?c) (flevel ?l) (flevel ?l1)
+                       (fuel-level ?a ?l) (next ?l ?l1) (at ?a ?c))
+    :effect (and (fuel-level ?a ?l1) (not (fuel-level ?a ?l)))))

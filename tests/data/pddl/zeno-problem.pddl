@@ -1,0 +1,6 @@
+(define (problem zeno-style-1) (:domain zeno-style)
+  (:objects plane1 person1 city0 city1 fl0 fl1)
+  (:init (aircraft plane1) (person person1) (city city0) (city city1)
+         (flevel fl0) (flevel fl1) (next fl0 fl1)
+         (at plane1 city0) (at person1 city0) (fuel-level plane1 fl0))
+  (:goal (at person1 city1)))
