@@ -7,6 +7,8 @@ exception. Everything llm-modulo raises on purpose derives from
     LLMModuloError
     ├── UsageError            bad flags, bad configuration
     ├── ProblemError          a problem description that cannot be used
+    │   └── PDDLError         a domain or problem file that is not valid PDDL
+    │       └── UnsupportedPDDL  valid PDDL using a feature the validator does not implement
     ├── RegistryError
     │   ├── DuplicateNameError
     │   ├── UnknownNameError
@@ -21,8 +23,8 @@ exception. Everything llm-modulo raises on purpose derives from
         ├── LeanInstallError  fetching or unpacking the embedded Lean
         └── LeanUnavailable   no Lean to run (neither native nor embedded)
 
-Plugins derive their errors from these (the PDDL reader's ``PDDLError`` is a
-``ProblemError``), so one ``except LLMModuloError`` catches everything raised on purpose.
+Plugins derive their own errors from these, so one ``except LLMModuloError`` catches
+everything raised on purpose.
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ class UsageError(LLMModuloError):
 
 class ProblemError(LLMModuloError):
     """A problem description (file, JSON, string) that a domain cannot use."""
+
+
+class PDDLError(ProblemError):
+    """A domain or problem file that is not valid PDDL (or not consistent)."""
+
+    #: the message already names its line
+    located: bool = False
+
+
+class UnsupportedPDDL(PDDLError):
+    """Valid PDDL that uses a feature this validator does not implement."""
 
 
 class RegistryError(LLMModuloError):

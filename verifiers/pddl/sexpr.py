@@ -18,7 +18,8 @@ from __future__ import annotations
 import re
 from typing import Union
 
-from llm_modulo.errors import ProblemError
+from llm_modulo.errors import PDDLError as PDDLError
+from llm_modulo.errors import UnsupportedPDDL as UnsupportedPDDL
 
 SExpr = Union[str, "list[SExpr]"]
 
@@ -35,17 +36,6 @@ class SList(list["SExpr"]):
     def __init__(self, line: int = 0) -> None:
         super().__init__()
         self.line = line
-
-
-class PDDLError(ProblemError):
-    """A domain or problem file that is not valid PDDL (or not consistent)."""
-
-    #: the message already names its line
-    located: bool = False
-
-
-class UnsupportedPDDL(PDDLError):
-    """Valid PDDL that uses a feature this validator does not implement."""
 
 
 _ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
