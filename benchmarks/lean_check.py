@@ -25,8 +25,8 @@ import time
 
 from domains.lean import LeanDomain
 from llm_modulo.types import Status
-from verifiers.lean_backend import default_backend
-from verifiers.lean_batch import LeanBatch, LeanTask
+from verifiers.lean.backend import default_backend
+from verifiers.lean.batch import LeanBatch, LeanTask
 
 
 def proof_for(statement: str) -> str:

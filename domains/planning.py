@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import re
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,26 +27,13 @@ from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from verifiers.pddl.formula import And, AtomF, Formula
 from verifiers.pddl.nl import Templates
+from verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
 from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
 from verifiers.pddl.validator import cached_task
 from verifiers.plan import templates_of
 
-DATA = Path(__file__).parent / "data" / "planbench"
 MAX_PLAN_STEPS = 1000
 MAX_FILE_CHARS = 2_000_000
-
-
-@cache
-def packaged_domain(name: str) -> str:
-    return (DATA / f"{name}.pddl").read_text()
-
-
-@cache
-def packaged_templates(name: str) -> Templates:
-    path = DATA / f"{name}.yaml"
-    if not path.is_file():
-        raise ProblemError(f"no packaged templates named {name!r}")
-    return Templates.load(path)
 
 
 class PlanAnswer(BaseModel):

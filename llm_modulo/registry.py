@@ -35,7 +35,8 @@ DOMAIN_GROUP = "llm_modulo.domains"
 PLUGINS_ENV = "LLM_MODULO_PLUGINS"
 
 
-def _normalized(dist_name: str) -> str:
+def normalized_distribution(dist_name: str) -> str:
+    """A distribution name as PEP 503 compares them (``My_Plugin`` is ``my-plugin``)."""
     return re.sub(r"[-_.]+", "-", dist_name).lower()
 
 
@@ -44,7 +45,20 @@ def allowed_distributions() -> frozenset[str] | None:
     value = os.environ.get(PLUGINS_ENV, "").strip()
     if not value or value.lower() == "all":
         return None
-    return frozenset(_normalized(part) for part in value.split(",") if part.strip())
+    return frozenset(normalized_distribution(part) for part in value.split(",") if part.strip())
+
+
+
+def allowed_entry_points(group: str) -> list[EntryPoint]:
+    """The entry points of ``group`` from the distributions ``LLM_MODULO_PLUGINS`` allows."""
+    allowed = allowed_distributions()
+    found = []
+    for ep in entry_points(group=group):
+        dist = getattr(ep, "dist", None)
+        if allowed is None or (dist is not None
+                               and normalized_distribution(dist.name) in allowed):
+            found.append(ep)
+    return found
 
 
 T = TypeVar("T", Verifier, Domain)
@@ -90,14 +104,7 @@ class _Table(Generic[T]):
             self._entries[key] = Entry(key, cls, origin)
 
     def _allowed_entry_points(self) -> list[EntryPoint]:
-        allowed = allowed_distributions()
-        found = []
-        for ep in entry_points(group=self.group):
-            dist = getattr(ep, "dist", None)
-            if allowed is not None and (dist is None or _normalized(dist.name) not in allowed):
-                continue
-            found.append(ep)
-        return found
+        return allowed_entry_points(self.group)
 
     def _load_plugins(self) -> None:
         with self._lock:

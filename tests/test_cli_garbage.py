@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from llm_modulo.cli import app
+from llm_modulo.cli import add_plugin_commands, app
 from llm_modulo.registry import default_registry
+
+add_plugin_commands()
 
 DOMAINS = sorted(e.name for e in default_registry.domains.entries())
 

@@ -20,8 +20,8 @@ from llm_modulo.testing import ScriptedServer
 from llm_modulo.types import Candidate
 from tests.lean_catalogue import COMM, TAMPER
 from tests.test_loop import config, solve
-from verifiers.lean import LeanVerifier
-from verifiers.lean_batch import Statement
+from verifiers.lean.batch import Statement
+from verifiers.lean.verifier import LeanVerifier
 
 DOMAIN = LeanDomain()
 

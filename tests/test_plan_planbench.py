@@ -20,9 +20,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from domains.planning import packaged_templates
-from llm_modulo.cli import app
-from llm_modulo.validate_cmd import run_validate
+from llm_modulo.cli import add_plugin_commands, app
+from verifiers.pddl.cli import run_validate
 from verifiers.pddl.validator import cached_task, validate
+
+add_plugin_commands()
 
 PLANBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "planbench"
 DEV = PLANBENCH / "dev_labelled_plans.jsonl"

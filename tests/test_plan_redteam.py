@@ -227,8 +227,9 @@ def test_ipc_style_domains(case: tuple[str, list[str], str | None, str | None, s
 def _validate_cli(tmp_path: Path, plan: str, *flags: str) -> str:
     from typer.testing import CliRunner
 
-    from llm_modulo.cli import app
+    from llm_modulo.cli import add_plugin_commands, app
 
+    add_plugin_commands()
     (tmp_path / "d.pddl").write_text(BW)
     (tmp_path / "p.pddl").write_text(TWO)
     (tmp_path / "plan").write_text(plan)
@@ -347,9 +348,10 @@ def test_validate_reads_any_bytes_and_refuses_to_cut_files(tmp_path: Path,
                                                             ) -> None:
     from typer.testing import CliRunner
 
-    import llm_modulo.validate_cmd as vc
-    from llm_modulo.cli import app
+    import verifiers.pddl.cli as vc
+    from llm_modulo.cli import add_plugin_commands, app
 
+    add_plugin_commands()
     (tmp_path / "d.pddl").write_bytes(b"\xef\xbb\xbf" + BW.encode())
     (tmp_path / "p.pddl").write_text(TWO)
     args = ["validate", str(tmp_path / "d.pddl"), str(tmp_path / "p.pddl"), "-"]
@@ -453,8 +455,9 @@ def test_could_it_run_never_picks_the_reading() -> None:
 def test_final_value_is_the_total_cost_even_when_zero(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from llm_modulo.cli import app
+    from llm_modulo.cli import add_plugin_commands, app
 
+    add_plugin_commands()
     data = Path(__file__).parent / "data" / "pddl"
     (tmp_path / "p.pddl").write_text((data / "costs-problem.pddl").read_text()
                                      .replace("(:goal (at c))", "(:goal (at a))"))

@@ -18,6 +18,7 @@ from typing import Any
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.pddl.nl import Templates
+from verifiers.pddl.packaged import packaged_templates
 from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
 from verifiers.pddl.validator import cached_task, validate
 
@@ -26,8 +27,6 @@ from verifiers.pddl.validator import cached_task, validate
 def _templates(spec: str) -> Templates:
     value = json.loads(spec)
     if isinstance(value, str):
-        from domains.planning import packaged_templates
-
         return packaged_templates(value)
     return Templates.from_config(value)
 

@@ -59,7 +59,7 @@ def check_output_path(path: Path, corpus_path: Path) -> None:
 
 def default_corpus_path() -> Path:
     """``$LLM_MODULO_CORPUS``, else ``corpus.sqlite`` in the data directory."""
-    from llm_modulo.embedded import data_dir
+    from llm_modulo.runtime import data_dir
 
     env = os.environ.get(CORPUS_ENV)
     return Path(env).expanduser() if env else data_dir() / "corpus.sqlite"

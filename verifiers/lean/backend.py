@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llm_modulo.embedded import _die_with_parent_hook
 from llm_modulo.errors import LeanUnavailable, UsageError
-from llm_modulo.lean_install import LeanWasmInstall, find_lean_wasm, node_environment, visible
+from llm_modulo.runtime import die_with_parent_hook
+from verifiers.lean.install import LeanWasmInstall, find_lean_wasm, node_environment, visible
 
 #: Environment variables that choose the backend (see docs/lean-verifier.md).
 BACKEND_ENV = "LLM_MODULO_LEAN_BACKEND"  # "auto" (default), "native" or "wasm"
@@ -111,7 +111,7 @@ class LeanBackend(ABC):
             proc = subprocess.Popen(
                 self.command(filename), cwd=cwd, env=self.environment(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                start_new_session=True, preexec_fn=_die_with_parent_hook(),
+                start_new_session=True, preexec_fn=die_with_parent_hook(),
             )
             timed_out = False
             try:

