@@ -13,14 +13,16 @@ reference answer, because they are shown to the model in back-prompts.
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
-import mpmath
+import mpmath  # type: ignore[import-untyped]
 import sympy
+from sympy.core.facts import InconsistentAssumptions
 
 from verifiers.mathexact import (
     Box,
@@ -265,6 +267,57 @@ _GUARD_MESSAGE = ("the two agree where both are defined, but one is defined only
                   "values of its variables (a logarithm or root, such as e^{\\ln x} or "
                   "\\sqrt{x}^2); this holds only if the problem declares the variables' "
                   "assumptions (e.g. positive)")
+
+
+# -- declared assumptions ---------------------------------------------------------------------
+
+#: What a problem may declare about a variable (``"assumptions": {"x": "positive"}``); each
+#: is a sympy assumption set on the variable's symbol.
+ASSUMPTIONS = ("real", "positive", "negative", "nonnegative", "nonpositive", "nonzero",
+               "integer")
+
+
+def assumed_symbols(declared: Mapping[str, Iterable[str]]) -> dict[sympy.Symbol, sympy.Symbol]:
+    """Plain symbol -> the same name carrying the declared sympy assumptions.
+
+    Raises ValueError for an unknown assumption or an inconsistent set of them."""
+    out = {}
+    for name, props in declared.items():
+        props = [props] if isinstance(props, str) else list(props)
+        unknown = [p for p in props if p not in ASSUMPTIONS]
+        if unknown:
+            raise ValueError(f"unknown assumption {unknown[0]!r} for {name!r}; use "
+                             + ", ".join(ASSUMPTIONS))
+        try:
+            out[sympy.Symbol(name)] = sympy.Symbol(name, **dict.fromkeys(props, True))
+        except InconsistentAssumptions:
+            raise ValueError(f"the assumptions {', '.join(props)} of {name!r} contradict "
+                             "each other") from None
+    return out
+
+
+def assume(value: Value, symbols: Mapping[sympy.Symbol, sympy.Symbol]) -> Value:
+    """``value`` with its variables replaced by the assumed symbols (sympy re-evaluates:
+    ``\\sqrt{x^2}`` becomes ``x`` for a positive ``x``)."""
+    if not symbols:
+        return value
+    out = _assume(value, dict(symbols))
+    assert isinstance(out, type(value))
+    return out
+
+
+def _assume(obj: object, symbols: dict[sympy.Symbol, sympy.Symbol]) -> object:
+    if isinstance(obj, sympy.Basic):
+        return obj.xreplace(symbols)
+    if isinstance(obj, tuple):
+        return tuple(_assume(x, symbols) for x in obj)
+    if isinstance(obj, frozenset):
+        return frozenset(_assume(x, symbols) for x in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: _assume(getattr(obj, f.name), symbols)
+                   for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    return obj
 
 
 # -- composite values -----------------------------------------------------------------------

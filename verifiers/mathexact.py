@@ -19,7 +19,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import mpmath
+import mpmath  # type: ignore[import-untyped]
 import sympy
 from mpmath import iv
 
@@ -41,7 +41,7 @@ class _Unsupported(Exception):
 
 # -- domain guards ----------------------------------------------------------------------------
 
-class DomainGuard(sympy.Function):
+class DomainGuard(sympy.Function):  # type: ignore[misc]
     """A marker (never evaluated) recording where the written text is defined in the real
     reading; it lives in a value's ``poles`` set next to the written divisors."""
 
@@ -221,7 +221,7 @@ _REAL_FUNCS: dict[type, Callable[[Any], Any]] = {
 }
 
 
-def _enclose(e: sympy.Expr) -> Box:  # noqa: C901 - one case per sympy node type
+def _enclose(e: sympy.Expr) -> Box:
     if e.is_Integer:
         return _real(iv.mpf(int(e)))
     if e.is_Rational:
@@ -258,10 +258,7 @@ def _enclose(e: sympy.Expr) -> Box:  # noqa: C901 - one case per sympy node type
         return _checked(_log(_enclose(e.args[0])))
     if isinstance(e, sympy.sin | sympy.cos | sympy.tan | sympy.cot | sympy.sec | sympy.csc):
         s, c = _sin_cos(_enclose(e.args[0]))
-        value = {sympy.sin: lambda: s, sympy.cos: lambda: c,
-                 sympy.tan: lambda: _mul(s, _inverse(c)), sympy.cot: lambda: _mul(c, _inverse(s)),
-                 sympy.sec: lambda: _inverse(c), sympy.csc: lambda: _inverse(s)}[type(e)]()
-        return _checked(value)
+        return _checked(_trig(type(e), s, c))
     if type(e) in _REAL_FUNCS:
         return _checked(_real(_REAL_FUNCS[type(e)](_real_arg(_enclose(e.args[0])))))
     if isinstance(e, sympy.Abs):
@@ -272,6 +269,18 @@ def _enclose(e: sympy.Expr) -> Box:  # noqa: C901 - one case per sympy node type
     if isinstance(e, sympy.floor | sympy.ceiling):
         return _real(_round(_real_arg(_enclose(e.args[0])), isinstance(e, sympy.ceiling)))
     raise _Unsupported(type(e).__name__)
+
+
+def _trig(kind: type, s: Box, c: Box) -> Box:
+    if kind is sympy.sin:
+        return s
+    if kind is sympy.cos:
+        return c
+    if kind is sympy.tan:
+        return _mul(s, _inverse(c))
+    if kind is sympy.cot:
+        return _mul(c, _inverse(s))
+    return _inverse(c) if kind is sympy.sec else _inverse(s)
 
 
 def _checked(box: Box) -> Box:
@@ -319,7 +328,7 @@ def _excludes_zero(box: Box) -> bool:
 def nonzero(expr: sympy.Expr) -> bool:
     """True only when an interval enclosure of the constant ``expr`` excludes 0."""
     if expr.is_Rational:
-        return expr != 0
+        return bool(expr != 0)
     if not _small(expr):
         return False
     for prec in _precisions():
@@ -353,7 +362,7 @@ def sign(expr: sympy.Expr) -> int | None:
 def is_zero(expr: sympy.Expr) -> bool | None:
     """True when the constant ``expr`` is proven 0, False when proven non-zero, else None."""
     if expr.is_Rational:
-        return expr == 0
+        return bool(expr == 0)
     if nonzero(expr):
         return False
     return True if prove_zero(expr) else None

@@ -314,7 +314,7 @@ def _with_poles(value: Scalar, divisors: Scalar) -> Scalar:
 
 
 def _nonzero_divisor(d: sympy.Expr, what: str = "divides by zero") -> None:
-    if d.is_Rational and d != 0 or d.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+    if (d.is_Rational and d != 0) or d.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
         return
     zero = is_zero(d)
     if zero:
@@ -324,7 +324,7 @@ def _nonzero_divisor(d: sympy.Expr, what: str = "divides by zero") -> None:
 
 
 def _positive(e: sympy.Expr) -> bool:
-    return bool(e.is_Rational and e > 0 or not e.is_Rational and sign(e) == 1)
+    return bool((e.is_Rational and e > 0) or (not e.is_Rational and sign(e) == 1))
 
 
 def _with_guards(value: Scalar, guard: type[sympy.Function], args: Sequence[sympy.Expr]
@@ -582,7 +582,7 @@ class _Build(Transformer[Token, Any]):
             negative = a.is_number and not a.is_Rational and sign(a) == -1
             if a.is_number and not a.is_Rational and sign(a) is None:
                 raise TooComplex("could not decide the sign of a root's radicand")
-            negative = negative or a.is_Rational and a < 0
+            negative = negative or (a.is_Rational and a < 0)
             return _checked(sympy.real_root(a, n) if negative else sympy.root(a, n))
         out = _combine(nth_root, c[0], c[1], what="root")
         return _with_guards(out, GuardNonNegative, _scalar(c[1]).alts)
