@@ -718,8 +718,9 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     wrong = Outcome(Decision.DIFFERENT, "your equation is not equivalent to the expected one "
                     "(the two sides are not a constant multiple of each other)", "equation", where)
     if ratio.free_symbols:
-        rational = c_diff.is_rational_function() and r_diff.is_rational_function()
-        if rational or _varies(ratio):
+        # cancel() sees every common factor only over the rationals: with an irrational
+        # coefficient (a hidden 1 such as \\sqrt{3+2\\sqrt2}-\\sqrt2) the ratio may be constant
+        if (_over_q(c_diff) and _over_q(r_diff)) or _varies(ratio):
             return wrong
         return Outcome(Decision.UNDECIDED, "could not decide whether the equations are "
                        "equivalent", "undecided", where)
@@ -796,6 +797,18 @@ def _root_set_outcome(cand: tuple[sympy.Expr, frozenset[sympy.Expr]],
                        "expected one but not the same complex ones", "undecided", where)
     return Outcome(Decision.DIFFERENT, "your equation does not have the same solutions as the "
                    "expected one", "equation", where)
+
+
+def _over_q(expr: sympy.Expr) -> bool:
+    """A rational function of its variables with rational coefficients."""
+    if not expr.is_rational_function():
+        return False
+    gens = sorted(expr.free_symbols, key=lambda s: s.name)
+    try:
+        return all(sympy.Poly(part, *gens).domain in (sympy.ZZ, sympy.QQ)
+                   for part in sympy.fraction(sympy.together(expr)))
+    except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+        return False
 
 
 def _varies(expr: sympy.Expr) -> bool:

@@ -120,7 +120,9 @@ def check_solutions(system: System, value: Value) -> Outcome:
                                "undefined (it divides by zero)", "substitution", where)
             if pole is Decision.UNDECIDED and undecided is None:
                 undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} "
-                                    f"makes equation {i} undefined", "undecided", where)
+                                    f"makes equation {i} undefined (a divisor that may be zero, "
+                                    "or a logarithm or root that may not be real there)",
+                                    "undecided", where)
             decision = scalar_decision(left, right)
             eq = f" in equation {i}" if len(system.equations) > 1 else ""
             if decision is Decision.DIFFERENT:
