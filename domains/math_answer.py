@@ -3,7 +3,8 @@
 Problems: ``{"question": ..., "answer": ...}``; the answer may be a bare value,
 a worked solution ending in ``#### 72`` (GSM8K) or containing ``\\boxed{...}``
 (MATH). ``problem`` / ``solution`` are accepted as aliases, and a problem may
-declare ``tolerance`` / ``relative_tolerance`` (default: exact) or, for "solve"
+declare ``tolerance`` / ``relative_tolerance`` (default: exact), ``assumptions`` about its
+variables (``{"x": "positive"}``, read by :mod:`verifiers.mathequiv`) or, for "solve"
 problems, ``equations`` to substitute into instead of (or besides) a reference.
 """
 
