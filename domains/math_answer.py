@@ -3,7 +3,8 @@
 Problems: ``{"question": ..., "answer": ...}``; the answer may be a bare value,
 a worked solution ending in ``#### 72`` (GSM8K) or containing ``\\boxed{...}``
 (MATH). ``problem`` / ``solution`` are accepted as aliases, and a problem may
-declare ``tolerance`` / ``relative_tolerance`` (default: exact) or, for "solve"
+declare ``tolerance`` / ``relative_tolerance`` (default: exact), ``assumptions`` about its
+variables (``{"x": "positive"}``, read by :mod:`verifiers.mathequiv`) or, for "solve"
 problems, ``equations`` to substitute into instead of (or besides) a reference.
 """
 
@@ -19,6 +20,7 @@ from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem
 from verifiers.mathcheck import parse_cached, problem_system
+from verifiers.mathequiv import ASSUMPTIONS, assumed_symbols
 from verifiers.mathtext import MAX_ANSWER_CHARS, MathSyntaxError, TooComplex, extract_answer
 
 _ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX or plain '
@@ -78,6 +80,28 @@ def _variables(raw: dict[str, Any]) -> list[str]:
     return [n.lstrip("\\") for n in names]
 
 
+def _assumptions(value: Any) -> dict[str, list[str]]:
+    """``{"x": "positive", "n": ["integer", "nonnegative"]}``, checked; ProblemError else."""
+    if not isinstance(value, dict):
+        raise ProblemError('"assumptions" must map variables to assumptions, e.g. '
+                           '{"x": "positive"}')
+    out: dict[str, list[str]] = {}
+    for name, props in value.items():
+        if not isinstance(name, str) or not _VARIABLE.fullmatch(name) or name in ("e", "i"):
+            raise ProblemError(f'"assumptions": {name!r:.40} is not a variable name')
+        props = [props] if isinstance(props, str) else props
+        if not isinstance(props, list) or not props or not all(isinstance(p, str)
+                                                                for p in props):
+            raise ProblemError(f'"assumptions" of {name!r} must be a name or a list of names '
+                               f"({', '.join(ASSUMPTIONS)})")
+        out[name.lstrip("\\")] = props
+    try:
+        assumed_symbols(out)
+    except ValueError as exc:
+        raise ProblemError(f'"assumptions": {exc}') from None
+    return out
+
+
 def _explain(exc: MathSyntaxError | TooComplex) -> str:
     return exc.with_column() if isinstance(exc, MathSyntaxError) else str(exc)
 
@@ -117,6 +141,8 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     for key in ("tolerance", "relative_tolerance"):
         if (value := _number(raw, key)) is not None:
             payload[key] = value
+    if raw.get("assumptions") is not None:
+        payload["assumptions"] = _assumptions(raw["assumptions"])
     equations = _strings(raw, "equations")
     if equations:
         payload["equations"] = equations

@@ -252,6 +252,43 @@ x = 2 1/2 ||| 1 ||| reject
 3.14\ldots ||| 3.14 ||| reject
 x = 4, y = 3 ||| x = 3, y = 4 ||| reject
 y = 4, x = 3 ||| x = 3, y = 4 ||| accept
+# numerics never decide (issue 11): hidden zeros are proven zero, differences proven by intervals
+2 + 10^{200}(\sqrt{3+2\sqrt{2}}-1-\sqrt{2}) ||| 2 ||| accept
+\sqrt{3+2\sqrt{2}}-\sqrt{2} ||| 1 ||| accept
+2 + 10^{-300} ||| 2 ||| reject
+\{1, 1 + 10^{-300}, 2\} ||| \{1, 2\} ||| reject
+\{1, 1 + (\sqrt{3+2\sqrt{2}}-1-\sqrt{2}), 2\} ||| \{2, 1\} ||| accept
+\lfloor \sqrt{3+2\sqrt{2}} - \sqrt{2} \rfloor ||| 1 ||| accept
+(\sqrt{3+2\sqrt{2}}-\sqrt{2}) x > 1 ||| x > 1 ||| unknown
+(\sqrt{3+2\sqrt{2}}-\sqrt{2}-1) x > 1 ||| x > 1 ||| reject
+x + (\sqrt{3+2\sqrt{2}}-1-\sqrt{2}) ||| x ||| accept
+# undefined forms are refused like 0^0, also when the zero is hidden
+\frac{\sqrt{3+2\sqrt{2}}-1-\sqrt{2}}{\sqrt{3+2\sqrt{2}}-1-\sqrt{2}} ||| 1 ||| reject
+(\sqrt{3+2\sqrt{2}}-1-\sqrt{2})^0 ||| 1 ||| reject
+\infty^0 ||| 1 ||| reject
+\infty^{\sqrt{3+2\sqrt{2}}-1-\sqrt{2}} ||| 1 ||| reject
+0^{\sqrt{3+2\sqrt{2}}-1-\sqrt{2}} ||| 1 ||| reject
+0^{\sqrt{3+2\sqrt{2}}-\sqrt{2}} ||| 0 ||| accept
+\ln(\sqrt{3+2\sqrt{2}}-1-\sqrt{2}) - \ln(\sqrt{3+2\sqrt{2}}-1-\sqrt{2}) + 2 ||| 2 ||| reject
+\frac{1}{\sin(10^{100}\pi)} ||| 1 ||| reject
+# domains of definition: a rewrite that changes where the text is defined needs assumptions
+e^{\ln x} ||| x ||| unknown
+\sqrt{x}^2 ||| x ||| unknown
+\ln(xy) ||| \ln x + \ln y ||| unknown
+\ln(x^2) ||| 2\ln x ||| unknown
+\sqrt{x}\sqrt{x} ||| \sqrt{x}^2 ||| accept
+\sqrt{x}^{199} ||| x ||| reject
+\sqrt{x^2+2x+1} ||| x+1 ||| reject
+# bounded time: short inputs that ran to the deadline are decided or refused at once
+2^{2^{-1000}} ||| 1 ||| unknown
+9^{9^{-9}} ||| 1 ||| unknown
+e^{e^{e^{e}}} ||| 1 ||| unknown
+\sin(10^{10000}) ||| 0 ||| unknown
+e^{i 10^{100}} ||| 1 ||| unknown
+2^{1/199} ||| 2 ||| reject
+\sin(10^{200}) ||| 0 ||| reject
+\cos(10^{199}\pi) ||| 1 ||| accept
+\sin^2(10^{100}) + \cos^2(10^{100}) ||| 1 ||| accept
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).
@@ -264,6 +301,11 @@ _TOLERANT: list[tuple[str, str, str, dict[str, Any]]] = [
     ("1.41", r"\sqrt{2}", "reject", {"relative_tolerance": 1e-4}),
     ("2.718", "e", "accept", {"tolerance": 0.001}),
     ("(0.3333, 0.5)", r"(\frac{1}{3}, \frac{1}{2})", "accept", {"tolerance": 1e-3}),
+    # decided on certified enclosures; exactly at the bound is undecided
+    (r"\frac{1}{3} + 10^{-5}", r"\frac{1}{3}", "unknown", {"tolerance": 1e-5}),
+    (r"\pi + 2 \cdot 10^{-5}", r"\pi", "reject", {"tolerance": 1e-5}),
+    (r"3.14159 + (\sqrt{3+2\sqrt{2}}-1-\sqrt{2})", r"\pi", "accept", {"tolerance": 1e-5}),
+    ("3.1416 + 10^{-200}", r"\pi", "accept", {"relative_tolerance": 1e-5}),
 ]
 
 #: A candidate's `50%` / `30°` stands for the bare reference `50` / `30` only when the question
@@ -288,6 +330,33 @@ _UNITS: list[tuple[str, str, str, dict[str, Any]]] = [
 ]
 
 
+#: Declared assumptions make domain-changing rewrites equal (issue 11, item 4).
+_ASSUMED: list[tuple[str, str, str, dict[str, Any]]] = [
+    (r"e^{\ln x}", "x", "unknown", {"question": "Simplify."}),
+    (r"e^{\ln x}", "x", "accept", {"question": "Simplify.", "assumptions": {"x": "positive"}}),
+    (r"\sqrt{x}^2", "x", "accept", {"assumptions": {"x": "nonnegative"}}),
+    (r"\sqrt{x}^2", "x", "unknown", {"assumptions": {"x": "real"}}),
+    (r"\ln(xy)", r"\ln x + \ln y", "accept",
+     {"assumptions": {"x": "positive", "y": "positive"}}),
+    (r"\ln(x^2)", r"2\ln x", "accept", {"assumptions": {"x": "positive"}}),
+    (r"\sqrt{x^2}", "|x|", "accept", {"assumptions": {"x": "real"}}),
+    (r"\sqrt{x^2}", "x", "reject", {"assumptions": {"x": "real"}}),
+    (r"\sqrt{n^2}", "n", "accept", {"assumptions": {"n": ["integer", "nonnegative"]}}),
+]
+
+#: Solve problems (no reference): candidate, equations, expected.
+SOLVE: list[tuple[str, list[str], str]] = [
+    (r"x = 2, x = 2 + 10^{150}(\sqrt{3+2\sqrt{2}}-1-\sqrt{2})", ["x^2 - 5x + 6 = 0"], "reject"),
+    (r"x = 2, x = 3", ["x^2 - 5x + 6 = 0"], "accept"),
+    (r"x = 2, x = 3 + 10^{-300}", ["x^2 - 5x + 6 = 0"], "reject"),
+    (r"x = \sqrt{3+2\sqrt{2}}-1, x = -\sqrt{2}", ["x^2 - 2 = 0"], "accept"),
+    (r"x = \sqrt{2}, x = \sqrt{3+2\sqrt{2}}-1", ["x^2 - 2 = 0"], "reject"),
+    (r"x = \frac{1}{\sqrt{3+2\sqrt{2}}-1-\sqrt{2}}", ["x^2 - 2 = 0"], "reject"),
+    ("x = -4", [r"\sqrt{x}^2 = -4"], "unknown"),
+    ("x = 1", [r"\ln x = 0"], "unknown"),
+]
+
+
 def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
     rows: list[tuple[str, str, str, dict[str, Any]]] = []
     for line in _TABLE.strip().splitlines():
@@ -295,7 +364,7 @@ def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
             continue
         cand, ref, expected = (part.strip() for part in line.split("|||"))
         rows.append((cand, ref, expected, {}))
-    return rows + _TOLERANT + _UNITS
+    return rows + _TOLERANT + _UNITS + _ASSUMED
 
 
 PAIRS = _rows()

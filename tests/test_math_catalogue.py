@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from domains.equation import EquationDomain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
-from tests.math_catalogue import PAIRS
+from tests.math_catalogue import PAIRS, SOLVE
 from verifiers.mathcheck import MathVerifier
 
 VERIFIER = MathVerifier()
@@ -36,6 +37,14 @@ def test_catalogue_pair(cand: str, ref: str, expected: str, extra: dict[str, Any
     assert result.status.value == expected, [c.message for c in result.critiques]
     if expected == "reject":
         assert result.critiques and all(c.message for c in result.critiques)
+
+
+@pytest.mark.parametrize(("cand", "equations", "expected"), SOLVE,
+                         ids=[f"solve{i}:{c[:24]}" for i, (c, _, _) in enumerate(SOLVE)])
+def test_solve_catalogue(cand: str, equations: list[str], expected: str) -> None:
+    prob = EquationDomain().parse_problem({"equations": equations})
+    result = VERIFIER.check(prob, candidate(cand))
+    assert result.status.value == expected, [c.message for c in result.critiques]
 
 
 def test_catalogue_through_the_worker_pool(pool: WorkerPool) -> None:

@@ -51,6 +51,13 @@ def test_parse_error_names_its_column_once() -> None:
     {"answer": "1", "equations": ["x^2 = 4"], "variables": ["e"]},
     {"answer": "1", "equations": ["x = 1"], "real": "no"},
     {"answer": "1", "equations": ["x = 1"], "all_solutions": 0},
+    {"answer": "x", "assumptions": ["x"]},
+    {"answer": "x", "assumptions": {"x": "blue"}},
+    {"answer": "x", "assumptions": {"x": ["positive", "negative"]}},
+    {"answer": "x", "assumptions": {"x": []}},
+    {"answer": "x", "assumptions": {"__import__": "real"}},
+    {"answer": "x", "assumptions": {"e": "real"}},
+    {"answer": "x", "assumptions": {"x": 1}},
 ])
 def test_bad_problem_files_are_problem_errors(raw: dict[str, Any]) -> None:
     with pytest.raises(ProblemError) as info:

@@ -17,7 +17,15 @@ from typing import Any
 
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.mathequiv import Decision, Outcome, Tolerance, compare, show
+from verifiers.mathequiv import (
+    Decision,
+    Outcome,
+    Tolerance,
+    assume,
+    assumed_symbols,
+    compare,
+    show,
+)
 from verifiers.mathparse import Scalar, Value, parse_math, parse_relation
 from verifiers.mathsolve import System, check_solutions
 from verifiers.mathtext import MathSyntaxError, TooComplex
@@ -38,6 +46,20 @@ def tolerance_of(payload: dict[str, Any]) -> Tolerance:
     bare_units = isinstance(question, str) and _UNIT_WORDS.search(question) is not None
     return Tolerance(absolute=frac("tolerance"), relative=frac("relative_tolerance"),
                      bare_units=bare_units)
+
+
+def symbols_of(payload: dict[str, Any]) -> dict[Any, Any]:
+    """The problem's declared variable assumptions as symbol substitutions (validated when
+    the problem was loaded; raises ValueError on a payload built around that check)."""
+    declared = payload.get("assumptions") or {}
+    key = tuple(sorted((name, (props,) if isinstance(props, str) else tuple(props))
+                       for name, props in declared.items()))
+    return _symbols(key)
+
+
+@lru_cache(maxsize=256)
+def _symbols(key: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[Any, Any]:
+    return assumed_symbols(dict(key))
 
 
 #: A question that asks for a percentage or an angle in degrees: there a candidate's ``50%``
@@ -128,6 +150,9 @@ class MathVerifier(Verifier):
         if unit and ref_unit and unit != ref_unit:
             return Outcome(Decision.DIFFERENT, f"the unit `{unit}` is not the one asked for",
                            "unit")
+        symbols = symbols_of(payload)
+        if symbols:
+            value, ref_value = assume(value, symbols), assume(ref_value, symbols)
         outcome = compare(value, ref_value, tolerance_of(payload))
         if (unit and not ref_unit and outcome.decision is Decision.EQUAL
                 and not _question_names(payload.get("question"), unit)):

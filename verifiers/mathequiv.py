@@ -1,10 +1,11 @@
 """Deciding whether two parsed answers are equal, soundly.
 
 EQUAL is returned only on proof: exact rational arithmetic, sympy's automatic
-canonical form, or a symbolic simplification that reaches exactly zero.
-DIFFERENT needs evidence too: exact rational arithmetic, a numeric difference
-far above the evaluation's error (30 significant digits), or a point where two
-expressions evaluate to different numbers. Everything else is UNDECIDED.
+canonical form, or an exact rewrite (or a minimal polynomial) that reaches exactly zero.
+DIFFERENT needs proof too: exact rational arithmetic, an interval enclosure of the
+difference that excludes 0 (:mod:`verifiers.mathexact`), or a rational point, where both
+are defined, at which the difference is so proven non-zero. Numerics never decide on their
+own; everything else is UNDECIDED.
 
 The messages describe the candidate and the shape of the mismatch, never the
 reference answer, because they are shown to the model in back-prompts.
@@ -12,14 +13,32 @@ reference answer, because they are shown to the model in back-prompts.
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
+import mpmath  # type: ignore[import-untyped]
 import sympy
+from sympy.core.facts import InconsistentAssumptions
 
+from verifiers.mathexact import (
+    Box,
+    apart,
+    divisors_of,
+    enclose,
+    guard_holds,
+    guards_of,
+    is_zero,
+    nonzero,
+    not_real,
+    open_guards,
+    prove_zero,
+    sign,
+    within,
+)
 from verifiers.mathparse import (
     Answers,
     IntervalValue,
@@ -32,12 +51,8 @@ from verifiers.mathparse import (
     Value,
 )
 
-#: Significant digits of every numeric evaluation.
-PRECISION = 30
-#: A numeric difference larger than this (at PRECISION digits) proves two constants differ.
-SEPARATION = sympy.Float("1e-15", PRECISION)
-#: Expressions with more operations than this are not handed to ``simplify``.
-MAX_SIMPLIFY_OPS = 400
+#: Bits of the enclosures used as sort keys of set elements (a miss only costs a full compare).
+KEY_PRECISION = 128
 #: Rational points used to tell symbolic expressions apart.
 _POINTS = (sympy.Rational(7, 3), sympy.Rational(-5, 11), sympy.Rational(13, 17),
            sympy.Rational(-19, 7), sympy.Rational(23, 29))
@@ -97,61 +112,78 @@ def show(expr: sympy.Expr, limit: int = 60) -> str:
 
 # -- scalars ------------------------------------------------------------------------------
 
-def _numeric(expr: sympy.Expr) -> sympy.Expr | None:
-    """Value of a constant expression at PRECISION digits, or None when it is not finite."""
-    try:
-        value = expr.evalf(PRECISION)
-    except (ValueError, TypeError, ZeroDivisionError, OverflowError):
+def approx(expr: sympy.Expr) -> str | None:
+    """A short decimal of a constant for a critique (display only, from a certified
+    enclosure); None when the enclosure is not tight."""
+    box = enclose(expr, KEY_PRECISION) if expr.is_number else None
+    if box is None or not _tight(box[0]) or not _tight(box[1]):
         return None
-    if not value.is_number or value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-        return None
-    return value
+    re, im = (mpmath.mpf(part.mid) for part in box)
+    value = sympy.Float(re, 6) + sympy.I * sympy.Float(im, 6) if im else sympy.Float(re, 6)
+    return str(value)
 
 
-def prove_zero(expr: sympy.Expr) -> bool:
-    """True only when a rewrite reaches exactly 0 (each step an identity)."""
-    if expr == 0:
-        return True
-    steps = (sympy.expand, sympy.cancel, sympy.radsimp, sympy.expand_log, sympy.trigsimp)
-    for step in steps:
-        try:
-            if step(expr) == 0:
-                return True
-        except (ValueError, TypeError, NotImplementedError, RecursionError):
-            continue
-    if sympy.count_ops(expr) > MAX_SIMPLIFY_OPS:
-        return False
-    try:
-        if sympy.simplify(expr) == 0:
-            return True
-    except (ValueError, TypeError, NotImplementedError, RecursionError):
-        return False
-    if expr.is_number and expr.is_algebraic:
-        try:
-            z = sympy.Dummy("z")
-            return bool(sympy.minimal_polynomial(expr, z) == z)
-        except (ValueError, TypeError, NotImplementedError, sympy.polys.polyerrors.PolynomialError):
-            return False
-    return False
+def _tight(part: object) -> bool:
+    width, mid = mpmath.mpf(part.delta), abs(mpmath.mpf(part.mid))  # type: ignore[attr-defined]
+    return bool(width == 0 or width < mid * mpmath.mpf("1e-10"))
 
 
-def differ_somewhere(diff: sympy.Expr) -> dict[sympy.Symbol, sympy.Expr] | None:
-    """A rational point where ``diff`` is a finite non-zero number, proving it is not 0."""
-    symbols = sorted(diff.free_symbols, key=lambda s: s.name)
-    for shift in range(3):
-        point = {s: _POINTS[(k + shift) % len(_POINTS)] for k, s in enumerate(symbols)}
+def _guards_hold(guards: frozenset[sympy.Expr], point: dict[sympy.Symbol, sympy.Expr]) -> bool:
+    return all(guard_holds(g.xreplace(point)) for g in guards)
+
+
+def differ_somewhere(diff: sympy.Expr, guards: frozenset[sympy.Expr] = frozenset()
+                     ) -> dict[sympy.Symbol, sympy.Expr] | None:
+    """A rational point where ``diff`` is proven non-zero (and every domain guard proven to
+    hold: both sides are defined there in the real reading), proving ``diff`` is not 0."""
+    symbols = sorted(diff.free_symbols | _free_of(guards), key=lambda s: s.name)
+    for point in _points(symbols):
         try:
             at = diff.xreplace(point)
         except (ValueError, TypeError, ZeroDivisionError):
             continue
-        value = _numeric(at)
-        if value is not None and abs(value) > SEPARATION:
+        if at.has(sympy.zoo, sympy.nan) or not _guards_hold(guards, point):
+            continue
+        if nonzero(at):
             return point
     return None
 
 
-def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT) -> Decision:
-    """Whether two scalar expressions are equal (within ``tol`` for constants)."""
+def _free_of(exprs: frozenset[sympy.Expr]) -> set[sympy.Symbol]:
+    out: set[sympy.Symbol] = set()
+    for e in exprs:
+        out |= e.free_symbols
+    return out
+
+
+def _points(symbols: list[sympy.Symbol]) -> list[dict[sympy.Symbol, sympy.Expr]]:
+    """Rational points, the symbols' assumptions respected (``x`` positive gets 7/3, ...)."""
+    out = []
+    for shift in range(4):
+        point = {}
+        for k, s in enumerate(symbols):
+            candidates = [_POINTS[(k + shift + j) % len(_POINTS)] for j in range(len(_POINTS))]
+            if s.is_integer:
+                candidates = [sympy.Integer(p.p) for p in candidates]
+            fits = [p for p in candidates if _fits(s, p)]
+            if not fits:
+                break
+            point[s] = fits[0]
+        else:
+            out.append(point)
+    return out
+
+
+def _fits(symbol: sympy.Symbol, value: sympy.Rational) -> bool:
+    checks = {"positive": value > 0, "negative": value < 0, "nonnegative": value >= 0,
+              "nonpositive": value <= 0, "zero": value == 0, "nonzero": value != 0}
+    return all(getattr(symbol, f"is_{name}") is not True or ok for name, ok in checks.items())
+
+
+def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT,
+                    guards: frozenset[sympy.Expr] = frozenset()) -> Decision:
+    """Whether two scalar expressions are equal (within ``tol`` for constants). ``guards``
+    are the domain guards of both sides: a difference counts only where they hold."""
     if cand.has(sympy.oo, -sympy.oo) or ref.has(sympy.oo, -sympy.oo):
         return Decision.EQUAL if cand == ref else Decision.DIFFERENT
     diff = sympy.Add(cand, -ref)
@@ -161,35 +193,39 @@ def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT) -
         return Decision.DIFFERENT
     if diff.is_number:
         return _constant_decision(diff, ref, tol)
-    if differ_somewhere(diff) is not None:
+    if differ_somewhere(diff, guards) is not None:
         return Decision.DIFFERENT
     return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
 
 
 def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Decision:
-    value = _numeric(diff)
     if not tol.exact:
-        ref_value = _numeric(ref)
-        if value is None or ref_value is None:
-            return Decision.UNDECIDED
-        if sympy.im(ref_value) == 0 and abs(sympy.im(value)) > SEPARATION:
-            return Decision.DIFFERENT  # a non-real value is never "close to" a real one
-        bound = sympy.Float(0, PRECISION)
-        if tol.absolute is not None:
-            bound = max(bound, sympy.Float(sympy.Rational(tol.absolute), PRECISION))
-        if tol.relative is not None:
-            bound = max(bound, sympy.Float(sympy.Rational(tol.relative), PRECISION)
-                        * abs(ref_value))
-        gap = abs(value)
-        margin = sympy.Float("1e-20", PRECISION)
-        if gap + margin < bound:
-            return Decision.EQUAL
-        if gap > bound + margin:
-            return Decision.DIFFERENT
+        return _tolerance_decision(diff, ref, tol)
+    zero = is_zero(diff)
+    if zero is None:
         return Decision.UNDECIDED
-    if value is not None and abs(value) > SEPARATION:
+    return Decision.EQUAL if zero else Decision.DIFFERENT
+
+
+def _tolerance_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Decision:
+    """|diff| below the declared bound, decided on certified enclosures; UNDECIDED at or
+    near the bound (the enclosures do not separate by MAX_PRECISION bits)."""
+    if ref.is_extended_real and not_real(diff):
+        return Decision.DIFFERENT  # a non-real value is never "close to" a real one
+    bounds = []
+    if tol.absolute is not None:
+        bounds.append(sympy.Rational(tol.absolute.numerator, tol.absolute.denominator))
+    if tol.relative is not None:
+        rel = sympy.Rational(tol.relative.numerator, tol.relative.denominator)
+        bounds.append(rel * sympy.Abs(ref))
+    verdicts = [within(diff, b) for b in bounds if b != 0]
+    if not verdicts:
+        return _constant_decision(diff, ref, EXACT)
+    if True in verdicts:
+        return Decision.EQUAL
+    if all(v is False for v in verdicts):
         return Decision.DIFFERENT
-    return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
+    return Decision.UNDECIDED
 
 
 def pole_factors(poles: frozenset[sympy.Expr]) -> frozenset[sympy.Expr]:
@@ -197,7 +233,7 @@ def pole_factors(poles: frozenset[sympy.Expr]) -> frozenset[sympy.Expr]:
 
     ``{x*y}`` and ``{x, 2y}`` give the same factors: the same points are excluded."""
     out: set[sympy.Expr] = set()
-    for pole in poles:
+    for pole in divisors_of(poles):
         try:
             _, factors = sympy.factor_list(sympy.numer(sympy.together(pole)))
         except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
@@ -212,12 +248,76 @@ def pole_factors(poles: frozenset[sympy.Expr]) -> frozenset[sympy.Expr]:
 
 
 def same_domain(cand: frozenset[sympy.Expr], ref: frozenset[sympy.Expr]) -> bool:
-    """Whether two expressions were written with divisors that vanish at the same points."""
-    return cand == ref or pole_factors(cand) == pole_factors(ref)
+    """Whether two expressions were written with divisors that vanish at the same points and
+    the same open domain guards (logarithms, even roots not proven defined everywhere)."""
+    if cand == ref:
+        return True
+    return pole_factors(cand) == pole_factors(ref) and open_guards(cand) == open_guards(ref)
+
+
+def _domain_message(cand: frozenset[sympy.Expr], ref: frozenset[sympy.Expr]) -> str:
+    if pole_factors(cand) != pole_factors(ref):
+        return _DOMAIN_MESSAGE
+    return _GUARD_MESSAGE
 
 
 _DOMAIN_MESSAGE = ("the two agree where both are defined, but one is undefined at points where "
                    "the other is not (a division that cancels, such as x/x)")
+_GUARD_MESSAGE = ("the two agree where both are defined, but one is defined only for some "
+                  "values of its variables (a logarithm or root, such as e^{\\ln x} or "
+                  "\\sqrt{x}^2); this holds only if the problem declares the variables' "
+                  "assumptions (e.g. positive)")
+
+
+# -- declared assumptions ---------------------------------------------------------------------
+
+#: What a problem may declare about a variable (``"assumptions": {"x": "positive"}``); each
+#: is a sympy assumption set on the variable's symbol.
+ASSUMPTIONS = ("real", "positive", "negative", "nonnegative", "nonpositive", "nonzero",
+               "integer")
+
+
+def assumed_symbols(declared: Mapping[str, Iterable[str]]) -> dict[sympy.Symbol, sympy.Symbol]:
+    """Plain symbol -> the same name carrying the declared sympy assumptions.
+
+    Raises ValueError for an unknown assumption or an inconsistent set of them."""
+    out = {}
+    for name, props in declared.items():
+        props = [props] if isinstance(props, str) else list(props)
+        unknown = [p for p in props if p not in ASSUMPTIONS]
+        if unknown:
+            raise ValueError(f"unknown assumption {unknown[0]!r} for {name!r}; use "
+                             + ", ".join(ASSUMPTIONS))
+        try:
+            out[sympy.Symbol(name)] = sympy.Symbol(name, **dict.fromkeys(props, True))
+        except InconsistentAssumptions:
+            raise ValueError(f"the assumptions {', '.join(props)} of {name!r} contradict "
+                             "each other") from None
+    return out
+
+
+def assume(value: Value, symbols: Mapping[sympy.Symbol, sympy.Symbol]) -> Value:
+    """``value`` with its variables replaced by the assumed symbols (sympy re-evaluates:
+    ``\\sqrt{x^2}`` becomes ``x`` for a positive ``x``)."""
+    if not symbols:
+        return value
+    out = _assume(value, dict(symbols))
+    assert isinstance(out, type(value))
+    return out
+
+
+def _assume(obj: object, symbols: dict[sympy.Symbol, sympy.Symbol]) -> object:
+    if isinstance(obj, sympy.Basic):
+        return obj.xreplace(symbols)
+    if isinstance(obj, tuple):
+        return tuple(_assume(x, symbols) for x in obj)
+    if isinstance(obj, frozenset):
+        return frozenset(_assume(x, symbols) for x in obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        changes = {f.name: _assume(getattr(obj, f.name), symbols)
+                   for f in dataclasses.fields(obj)}
+        return dataclasses.replace(obj, **changes)
+    return obj
 
 
 # -- composite values -----------------------------------------------------------------------
@@ -228,10 +328,12 @@ def _scalar_outcome(cand: Scalar, ref: Scalar, tol: Tolerance, where: str | None
         pairs.append((cand.percent_of, ref.expr))  # "50%" for an expected "50" (in percent)
     if ref.percent_of is not None and cand.percent_of is None:
         pairs.append((cand.expr, ref.percent_of))  # "50" for an expected "50%"
-    decisions = [scalar_decision(c, r, tol) for c, r in pairs]
+    guards = guards_of(cand.poles | ref.poles)
+    decisions = [scalar_decision(c, r, tol, guards) for c, r in pairs]
     if Decision.EQUAL in decisions:
         if not same_domain(cand.poles, ref.poles):
-            return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
+            return Outcome(Decision.UNDECIDED, _domain_message(cand.poles, ref.poles),
+                           "domain", where)
         return Outcome.equal()
     if Decision.UNDECIDED in decisions:
         return Outcome(Decision.UNDECIDED, f"could not decide whether {show(cand.expr)} equals "
@@ -436,16 +538,16 @@ def _members(value: Value) -> tuple[Value, ...]:
     return (value,)
 
 
-def _key(value: Value) -> sympy.Expr | None:
-    """A constant scalar's value at PRECISION digits (None for anything else)."""
+def _key(value: Value) -> Box | None:
+    """A certified enclosure of a constant scalar (None for anything else)."""
     if isinstance(value, Scalar) and value.expr.is_number and not value.expr.has(sympy.oo):
-        return _numeric(value.expr)
+        return enclose(value.expr, KEY_PRECISION)
     return None
 
 
-def _far_apart(a: sympy.Expr | None, b: sympy.Expr | None) -> bool:
-    """True when two numeric keys prove the values differ (no pairwise check needed)."""
-    return a is not None and b is not None and abs(a - b) > SEPARATION
+def _far_apart(a: Box | None, b: Box | None) -> bool:
+    """True when two enclosures are disjoint: the values are proven different."""
+    return apart(a, b)
 
 
 def distinct(items: tuple[Value, ...]) -> list[Value] | None:
@@ -616,19 +718,31 @@ def _relation_outcome(cand: Relation, ref: Relation, where: str | None) -> Outco
     wrong = Outcome(Decision.DIFFERENT, "your equation is not equivalent to the expected one "
                     "(the two sides are not a constant multiple of each other)", "equation", where)
     if ratio.free_symbols:
-        rational = c_diff.is_rational_function() and r_diff.is_rational_function()
-        if rational or _varies(ratio):
+        # cancel() sees every common factor only over the rationals: with an irrational
+        # coefficient (a hidden 1 such as \\sqrt{3+2\\sqrt2}-\\sqrt2) the ratio may be constant
+        if (_over_q(c_diff) and _over_q(r_diff)) or _varies(ratio):
             return wrong
         return Outcome(Decision.UNDECIDED, "could not decide whether the equations are "
                        "equivalent", "undecided", where)
-    value = _numeric(ratio)
-    if value is None or ratio == 0:
+    if ratio.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
         return wrong
-    if c_op in ("<", "<=") and not (value.is_extended_real and value > 0):
-        return Outcome(Decision.DIFFERENT, "your inequality points the other way", "relation",
-                       where)
+    zero = is_zero(ratio)
+    if zero is None:
+        return Outcome(Decision.UNDECIDED, "could not decide whether the equations are "
+                       "equivalent", "undecided", where)
+    if zero:
+        return wrong
+    if c_op in ("<", "<="):
+        ratio_sign = sign(ratio)
+        if ratio_sign is None and not not_real(ratio):
+            return Outcome(Decision.UNDECIDED, "could not decide the direction of your "
+                           "inequality", "undecided", where)
+        if ratio_sign != 1:
+            return Outcome(Decision.DIFFERENT, "your inequality points the other way",
+                           "relation", where)
     if not same_domain(cand.poles, ref.poles):
-        return Outcome(Decision.UNDECIDED, _DOMAIN_MESSAGE, "domain", where)
+        return Outcome(Decision.UNDECIDED, _domain_message(cand.poles, ref.poles), "domain",
+                       where)
     return Outcome.equal()
 
 
@@ -644,6 +758,8 @@ def solution_poly(diff: sympy.Expr, poles: frozenset[sympy.Expr], x: sympy.Symbo
         if poly.is_zero or not all(c.is_Rational for c in poly.coeffs()):
             return None
         sqf = poly.sqf_part()
+        if guards_of(poles):
+            return None  # a logarithm or root of x: the real solutions are not the roots
         for divisor in (den, *poles):
             pole = sympy.Poly(sympy.numer(sympy.together(divisor)), x)
             if not all(c.is_Rational for c in pole.coeffs()):
@@ -683,11 +799,25 @@ def _root_set_outcome(cand: tuple[sympy.Expr, frozenset[sympy.Expr]],
                    "expected one", "equation", where)
 
 
+def _over_q(expr: sympy.Expr) -> bool:
+    """A rational function of its variables with rational coefficients."""
+    if not expr.is_rational_function():
+        return False
+    gens = sorted(expr.free_symbols, key=lambda s: s.name)
+    try:
+        return all(sympy.Poly(part, *gens).domain in (sympy.ZZ, sympy.QQ)
+                   for part in sympy.fraction(sympy.together(expr)))
+    except (sympy.PolynomialError, ValueError, TypeError, NotImplementedError):
+        return False
+
+
 def _varies(expr: sympy.Expr) -> bool:
+    """True when ``expr`` is proven to take two different values at two rational points."""
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    values = []
-    for shift in range(2):
-        point = {s: _POINTS[(k + shift) % len(_POINTS)] for k, s in enumerate(symbols)}
-        values.append(_numeric(expr.xreplace(point)))
-    a, b = values
-    return a is not None and b is not None and abs(a - b) > SEPARATION
+    points = _points(symbols)[:2]
+    if len(points) < 2:
+        return False
+    a, b = (expr.xreplace(p) for p in points)
+    if a.has(sympy.zoo, sympy.nan) or b.has(sympy.zoo, sympy.nan):
+        return False
+    return nonzero(sympy.Add(a, -b))

@@ -25,6 +25,14 @@ import sympy
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
+from verifiers.mathexact import (
+    GuardNonNegative,
+    GuardPositive,
+    GuardUnit,
+    enclose,
+    is_zero,
+    sign,
+)
 from verifiers.mathtext import MathSyntaxError, TooComplex, normalize
 
 MAX_DEPTH = 60
@@ -213,19 +221,60 @@ def _power(base: sympy.Expr, exp: sympy.Expr) -> sympy.Expr:
         n = abs(int(exp.p))
         if n > MAX_EXPONENT:
             raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
+        if int(exp.q) > MAX_SYMBOLIC_EXPONENT:  # 2^{2^{-1000}}: a 2^1000-th root
+            raise TooComplex(f"an exponent's denominator exceeds {MAX_SYMBOLIC_EXPONENT}")
         if base.is_Rational and n * _bits(base) > MAX_BITS:
             raise TooComplex(f"a power has more than {MAX_BITS} bits")
         if not base.is_number and n > MAX_SYMBOLIC_EXPONENT:
             raise TooComplex(f"a symbolic power exceeds {MAX_SYMBOLIC_EXPONENT}")
     elif exp.is_number:
-        approx = exp.evalf(15)
-        if not approx.is_finite or abs(approx) > MAX_EXPONENT:
-            raise TooComplex(f"an exponent is larger than {MAX_EXPONENT}")
-    if base == 0 and exp == 0:
-        raise MathSyntaxError("0^0 is undefined; give a value")
-    if base == 0 and exp.is_number and exp.is_negative:
-        raise MathSyntaxError("the expression divides by zero (0 to a negative power)")
+        _bounded_exponent(exp)
+    _defined_power(base, exp)
     return _checked(sympy.Pow(base, exp))
+
+
+def _bounded_exponent(exp: sympy.Expr) -> None:
+    """A constant, non-rational exponent must be proven finite and at most MAX_EXPONENT."""
+    if exp.has(sympy.oo, -sympy.oo, sympy.zoo):
+        return
+    if sympy.count_ops(exp) > MAX_TREE_DEPTH:
+        raise TooComplex("an exponent is too large an expression")
+    box = enclose(exp, 64)
+    if box is None or not all(abs(end) <= MAX_EXPONENT for part in box
+                              for end in (part.a, part.b)):
+        raise TooComplex(f"an exponent is not provably at most {MAX_EXPONENT}")
+
+
+def _defined_power(base: sympy.Expr, exp: sympy.Expr) -> None:
+    """Refuse 0^0, 0 to a negative power and oo^0, also when the zero is hidden
+    (``(\\sqrt{3+2\\sqrt2}-1-\\sqrt2)^0``); UNKNOWN (TooComplex) when undecidable."""
+    if not (base.is_number and exp.is_number):
+        return
+    if exp.is_infinite:
+        if not base.is_Rational:
+            raise TooComplex("a power with an infinite exponent needs a rational base")
+        return
+    if base.is_Rational and base != 0:
+        return
+    exp_sign = int(sympy.sign(exp)) if exp.is_Rational else sign(exp)
+    if base.is_infinite:
+        if exp_sign == 0:
+            raise MathSyntaxError("\\infty^0 is undefined; give a value")
+        if exp_sign is None:
+            raise TooComplex("could not decide the sign of the exponent of \\infty")
+        return
+    if exp_sign == 1:
+        return
+    zero = True if base == 0 else is_zero(base)
+    if zero is None:
+        raise TooComplex("could not decide whether the base of a power is zero")
+    if not zero:
+        return
+    if exp_sign == 0:
+        raise MathSyntaxError("0^0 is undefined; give a value")
+    if exp_sign == -1:
+        raise MathSyntaxError("the expression divides by zero (0 to a negative power)")
+    raise TooComplex("could not decide the sign of the exponent of 0")
 
 
 # -- tree to values ---------------------------------------------------------------------------
@@ -252,8 +301,37 @@ def _combine(fn: Callable[..., sympy.Expr], *args: Any, what: str = "this") -> S
 
 
 def _with_poles(value: Scalar, divisors: Scalar) -> Scalar:
-    """``value`` remembering the non-constant ``divisors`` it was divided by."""
+    """``value`` remembering the non-constant ``divisors`` it was divided by; a constant
+    divisor must be proven non-zero (a hidden zero such as ``\\sqrt{3+2\\sqrt2}-1-\\sqrt2``
+    is refused like 0, and one that cannot be decided is UNKNOWN)."""
+    for d in divisors.alts:
+        if not d.free_symbols:
+            _nonzero_divisor(d)
     extra = frozenset(d for d in divisors.alts if d.free_symbols)
+    if not extra:
+        return value
+    return Scalar(value.alts, value.percent_of, value.poles | extra)
+
+
+def _nonzero_divisor(d: sympy.Expr, what: str = "divides by zero") -> None:
+    if (d.is_Rational and d != 0) or d.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        return
+    zero = is_zero(d)
+    if zero:
+        raise MathSyntaxError(f"the expression {what}")
+    if zero is None:
+        raise TooComplex(f"could not decide whether the expression {what}")
+
+
+def _positive(e: sympy.Expr) -> bool:
+    return bool((e.is_Rational and e > 0) or (not e.is_Rational and sign(e) == 1))
+
+
+def _with_guards(value: Scalar, guard: type[sympy.Function], args: Sequence[sympy.Expr]
+                 ) -> Scalar:
+    """``value`` remembering where its text is defined in the real reading (the argument of
+    a logarithm, a radicand): sympy folds ``e^{\\ln x}`` to ``x`` as it builds."""
+    extra = frozenset(guard(a) for a in args if a.free_symbols)
     if not extra:
         return value
     return Scalar(value.alts, value.percent_of, value.poles | extra)
@@ -295,6 +373,11 @@ _FUNCS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
 
 _TRIG_DIVISOR: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
     "tan": sympy.cos, "sec": sympy.cos, "cot": sympy.sin, "csc": sympy.sin}
+#: Where a function is defined in the real reading (recorded because sympy folds
+#: ``e^{\\ln x}`` to ``x`` and ``\\sqrt{x}^2`` to ``x``).
+_GUARDS: dict[str, type[sympy.Function]] = {
+    "sqrt": GuardNonNegative, "ln": GuardPositive, "log": GuardPositive,
+    "arcsin": GuardUnit, "arccos": GuardUnit, "asin": GuardUnit, "acos": GuardUnit}
 _INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh": "acosh",
             "tanh": "atanh", "sec": "asec", "csc": "acsc", "cot": "acot"}
 
@@ -394,6 +477,8 @@ class _Build(Transformer[Token, Any]):
         def divide(a: sympy.Expr, b: sympy.Expr) -> sympy.Expr:
             if b == 0:
                 raise MathSyntaxError("the expression divides by zero")
+            if not b.free_symbols:
+                _nonzero_divisor(b)  # before sympy folds h/h to 1
             return _checked(sympy.Mul(a, sympy.Pow(b, -1)))
         return _with_poles(_combine(divide, *c, what="/"), _scalar(c[1]))
 
@@ -402,8 +487,13 @@ class _Build(Transformer[Token, Any]):
 
     def pow(self, c: list[Any]) -> Scalar:
         out = _combine(_power, c[0], c[1], what="^")
-        if any(e.is_number and e.is_negative for e in _scalar(c[1]).alts):
-            return _with_poles(out, _scalar(c[0]))
+        base, exps = _scalar(c[0]), _scalar(c[1]).alts
+        if any(e.is_number and not _positive(e) for e in exps):  # x^0, x^{-1}: not at x = 0
+            out = _with_poles(out, base)
+        if any(e.free_symbols for e in exps):  # x^y: x > 0 in the real reading
+            return _with_guards(out, GuardPositive, base.alts)
+        if any(not e.is_Integer for e in exps):  # x^{1/2}: x >= 0 in the real reading
+            return _with_guards(out, GuardNonNegative, base.alts)
         return out
 
     def sub_pow(self, c: list[Any]) -> Scalar:
@@ -489,13 +579,24 @@ class _Build(Transformer[Token, Any]):
         def nth_root(n: sympy.Expr, a: sympy.Expr) -> sympy.Expr:
             if not (n.is_Integer and 2 <= n <= MAX_SYMBOLIC_EXPONENT):
                 raise MathSyntaxError("the index of a root must be a whole number >= 2")
-            return _checked(sympy.real_root(a, n) if a.is_number and a.is_negative
-                            else sympy.root(a, n))
-        return _combine(nth_root, c[0], c[1], what="root")
+            negative = a.is_number and not a.is_Rational and sign(a) == -1
+            if a.is_number and not a.is_Rational and sign(a) is None:
+                raise TooComplex("could not decide the sign of a root's radicand")
+            negative = negative or (a.is_Rational and a < 0)
+            return _checked(sympy.real_root(a, n) if negative else sympy.root(a, n))
+        out = _combine(nth_root, c[0], c[1], what="root")
+        return _with_guards(out, GuardNonNegative, _scalar(c[1]).alts)
 
     def func(self, c: list[Any]) -> Scalar:
         name = str(c[0]).lstrip("\\")
+        args = _scalar(c[1]).alts
+        if name in ("ln", "log"):
+            for a in args:
+                if not a.free_symbols:
+                    _nonzero_divisor(a, "takes the logarithm of zero")
         out = _combine(lambda a: _apply(name, a), c[1], what=name)
+        if name in _GUARDS:
+            out = _with_guards(out, _GUARDS[name], args)
         if name in _TRIG_DIVISOR:  # tan x = sin x / cos x: undefined where cos x = 0
             divisor = _TRIG_DIVISOR[name]
             return _with_poles(out, Scalar(tuple(divisor(a) for a in _scalar(c[1]).alts)))
@@ -515,13 +616,17 @@ class _Build(Transformer[Token, Any]):
         return self.pow([inner, c[1]])
 
     def log(self, c: list[Any]) -> Scalar:
-        return _combine(lambda a: _checked(sympy.log(a)), c[1], what="log")
+        return self.func(["ln", c[1]])
 
     def log_base(self, c: list[Any]) -> Scalar:
         base = _number(c[1]) if c[1][:1].isdigit() else _name(c[1])
         if base.is_number and (base <= 0 or base == 1):
             raise MathSyntaxError("a logarithm's base must be positive and not 1")
-        return _combine(lambda a: _checked(sympy.log(a, base)), c[2], what="log")
+        for a in _scalar(c[2]).alts:
+            if not a.free_symbols:
+                _nonzero_divisor(a, "takes the logarithm of zero")
+        out = _combine(lambda a: _checked(sympy.log(a, base)), c[2], what="log")
+        return _with_guards(out, GuardPositive, (*_scalar(c[2]).alts, base))
 
     def log_pow(self, c: list[Any]) -> Scalar:
         return self.pow([self.log(c[:1] + c[2:]), c[1]])

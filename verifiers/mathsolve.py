@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import sympy
 
 from verifiers.mathequiv import (
-    SEPARATION,
     Decision,
     Outcome,
-    _numeric,
+    approx,
     distinct,
     scalar_decision,
     show,
     solution_poly,
 )
+from verifiers.mathexact import divisors_of, guard_holds, guards_of, not_real
 from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from verifiers.mathtext import MathSyntaxError
 
@@ -88,11 +88,10 @@ def _named(items: tuple[Value, ...], variables: tuple[sympy.Symbol, ...]) -> Ass
 
 
 def _sides(expr: sympy.Expr) -> str:
-    value = _numeric(expr)
-    if expr.is_Rational or value is None:
+    value = None if expr.is_Rational else approx(expr)
+    if value is None:
         return show(expr)
-    return f"{show(expr)} (about {sympy.N(value, 6)})" if len(show(expr)) < 30 else \
-        f"about {sympy.N(value, 6)}"
+    return f"{show(expr)} (about {value})" if len(show(expr)) < 30 else f"about {value}"
 
 
 def check_solutions(system: System, value: Value) -> Outcome:
@@ -114,14 +113,16 @@ def check_solutions(system: System, value: Value) -> Outcome:
                                 "undecided", where)
         for i, (lhs, rhs) in enumerate(system.equations, 1):
             left, right = lhs.xreplace(point), rhs.xreplace(point)
-            pole = _pole_at(system.poles_of(i - 1), point)
+            pole = _pole_at(system.poles_of(i - 1), point, system.real)
             if pole is Decision.EQUAL or left.has(sympy.zoo, sympy.nan) or right.has(
                     sympy.zoo, sympy.nan):
                 return Outcome(Decision.DIFFERENT, f"substituting {named} makes equation {i} "
                                "undefined (it divides by zero)", "substitution", where)
             if pole is Decision.UNDECIDED and undecided is None:
                 undecided = Outcome(Decision.UNDECIDED, f"could not decide whether {named} "
-                                    f"makes equation {i} undefined", "undecided", where)
+                                    f"makes equation {i} undefined (a divisor that may be zero, "
+                                    "or a logarithm or root that may not be real there)",
+                                    "undecided", where)
             decision = scalar_decision(left, right)
             eq = f" in equation {i}" if len(system.equations) > 1 else ""
             if decision is Decision.DIFFERENT:
@@ -144,9 +145,13 @@ def check_solutions(system: System, value: Value) -> Outcome:
     return _complete(system, distinct)
 
 
-def _pole_at(poles: frozenset[sympy.Expr], point: Assignment) -> Decision:
-    """EQUAL when a divisor is proven zero at ``point``, DIFFERENT when all are proven non-zero."""
-    decisions = [scalar_decision(p.xreplace(point), sympy.Integer(0)) for p in poles]
+def _pole_at(poles: frozenset[sympy.Expr], point: Assignment, real: bool = True) -> Decision:
+    """EQUAL when a divisor is proven zero at ``point``, DIFFERENT when all are proven non-zero
+    (and, over the reals, every domain guard proven to hold: ``x > 0`` for ``\\ln x``)."""
+    decisions = [scalar_decision(p.xreplace(point), sympy.Integer(0))
+                 for p in divisors_of(poles)]
+    if real and not all(guard_holds(g.xreplace(point)) for g in guards_of(poles)):
+        decisions.append(Decision.UNDECIDED)
     if Decision.EQUAL in decisions:
         return Decision.EQUAL
     return Decision.UNDECIDED if Decision.UNDECIDED in decisions else Decision.DIFFERENT
@@ -158,8 +163,7 @@ def _realness(x: sympy.Expr) -> Decision:
         return Decision.EQUAL
     if x.is_extended_real is False:
         return Decision.DIFFERENT
-    value = _numeric(x) if x.is_number else None
-    if value is not None and abs(sympy.im(value)) > SEPARATION:
+    if x.is_number and not_real(x):
         return Decision.DIFFERENT
     return Decision.UNDECIDED
 
