@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from llm_modulo.corpus.kinds import ExportFormat, SftStyle
 from llm_modulo.corpus.memory import CorpusMemory
 from llm_modulo.corpus.store import CORPUS_ENV, Corpus, check_output_path, default_corpus_path
 from llm_modulo.errors import UsageError
@@ -56,19 +56,6 @@ def existing_corpus(path: Path | None) -> Corpus:
         raise UsageError(f"no corpus at {target}: solve or run something first, or pass "
                          f"--corpus PATH")
     return Corpus(target)
-
-
-class ExportFormat(StrEnum):
-    SFT = "sft"
-    DPO = "dpo"
-    OPENAI = "openai"
-    PARQUET = "parquet"
-    VERL = "verl"
-
-
-class SftStyle(StrEnum):
-    MESSAGES = "messages"
-    PROMPT_COMPLETION = "prompt-completion"
 
 
 def _when(value: str | None, flag: str) -> datetime | None:

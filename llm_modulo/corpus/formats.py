@@ -19,19 +19,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import groupby
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_modulo.corpus.kinds import FORMATS as FORMATS
+from llm_modulo.corpus.kinds import ExportFormat, SftStyle
 from llm_modulo.corpus.store import Corpus, check_output_path
 from llm_modulo.errors import UsageError
 from llm_modulo.types import Candidate, Problem, Status
 
-Format = Literal["sft", "dpo", "openai", "parquet", "verl"]
-FORMATS: tuple[str, ...] = ("sft", "dpo", "openai", "parquet", "verl")
+Format = ExportFormat
 BATCH_ROWS = 20_000
 _EXTENSIONS = {"sft": ".jsonl", "dpo": ".jsonl", "openai": ".jsonl", "parquet": ".parquet",
                "verl": ".parquet"}
@@ -42,7 +43,7 @@ class ExportOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    format: Format
+    format: ExportFormat
     out: Path
     domains: tuple[str, ...] = ()
     runs: tuple[str, ...] = ()
@@ -54,7 +55,7 @@ class ExportOptions(BaseModel):
     split: float | None = Field(default=None, gt=0.0, lt=1.0)
     reverify: bool = False
     #: ``sft`` rows: ``{"messages"}`` or ``{"prompt", "completion"}`` (both conversational)
-    sft_style: Literal["messages", "prompt-completion"] = "messages"
+    sft_style: SftStyle = SftStyle.MESSAGES
 
     @model_validator(mode="after")
     def _rounds(self) -> ExportOptions:
@@ -213,9 +214,9 @@ def _sft(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
         prompt = prompts.initial_json(prompt_hash, messages)
         reply = _assistant(completion)
         meta = f',"domain":{_dumps(domain)},"problem_hash":"{h}"}}'
-        if opts.format == "openai":
+        if opts.format is ExportFormat.OPENAI:
             row = f'{{"messages":{prompt[:-1]},{reply[1:]}}}'
-        elif opts.sft_style == "messages":
+        elif opts.sft_style is SftStyle.MESSAGES:
             row = f'{{"messages":{prompt[:-1]},{reply[1:]}{meta}'
         else:
             row = f'{{"prompt":{prompt},"completion":{reply}{meta}'
@@ -498,7 +499,7 @@ def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
 def export(corpus: Corpus, options: ExportOptions, *,
            reverifier: Reverifier | None = None) -> ExportReport:
     """Write ``options.format`` rows to ``options.out`` (or its train/test files)."""
-    if options.reverify and options.format == "verl":
+    if options.reverify and options.format is ExportFormat.VERL:
         raise UsageError("--reverify re-checks answers, and verl rows carry none "
                          "(their reward is the verifier itself)")
     paths = options.paths()

@@ -1,0 +1,22 @@
+"""The export formats and row styles, defined once (the CLI, the options model and the
+writers all use these)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ExportFormat(StrEnum):
+    SFT = "sft"
+    DPO = "dpo"
+    OPENAI = "openai"
+    PARQUET = "parquet"
+    VERL = "verl"
+
+
+class SftStyle(StrEnum):
+    MESSAGES = "messages"
+    PROMPT_COMPLETION = "prompt-completion"
+
+
+FORMATS: tuple[str, ...] = tuple(f.value for f in ExportFormat)
