@@ -54,21 +54,21 @@ def test_bad_problems_raise_one_line_errors(raw: Any) -> None:
 
 
 def test_gsm8k_and_math_jsonl_load_through_the_run_loader(tmp_path: Any) -> None:
-    from llm_modulo.cli import _read_problems
+    from llm_modulo.batch import read_problems
 
     rows = [{"question": "One plus one?", "answer": "1+1=<<1+1=2>>2\n#### 2", "idx": 1},
             {"problem": "Half?", "solution": "So $\\boxed{0.5}$.", "level": "Level 1"},
             {"question": "Solve", "answer": "1,234"}]
     path = tmp_path / "math.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    problems = _read_problems(path, MATH)
+    problems = read_problems(path, MATH)
     assert [p.payload["answer"] for p in problems] == ["2", "0.5", "1,234"]
     assert problems[0].id == "1"
     assert check(problems[2], "1234").status is Status.ACCEPT
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"question": "q", "answer": "\\frac{1}{"}) + "\n")
     with pytest.raises(ProblemError, match=r"bad.jsonl:1: the reference answer"):
-        _read_problems(bad, MATH)
+        read_problems(bad, MATH)
 
 
 @pytest.mark.parametrize(("completion", "answer"), [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from llm_modulo.cli import errors_as_messages, out
+from llm_modulo.cli.common import errors_as_messages, out
 
 
 def fetch_lean() -> None:

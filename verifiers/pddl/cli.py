@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from llm_modulo.cli import JsonOpt, errors_as_messages, out
+from llm_modulo.cli.common import JsonOpt, errors_as_messages, out
 from llm_modulo.errors import UsageError
 from verifiers.pddl.nl import Templates
 from verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates

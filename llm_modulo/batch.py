@@ -1,0 +1,132 @@
+"""Resumable batch solving: problems from a JSONL file, results appended to a JSONL file.
+
+What ``llm-modulo run`` does, as a library::
+
+    problems = read_problems(Path("puzzles.jsonl"), domain)
+    summary = await solve_to_jsonl(solver, problems, Path("results.jsonl"))
+
+A problem whose result is already in the output file (any stop reason but ``error``) is
+skipped, so a run that was stopped resumes where it was. Each result is written and
+flushed as it finishes; a line cut short by a crash is left as it is and the next result
+starts on a fresh line. Unreadable lines are counted, never rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llm_modulo.domain import Domain
+from llm_modulo.errors import ProblemError
+from llm_modulo.loop import Solver
+from llm_modulo.types import Problem, SolveResult, StopReason
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    """What a batch did: problems given, already finished before, solved and failed now."""
+
+    total: int
+    skipped: int
+    solved: int
+    failed: int
+    unreadable_lines: int
+
+    @property
+    def attempted(self) -> int:
+        return self.total - self.skipped
+
+
+def read_problems(path: Path, domain: Domain) -> list[Problem]:
+    """Parse a JSONL problems file; the first bad line is a :class:`ProblemError` naming it."""
+    if not path.exists():
+        raise ProblemError(f"problems file {path} does not exist")
+    if not path.is_file():
+        raise ProblemError(f"problems file {path} is not a regular file")
+    problems = []
+    with path.open("rb") as fh:
+        for lineno, data in enumerate(fh, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemError(f"{path}:{lineno}: not UTF-8 text") from None
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ProblemError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            try:
+                prob = domain.parse_problem(raw)
+            except ProblemError as exc:
+                raise ProblemError(f"{path}:{lineno}: {exc}") from None
+            if prob.id is None and isinstance(raw, dict) and raw.get("idx") is not None:
+                prob = prob.model_copy(update={"id": str(raw["idx"])})
+            problems.append(prob)
+    return problems
+
+
+def finished_hashes(path: Path) -> tuple[set[str], int]:
+    """Problem hashes already finished in a results file (errors are retried), and the
+    number of lines that could not be read."""
+    done: set[str] = set()
+    bad = 0
+    if not path.exists():
+        return done, bad
+    with path.open(encoding="utf-8", errors="replace") as fh:  # a damaged line is just bad
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if row.get("stop_reason") != StopReason.ERROR:
+                    done.add(row["problem"]["hash"])
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                bad += 1
+    return done, bad
+
+
+def pending(problems: list[Problem], out_path: Path) -> tuple[list[Problem], int]:
+    """The problems not finished in ``out_path`` yet, and its unreadable line count."""
+    done, bad = finished_hashes(out_path)
+    return [p for p in problems if p.hash not in done], bad
+
+
+def _start_on_a_fresh_line(path: Path) -> None:
+    """Never damage what is stored: if a previous run was cut mid-line, end that line."""
+    if path.exists() and path.stat().st_size:
+        with path.open("rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            needs_newline = fh.read(1) != b"\n"
+        if needs_newline:
+            with path.open("a") as fh:
+                fh.write("\n")
+
+
+async def solve_to_jsonl(
+    solver: Solver,
+    problems: list[Problem],
+    out_path: Path,
+    *,
+    on_result: Callable[[SolveResult], Any] | None = None,
+) -> BatchSummary:
+    """Solve the problems not yet finished in ``out_path``, appending each result as one
+    JSON line as soon as it is known. ``on_result`` sees every new result (progress bars)."""
+    todo, bad = pending(problems, out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _start_on_a_fresh_line(out_path)
+    solved = failed = 0
+    with out_path.open("a") as fh:
+        async for result in solver.solve_many(todo):
+            fh.write(result.model_dump_json() + "\n")
+            fh.flush()
+            solved += result.solved
+            failed += result.stop_reason is StopReason.ERROR
+            if on_result is not None:
+                on_result(result)
+    return BatchSummary(total=len(problems), skipped=len(problems) - len(todo), solved=solved,
+                        failed=failed, unreadable_lines=bad)

@@ -1,0 +1,3 @@
+from llm_modulo.cli import main
+
+main()

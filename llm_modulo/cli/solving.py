@@ -1,0 +1,292 @@
+"""``solve``, ``run`` and ``demo``: the generate-test loop from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llm_modulo.batch import BatchSummary, pending, read_problems, solve_to_jsonl
+from llm_modulo.cli.common import (
+    EXIT_GENERATOR,
+    EXIT_OK,
+    EXIT_REJECT,
+    BaseUrlOpt,
+    DomainOpt,
+    FeedbackOpt,
+    JsonOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    RoundsOpt,
+    SamplesOpt,
+    SeedOpt,
+    StructuredOpt,
+    TemperatureOpt,
+    TokenBudgetOpt,
+    WallTimeOpt,
+    endpoint,
+    err,
+    errors_as_messages,
+    make_config,
+    out,
+)
+from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
+from llm_modulo.corpus.memory import CorpusMemory
+from llm_modulo.corpus.store import check_output_path, default_corpus_path
+from llm_modulo.generator import OpenAICompatClient, checked_base_url
+from llm_modulo.loop import AttemptStore, LoopConfig, Solver, feedback_target
+from llm_modulo.registry import default_registry
+from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
+
+
+def solve(
+    problem: Annotated[str, typer.Option("--problem", "-p",
+                                         help="The problem: inline text/JSON or a file path.")],
+    domain: DomainOpt = "game24",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 8,
+    feedback: FeedbackOpt = FeedbackLevel.ALL,
+    temperature: TemperatureOpt = 1.0,
+    seed: SeedOpt = 0,
+    max_tokens: MaxTokensOpt = 128,
+    token_budget: TokenBudgetOpt = None,
+    wall_time: WallTimeOpt = None,
+    structured: StructuredOpt = True,
+    corpus: CorpusOpt = None,
+    cache: CacheOpt = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Solve one problem: generate, verify, back-prompt until a verified answer or budget end.
+
+    Every attempt is recorded in the corpus; a stored solution that still verifies is
+    served without generating (--no-cache: always generate).
+    """
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier(domain)
+        prob = dom.load_problem(problem)
+        config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
+                             token_budget, wall_time, structured)
+        with open_memory(corpus, "solve", dom.name, config, reuse=cache) as memory:
+            result = _solve_one(dom, ver, prob, config, memory, base_url, model)
+    if as_json:
+        out.print_json(result.model_dump_json())
+    else:
+        _report(result)
+    if result.stop_reason is StopReason.ERROR:
+        raise typer.Exit(EXIT_GENERATOR)
+    raise typer.Exit(EXIT_OK if result.solved else EXIT_REJECT)
+
+
+def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: AttemptStore,
+               base_url: str | None, model: str | None) -> SolveResult:
+    """A stored solution that still verifies, else the loop (starting a server if needed)."""
+
+    async def recall() -> Any:
+        return await memory.lookup(prob, ver, None)
+
+    cached = asyncio.run(recall())
+    if cached is not None:
+        return SolveResult(problem=prob, solution=cached, stop_reason=StopReason.CACHED)
+    if isinstance(memory, CorpusMemory):
+        memory.reuse = False  # looked up already: the solver need not do it again
+    with endpoint(base_url, model) as (url, model_name):
+
+        async def go() -> SolveResult:
+            async with OpenAICompatClient(url, model=model_name) as client:
+                return await Solver(dom, ver, client, config, store=memory).solve(prob)
+
+        with err.status("solving ..."):
+            return asyncio.run(go())
+
+
+def _answer_text(result: SolveResult) -> str:
+    assert result.solution is not None
+    answer = result.solution.candidate.answer
+    if answer is not None and len(answer) == 1:
+        return str(next(iter(answer.values())))
+    return json.dumps(answer)
+
+
+def _report(result: SolveResult) -> None:
+    if result.solution is not None:
+        v = result.solution.verdict
+        source = ("from the corpus, re-verified now" if result.stop_reason is StopReason.CACHED
+                  else f"round {result.solution.round}, sample {result.solution.sample}")
+        out.print(f"[bold green]verified[/] {escape(_answer_text(result))}   "
+                  f"[dim]({v.verifier} {v.verifier_version}, {source})[/]", highlight=False)
+    elif result.stop_reason is StopReason.ERROR:
+        out.print(f"[bold red]generator failed:[/] {escape(str(result.error))}",
+                  highlight=False, soft_wrap=True)
+    else:
+        out.print(f"[bold yellow]no verified answer[/] within budget "
+                  f"(stopped: {result.stop_reason.value})")
+    if result.stop_reason is StopReason.CACHED:
+        return
+    table = Table(box=None, show_header=True, header_style="dim")
+    for col in ("round", "accept", "reject", "unknown", "critique of the back-prompted answer"):
+        table.add_column(col)
+    for r in range(1, result.rounds + 1):
+        attempts = [a for a in result.attempts if a.round == r]
+        counts = {s: sum(a.verdict.status is s for a in attempts) for s in Status}
+        first = feedback_target(attempts)
+        note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
+        table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
+                      str(counts[Status.UNKNOWN]), escape(note[:80]))
+    out.print(table)
+    out.print(f"[dim]tokens: {result.usage.prompt_tokens} prompt + "
+              f"{result.usage.completion_tokens} completion; {result.elapsed_s:.1f} s[/]")
+
+
+def run(
+    problems_file: Annotated[Path, typer.Argument(help="JSONL, one problem per line.",
+                                                  metavar="PROBLEMS.jsonl")],
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Results JSONL (appended; "
+                                                              "finished problems are skipped).")],
+    domain: DomainOpt = "game24",
+    base_url: BaseUrlOpt = None,
+    model: ModelOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 8,
+    feedback: FeedbackOpt = FeedbackLevel.ALL,
+    temperature: TemperatureOpt = 1.0,
+    seed: SeedOpt = 0,
+    max_tokens: MaxTokensOpt = 128,
+    token_budget: TokenBudgetOpt = None,
+    wall_time: WallTimeOpt = None,
+    structured: StructuredOpt = True,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=4096,
+                                             help="Problems in flight.")] = 64,
+    limit: Annotated[int | None, typer.Option("--limit", min=1,
+                                              help="Only the first N problems.")] = None,
+    corpus: CorpusOpt = None,
+    cache: CacheOpt = True,
+) -> None:
+    """Solve a batch of problems; resumable (problems already in --out are skipped).
+
+    Every round is committed to the corpus as it ends; problems solved before (by this run
+    before a crash, or any earlier one) are served from it, re-verified, without generating.
+    """
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier(domain)
+        check_output_path(out_path, corpus or default_corpus_path())
+        if base_url:
+            checked_base_url(base_url)  # before a run is registered
+        problems = read_problems(problems_file, dom)[:limit]
+        todo, bad = pending(problems, out_path)
+        if bad:
+            err.print(f"[yellow]warning:[/] {bad} unreadable line(s) in {escape(str(out_path))} "
+                      "kept as is")
+        err.print(f"{len(problems)} problems, {len(problems) - len(todo)} already done, "
+                  f"{len(todo)} to solve")
+        if not todo:
+            raise typer.Exit(EXIT_OK)
+        config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
+                             token_budget, wall_time, structured, concurrency)
+        with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
+              endpoint(base_url, model) as (url, model_name)):
+            err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
+                      f"(run {memory.run_id})[/]",
+                      highlight=False)
+            summary = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
+                                             out_path, memory))
+            if memory.served:
+                err.print(f"{memory.served} served from the corpus (re-verified)")
+    failed = summary.failed
+    err.print(f"solved {summary.solved} of {len(todo)}"
+              + (f"; {failed} generator errors" if failed else "") + f"; results in {out_path}",
+              markup=False)
+    raise typer.Exit(EXIT_GENERATOR if failed == len(todo) else EXIT_OK)
+
+
+def demo(
+    count: Annotated[int, typer.Option("--count", min=1, help="Puzzles to solve.")] = 8,
+    base_url: BaseUrlOpt = None,
+    rounds: RoundsOpt = 4,
+    samples: SamplesOpt = 16,
+    # the grammar keeps every sample well-formed, so a hot temperature only adds diversity
+    # (SmolLM2 at 1.0 repeats itself: 24 distinct of 32 samples for 4 4 6 8, none right)
+    temperature: TemperatureOpt = 1.5,
+    seed: SeedOpt = 0,
+    corpus: CorpusOpt = None,
+) -> None:
+    """The main job: start the embedded model, solve Game-of-24 puzzles, print verified answers.
+
+    The attempts are recorded in the corpus; stored solutions are not reused (the demo shows
+    the model at work).
+    """
+    from domains.game24 import DEMO_PUZZLES
+
+    with errors_as_messages():
+        dom, ver = default_registry.domain_and_verifier("game24")
+        problems = [dom.parse_problem(p) for p in DEMO_PUZZLES[:count]]
+        config = make_config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
+                         True)
+        with (open_memory(corpus, "demo", dom.name, config, reuse=False) as memory,
+              endpoint(base_url, None) as (url, model_name)):
+            results = asyncio.run(_collect(_solve_with_progress(dom, ver, url, model_name,
+                                                                config, problems, memory)))
+    table = Table("puzzle", "verified answer", "round", "samples drawn")
+    for r in sorted(results, key=lambda r: problems.index(r.problem)):
+        nums = " ".join(str(n) for n in r.problem.payload["numbers"])
+        answer = escape(_answer_text(r)) if r.solved else "[yellow]none within budget[/]"
+        table.add_row(nums, answer, str(r.solution.round) if r.solution else "-",
+                      str(len(r.attempts)))
+    out.print(table)
+    solved = sum(r.solved for r in results)
+    out.print(f"solved {solved}/{len(results)}; every answer shown was accepted by the "
+              f"{ver.name} verifier (exact rational arithmetic)")
+
+
+async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
+                     todo: list[Problem], out_path: Path,
+                     store: AttemptStore | None = None) -> BatchSummary:
+    """``solve_to_jsonl`` with a client for ``url`` and a progress bar on stderr."""
+    async with OpenAICompatClient(url, model=model) as client:
+        solver = Solver(dom, ver, client, config, store=store)
+        with _progress(dom.name, len(todo)) as advance:
+            return await solve_to_jsonl(solver, todo, out_path, on_result=advance)
+
+
+async def _collect(results: AsyncIterator[SolveResult]) -> list[SolveResult]:
+    return [r async for r in results]
+
+
+@contextlib.contextmanager
+def _progress(name: str, total: int) -> Iterator[Callable[[SolveResult], None]]:
+    """A progress bar on stderr; the yielded function counts one finished result."""
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("solved {task.fields[solved]}"),
+               TimeElapsedColumn())
+    solved = 0
+    with Progress(*columns, console=err) as progress:
+        task = progress.add_task(name, total=total, solved=0)
+
+        def advance(result: SolveResult) -> None:
+            nonlocal solved
+            solved += result.solved
+            progress.update(task, advance=1, solved=solved)
+
+        yield advance
+
+
+async def _solve_with_progress(
+    dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig, problems: list[Problem],
+    store: AttemptStore | None = None,
+) -> AsyncIterator[SolveResult]:
+    """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
+    async with OpenAICompatClient(url, model=model) as client:
+        solver = Solver(dom, ver, client, config, store=store)
+        with _progress(dom.name, len(problems)) as advance:
+            async for result in solver.solve_many(problems):
+                advance(result)
+                yield result
