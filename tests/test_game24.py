@@ -61,6 +61,12 @@ VALID: list[tuple[str, str, int]] = [
     ("3 7", "3*7", 21),
     ("1 2 3 4 5", "(5+4+3)*2*1", 24),
     ("0 4 6 8", "(8-4)*6+0", 24),
+    # a stated value is judged too: it must be exactly the expression's value (issue 11)
+    ("4 4 6 8", "(4+8)*(6-4) = 24", 24),
+    ("4 4 6 8", "(4+8)*(6-4)=24", 24),
+    ("4 5 6 10", "(4 * 5) + (10 - 6) = 20 + 4 = 24", 24),
+    ("4 5 6 10", "(4 * 5) + (10 - 6) = 48/2", 24),
+    ("3 7", "3*7 = 21", 21),
 ]
 
 # (numbers, expression, target, expected critique kinds)
@@ -83,7 +89,20 @@ INVALID: list[tuple[str, str, int, list[str]]] = [
     ("4 4 6 8", "lambda: 24", 24, ["unparseable"]),
     ("4 4 6 8", "(4).__class__", 24, ["unparseable"]),
     ("4 4 6 8", "\uff14*6", 24, ["unparseable"]),
-    ("4 4 6 8", "(4+8)*(6-4) = 24", 24, ["unparseable"]),
+    # a claim `= 25` sneaks nothing through: the expression and every stated value count
+    ("4 4 6 8", "(4+8)*(6-4) = 25", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 12*2 = 25", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 12*3 = 24", 24, ["claim"]),
+    ("4 4 6 8", "4*6+8-4 = 24", 24, ["value", "claim"]),
+    ("4 4 6 8", "4*6+8-4 = 28", 24, ["value"]),
+    ("4 4 6 8", "4*6 = 24", 24, ["number_missing", "number_missing"]),
+    ("4 4 6 8", "24 = (4+8)*(6-4)", 24, ["number_missing"] * 3 + ["number_extra"]),
+    ("4 4 6 8", "(4+8)*(6-4) = ", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) == 24", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 24 = 24 = 24 = 24 = 24", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 24/0", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = x", 24, ["unparseable"]),
+    ("4 4 6 8", "= 24", 24, ["unparseable"]),
     ("1 1 4 6", "(1+1+4)*4", 24, ["number_missing", "number_extra"]),
     ("3 3 8 8", "8/(3-8/3)+0*3", 24, ["number_extra", "number_extra"]),
     ("3 3 8 8", "8/3-8/3+3*8", 24, ["number_extra", "number_extra"]),
@@ -186,8 +205,9 @@ def test_load_problem_from_file_and_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("completion", "expected"), [
     ('{"expression":"(4+8)*(6-4)"}', "(4+8)*(6-4)"),
     ('Sure!\n```json\n{"expression": "(4+8)*(6-4)"}\n```', "(4+8)*(6-4)"),
-    ("The answer is\n(4+8)*(6-4) = 24", "(4+8)*(6-4)"),
+    ("The answer is\n(4+8)*(6-4) = 24", "(4+8)*(6-4) = 24"),
     ("(4+8)*(6-4)", "(4+8)*(6-4)"),
+    ("(4+8)*(6-4)\n= 24", "(4+8)*(6-4)"),
 ])
 def test_candidate_extraction(completion: str, expected: str) -> None:
     cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
@@ -198,6 +218,71 @@ def test_candidate_extraction(completion: str, expected: str) -> None:
 def test_candidate_extraction_failures(completion: str) -> None:
     cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
     assert cand.answer is None and cand.parse_error
+
+
+# Free-text and JSON replies to `4 5 6 10` as models write them (issue 11, items 5 and 8):
+# (reply, verdict, critique kinds). Every accepted reply's expression is exactly 24 over the
+# four numbers; two different final answers are a hedge.
+REPLIES: list[tuple[str, Status, list[str]]] = [
+    ("Let me try.\n4 * 5 = 20, 10 - 6 = 4, 20 + 4 = 24.\nAnswer: (4 * 5) + (10 - 6) = 24",
+     Status.ACCEPT, []),
+    ("Answer: (4 * 5) + (10 - 6) = 24.", Status.ACCEPT, []),
+    ("**Answer:** (4 * 5) + (10 - 6) = 24", Status.ACCEPT, []),
+    ("**Answer: (4 * 5) + (10 - 6) = 24**", Status.ACCEPT, []),
+    ("**Answer:**\n\n$$(4 \\times 5) + (10 - 6) = 24$$", Status.ACCEPT, []),
+    ("Final answer: (4*5)+(10-6)", Status.ACCEPT, []),
+    ("So the answer is $\\boxed{(4 \\times 5) + (10 - 6)}$.", Status.ACCEPT, []),
+    ("\\boxed{(4 \\times 5) + (10 - 6) = 24}", Status.ACCEPT, []),
+    ("Answer: \\boxed{(4*5)+(10-6)}\n\nSo \\boxed{(4*5)+(10-6)}", Status.ACCEPT, []),
+    ("Final Answer: The final answer is $(4 \\cdot 5)+(10-6)=20+4=24$. I hope it is correct.",
+     Status.ACCEPT, []),
+    ("Answer: (4 * 5) + (10 - 6) = 24, using every number once.", Status.ACCEPT, []),
+    ("We get\n(4 * 5) + (10 - 6) = 24.", Status.ACCEPT, []),
+    ("(4 × 5) + (10 − 6) = 24 ✓", Status.ACCEPT, []),
+    ("- (4 * 5) + (10 - 6) = 24", Status.ACCEPT, []),
+    ("```\n(4*5)+(10-6)\n```", Status.ACCEPT, []),
+    ("Answer: (4*5)+(10-6)\n\nCheck: 20 + 4 = 24", Status.ACCEPT, []),
+    ('{"expression": "(4*5)+(10-6) = 24"}', Status.ACCEPT, []),
+    # a stated value that is not the expression's: REJECT, never a way round the check
+    ("Answer: (4 * 5) + (10 - 6) = 25", Status.REJECT, ["claim"]),
+    ("Answer: 4 * 5 + 10 + 6 = 24", Status.REJECT, ["value", "claim"]),
+    ("Answer: 4 * 6 = 24", Status.REJECT, ["number_missing"] * 2),
+    # hedges: two different final expressions, two stated values, repeated JSON keys
+    ("Answer: (4*5)+(10-6)\nAnswer: (10-6)+(4*5)", Status.REJECT, ["hedge"]),
+    ("\\boxed{(4*5)+(10-6)} or \\boxed{4*5+10-6}", Status.REJECT, ["hedge"]),
+    ("Answer: \\boxed{1}\n\\boxed{(4*5)+(10-6)}", Status.REJECT, ["hedge"]),
+    ("Answer: (4*5)+(10-6) = 24\nAnswer: (4*5)+(10-6) = 25", Status.REJECT, ["hedge"]),
+    ("```\n(4*5)+(10-6)\n```\nor\n```\n4*6*(10-5)\n```", Status.REJECT, ["hedge"]),
+    ('```json\n{"expression": "1"}\n```\n```json\n{"expression": "(4*5)+(10-6)"}\n```',
+     Status.REJECT, ["hedge"]),
+    ('{"expression": "1", "expression": "(4*5)+(10-6)"}', Status.REJECT, ["hedge"]),
+    ('Here: {"expression": "(4*5)+(10-6)", "expression": "1"}', Status.REJECT, ["hedge"]),
+    # the same answer twice is no hedge
+    ('```json\n{"expression": "(4*5)+(10-6)"}\n```\nAgain:\n```json\n'
+     '{"expression": "(4*5)+(10-6)"}\n```', Status.ACCEPT, []),
+    ("Answer: ((4*5)+(10-6))\n\\boxed{(4*5)+(10-6)}", Status.ACCEPT, []),
+    # nothing readable: REJECT as before
+    ("Answer: it cannot be done.", Status.REJECT, ["unparseable"]),
+    ("I think 24 is reachable.", Status.REJECT, ["unparseable"]),
+]
+
+
+@pytest.mark.parametrize(("reply", "status", "kinds"), REPLIES)
+def test_replies_catalogue(reply: str, status: Status, kinds: list[str]) -> None:
+    problem = DOMAIN.parse_problem("4 5 6 10")
+    result = VERIFIER.check(problem, DOMAIN.parse_candidate(problem, reply))
+    assert result.status is status, [c.message for c in result.critiques]
+    assert sorted(c.kind for c in result.critiques) == sorted(kinds)
+
+
+def test_hedge_critique_names_the_key_and_the_answers() -> None:
+    problem = DOMAIN.parse_problem("4 5 6 10")
+    r = VERIFIER.check(problem, DOMAIN.parse_candidate(
+        problem, '{"expression": "1", "expression": "(4*5)+(10-6)"}'))
+    assert "'expression' is given more than once" in r.critiques[0].message
+    r = VERIFIER.check(problem, DOMAIN.parse_candidate(
+        problem, "\\boxed{(4*5)+(10-6)} or \\boxed{4*5+10-6}"))
+    assert "`(4*5)+(10-6)`" in r.critiques[0].message and "`4*5+10-6`" in r.critiques[0].message
 
 
 # -- generator and solver ----------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.csp import model as m
@@ -180,8 +181,7 @@ class CSPVerifier(Verifier):
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         if candidate.answer is None:
-            return CheckResult.reject(Critique(kind="unparseable",
-                                               message=candidate.parse_error or "no answer"))
+            return CheckResult.reject(missing_answer_critique(candidate.parse_error, "no answer"))
         compiled = self.compiled(problem)
         try:
             pairs = self.assignment(problem, candidate)
