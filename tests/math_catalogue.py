@@ -252,6 +252,9 @@ x = 2 1/2 ||| 1 ||| reject
 3.14\ldots ||| 3.14 ||| reject
 x = 4, y = 3 ||| x = 3, y = 4 ||| reject
 y = 4, x = 3 ||| x = 3, y = 4 ||| accept
+# a JSON answer that repeats its key is a hedge (issue 11): REJECT, whichever value comes last
+{"answer": "1", "answer": "24"} ||| 24 ||| reject
+{"answer": "24", "answer": "1"} ||| 24 ||| reject
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).

@@ -80,6 +80,11 @@ class CSPVerifier(Verifier):
         """The candidate's ``(variable, value)`` pairs; raise :class:`AnswerError`."""
         return assignment_pairs(candidate.answer)
 
+    def report(self, problem: Problem, compiled: CompiledCSP, pairs: Pairs) -> Report:
+        """Check the answer's pairs against the CSP (a domain may relabel values first and
+        translate the report back, or drop issues its problem format allows)."""
+        return compiled.check(pairs)
+
     def describe_issue(self, problem: Problem, issue: AssignmentIssue) -> str:
         v, value = issue.variable, issue.value
         if issue.kind == "missing":
@@ -187,7 +192,7 @@ class CSPVerifier(Verifier):
             pairs = self.assignment(problem, candidate)
         except AnswerError as exc:
             return CheckResult.reject(exc.critique)
-        report = compiled.check(pairs)
+        report = self.report(problem, compiled, pairs)
         critiques = self.critiques(problem, report)
         if critiques:
             counts: dict[str, int] = {}
