@@ -116,7 +116,8 @@ class GraphColoringVerifier(CSPVerifier):
                                  for name, v in pairs])
         names = {c: label for label, c in to_colour.items() if c != label}
         issues = report.issues
-        if not problem.payload.get("require_all_vertices", False):
+        if (not problem.payload.get("require_all_vertices", False)
+                and any(i.kind == "missing" for i in issues)):
             isolated = isolated_vars(problem.payload)
             issues = [i for i in issues if i.kind != "missing" or i.variable not in isolated]
         if not names:
