@@ -502,6 +502,35 @@ def test_relabelled_colours_are_named_as_written() -> None:
     assert r.critiques[0].data["value"] == 2
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_colourings_are_judged_on_edges_and_the_number_of_colours(data: st.DataObject) -> None:
+    """ACCEPT exactly when every vertex with an edge is coloured, no edge joins equal colours
+    and at most k different colours are used, whatever numbers name the colours."""
+    n = data.draw(st.integers(2, 7))
+    pairs = [(u, v) for u in range(n) for v in range(u + 1, n)]
+    edges = data.draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=8, unique=True))
+    k = data.draw(st.integers(1, 4))
+    require_all = data.draw(st.booleans())
+    problem = GC.parse_problem({"edges": [list(e) for e in edges], "vertices": n, "colors": k,
+                                "require_all_vertices": require_all})
+    colouring = {v: data.draw(st.integers(-2, 6)) for v in range(n) if data.draw(
+        st.integers(0, 9)) > 0}
+    form = data.draw(st.sampled_from(["{}", "Color{}", "color {}"]))
+    text = "\n".join(f"{v}: {form.format(c) if c >= 0 else c}" for v, c in colouring.items())
+    if not colouring:
+        text = "no colouring"
+    touched = {x for e in edges for x in e}
+    needed = set(range(n)) if require_all else touched
+    proper = (needed <= set(colouring) and len(set(colouring.values())) <= k
+              and all(colouring.get(u) != colouring.get(v) or u not in colouring
+                      for u, v in edges))
+    negative_text = any(c < 0 for c in colouring.values())   # "-1" is not a colour as text
+    r = judge(GC, GCV, problem, text)
+    expected = Status.ACCEPT if proper and not negative_text and colouring else Status.REJECT
+    assert r.status is expected, (edges, k, colouring, msgs(r))
+
+
 def test_colour_limit_and_optimality_claims() -> None:
     odd_cycle = GC.parse_problem({"edges": [[0, 1], [1, 2], [2, 3], [3, 4], [4, 0]],
                                   "colors": 2})

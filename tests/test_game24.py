@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from domains.game24 import Game24Domain, solve24
 from llm_modulo import Candidate, Problem, ProblemError, Status
 from llm_modulo.pool import WorkerPool
-from verifiers.arith import parse_expression, render
+from verifiers.arith import leaves, parse_expression, render
 from verifiers.game24 import Game24Verifier
 
 DOMAIN = Game24Domain()
@@ -348,3 +349,56 @@ def test_equivalent_rewrites_accepted_perturbations_rejected(numbers: list[int],
     assert check(text, f"({rewritten})+1")[0] is Status.REJECT
     bumped = " ".join(map(str, [numbers[0] + 1, *numbers[1:]]))
     assert check(bumped, rewritten)[0] is Status.REJECT
+
+
+# -- property: decorations never sneak a wrong answer through -------------------------------
+
+_WRAPPERS = [
+    "{e}", "Answer: {e}", "**Answer:** {e}.", "The answer is\n{e}", "$\\boxed{{{e}}}$",
+    "Final Answer: The final answer is ${e}$. I hope it is correct.", "```\n{e}\n```",
+    "Let me think.\n4 + 4 = 8\n{e}", '{{"expression": "{e}"}}', "- {e} ✓",
+]
+
+
+@st.composite
+def _tree(draw: st.DrawFn, numbers: list[int]) -> tuple[str, Fraction | None, list[int]]:
+    """A random expression over ``numbers`` (in some order): text, exact value, leaves."""
+    items: list[tuple[str, Fraction | None, list[int]]] = [
+        (str(n), Fraction(n), [n]) for n in draw(st.permutations(numbers))]
+    while len(items) > 1:
+        i = draw(st.integers(0, len(items) - 2))
+        (ta, va, la), (tb, vb, lb) = items[i], items[i + 1]
+        op = draw(st.sampled_from("+-*/"))
+        value: Fraction | None = None
+        if va is not None and vb is not None:
+            if op == "/":
+                value = None if vb == 0 else va / vb
+            else:
+                value = {"+": va + vb, "-": va - vb, "*": va * vb}[op]
+        items[i : i + 2] = [(f"({ta}{op}{tb})", value, la + lb)]
+    return items[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_no_reply_is_accepted_unless_its_expression_is_exactly_24(data: st.DataObject) -> None:
+    numbers = data.draw(st.lists(st.integers(1, 13), min_size=4, max_size=4))
+    used = data.draw(st.sampled_from([numbers, numbers[:3], [*numbers, 1]]))
+    text, value, leaves_ = data.draw(_tree(used))
+    witness = solve24(tuple(numbers))
+    if witness is not None and data.draw(st.booleans()):   # a right answer, so ACCEPTs occur
+        text, value, leaves_ = witness, Fraction(24), list(numbers)
+    claim = data.draw(st.sampled_from(["", " = 24", " = 25", "=24", " = 12*2", " = 23"]))
+    reply = data.draw(st.sampled_from(_WRAPPERS)).format(e=text + claim)
+    if data.draw(st.booleans()):
+        other, _, _ = data.draw(_tree(numbers))
+        reply += "\n" + data.draw(st.sampled_from(_WRAPPERS)).format(e=other)
+    problem = DOMAIN.parse_problem({"numbers": numbers})
+    result = VERIFIER.check(problem, DOMAIN.parse_candidate(problem, reply))
+    if result.status is Status.ACCEPT:
+        accepted = str(result.evidence["expression"])
+        assert result.evidence["value"] == "24"
+        assert sorted(leaves(parse_expression(accepted))) == sorted(numbers)
+        if accepted == render(parse_expression(text)):
+            assert value == 24 and sorted(leaves_) == sorted(numbers)
+            assert claim.replace(" ", "") in ("", "=24", "=12*2")
