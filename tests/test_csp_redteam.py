@@ -512,7 +512,8 @@ def test_colourings_are_judged_on_edges_and_the_number_of_colours(data: st.DataO
     edges = data.draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=8, unique=True))
     k = data.draw(st.integers(1, 4))
     require_all = data.draw(st.booleans())
-    problem = GC.parse_problem({"edges": [list(e) for e in edges], "vertices": n, "colors": k,
+    problem = GC.parse_problem({"edges": [list(e) for e in edges], "vertices": list(range(n)),
+                                "colors": k,
                                 "require_all_vertices": require_all})
     colouring = {v: data.draw(st.integers(-2, 6)) for v in range(n) if data.draw(
         st.integers(0, 9)) > 0}
