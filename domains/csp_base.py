@@ -3,7 +3,8 @@
 ``json.loads`` keeps only the last of two equal keys, which would hide "a variable
 assigned twice". Answers are read with a pairs hook instead: an object whose keys repeat
 becomes a list of ``[key, value]`` pairs, which the CSP verifiers report as repeated
-assignments.
+assignments. The answer field itself given twice, or fenced code blocks that give different
+answers, are a hedge (see :mod:`llm_modulo.jsonanswer`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from llm_modulo.domain import Domain, _json_candidates
+from llm_modulo.domain import _FENCE, Domain, _json_candidates
+from llm_modulo.jsonanswer import duplicate_key_message, several_answers_message
 from llm_modulo.types import Candidate, Problem
 
 
@@ -58,14 +60,38 @@ class CSPDomainBase(Domain):
             return Candidate(raw=completion[:1000],
                              parse_error=f"the reply is {len(completion)} characters long; "
                                          f"at most {limit} are read for this problem")
-        for text in _json_candidates(completion):
-            try:
-                data = loads_keeping_repeats(text)
-            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
-                continue
-            if isinstance(data, dict) and self.answer_key in data:
-                return Candidate(raw=completion, answer={self.answer_key: data[self.answer_key]})
+        fenced = [m.group(1).strip() for m in _FENCE.finditer(completion)]
+        answers: dict[str, Candidate] = {}
+        for text in fenced:
+            read = self._read_json(completion, text)
+            if read is not None and read.answer is None:
+                return read  # a hedge
+            if read is not None:
+                answers.setdefault(json.dumps(read.answer, sort_keys=True, default=str), read)
+        if len(answers) > 1:
+            return Candidate(raw=completion, parse_error=several_answers_message(
+                len(answers), "separate code blocks"))
+        if answers:
+            return next(iter(answers.values()))
+        for text in _json_candidates(completion)[len(fenced):]:
+            read = self._read_json(completion, text)
+            if read is not None:
+                return read
         return self.parse_fallback(problem, completion)
+
+    def _read_json(self, completion: str, text: str) -> Candidate | None:
+        """The answer field of a JSON text, a hedge when the object gives it twice, or None
+        (not JSON, or no such field). Repeats inside the field are kept as pairs for the
+        verifier to report."""
+        try:
+            data = json.loads(text, object_pairs_hook=_keep_pairs)
+        except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
+            return None
+        if not isinstance(data, _Pairs) or self.answer_key not in data:
+            return None
+        if sum(1 for k, _ in data.pairs if k == self.answer_key) > 1:
+            return Candidate(raw=completion, parse_error=duplicate_key_message(self.answer_key))
+        return Candidate(raw=completion, answer={self.answer_key: _plain(data[self.answer_key])})
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         return Candidate(raw=completion, parse_error=f"no JSON object with a "

@@ -22,14 +22,19 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
+from llm_modulo.jsonanswer import several_answers_message
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
+from verifiers.arith import ExpressionSyntaxError, normalize, parse_expression, render
 
 MIN_NUMBERS, MAX_NUMBERS = 1, 6
 MAX_VALUE = 10_000
 _NUMBERS_TEXT = re.compile(r"^\s*-?\d+(\s*[,\s]\s*-?\d+)*\s*$")
 # digits, operators (also the times, divide and minus signs), parentheses
-_EXPRESSION_LINE = re.compile(r"^[\d\s()+\-*/\u00d7\u00f7\u2212.]+$")
+_EXPRESSION_LINE = re.compile(r"^[\d\s()+\-*/\u00d7\u00f7\u2212.=]+$")
+_EXPRESSION_PREFIX = re.compile(r"[\d\s()+\-*/\u00d7\u00f7\u2212.=]*")
+# a fenced code block of any language: its body (the language word is on the fence line)
+_FENCE_ANY = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
 
 
 class Game24Answer(BaseModel):
@@ -116,12 +121,146 @@ class Game24Domain(Domain):
         return Grammar(ebnf=expression_grammar(tuple(sorted(problem.payload["numbers"]))))
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        lines = [ln.strip() for ln in completion.strip().splitlines() if ln.strip()]
-        for line in reversed(lines):
-            text = re.sub(r"=\s*-?\d+\s*$", "", line).strip()
-            if text and _EXPRESSION_LINE.match(text) and any(c.isdigit() for c in text):
-                return Candidate(raw=completion, answer={"expression": text})
-        return Candidate(raw=completion, parse_error="no expression found in the reply")
+        expression, error = extract_expression(completion)
+        if expression is None:
+            return Candidate(raw=completion, parse_error=error)
+        return Candidate(raw=completion, answer={"expression": expression})
+
+
+# -- extraction from free text ---------------------------------------------------------------
+
+# LaTeX and Markdown an expression is often wrapped in, and what each becomes.
+_LATEX_OPS = (("\\times", "*"), ("\\cdot", "*"), ("\\ast", "*"), ("\\div", "/"),
+              ("\\left", ""), ("\\right", ""), ("\\displaystyle", ""), ("\\(", ""),
+              ("\\)", ""), ("\\[", ""), ("\\]", ""), ("\\,", ""), ("\\;", ""),
+              ("\\!", ""), ("$", ""), ("**", ""), ("__", ""), ("`", ""))
+_MARKER = re.compile(r"^(?:the\s+)?(?:final\s+)?(?:answer|expression|solution)(?:\s+is)?"
+                     r"\s*[:\uff1a]?\s*", re.IGNORECASE)
+_ANSWER_LINE = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\b", re.IGNORECASE)
+_LEADER = re.compile(r"^(?:(?:#{1,6}|>|[*+-])\s+)+")  # headings, quotes, bullets
+_CHECK_MARKS = " \t.\u2713\u2714\u2705"
+_MAX_MARKED = 64
+
+
+def extract_expression(completion: str) -> tuple[str | None, str]:
+    """The final expression of a free-text reply, or None and the reason.
+
+    Marked answers come first: every ``\\boxed{...}``, every line starting ``Answer:`` /
+    ``Final answer:`` / ``The answer is`` (Markdown bold, ``$``, LaTeX operators and a
+    trailing period removed; an empty marker line takes the next line), and every fenced
+    code block holding one expression. When they give two different expressions (or two
+    different stated values), the reply hedges. Without a readable marked answer, the last
+    line that is an expression (optionally ``= value``) is taken.
+    """
+    lines = [ln for ln in (_clean(x) for x in completion.splitlines()) if ln]
+    marked = [m for m in _marked(completion, lines) if _is_expression(m)][:_MAX_MARKED]
+    if marked:
+        return _agree(marked)
+    for line in reversed(lines):
+        if _is_expression(line):
+            return line, ""
+    return None, "no expression found in the reply"
+
+
+def _marked(completion: str, lines: list[str]) -> list[str]:
+    out = [_clean(b) for b in boxed_contents(completion)]
+    for k, line in enumerate(lines):
+        if not _ANSWER_LINE.match(line):
+            continue
+        content = line
+        for _ in range(3):
+            content = _MARKER.sub("", content, count=1)
+        if not content and k + 1 < len(lines):
+            content = lines[k + 1]
+        boxed = boxed_contents(content)
+        out.append(_clean(boxed[-1]) if boxed else _first_sentence(content))
+    for m in _FENCE_ANY.finditer(completion):
+        body = [ln for ln in (_clean(x) for x in m.group(1).splitlines()) if ln]
+        if len(body) == 1:
+            out.append(body[0])
+    return out
+
+
+def _first_sentence(content: str) -> str:
+    """``EXPR = 24. I hope it is correct.`` / ``EXPR = 24, which uses ...``: the expression
+    before the sentence ends (only at a period or comma right after it); else ``content``."""
+    m = _EXPRESSION_PREFIX.match(content)
+    head = m.group(0) if m else ""
+    rest = content[len(head):]
+    if not rest or not head.strip():
+        return content
+    if rest.startswith((",", ";")) or head.rstrip().endswith("."):
+        return head.rstrip(" .")
+    return content
+
+
+def _agree(marked: list[str]) -> tuple[str | None, str]:
+    """The one expression (and stated value) the marked answers agree on, else a hedge."""
+    exprs: dict[str, str] = {}
+    claims: set[str] = set()
+    for text in marked:
+        expr, _, claim = text.partition("=")
+        exprs.setdefault(_canonical(expr), expr.strip())
+        if claim.strip():
+            claims.add(claim.replace(" ", ""))
+    if len(exprs) > 1:
+        shown = "; ".join(f"`{e[:60]}`" for e in list(exprs.values())[:3])
+        return None, several_answers_message(len(exprs), f"final expressions {shown}")
+    if len(claims) > 1:
+        return None, several_answers_message(len(claims), "different stated values")
+    expr = next(iter(exprs.values()))
+    return (f"{expr} = {claims.pop()}" if claims else expr), ""
+
+
+def _canonical(expr: str) -> str:
+    try:
+        return render(parse_expression(expr))
+    except ExpressionSyntaxError:
+        return "".join(normalize(expr).split())
+
+
+def _clean(text: str) -> str:
+    """One line without Markdown emphasis, math delimiters, LaTeX operators and a trailing
+    period or check mark."""
+    text = text.strip()
+    boxed = boxed_contents(text)
+    if len(boxed) == 1 and text.startswith(("\\boxed", "$\\boxed", "\\[\\boxed",
+                                                  "\\(\\boxed")):
+        text = boxed[0]
+    for old, new in _LATEX_OPS:
+        text = text.replace(old, new)
+    text = _LEADER.sub("", text.strip())
+    return text.rstrip(_CHECK_MARKS).strip()
+
+
+def _is_expression(text: str) -> bool:
+    """Only expression characters, and a digit before any ``=``."""
+    return _EXPRESSION_LINE.match(text) is not None and any(
+        c.isdigit() for c in text.partition("=")[0])
+
+
+def boxed_contents(text: str) -> list[str]:
+    """The contents of every ``\\boxed{...}`` (braces balanced; an unclosed box is skipped)."""
+    out: list[str] = []
+    start = text.find("\\boxed")
+    while start >= 0:
+        k = start + len("\\boxed")
+        while k < len(text) and text[k] == " ":
+            k += 1
+        if k >= len(text) or text[k] != "{":
+            start = text.find("\\boxed", k)
+            continue
+        depth, j = 0, k
+        while j < len(text):
+            depth += (text[j] == "{") - (text[j] == "}")
+            if depth == 0:
+                break
+            j += 1
+        if depth:
+            break
+        out.append(text[k + 1 : j])
+        start = text.find("\\boxed", j)
+    return out
 
 
 @lru_cache(maxsize=4096)

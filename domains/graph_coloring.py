@@ -3,10 +3,13 @@ no edge joins two vertices of the same colour, with at most k colours.
 
 Problems: a DIMACS ``.col`` file or text (``e u v`` edge lines, optional ``p edge n m``,
 comments; ``c OPTIMAL CHROMATIC NUMBER === k`` sets k), or JSON
-``{"edges": [[u, v], ...], "vertices": n, "colors": k, "minimize": false}``. Without k the
-colouring must use as few colours as possible (proved by the verifier's solver).
+``{"edges": [[u, v], ...], "vertices": n, "colors": k, "minimize": false,
+"require_all_vertices": false}``. Without k the colouring must use as few colours as possible
+(proved by the verifier's solver). A vertex without edges may be left uncoloured unless
+``require_all_vertices`` is true.
 Answers: one ``vertex: colour`` per line (the paper's format) or
-``{"coloring": {"0": 1, ...}}``. Colours are the numbers 1..k.
+``{"coloring": {"0": 1, ...}}``. Colours are numbers (``2``, ``Color 2``, ``color2``), from 0
+or from 1: what counts is how many different colours are used (at most k).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from llm_modulo.types import Candidate, Problem
 MAX_VERTICES = 1_000_000
 MAX_EDGES = 5_000_000
 _CHROMATIC = re.compile(r"OPTIMAL CHROMATIC NUMBER\s*===\s*(\d+)")
-# "3: 2", "Vertex 3: 2", "- 3: 2", "Vertex 3: Color 2" (a markdown bullet and the words
-# "vertex" / "colour" are allowed; anything else on the line makes the colour unreadable)
-_LINE = re.compile(r"^\s*(?:[-*+]\s+)?(?:vertex\s+)?(\d{1,9})\s*:\s*(?:colou?r\s+)?"
-                   r"(\S[^\n]*?)\s*$", re.IGNORECASE)
+# "3: 2", "Vertex 3: 2", "- 3: 2", "Vertex3: Color 2", "**Vertex 3**: Color2" (a markdown
+# bullet, bold and the word "vertex" are allowed; the colour is the rest of the line, which
+# the verifier reads: a number, optionally after "colour"; anything else is unreadable)
+_LINE = re.compile(r"(?:[-*+]\s+)?(?:vertex\s*)?(\d{1,9})\s*:(.*)", re.IGNORECASE)
 _GRAMMAR_MAX_VERTICES = 400
 
 
@@ -93,7 +96,8 @@ class GraphColoringDomain(CSPDomainBase):
                 raise ProblemError('graph_coloring problem needs "edges": [[u, v], ...] '
                                    "(or a DIMACS .col file)")
             data = {"edges": raw["edges"], "vertices": raw.get("vertices"),
-                    "colors": raw.get("colors")}
+                    "colors": raw.get("colors"),
+                    "require_all_vertices": raw.get("require_all_vertices", False)}
             minimize = raw.get("minimize", data["colors"] is None)
             pid = None if raw.get("id") is None else str(raw["id"])
         else:
@@ -149,8 +153,14 @@ class GraphColoringDomain(CSPDomainBase):
             raise ProblemError(f"colors must be at most {MAX_VERTICES}, not {colors}")
         if not isinstance(minimize, bool):
             raise ProblemError("minimize must be true or false")
-        return {"vertices": vertices, "edges": [list(e) for e in sorted(seen)],
-                "colors": colors, "minimize": minimize}
+        require_all = data.get("require_all_vertices", False)
+        if not isinstance(require_all, bool):
+            raise ProblemError("require_all_vertices must be true or false")
+        payload = {"vertices": vertices, "edges": [list(e) for e in sorted(seen)],
+                   "colors": colors, "minimize": minimize}
+        if require_all:  # only when set, so the hashes of existing problems stay as they were
+            payload["require_all_vertices"] = True
+        return payload
 
     def generate_problems(self, count: int, seed: int = 0, *, vertices: int = 12,
                           colors: int = 3, density: float = 0.35) -> list[Problem]:
@@ -205,8 +215,9 @@ class GraphColoringDomain(CSPDomainBase):
         return max(self.max_answer_chars, 40 * len(problem.payload["vertices"]))
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        pairs = [[m.group(1), m.group(2)] for line in completion.splitlines()
-                 if (m := _LINE.match(line))]
+        pairs = [[m.group(1), m.group(2).strip()] for line in completion.splitlines()
+                 if (m := _LINE.fullmatch(line.replace("**", "").strip()))
+                 and m.group(2).strip()]
         if not pairs:
             return Candidate(raw=completion, parse_error="no `vertex: color` lines and no "
                                                          "JSON coloring in the reply")

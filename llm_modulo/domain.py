@@ -17,6 +17,13 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from llm_modulo.errors import ProblemError
+from llm_modulo.jsonanswer import (
+    DuplicateKeyError,
+    duplicate_key_message,
+    is_hedge,
+    loads_checked,
+    several_answers_message,
+)
 from llm_modulo.structured import JsonSchema, StructuredOutput
 from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem, Status
 
@@ -124,25 +131,63 @@ class Domain(ABC):
         return JsonSchema(name=model.__name__, schema=model.model_json_schema())
 
     def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
-        """Extract the answer from a completion. Never raises; failures set ``parse_error``."""
+        """Extract the answer from a completion. Never raises; failures set ``parse_error``.
+
+        JSON is looked for in fenced code blocks, then in the whole reply, then between its
+        first ``{`` and last ``}``. A key repeated in a JSON object, or fenced blocks that give
+        different answers, are a hedge (a parse error starting with
+        :data:`~llm_modulo.jsonanswer.HEDGE`, which verifiers REJECT).
+        """
         if len(completion) > MAX_COMPLETION_CHARS:
             return Candidate(raw=completion[:MAX_COMPLETION_CHARS],
                              parse_error=f"completion is {len(completion)} characters long")
-        for text in _json_candidates(completion):
-            try:
-                data = json.loads(text)
-            except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
-                continue
-            if not isinstance(data, dict):
-                continue
-            try:
-                answer = self.answer_model.model_validate(data)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "answer"
-                return Candidate(raw=completion, parse_error=f"{where}: {first['msg']}")
-            return Candidate(raw=completion, answer=answer.model_dump(mode="json"))
+        fenced = [m.group(1).strip() for m in _FENCE.finditer(completion)]
+        found = self._fenced_answer(completion, fenced)
+        if found is not None:
+            return found
+        for text in _json_candidates(completion)[len(fenced):]:
+            read = self._read_json(completion, text)
+            if read is not None:
+                return read
         return self.parse_fallback(problem, completion)
+
+    def _read_json(self, completion: str, text: str) -> Candidate | None:
+        """The candidate a JSON text gives: an answer, a shape error or a hedge; None when
+        ``text`` is not a JSON object."""
+        try:
+            data = loads_checked(text)
+        except DuplicateKeyError as exc:
+            return Candidate(raw=completion, parse_error=duplicate_key_message(exc.key))
+        except (ValueError, RecursionError):  # ValueError: also ints over 4300 digits
+            return None
+        if not isinstance(data, dict):
+            return None
+        try:
+            answer = self.answer_model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "answer"
+            return Candidate(raw=completion, parse_error=f"{where}: {first['msg']}")
+        return Candidate(raw=completion, answer=answer.model_dump(mode="json"))
+
+    def _fenced_answer(self, completion: str, fenced: list[str]) -> Candidate | None:
+        """The one answer the fenced JSON blocks agree on; a hedge when they give several."""
+        answers: dict[str, Candidate] = {}
+        error: Candidate | None = None
+        for text in fenced:
+            read = self._read_json(completion, text)
+            if read is None:
+                continue
+            if read.answer is None:
+                if is_hedge(read.parse_error):
+                    return read
+                error = error or read
+                continue
+            answers.setdefault(json.dumps(read.answer, sort_keys=True), read)
+        if len(answers) > 1:
+            return Candidate(raw=completion, parse_error=several_answers_message(
+                len(answers), "separate code blocks"))
+        return next(iter(answers.values()), error)
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         """Called when no JSON answer is found; domains may extract from free text."""

@@ -289,6 +289,9 @@ e^{i 10^{100}} ||| 1 ||| unknown
 \sin(10^{200}) ||| 0 ||| reject
 \cos(10^{199}\pi) ||| 1 ||| accept
 \sin^2(10^{100}) + \cos^2(10^{100}) ||| 1 ||| accept
+# a JSON answer that repeats its key is a hedge (issue 11): REJECT, whichever value comes last
+{"answer": "1", "answer": "24"} ||| 24 ||| reject
+{"answer": "24", "answer": "1"} ||| 24 ||| reject
 """
 
 #: Pairs with a tolerance the problem declares: (candidate, reference, expected, extra payload).

@@ -79,7 +79,8 @@ def test_graph_coloring_catalogue() -> None:
         ({**GOOD_1, 13: 3}, ["vertices 1 and 13 share an edge and both have colour 3",
                              "vertices 7 and 13 share an edge and both have colour 3",
                              "vertices 11 and 13 share an edge and both have colour 3"]),
-        ({**GOOD_1, 13: 4}, ["vertex 13 has colour 4, but the colours are the numbers 1 to 3"]),
+        ({**GOOD_1, 13: 4}, ["vertex 13 has colour 4, but the colouring uses more than 3 "
+                             "different colours (the colours are the numbers 1 to 3)"]),
         ({**GOOD_1, 13: "Red"},
          ["vertex 13 has colour 'Red', but the colours are the numbers 1 to 3"]),
         ({k: v for k, v in GOOD_1.items() if k != 4}, ["vertex 4 has no colour"]),
@@ -92,6 +93,14 @@ def test_graph_coloring_catalogue() -> None:
     assert messages(r) == ["vertex 3 is coloured more than once (again as 2)"]
     r = judge(GC, GCV, p, "I cannot colour this graph.")
     assert r.status is Status.REJECT and r.critiques[0].kind == "unparseable"
+    # issue 11: colours numbered from 0, "Color1" and "color 1" are the same proper colouring;
+    # critiques name the colours as the answer wrote them
+    assert judge(GC, GCV, p, lines({v: c - 1 for v, c in GOOD_1.items()})).status \
+        is Status.ACCEPT
+    assert judge(GC, GCV, p, lines({v: f"Color{c}" for v, c in GOOD_1.items()})).status \
+        is Status.ACCEPT
+    r = judge(GC, GCV, p, lines({**{v: c - 1 for v, c in GOOD_1.items()}, 13: 0}))
+    assert messages(r) == ["vertices 10 and 13 share an edge and both have colour 0"]
 
 
 @needs_instances

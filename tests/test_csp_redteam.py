@@ -371,6 +371,25 @@ def gc_lines(colouring: dict[int, Any]) -> str:
     (json.dumps({"coloring": {str(v): float(c) for v, c in GOOD.items()}}), Status.REJECT),
     (json.dumps({"coloring": {str(v): True for v in GOOD}}), Status.REJECT),
     ("0: 1, 1: 2, 2: 3, 3: 1", Status.REJECT),                # one line: not readable
+    # issue 11: colours as real outputs write them; labels are names, the count is what counts
+    (gc_lines({v: c - 1 for v, c in GOOD.items()}), Status.ACCEPT),        # from 0
+    (gc_lines({v: f"Color{c}" for v, c in GOOD.items()}), Status.ACCEPT),  # Color1
+    (gc_lines({v: f"color {c}" for v, c in GOOD.items()}), Status.ACCEPT),
+    (gc_lines({v: f"Colour{c - 1}" for v, c in GOOD.items()}), Status.ACCEPT),
+    ("\n".join(f"Vertex{v}: Color{c}" for v, c in GOOD.items()), Status.ACCEPT),
+    ("\n".join(f"**Vertex {v}**: Color {c}" for v, c in GOOD.items()), Status.ACCEPT),
+    ("\n".join(f"- **{v}**: {c}" for v, c in GOOD.items()), Status.ACCEPT),
+    (json.dumps({"coloring": {str(v): f"Color {c}" for v, c in GOOD.items()}}), Status.ACCEPT),
+    (gc_lines({0: 1, 1: 2, 2: 5, 3: 1}), Status.ACCEPT),     # three colours, whatever names
+    (json.dumps({"coloring": {"0": -1, "1": 2, "2": 3, "3": -1}}), Status.ACCEPT),
+    (gc_lines({0: 0, 1: 1, 2: 1, 3: 0}), Status.REJECT),     # from 0, 1 and 2 clash
+    (gc_lines({0: 0, 1: 1, 2: 2, 3: 3}), Status.REJECT),     # four colours, three allowed
+    (gc_lines({0: 1, 1: 2, 2: 5, 3: 7}), Status.REJECT),     # four colours, three allowed
+    (gc_lines({v: f"Color{c}." for v, c in GOOD.items()}), Status.REJECT),
+    (gc_lines({v: f"Color-{c}" for v, c in GOOD.items()}), Status.REJECT),
+    (gc_lines({**GOOD, 3: "Color 1 (red)"}), Status.REJECT),
+    (json.dumps({"coloring": {"0": 1, "1": 2, "2": 3, "3": 1},
+                 "coloring2": {}}).replace("coloring2", "coloring"), Status.REJECT),  # hedge
 ])
 def test_graph_colouring_answers(text: str, status: Status) -> None:
     problem = GC.parse_problem(TRIANGLE_PLUS)
@@ -413,7 +432,9 @@ def test_a_generous_colour_limit_keeps_the_grammar_small() -> None:
 def test_dimacs_header_and_isolated_vertices() -> None:
     one_based = GC.parse_problem("p edge 5 1\ne 1 2\n")          # DIMACS: vertices 1..5
     assert one_based.payload["vertices"] == [1, 2, 3, 4, 5]
-    assert judge(GC, GCV, one_based, "1: 1\n2: 2").status is Status.REJECT  # 3-5 uncoloured
+    # 3-5 have no edges: uncoloured is fine unless the problem requires every vertex
+    assert judge(GC, GCV, one_based, "1: 1\n2: 2").status is Status.ACCEPT
+    assert judge(GC, GCV, one_based, "1: 1").status is Status.REJECT      # 2 has an edge
     assert judge(GC, GCV, one_based, "1: 1\n2: 2\n3: 1\n4: 1\n5: 1").status is Status.ACCEPT
     zero_based = GC.parse_problem("p edge 3 1\ne 0 2\n")         # a 0 means 0..n-1
     assert zero_based.payload["vertices"] == [0, 1, 2]
@@ -434,6 +455,81 @@ def test_shared_instances_are_zero_based_with_every_vertex() -> None:
                 for x in line.split()[1:]}
         assert problem.payload["vertices"] == list(range(max(used) + 1)), path.name
         assert problem.payload["colors"] in (2, 3, 4) and problem.payload["minimize"] is False
+
+
+PATH_PLUS_ONE = {"edges": [[0, 1], [1, 2]], "vertices": 4, "colors": 2}   # vertex 3: no edge
+
+
+@pytest.mark.parametrize(("extra", "text", "status"), [
+    ({}, "0: 1\n1: 2\n2: 1", Status.ACCEPT),                   # isolated 3 left out
+    ({}, "0: 0\n1: 1\n2: 0", Status.ACCEPT),                   # ... and colours from 0
+    ({}, "0: 1\n1: 2\n2: 1\n3: 2", Status.ACCEPT),
+    ({}, "0: 1\n1: 2", Status.REJECT),                        # 2 has an edge
+    ({}, "0: 1\n1: 2\n2: 1\n3: 3", Status.REJECT),             # 3 colours, 2 allowed
+    ({"require_all_vertices": True}, "0: 1\n1: 2\n2: 1", Status.REJECT),
+    ({"require_all_vertices": True}, "0: 1\n1: 2\n2: 1\n3: 1", Status.ACCEPT),
+    ({"colors": None}, "0: 1\n1: 2\n2: 1", Status.ACCEPT),    # minimise: 2 colours, optimal
+    ({"colors": None}, "0: 1\n1: 2\n2: 3", Status.REJECT),    # 3 colours, not optimal
+])
+def test_isolated_vertices_may_be_left_out(extra: dict[str, Any], text: str,
+                                           status: Status) -> None:
+    problem = GC.parse_problem({**PATH_PLUS_ONE, **extra})
+    r = judge(GC, GCV, problem, text)
+    assert r.status is status, msgs(r)
+    if "require_all_vertices" in extra and status is Status.REJECT:
+        assert msgs(r) == ["vertex 3 has no colour"]
+
+
+def test_require_all_vertices_is_a_boolean_and_keeps_old_hashes() -> None:
+    plain = GC.parse_problem({"edges": [[0, 1]]})
+    assert GC.parse_problem({"edges": [[0, 1]], "require_all_vertices": False}).hash == plain.hash
+    assert GC.parse_problem({"edges": [[0, 1]], "require_all_vertices": True}).hash != plain.hash
+    with pytest.raises(ProblemError, match="require_all_vertices must be true or false"):
+        GC.parse_problem({"edges": [[0, 1]], "require_all_vertices": "yes"})
+
+
+def test_relabelled_colours_are_named_as_written() -> None:
+    problem = GC.parse_problem(TRIANGLE_PLUS)
+    r = judge(GC, GCV, problem, gc_lines({0: 0, 1: 5, 2: 5, 3: 0}))
+    assert msgs(r) == ["vertices 1 and 2 share an edge and both have colour 5"]
+    r = judge(GC, GCV, problem, gc_lines({0: 0, 1: 1, 2: 2, 3: 3}))
+    assert msgs(r) == ["vertex 0 has colour 0, but the colouring uses more than 3 different "
+                       "colours (the colours are the numbers 1 to 3)"]
+    r = judge(GC, GCV, problem, gc_lines({0: 0, 1: 1, 2: 2, 3: 0}) + "\n3: 0")
+    assert msgs(r) == ["vertex 3 is coloured more than once (again as 0)"]
+    r = judge(GC, GCV, problem, gc_lines({0: 0, 1: 1, 2: 2, 3: 0}) + "\n9: 2")
+    assert msgs(r) == ["9 is not a vertex of this graph"]
+    assert r.critiques[0].data["value"] == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_colourings_are_judged_on_edges_and_the_number_of_colours(data: st.DataObject) -> None:
+    """ACCEPT exactly when every vertex with an edge is coloured, no edge joins equal colours
+    and at most k different colours are used, whatever numbers name the colours."""
+    n = data.draw(st.integers(2, 7))
+    pairs = [(u, v) for u in range(n) for v in range(u + 1, n)]
+    edges = data.draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=8, unique=True))
+    k = data.draw(st.integers(1, 4))
+    require_all = data.draw(st.booleans())
+    problem = GC.parse_problem({"edges": [list(e) for e in edges], "vertices": list(range(n)),
+                                "colors": k,
+                                "require_all_vertices": require_all})
+    colouring = {v: data.draw(st.integers(-2, 6)) for v in range(n) if data.draw(
+        st.integers(0, 9)) > 0}
+    form = data.draw(st.sampled_from(["{}", "Color{}", "color {}"]))
+    text = "\n".join(f"{v}: {form.format(c) if c >= 0 else c}" for v, c in colouring.items())
+    if not colouring:
+        text = "no colouring"
+    touched = {x for e in edges for x in e}
+    needed = set(range(n)) if require_all else touched
+    proper = (needed <= set(colouring) and len(set(colouring.values())) <= k
+              and all(colouring.get(u) != colouring.get(v) or u not in colouring
+                      for u, v in edges))
+    negative_text = any(c < 0 for c in colouring.values())   # "-1" is not a colour as text
+    r = judge(GC, GCV, problem, text)
+    expected = Status.ACCEPT if proper and not negative_text and colouring else Status.REJECT
+    assert r.status is expected, (edges, k, colouring, msgs(r))
 
 
 def test_colour_limit_and_optimality_claims() -> None:

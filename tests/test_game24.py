@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from domains.game24 import Game24Domain, solve24
 from llm_modulo import Candidate, Problem, ProblemError, Status
 from llm_modulo.pool import WorkerPool
-from verifiers.arith import parse_expression, render
+from verifiers.arith import leaves, parse_expression, render
 from verifiers.game24 import Game24Verifier
 
 DOMAIN = Game24Domain()
@@ -61,6 +62,12 @@ VALID: list[tuple[str, str, int]] = [
     ("3 7", "3*7", 21),
     ("1 2 3 4 5", "(5+4+3)*2*1", 24),
     ("0 4 6 8", "(8-4)*6+0", 24),
+    # a stated value is judged too: it must be exactly the expression's value (issue 11)
+    ("4 4 6 8", "(4+8)*(6-4) = 24", 24),
+    ("4 4 6 8", "(4+8)*(6-4)=24", 24),
+    ("4 5 6 10", "(4 * 5) + (10 - 6) = 20 + 4 = 24", 24),
+    ("4 5 6 10", "(4 * 5) + (10 - 6) = 48/2", 24),
+    ("3 7", "3*7 = 21", 21),
 ]
 
 # (numbers, expression, target, expected critique kinds)
@@ -83,7 +90,20 @@ INVALID: list[tuple[str, str, int, list[str]]] = [
     ("4 4 6 8", "lambda: 24", 24, ["unparseable"]),
     ("4 4 6 8", "(4).__class__", 24, ["unparseable"]),
     ("4 4 6 8", "\uff14*6", 24, ["unparseable"]),
-    ("4 4 6 8", "(4+8)*(6-4) = 24", 24, ["unparseable"]),
+    # a claim `= 25` sneaks nothing through: the expression and every stated value count
+    ("4 4 6 8", "(4+8)*(6-4) = 25", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 12*2 = 25", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 12*3 = 24", 24, ["claim"]),
+    ("4 4 6 8", "4*6+8-4 = 24", 24, ["value", "claim"]),
+    ("4 4 6 8", "4*6+8-4 = 28", 24, ["value"]),
+    ("4 4 6 8", "4*6 = 24", 24, ["number_missing", "number_missing"]),
+    ("4 4 6 8", "24 = (4+8)*(6-4)", 24, ["number_missing"] * 3 + ["number_extra"]),
+    ("4 4 6 8", "(4+8)*(6-4) = ", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) == 24", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 24 = 24 = 24 = 24 = 24", 24, ["unparseable"]),
+    ("4 4 6 8", "(4+8)*(6-4) = 24/0", 24, ["claim"]),
+    ("4 4 6 8", "(4+8)*(6-4) = x", 24, ["unparseable"]),
+    ("4 4 6 8", "= 24", 24, ["unparseable"]),
     ("1 1 4 6", "(1+1+4)*4", 24, ["number_missing", "number_extra"]),
     ("3 3 8 8", "8/(3-8/3)+0*3", 24, ["number_extra", "number_extra"]),
     ("3 3 8 8", "8/3-8/3+3*8", 24, ["number_extra", "number_extra"]),
@@ -186,8 +206,9 @@ def test_load_problem_from_file_and_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("completion", "expected"), [
     ('{"expression":"(4+8)*(6-4)"}', "(4+8)*(6-4)"),
     ('Sure!\n```json\n{"expression": "(4+8)*(6-4)"}\n```', "(4+8)*(6-4)"),
-    ("The answer is\n(4+8)*(6-4) = 24", "(4+8)*(6-4)"),
+    ("The answer is\n(4+8)*(6-4) = 24", "(4+8)*(6-4) = 24"),
     ("(4+8)*(6-4)", "(4+8)*(6-4)"),
+    ("(4+8)*(6-4)\n= 24", "(4+8)*(6-4)"),
 ])
 def test_candidate_extraction(completion: str, expected: str) -> None:
     cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
@@ -198,6 +219,71 @@ def test_candidate_extraction(completion: str, expected: str) -> None:
 def test_candidate_extraction_failures(completion: str) -> None:
     cand = DOMAIN.parse_candidate(DOMAIN.parse_problem("4 4 6 8"), completion)
     assert cand.answer is None and cand.parse_error
+
+
+# Free-text and JSON replies to `4 5 6 10` as models write them (issue 11, items 5 and 8):
+# (reply, verdict, critique kinds). Every accepted reply's expression is exactly 24 over the
+# four numbers; two different final answers are a hedge.
+REPLIES: list[tuple[str, Status, list[str]]] = [
+    ("Let me try.\n4 * 5 = 20, 10 - 6 = 4, 20 + 4 = 24.\nAnswer: (4 * 5) + (10 - 6) = 24",
+     Status.ACCEPT, []),
+    ("Answer: (4 * 5) + (10 - 6) = 24.", Status.ACCEPT, []),
+    ("**Answer:** (4 * 5) + (10 - 6) = 24", Status.ACCEPT, []),
+    ("**Answer: (4 * 5) + (10 - 6) = 24**", Status.ACCEPT, []),
+    ("**Answer:**\n\n$$(4 \\times 5) + (10 - 6) = 24$$", Status.ACCEPT, []),
+    ("Final answer: (4*5)+(10-6)", Status.ACCEPT, []),
+    ("So the answer is $\\boxed{(4 \\times 5) + (10 - 6)}$.", Status.ACCEPT, []),
+    ("\\boxed{(4 \\times 5) + (10 - 6) = 24}", Status.ACCEPT, []),
+    ("Answer: \\boxed{(4*5)+(10-6)}\n\nSo \\boxed{(4*5)+(10-6)}", Status.ACCEPT, []),
+    ("Final Answer: The final answer is $(4 \\cdot 5)+(10-6)=20+4=24$. I hope it is correct.",
+     Status.ACCEPT, []),
+    ("Answer: (4 * 5) + (10 - 6) = 24, using every number once.", Status.ACCEPT, []),
+    ("We get\n(4 * 5) + (10 - 6) = 24.", Status.ACCEPT, []),
+    ("(4 × 5) + (10 − 6) = 24 ✓", Status.ACCEPT, []),
+    ("- (4 * 5) + (10 - 6) = 24", Status.ACCEPT, []),
+    ("```\n(4*5)+(10-6)\n```", Status.ACCEPT, []),
+    ("Answer: (4*5)+(10-6)\n\nCheck: 20 + 4 = 24", Status.ACCEPT, []),
+    ('{"expression": "(4*5)+(10-6) = 24"}', Status.ACCEPT, []),
+    # a stated value that is not the expression's: REJECT, never a way round the check
+    ("Answer: (4 * 5) + (10 - 6) = 25", Status.REJECT, ["claim"]),
+    ("Answer: 4 * 5 + 10 + 6 = 24", Status.REJECT, ["value", "claim"]),
+    ("Answer: 4 * 6 = 24", Status.REJECT, ["number_missing"] * 2),
+    # hedges: two different final expressions, two stated values, repeated JSON keys
+    ("Answer: (4*5)+(10-6)\nAnswer: (10-6)+(4*5)", Status.REJECT, ["hedge"]),
+    ("\\boxed{(4*5)+(10-6)} or \\boxed{4*5+10-6}", Status.REJECT, ["hedge"]),
+    ("Answer: \\boxed{1}\n\\boxed{(4*5)+(10-6)}", Status.REJECT, ["hedge"]),
+    ("Answer: (4*5)+(10-6) = 24\nAnswer: (4*5)+(10-6) = 25", Status.REJECT, ["hedge"]),
+    ("```\n(4*5)+(10-6)\n```\nor\n```\n4*6*(10-5)\n```", Status.REJECT, ["hedge"]),
+    ('```json\n{"expression": "1"}\n```\n```json\n{"expression": "(4*5)+(10-6)"}\n```',
+     Status.REJECT, ["hedge"]),
+    ('{"expression": "1", "expression": "(4*5)+(10-6)"}', Status.REJECT, ["hedge"]),
+    ('Here: {"expression": "(4*5)+(10-6)", "expression": "1"}', Status.REJECT, ["hedge"]),
+    # the same answer twice is no hedge
+    ('```json\n{"expression": "(4*5)+(10-6)"}\n```\nAgain:\n```json\n'
+     '{"expression": "(4*5)+(10-6)"}\n```', Status.ACCEPT, []),
+    ("Answer: ((4*5)+(10-6))\n\\boxed{(4*5)+(10-6)}", Status.ACCEPT, []),
+    # nothing readable: REJECT as before
+    ("Answer: it cannot be done.", Status.REJECT, ["unparseable"]),
+    ("I think 24 is reachable.", Status.REJECT, ["unparseable"]),
+]
+
+
+@pytest.mark.parametrize(("reply", "status", "kinds"), REPLIES)
+def test_replies_catalogue(reply: str, status: Status, kinds: list[str]) -> None:
+    problem = DOMAIN.parse_problem("4 5 6 10")
+    result = VERIFIER.check(problem, DOMAIN.parse_candidate(problem, reply))
+    assert result.status is status, [c.message for c in result.critiques]
+    assert sorted(c.kind for c in result.critiques) == sorted(kinds)
+
+
+def test_hedge_critique_names_the_key_and_the_answers() -> None:
+    problem = DOMAIN.parse_problem("4 5 6 10")
+    r = VERIFIER.check(problem, DOMAIN.parse_candidate(
+        problem, '{"expression": "1", "expression": "(4*5)+(10-6)"}'))
+    assert "'expression' is given more than once" in r.critiques[0].message
+    r = VERIFIER.check(problem, DOMAIN.parse_candidate(
+        problem, "\\boxed{(4*5)+(10-6)} or \\boxed{4*5+10-6}"))
+    assert "`(4*5)+(10-6)`" in r.critiques[0].message and "`4*5+10-6`" in r.critiques[0].message
 
 
 # -- generator and solver ----------------------------------------------------------------
@@ -263,3 +349,56 @@ def test_equivalent_rewrites_accepted_perturbations_rejected(numbers: list[int],
     assert check(text, f"({rewritten})+1")[0] is Status.REJECT
     bumped = " ".join(map(str, [numbers[0] + 1, *numbers[1:]]))
     assert check(bumped, rewritten)[0] is Status.REJECT
+
+
+# -- property: decorations never sneak a wrong answer through -------------------------------
+
+_WRAPPERS = [
+    "{e}", "Answer: {e}", "**Answer:** {e}.", "The answer is\n{e}", "$\\boxed{{{e}}}$",
+    "Final Answer: The final answer is ${e}$. I hope it is correct.", "```\n{e}\n```",
+    "Let me think.\n4 + 4 = 8\n{e}", '{{"expression": "{e}"}}', "- {e} ✓",
+]
+
+
+@st.composite
+def _tree(draw: st.DrawFn, numbers: list[int]) -> tuple[str, Fraction | None, list[int]]:
+    """A random expression over ``numbers`` (in some order): text, exact value, leaves."""
+    items: list[tuple[str, Fraction | None, list[int]]] = [
+        (str(n), Fraction(n), [n]) for n in draw(st.permutations(numbers))]
+    while len(items) > 1:
+        i = draw(st.integers(0, len(items) - 2))
+        (ta, va, la), (tb, vb, lb) = items[i], items[i + 1]
+        op = draw(st.sampled_from("+-*/"))
+        value: Fraction | None = None
+        if va is not None and vb is not None:
+            if op == "/":
+                value = None if vb == 0 else va / vb
+            else:
+                value = {"+": va + vb, "-": va - vb, "*": va * vb}[op]
+        items[i : i + 2] = [(f"({ta}{op}{tb})", value, la + lb)]
+    return items[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_no_reply_is_accepted_unless_its_expression_is_exactly_24(data: st.DataObject) -> None:
+    numbers = data.draw(st.lists(st.integers(1, 13), min_size=4, max_size=4))
+    used = data.draw(st.sampled_from([numbers, numbers[:3], [*numbers, 1]]))
+    text, value, leaves_ = data.draw(_tree(used))
+    witness = solve24(tuple(numbers))
+    if witness is not None and data.draw(st.booleans()):   # a right answer, so ACCEPTs occur
+        text, value, leaves_ = witness, Fraction(24), list(numbers)
+    claim = data.draw(st.sampled_from(["", " = 24", " = 25", "=24", " = 12*2", " = 23"]))
+    reply = data.draw(st.sampled_from(_WRAPPERS)).format(e=text + claim)
+    if data.draw(st.booleans()):
+        other, _, _ = data.draw(_tree(numbers))
+        reply += "\n" + data.draw(st.sampled_from(_WRAPPERS)).format(e=other)
+    problem = DOMAIN.parse_problem({"numbers": numbers})
+    result = VERIFIER.check(problem, DOMAIN.parse_candidate(problem, reply))
+    if result.status is Status.ACCEPT:
+        accepted = str(result.evidence["expression"])
+        assert result.evidence["value"] == "24"
+        assert sorted(leaves(parse_expression(accepted))) == sorted(numbers)
+        if accepted == render(parse_expression(text)):
+            assert value == 24 and sorted(leaves_) == sorted(numbers)
+            assert claim.replace(" ", "") in ("", "=24", "=12*2")

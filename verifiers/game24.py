@@ -3,6 +3,11 @@
 ACCEPT only when the expression parses under the arithmetic grammar, uses the
 given numbers exactly (as a multiset), and its exact rational value equals the
 target. Everything else is a REJECT naming what failed.
+
+The expression may state its value: ``EXPR = 24`` or a chain ``EXPR = 20 + 4 = 24``. The
+expression is the part before the first ``=``; every stated part after it is parsed with the
+same grammar and must have exactly the expression's value (a claim ``= 25`` is a REJECT,
+however right the expression is). Only the expression must use the given numbers.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 from collections import Counter
 from fractions import Fraction
 
+from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.arith import (
+    MAX_LENGTH,
     DivisionByZero,
     ExpressionSyntaxError,
     evaluate,
@@ -21,6 +28,9 @@ from verifiers.arith import (
     parse_expression,
     render,
 )
+
+#: Stated values after the expression (``EXPR = a = b``) read at most.
+MAX_CLAIMS = 4
 
 
 def _times(n: int) -> str:
@@ -36,9 +46,14 @@ class Game24Verifier(Verifier):
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         if candidate.answer is None or not isinstance(candidate.answer.get("expression"), str):
-            reason = candidate.parse_error or "no expression given"
-            return CheckResult.reject(Critique(kind="unparseable", message=reason))
-        text: str = candidate.answer["expression"]
+            return CheckResult.reject(missing_answer_critique(candidate.parse_error,
+                                                              "no expression given"))
+        full: str = candidate.answer["expression"]
+        text, *claims = full.split("=", MAX_CLAIMS + 1) if len(full) <= MAX_LENGTH else [full]
+        if len(claims) > MAX_CLAIMS:
+            return CheckResult.reject(Critique(
+                kind="unparseable", message=f"the expression is followed by more than "
+                                            f"{MAX_CLAIMS} `=`"))
         given = Counter(int(n) for n in problem.payload["numbers"])
         target = Fraction(int(problem.payload.get("target", 24)))
         try:
@@ -49,25 +64,7 @@ class Game24Verifier(Verifier):
                 message=f"could not parse the expression: {exc}",
                 location=f"column {exc.column}" if exc.column else None,
             ))
-        critiques: list[Critique] = []
-        used = Counter(leaves(tree))
-        for n in sorted(set(given) | set(used)):
-            g, u = given[n], used[n]
-            if u == g:
-                continue
-            if u == 0:
-                msg = f"the given number {n} is not used"
-                if g > 1:
-                    msg += f" ({_times(g)} given)"
-                kind = "number_missing"
-            elif g == 0:
-                msg = f"{n} is used {_times(u)} but is not one of the given numbers"
-                kind = "number_extra"
-            else:
-                msg = f"{n} is used {_times(u)} but given {_times(g)}"
-                kind = "number_missing" if u < g else "number_extra"
-            critiques.append(Critique(kind=kind, message=msg, data={"number": n, "used": u,
-                                                                      "given": g}))
+        critiques = number_critiques(given, Counter(leaves(tree)))
         try:
             value = evaluate(tree)
         except DivisionByZero as exc:
@@ -86,9 +83,60 @@ class Game24Verifier(Verifier):
                         f"not {format_fraction(target)}",
                 data={"value": format_fraction(value)},
             ))
+        critiques.extend(claim_critiques(claims, value))
         if critiques:
             return CheckResult.reject(*critiques, value=format_fraction(value))
         return CheckResult.accept(expression=render(tree), value=format_fraction(value))
+
+
+def number_critiques(given: Counter[int], used: Counter[int]) -> list[Critique]:
+    """One critique per number used more or less often than given."""
+    critiques: list[Critique] = []
+    for n in sorted(set(given) | set(used)):
+        g, u = given[n], used[n]
+        if u == g:
+            continue
+        if u == 0:
+            msg = f"the given number {n} is not used"
+            if g > 1:
+                msg += f" ({_times(g)} given)"
+            kind = "number_missing"
+        elif g == 0:
+            msg = f"{n} is used {_times(u)} but is not one of the given numbers"
+            kind = "number_extra"
+        else:
+            msg = f"{n} is used {_times(u)} but given {_times(g)}"
+            kind = "number_missing" if u < g else "number_extra"
+        critiques.append(Critique(kind=kind, message=msg, data={"number": n, "used": u,
+                                                                  "given": g}))
+    return critiques
+
+
+def claim_critiques(claims: list[str], value: Fraction) -> list[Critique]:
+    """One critique per stated value (``= ...``) that is not exactly ``value``."""
+    critiques: list[Critique] = []
+    for k, claim in enumerate(claims, 1):
+        shown = claim.strip()[:60]
+        where = f"stated value {k}"
+        try:
+            stated = evaluate(parse_expression(claim))
+        except ExpressionSyntaxError as exc:
+            critiques.append(Critique(kind="unparseable", location=where,
+                                      message=f"could not parse the stated value `{shown}` "
+                                              f"after `=`: {exc}"))
+            continue
+        except DivisionByZero:
+            critiques.append(Critique(kind="claim", location=where,
+                                      message=f"the stated value `{shown}` divides by zero"))
+            continue
+        if stated != value:
+            exact = format_fraction(stated)
+            which = "" if shown.replace(" ", "") == exact else f", which is {exact},"
+            critiques.append(Critique(
+                kind="claim", location=where, data={"stated": exact},
+                message=f"the reply says the expression equals `{shown}`{which} but the "
+                        f"expression is {format_fraction(value)}"))
+    return critiques
 
 
 def text_span(text: str, start: int, end: int) -> str:

@@ -3,19 +3,29 @@ not-equal constraint per edge. Critiques in the words of Stechly et al.: "vertic
 share an edge and both have colour 2".
 
 Payload: ``{"vertices": [0, 1, ...], "edges": [[u, v], ...], "colors": k | None,
-"minimize": bool}``. With ``minimize`` the colouring must use as few colours as possible:
-that is established by python-constraint proving the graph has no colouring with one
-colour fewer (UNKNOWN if the proof does not finish in time).
+"minimize": bool, "require_all_vertices": bool (absent: false)}``. With ``minimize`` the
+colouring must use as few colours as possible: that is established by python-constraint
+proving the graph has no colouring with one colour fewer (UNKNOWN if the proof does not
+finish in time).
+
+Colours are labels: an answer's colours are numbers (``2``, ``"2"``, ``"Color 2"``,
+``"color2"``), numbered from 0, from 1 or any other way. A colouring with at most k different
+colours is relabelled, order-preserving, onto 1..d before the check (a renaming changes no
+edge's verdict), and critiques name the colours as the answer wrote them. With more than k
+different colours the labels are checked as the numbers 1..k, so at least one vertex's colour
+is out of range and named. A vertex without edges has no constraint: it may be left out
+unless the problem sets ``require_all_vertices``; a vertex with an edge never may.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from llm_modulo.types import Problem
 from llm_modulo.verifier import CheckResult
 from verifiers.csp import model as m
-from verifiers.csp.checker import AssignmentIssue, CompiledCSP, Violation
+from verifiers.csp.checker import MISSING, AssignmentIssue, CompiledCSP, Report, Violation
 from verifiers.csp.solver import solve
 from verifiers.csp.verifier import CSPVerifier, Pairs, assignment_pairs
 
@@ -53,9 +63,26 @@ def _number(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 18
 
 
+_COLOUR_TEXT = re.compile(r"(?:colou?r\s*)?([0-9]{1,18})", re.IGNORECASE)
+
+
 def _colour(value: Any) -> Any:
-    """Colours written as digit strings ("2") are the numbers they spell."""
-    return int(value) if type(value) is str and _number(value) else value
+    """Colours written as text ("2", "Color 2", "color2") are the numbers they spell."""
+    if type(value) is str and (m := _COLOUR_TEXT.fullmatch(value.strip())):
+        return int(m.group(1))
+    return value
+
+
+def relabelling(labels: set[int], k: int) -> dict[int, int]:
+    """Label -> colour 1..d, order-preserving, when the d labels are at most ``k``; else
+    the identity (the checker then reads labels as the colours 1..k)."""
+    if len(labels) > k:
+        return {}
+    return {label: c for c, label in enumerate(sorted(labels), 1)}
+
+
+def _back(value: Any, names: dict[int, int]) -> Any:
+    return names.get(value, value) if type(value) is int else value
 
 
 def _vertex_var(key: Any) -> str:
@@ -79,6 +106,30 @@ class GraphColoringVerifier(CSPVerifier):
         return [(_vertex_var(key), _colour(value))
                 for key, value in assignment_pairs(candidate.answer, "coloring")]
 
+    def report(self, problem: Problem, compiled: CompiledCSP, pairs: Any) -> Report:
+        """Relabel the answer's colours onto 1..d, check, and name colours as written;
+        an uncoloured vertex without edges is no issue unless every vertex is required."""
+        slot = compiled.slot
+        labels = {v for name, v in pairs if type(v) is int and name in slot}
+        to_colour = relabelling(labels, max_colors(problem.payload))
+        report = compiled.check([(name, _back(v, to_colour) if name in slot else v)
+                                 for name, v in pairs])
+        names = {c: label for label, c in to_colour.items() if c != label}
+        issues = report.issues
+        if (not problem.payload.get("require_all_vertices", False)
+                and any(i.kind == "missing" for i in issues)):
+            isolated = isolated_vars(problem.payload)
+            issues = [i for i in issues if i.kind != "missing" or i.variable not in isolated]
+        if not names:
+            return Report(issues, report.violations, report.values)
+        return Report(
+            [i if i.kind == "unknown_variable"
+             else AssignmentIssue(i.kind, i.variable, _back(i.value, names), i.detail)
+             for i in issues],
+            [Violation(v.index, v.constraint, {n: _back(x, names) for n, x in v.values.items()},
+                       v.detail, v.data) for v in report.violations],
+            [_back(x, names) for x in report.values])
+
     def describe_issue(self, problem: Problem, issue: AssignmentIssue) -> str:
         vertex, value = vertex_of(issue.variable), issue.value
         k = max_colors(problem.payload)
@@ -89,6 +140,9 @@ class GraphColoringVerifier(CSPVerifier):
             return f"{vertex} is not a vertex of this graph"
         if issue.kind == "repeated":
             return f"vertex {vertex} is coloured more than once (again as {value!r})"
+        if issue.kind == "domain":  # only with more than k different colours
+            return (f"vertex {vertex} has colour {value!r}, but the colouring uses more than "
+                    f"{k} different colours ({colours})")
         return f"vertex {vertex} has colour {value!r}, but {colours}"
 
     def describe_violation(self, problem: Problem, violation: Violation) -> str:
@@ -100,7 +154,7 @@ class GraphColoringVerifier(CSPVerifier):
                    values: list[Any]) -> CheckResult | None:
         if not problem.payload.get("minimize"):
             return None
-        used = len(set(values))
+        used = colours_used(values)
         if used <= 1 or (used == 2 and problem.payload["edges"]):
             return CheckResult.accept(objective=used, optimal=True, optimality_proof_s=0.0)
         # no colouring with used-1 colours?  Colours are interchangeable, so one vertex of
@@ -121,5 +175,16 @@ class GraphColoringVerifier(CSPVerifier):
     def evidence(self, problem: Problem, compiled: CompiledCSP,
                  values: list[Any]) -> dict[str, Any]:
         return {"vertices": len(compiled.names), "edges": len(compiled.ne_a),
-                "colors_used": len(set(values))}
+                "colors_used": colours_used(values)}
+
+
+def colours_used(values: list[Any]) -> int:
+    """Different colours among the coloured vertices."""
+    return len({v for v in values if v is not MISSING})
+
+
+def isolated_vars(payload: dict[str, Any]) -> set[str]:
+    """The variables of vertices without edges."""
+    touched = {x for e in payload["edges"] for x in e}
+    return {var(v) for v in payload["vertices"] if v not in touched}
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
+from llm_modulo.jsonanswer import duplicate_key, duplicate_key_message, missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.mathequiv import (
@@ -115,8 +116,10 @@ class MathVerifier(Verifier):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
-            reason = candidate.parse_error or "no answer given"
-            return CheckResult.reject(Critique(kind="unparseable", message=reason))
+            return CheckResult.reject(missing_answer_critique(candidate.parse_error,
+                                                              "no answer given"))
+        if (key := duplicate_key(answer)) is not None:  # {"answer": "1", "answer": "24"}
+            return CheckResult.reject(Critique(kind="hedge", message=duplicate_key_message(key)))
         try:
             value, unit = parse_cached(answer)
         except MathSyntaxError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from llm_modulo.jsonanswer import duplicate_key, duplicate_key_message
+
 #: Longest completion or answer text looked at; longer input is refused outright.
 MAX_SOURCE_CHARS = 100_000
 #: Longest single answer handed to the parser.
@@ -98,6 +100,8 @@ def extract_answer(text: str) -> str:
     """The answer part of a solution or completion: boxed, after ``####``, or the whole text."""
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
+    if (key := duplicate_key(text)) is not None:  # {"answer": "1", "answer": "24"}: a hedge
+        raise MathSyntaxError(duplicate_key_message(key))
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed.strip()

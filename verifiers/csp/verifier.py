@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.csp import model as m
@@ -78,6 +79,11 @@ class CSPVerifier(Verifier):
     def assignment(self, problem: Problem, candidate: Candidate) -> Pairs:
         """The candidate's ``(variable, value)`` pairs; raise :class:`AnswerError`."""
         return assignment_pairs(candidate.answer)
+
+    def report(self, problem: Problem, compiled: CompiledCSP, pairs: Pairs) -> Report:
+        """Check the answer's pairs against the CSP (a domain may relabel values first and
+        translate the report back, or drop issues its problem format allows)."""
+        return compiled.check(pairs)
 
     def describe_issue(self, problem: Problem, issue: AssignmentIssue) -> str:
         v, value = issue.variable, issue.value
@@ -180,14 +186,13 @@ class CSPVerifier(Verifier):
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         if candidate.answer is None:
-            return CheckResult.reject(Critique(kind="unparseable",
-                                               message=candidate.parse_error or "no answer"))
+            return CheckResult.reject(missing_answer_critique(candidate.parse_error, "no answer"))
         compiled = self.compiled(problem)
         try:
             pairs = self.assignment(problem, candidate)
         except AnswerError as exc:
             return CheckResult.reject(exc.critique)
-        report = compiled.check(pairs)
+        report = self.report(problem, compiled, pairs)
         critiques = self.critiques(problem, report)
         if critiques:
             counts: dict[str, int] = {}

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from llm_modulo.errors import ProblemError
-from llm_modulo.types import Candidate, Critique, Problem
+from llm_modulo.jsonanswer import missing_answer_critique
+from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.lean.backend import LeanBackend
 from verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask, validate_imports
@@ -51,8 +52,8 @@ class LeanVerifier(Verifier):
         for i, (problem, candidate) in enumerate(pairs):
             proof = (candidate.answer or {}).get("proof")
             if not isinstance(proof, str):
-                results[i] = CheckResult.reject(Critique(
-                    kind="unparseable", message=candidate.parse_error or "no proof given"))
+                results[i] = CheckResult.reject(missing_answer_critique(
+                    candidate.parse_error, "no proof given"))
                 continue
             statement = problem.payload.get("statement")
             if not isinstance(statement, str):

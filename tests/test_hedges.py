@@ -1,0 +1,161 @@
+"""Several answers in one reply are a hedge, in every domain (issue 11, item 5): a JSON key
+given twice (at any depth) or fenced blocks with different answers are a REJECT whose
+critique says so, never a verdict on whichever answer happens to be read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from llm_modulo.jsonanswer import (
+    HEDGE,
+    DuplicateKeyError,
+    duplicate_key,
+    loads_checked,
+    missing_answer_critique,
+)
+from llm_modulo.registry import get_domain, get_verifier
+from llm_modulo.types import Candidate, Problem, Status
+
+# domain -> (a problem, the answer field, one answer, a different answer)
+BASE_DOMAINS: dict[str, tuple[Any, str, Any, Any]] = {
+    "game24": ("4 5 6 10", "expression", "(4*5)+(10-6)", "1"),
+    "math_answer": ({"question": "q", "answer": "24"}, "answer", "24", "1"),
+    "equation": ("x^2 - 5x + 6 = 0", "answer", "x = 2, x = 3", "x = 2"),
+}
+CSP_DOMAINS: dict[str, tuple[Any, str, Any, Any]] = {
+    "graph_coloring": ({"edges": [[0, 1]], "colors": 2}, "coloring", {"0": 1, "1": 2},
+                       {"0": 2, "1": 1}),
+    "n_queens": (4, "columns", [2, 4, 1, 3], [3, 1, 4, 2]),
+    "csp": ({"variables": {"a": [1, 2]}}, "assignment", {"a": 1}, {"a": 2}),
+}
+ALL = {**BASE_DOMAINS, **CSP_DOMAINS}
+
+
+def verdict(domain: str, completion: str) -> tuple[Status, list[str], list[str]]:
+    d = get_domain(domain)
+    raw = ALL[domain][0]
+    problem = d.parse_problem(raw if not isinstance(raw, int) else str(raw))
+    result = get_verifier(d.verifier).check(problem, d.parse_candidate(problem, completion))
+    return (result.status, [c.kind for c in result.critiques],
+            [c.message for c in result.critiques])
+
+
+def dup(key: str, first: Any, second: Any) -> str:
+    return f'{{"{key}": {json.dumps(first)}, "{key}": {json.dumps(second)}}}'
+
+
+def fenced(*answers: str) -> str:
+    return "\n\nor\n\n".join(f"```json\n{a}\n```" for a in answers)
+
+
+# -- the shared reader --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "key"), [
+    ('{"answer": "1", "answer": "24"}', "answer"),
+    ('{"a": {"b": 1, "b": 2}}', "b"),
+    ('[{"x": 1}, {"y": [{"z": 0, "z": 0}]}]', "z"),      # same value twice: still a hedge
+    ('{"a": 1, "b": {"a": 2}}', None),                   # one key per object is fine
+    ('{"a": 1, "a": 2', None),                           # not JSON at all
+    ("the answer is 24", None),
+])
+def test_duplicate_keys_are_found_at_any_depth(text: str, key: str | None) -> None:
+    if text.lstrip().startswith("{"):
+        assert duplicate_key(text) == key
+    if key is None:
+        return
+    with pytest.raises(DuplicateKeyError) as info:
+        loads_checked(text)
+    assert info.value.key == key
+
+
+def test_a_long_repeated_key_is_shortened_in_the_message() -> None:
+    key = "k" * 500
+    found = duplicate_key(dup(key, 1, 2))
+    assert found is not None and len(found) == 60 and found.endswith("...")
+
+
+def test_hedge_critique_kind() -> None:
+    assert missing_answer_critique(HEDGE + "x", "none").kind == "hedge"
+    assert missing_answer_critique("no JSON", "none").kind == "unparseable"
+    assert missing_answer_critique(None, "none").message == "none"
+
+
+# -- every domain -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("domain", sorted(ALL))
+def test_a_repeated_answer_key_is_a_hedge(domain: str) -> None:
+    _, field, one, other = ALL[domain]
+    for text in (dup(field, other, one), "Here it is: " + dup(field, other, one),
+                 fenced(dup(field, other, one))):
+        status, kinds, messages = verdict(domain, text)
+        assert status is Status.REJECT and kinds == ["hedge"], (text, messages)
+        assert repr(field) in messages[0]
+
+
+@pytest.mark.parametrize("domain", sorted(ALL))
+def test_fenced_blocks_with_different_answers_are_a_hedge(domain: str) -> None:
+    _, field, one, other = ALL[domain]
+    status, kinds, _ = verdict(domain, fenced(json.dumps({field: other}),
+                                              json.dumps({field: one})))
+    assert status is Status.REJECT and kinds == ["hedge"]
+    # the same answer twice is no hedge: it is judged
+    status, kinds, _ = verdict(domain, fenced(json.dumps({field: one}), json.dumps({field: one})))
+    assert status is Status.ACCEPT, kinds
+
+
+@pytest.mark.parametrize("domain", sorted(BASE_DOMAINS))
+def test_a_repeated_key_inside_the_answer_is_a_hedge(domain: str) -> None:
+    _, field, one, _ = ALL[domain]
+    text = json.dumps({field: one, "note": {"k": 1}})[:-2] + ', "k": 2}}'
+    status, kinds, messages = verdict(domain, text)
+    assert status is Status.REJECT and kinds == ["hedge"] and "'k'" in messages[0]
+
+
+def test_planning_reads_a_repeated_plan_key_as_a_hedge() -> None:
+    domain = get_domain("blocksworld")
+    problem = Problem(domain="blocksworld", payload={})
+    cand = domain.parse_candidate(problem, '{"plan": ["(pick-up a)"], "plan": []}')
+    assert cand.answer is None and cand.parse_error is not None
+    assert cand.parse_error.startswith(HEDGE)
+    cand = domain.parse_candidate(problem, fenced('{"plan": ["(pick-up a)"]}', '{"plan": []}'))
+    assert cand.answer is None and (cand.parse_error or "").startswith(HEDGE)
+
+
+def test_csp_repeats_inside_the_answer_stay_repeated_variables() -> None:
+    status, kinds, messages = verdict("csp", '{"assignment": {"a": 1, "a": 2}}')
+    assert status is Status.REJECT and kinds == ["repeated"], messages
+
+
+def test_math_verifier_refuses_a_json_answer_with_a_repeated_key() -> None:
+    verifier = get_verifier("math")
+    problem = Problem(domain="math_answer", payload={"answer": "24"})
+    for text in ('{"answer": "1", "answer": "24"}', '{"answer": "24", "answer": "24"}'):
+        result = verifier.check(problem, Candidate(raw=text, answer={"answer": text}))
+        assert result.status is Status.REJECT
+        assert [c.kind for c in result.critiques] == ["hedge"]
+
+
+def test_math_text_extraction_refuses_a_repeated_key() -> None:
+    from domains.math_answer import answer_candidate
+
+    cand = answer_candidate('{"answer": "1", "answer": "24"}')
+    assert cand.answer is None and (cand.parse_error or "").startswith(HEDGE)
+
+
+# -- the issue's command -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("domain", "problem", "candidate"), [
+    ("math_answer", '{"question":"q","answer":"24"}', '{"answer": "1", "answer": "24"}'),
+    ("game24", "4 5 6 10", '{"expression": "1", "expression": "(4*5)+(10-6)"}'),
+])
+def test_issue_commands_reject(domain: str, problem: str, candidate: str) -> None:
+    r = subprocess.run([sys.executable, "-m", "llm_modulo.cli", "check", "--domain", domain,
+                        "--problem", problem, "--candidate", candidate, "--json"],
+                       capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    out = json.loads(r.stdout)
+    assert out["status"] == "reject" and out["critiques"][0]["kind"] == "hedge", r.stderr
