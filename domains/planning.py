@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
+from llm_modulo.jsonanswer import HEDGE
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from verifiers.pddl.formula import And, AtomF, Formula
@@ -194,15 +195,15 @@ def plan_hedge(text: str) -> str | None:
     """Why a reply gives more than one plan (a hedge), or None."""
     fences = sum(1 for ln in text.splitlines() if _FENCE_LINE.match(ln))
     if fences > 2:
-        return (f"the reply has {(fences + 1) // 2} fenced blocks: more than one answer is a "
+        return (f"{HEDGE}it has {(fences + 1) // 2} fenced blocks; more than one answer is a "
                 f"hedge; give exactly one plan")
     keys = len(_PLAN_KEY.findall(text))
     if keys > 1:
-        return (f'the reply gives "plan" {keys} times: more than one answer is a hedge; give '
+        return (f'{HEDGE}it gives "plan" {keys} times; more than one answer is a hedge; give '
                 f"exactly one plan")
     blocks = len(_PLAN_OPEN.findall(text))
     if blocks > 1:
-        return (f"the reply has {blocks} [PLAN] blocks: more than one answer is a hedge; give "
+        return (f"{HEDGE}it has {blocks} [PLAN] blocks; more than one answer is a hedge; give "
                 f"exactly one plan")
     return None
 

@@ -316,7 +316,7 @@ def test_a_reply_with_several_plans_is_a_hedge(reply: str, why: str) -> None:
     assert candidate.answer is None and candidate.parse_error is not None
     assert why in candidate.parse_error and "hedge" in candidate.parse_error
     result = VERIFIER.check(problem, candidate)
-    assert result.status is Status.REJECT and "hedge" in result.critiques[0].message
+    assert result.status is Status.REJECT and result.critiques[0].kind == "hedge"
 
 
 def test_one_fenced_plan_in_prose_is_extracted() -> None:

@@ -15,7 +15,8 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from llm_modulo.types import Candidate, Critique, Problem
+from llm_modulo.jsonanswer import missing_answer_critique
+from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from verifiers.pddl.nl import Templates
 from verifiers.pddl.packaged import packaged_templates
@@ -55,8 +56,8 @@ class PlanVerifier(Verifier):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         lines = plan_lines(candidate.answer)
         if lines is None:
-            reason = candidate.parse_error or "no plan given (expected a list of actions)"
-            return CheckResult.reject(Critique(kind="unparseable", message=reason))
+            return CheckResult.reject(missing_answer_critique(
+                candidate.parse_error, "no plan given (expected a list of actions)"))
         payload = problem.payload
         try:
             task = cached_task(payload["domain"], payload["problem"])
