@@ -50,7 +50,7 @@ The answer is \boxed{42}. ||| 42 ||| accept
 # thousands separators
 1,000,000 ||| 1000000 ||| accept
 1{,}000 ||| 1000 ||| accept
-12,345 ||| 12345 ||| accept
+12,345 ||| 12345 ||| unknown
 12,345 ||| 12346 ||| reject
 # mixed numbers
 2\frac{1}{2} ||| \frac{5}{2} ||| accept
@@ -125,7 +125,7 @@ i^2 ||| -1 ||| accept
 x^2-1 ||| (x-1)(x+1) ||| accept
 2x+2 ||| 2(x+1) ||| accept
 \frac{x^2-1}{x-1} ||| x+1 ||| unknown
-\sin^2 x + \cos^2 x ||| 1 ||| accept
+\sin^2 x + \cos^2 x ||| 1 ||| unknown
 a^2b ||| b a^2 ||| accept
 ab ||| a+b ||| reject
 \frac{1}{x} + \frac{1}{y} ||| \frac{x+y}{xy} ||| accept
@@ -172,7 +172,7 @@ x > 3 ||| [3, \infty) ||| reject
 {1, 2} ||| \{2, 1\} ||| accept
 \{3\} ||| 3 ||| accept
 # several answers separated by commas
-2, 3 ||| 3, 2 ||| accept
+2, 3 ||| 3, 2 ||| unknown
 2, 3 ||| \{2, 3\} ||| accept
 x = 2, x = 3 ||| 2, 3 ||| accept
 x = 2 \text{ or } x = 3 ||| 3, 2 ||| accept

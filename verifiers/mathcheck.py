@@ -45,11 +45,12 @@ def parse_cached(text: str, thousands: bool = True, decimal_comma: bool = False)
     return read_math(text, thousands=thousands, decimal_comma=decimal_comma)
 
 
-def readings(text: str, decimal_comma: bool = False) -> list[Reading]:
-    """Every reading of ``text``: two when digit groups (``110,143``) read as one number and as
-    a list (see :func:`verifiers.mathtext.normalize`), else one. A reading the grammar cannot
-    parse is not a reading; when none parses the first error is raised."""
-    if decimal_comma or "," not in text:
+def readings(text: str, decimal_comma: bool = False, *, both: bool = True) -> list[Reading]:
+    """Every reading of ``text``: with ``both``, two when digit groups (``110,143``) read as one
+    number and as a list (see :func:`verifiers.mathtext.normalize`), else one (digit groups as
+    one number). A reading the grammar cannot parse is not a reading; when none parses the
+    first error is raised."""
+    if decimal_comma or "," not in text or not both:
         return [parse_cached(text, True, decimal_comma)]
     out: list[Reading] = []
     error: MathSyntaxError | None = None
@@ -129,6 +130,7 @@ class MathVerifier(Verifier):
     memory_mb = 1536
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """Read the candidate (:func:`verifiers.mathtext.answer_text`), then decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
             reason = candidate.parse_error or "no answer given"
@@ -146,7 +148,8 @@ class MathVerifier(Verifier):
         if payload.get("choices"):
             return _result(_choice_outcome(payload, text), None)
         try:
-            cands = readings(text, bool(payload.get("decimal_comma")))
+            cands = readings(text, bool(payload.get("decimal_comma")),
+                             both=not _one_number_expected(payload))
         except MathSyntaxError as exc:
             return CheckResult.reject(Critique(
                 kind="unparseable", message=str(exc),
@@ -181,7 +184,7 @@ class MathVerifier(Verifier):
             ref_text = answer_text(str(payload["answer"]))
             if (based := _base_outcome(text, ref_text)) is not None:
                 return based
-            refs = readings(ref_text, bool(payload.get("decimal_comma")))
+            refs = readings(ref_text, bool(payload.get("decimal_comma")), both=False)
         except (MathSyntaxError, TooComplex, Unreadable) as exc:
             return Outcome(Decision.UNDECIDED, f"the reference answer cannot be read: {exc}",
                            "reference")
@@ -191,6 +194,24 @@ class MathVerifier(Verifier):
 
 _TWO_WAYS = ("digit groups separated by commas read both as one number and as a list; write "
              "the number without commas, or separate list items with `, `")
+
+
+#: A question that asks for one quantity: there digit groups ``1,234`` are one number.
+_ONE_QUANTITY = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+is\s+the\s+(?:total|sum|product|"
+                           r"value|number|cost|price|amount)\b", re.IGNORECASE)
+
+
+def _one_number_expected(payload: dict[str, Any]) -> bool:
+    """The question asks for one quantity and the reference is one number (no list, no set)."""
+    question = payload.get("question")
+    if not isinstance(question, str) or not _ONE_QUANTITY.search(question[:_QUESTION_WINDOW]):
+        return False
+    try:
+        refs = readings(answer_text(str(payload.get("answer", ""))),
+                        bool(payload.get("decimal_comma")), both=False)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return False
+    return all(isinstance(r.value, Scalar) for r in refs)
 
 
 def _agreed(outcomes: list[Outcome], two_ways: bool) -> Outcome:

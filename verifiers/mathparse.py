@@ -447,6 +447,8 @@ class _Build(Transformer[Token, Any]):
         return Scalar((sympy.Symbol(text.replace("_", " ").lower()),))
 
     def ratio(self, c: list[Any]) -> Scalar:
+        if any(not a.is_number for s in c for a in _scalar(s, "a ratio").alts):
+            raise MathSyntaxError("a ratio `a:b` compares numbers; give a value")
         return self.div(c)
 
     def pi(self, c: list[Any]) -> Scalar:
@@ -585,7 +587,7 @@ class Reading:
 
     ``names`` are taken from the parse tree before sympy folds anything (``0 x`` is 0 to sympy
     but needs the name ``x``); ``labels`` are names only used as the left side of a named value
-    (``x`` in ``x = 3``); ``lone_name`` is true when the whole answer is one name or word
+    (``x`` in ``x = 3``, ``x > 3``, ``1 < x < 3``); ``lone_name`` is true when the whole answer is one name or word
     (``C``, ``\\text{Monday}``); ``words`` are the names of three or more letters."""
 
     value: Value
@@ -687,9 +689,8 @@ def _names_of(tree: Tree[Token]) -> tuple[frozenset[str], frozenset[str]]:
     labels: set[str] = set()
     label_nodes: set[int] = set()
     for item in tree.children:
-        if (isinstance(item, Tree) and item.data == "relation" and len(item.children) == 3
-                and str(item.children[1]) == "="):
-            for side in (item.children[0], item.children[2]):
+        if isinstance(item, Tree) and item.data == "relation" and len(item.children) >= 3:
+            for side in item.children[0::2]:
                 if isinstance(side, Tree) and side.data in _NAME_NODES:
                     label_nodes.add(id(side))
     stack: list[Tree[Token] | Token] = [tree]

@@ -150,7 +150,14 @@ def answer_text(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    return _math_segments(lines[-1]).strip().rstrip(".").strip()
+    return _full_stop(_math_segments(lines[-1]).strip())
+
+
+def _full_stop(text: str) -> str:
+    """``5.`` -> ``5``; ``3.14...`` keeps its dots (a truncated decimal is refused later)."""
+    if text.endswith(".") and not text.endswith(".."):
+        return text[:-1].rstrip()
+    return text
 
 
 def _after_marker(text: str) -> str:
@@ -280,7 +287,8 @@ _SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
 _MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
 _OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
-    ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\colon", ":"), ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
+    ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\colon", ":"),
+    ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
     ("\\left|", "\\lvert "), ("\\right|", "\\rvert "), ("\\left\\|", "\\lVert "),
     ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""),
     ("\\Bigr", ""), ("\\big", ""), ("\\Big", ""),
@@ -319,7 +327,7 @@ def normalize(text: str, *, thousands: bool = True,
     if (mm := _TRUNCATED.search(text)) is not None:
         raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
                               "the exact value", mm.start() + 1)
-    text = _strip_display(text.strip()).rstrip(".").strip()
+    text = _full_stop(_strip_display(text.strip()))
     unit = None
     m = _TRAILING_UNIT.search(text)
     if m and m.start() > 0:
