@@ -11,6 +11,8 @@ from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
 from tests.math_catalogue import PAIRS
 from verifiers.mathcheck import MathVerifier
+from verifiers.mathparse import read_math
+from verifiers.mathtext import MathSyntaxError
 
 VERIFIER = MathVerifier()
 
@@ -51,9 +53,13 @@ def test_equality_is_symmetric_on_the_catalogue() -> None:
     # digit groups (`12,345`), which a reference writes as one number and a candidate may not;
     # an unreadable reference (`²√`) is UNKNOWN where the same candidate is REJECTed; a
     # candidate's variables must be the reference's (`\\cos^2 x` for `1`), not the reverse.
-    one_sided = ("=", "%", "\\text", "(B)", "\\{3\\}", "\\pm", "²√", "\\cos^2 x")
+    one_sided = ("=", "%", "\\text", "(B)", "\\{3\\}", "\\pm", "\\cos^2 x")
     for cand, ref, expected, extra in PAIRS:
         if extra or any(s in cand + ref for s in one_sided) or re.search(r"\d,\d", cand + ref):
+            continue
+        try:
+            read_math(cand)
+        except MathSyntaxError:
             continue
         swapped = VERIFIER.check(problem(cand), candidate(ref))
         assert swapped.status.value == expected, (cand, ref)
