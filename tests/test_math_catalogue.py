@@ -9,7 +9,7 @@ import pytest
 
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
-from tests.math_catalogue import PAIRS
+from tests.math_catalogue import PAIRS, TABLE_PAIRS
 from verifiers.mathcheck import MathVerifier
 from verifiers.mathparse import read_math
 from verifiers.mathtext import MathSyntaxError
@@ -54,7 +54,7 @@ def test_equality_is_symmetric_on_the_catalogue() -> None:
     # an unreadable reference (`²√`) is UNKNOWN where the same candidate is REJECTed; a
     # candidate's variables must be the reference's (`\\cos^2 x` for `1`), not the reverse.
     one_sided = ("=", "%", "\\text", "(B)", "\\{3\\}", "\\pm", "\\cos^2 x")
-    for cand, ref, expected, extra in PAIRS:
+    for cand, ref, expected, extra in TABLE_PAIRS:
         if extra or any(s in cand + ref for s in one_sided) or re.search(r"\d,\d", cand + ref):
             continue
         try:

@@ -586,9 +586,10 @@ class Reading:
     """One reading of an answer text: its value, unit, and the names the reading needs.
 
     ``names`` are taken from the parse tree before sympy folds anything (``0 x`` is 0 to sympy
-    but needs the name ``x``); ``labels`` are names only used as the left side of a named value
-    (``x`` in ``x = 3``, ``x > 3``, ``1 < x < 3``); ``lone_name`` is true when the whole answer is one name or word
-    (``C``, ``\\text{Monday}``); ``words`` are the names of three or more letters."""
+    but needs the name ``x``); ``labels`` are names used only as a whole side of a top-level
+    relation (``x`` in ``x = 3``, ``x > 3``, ``1 < x < 3``); ``lone_name`` is true when the
+    whole answer is one name or word (``C``, ``\\text{Monday}``); ``words`` are the names of
+    three or more letters."""
 
     value: Value
     unit: str | None

@@ -335,7 +335,7 @@ def normalize(text: str, *, thousands: bool = True,
         text = text[: m.start()]
     m = _PLAIN_UNIT.match(text)
     if m and unit is None and m.group(2).lower() not in _MATH_WORDS and (
-            len(m.group(2)) >= 3 or m.group(2).lower() in _SHORT_UNITS):
+            len(m.group(2)) >= 3 or m.group(2).lower() in _SHORT_UNITS) and _unit_words(m.group(2)):
         unit = m.group(2).lower()
         text = m.group(1)
     text = _MATRIX_ENV.sub(lambda mm: f"\\{mm.group(1) or mm.group(3)}{{matrix}}", text)
@@ -505,6 +505,17 @@ def choice_letter(text: str) -> str | None:
     text = text.strip().strip("$").strip()
     m = _CHOICE.fullmatch(text)
     return m.group(1).upper() if m else None
+
+
+#: Words no unit contains: with them a trailing phrase is prose (``5 or maybe not``).
+_PROSE_WORDS = frozenset({"or", "and", "not", "is", "are", "was", "but", "maybe", "the", "an",
+                          "it", "so", "than", "then", "if", "because", "probably", "answer"})
+
+
+def _unit_words(phrase: str) -> bool:
+    """Whether a trailing phrase can be a unit: at most three words, none of them prose."""
+    words = phrase.lower().split()
+    return len(words) <= 3 and not any(w in _PROSE_WORDS for w in words)
 
 
 def _repeating(m: re.Match[str]) -> str:
