@@ -306,6 +306,8 @@ _READING: list[tuple[str, str, str, dict[str, Any]]] = [
     ("Answer $ 8 $", "9", "reject", {}),
     ("the answer is 5", "5", "accept", {}),
     ("the answer is 4", "5", "reject", {}),
+    ("the answer is 3!", "6", "unknown", {}),
+    ("3!", "6", "accept", {}),
     ("We get $x = 2$ and so the area is $12$.", "12", "unknown", {}),
     ("5", "5 or maybe not", "unknown", {}),
     # 2. separators are never guessed

@@ -323,7 +323,8 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
 
 #: Question phrases that make a bare list ordered. Literal alternatives: linear.
 _ORDER_WORDS = re.compile(
-    r"in\s+(?:increasing|decreasing|ascending|descending|numerical|alphabetical)?\s*order"
+    r"\bin\s+(?:(?:increasing|decreasing|ascending|descending|numerical|alphabetical)\s+)?"
+    r"order\b"
     r"|respectively|ordered\s+(?:pair|triple|tuple|list)|the\s+coordinates"
     r"|from\s+(?:least|smallest|lowest|greatest|largest|highest)\s+to"
     r"|\(\s*[a-z]\s*,\s*[a-z]\s*(?:,\s*[a-z]\s*)*\)", re.IGNORECASE)

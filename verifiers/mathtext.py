@@ -146,11 +146,15 @@ def answer_text(text: str) -> str:
     hashes = text.rfind("####")
     if hashes >= 0:
         return text[hashes + 4 :].strip()
-    text = _after_marker(text)
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    after = _after_marker(text)
+    lines = [ln.strip() for ln in after.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    return _full_stop(_math_segments(lines[-1]).strip())
+    answer = _full_stop(_math_segments(lines[-1]).strip())
+    if after is not text and answer.endswith("!") and not answer.endswith("!!"):
+        raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
+                         "of the sentence; write the value")
+    return answer
 
 
 def _full_stop(text: str) -> str:
