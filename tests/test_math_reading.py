@@ -6,6 +6,7 @@ reading, and check that an ACCEPT only ever happens when that reading is the ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from fractions import Fraction
@@ -115,10 +116,8 @@ def test_question_phrases_are_linear(question: str) -> None:
 ])
 def test_extraction_is_linear_on_hostile_text(text: str) -> None:
     start = time.perf_counter()
-    try:
+    with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
         answer_text(text)
-    except (MathSyntaxError, TooComplex, Unreadable):
-        pass
     assert time.perf_counter() - start < 1.0
 
 
