@@ -177,6 +177,10 @@ class MathVerifier(Verifier):
         if system is not None:
             if len(cands) > 1:
                 return Outcome(Decision.UNDECIDED, _TWO_WAYS, "unreadable")
+            if cands[0].names - {str(n) for n in system.variables} - _declared(payload):
+                return Outcome(Decision.UNDECIDED, f"could not read an answer: "
+                               f"{_quote(cands[0].text)} (it uses words or letters that are not "
+                               "the problem's unknowns)", "unreadable")
             outcome = check_solutions(system, cands[0].value)
             if outcome.decision is not Decision.EQUAL or payload.get("answer") is None:
                 return outcome

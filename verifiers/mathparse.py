@@ -681,6 +681,8 @@ def _token_names(node: Tree[Token] | Token) -> set[str]:
         return set()
     if len(token) >= _WORD_LETTERS:
         return {token.lower()}
+    if len(token) > 1 and all(c in _SINGLE_LETTER_CONSTANTS for c in token):
+        return {token}  # `ie`, `ee`: a word, not a product of constants anyone writes
     return {c for c in token if c not in _SINGLE_LETTER_CONSTANTS}
 
 
