@@ -173,9 +173,10 @@ def _after_marker(text: str) -> str:
             best = max(best, at + len(marker))
     if best < 0:
         return text
-    rest = text[best:].lstrip()
+    rest = text[best:].lstrip(" \t:*")  # "answer is: 42", "**Answer:** 42"
     newline = rest.find("\n")
-    return rest if newline < 0 else rest[:newline]
+    line = rest if newline < 0 else rest[:newline]
+    return line.rstrip(" \t*")
 
 
 def _math_segments(line: str) -> str:
