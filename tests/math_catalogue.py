@@ -327,6 +327,8 @@ _READING: list[tuple[str, str, str, dict[str, Any]]] = [
     ("15, 14, 6, 4", "4, 6, 14, 15", "accept", {"ordered": False}),
     ("15, 14, 6, 4", "4, 6, 14, 15", "reject", {"ordered": True}),
     ("5, 6, 14, 15", "4, 6, 14, 15", "reject", {}),
+    ("0", "0, 0", "unknown", {}),
+    ("0", "0, 0", "reject", _INCREASING),
     ("2, 1", "1, 2", "reject", {"question": "Find a and b, respectively."}),
     ("2, 1", "1, 2", "reject", {"question": "Find the point (x, y)."}),
     # 5. a unit counts only when it is the one asked for
@@ -339,6 +341,9 @@ _READING: list[tuple[str, str, str, dict[str, Any]]] = [
     ("180 minutes", "180", "accept", _MINUTES),
     (r"5\text{ km}", "5", "accept", {"unit": "kilometers"}),
     (r"\boxed{5\text{ km}}", "5", "accept", {"unit": "kilometers"}),
+    (r"\text{5 km}", "5", "accept", {"unit": "kilometers"}),
+    (r"\boxed{\text{5 km}}", "5", "accept", {"unit": "kilometers"}),
+    (r"\boxed{\text{5 km}}", "5", "unknown", {"unit": "meters"}),
     (r"5\text{ kilometers}", "5", "unknown", {"question": "How far is it?"}),
     (r"\boxed{5\text{ kilometers}}", "5", "unknown", {"question": "How far is it?"}),
     (r"5\text{ meters}", r"5\text{ m}", "accept", {}),

@@ -350,12 +350,24 @@ def _plain_list(value: Value) -> bool:
         isinstance(item, Relation) for item in value.items)
 
 
+def _list_items(value: Value) -> tuple[Value, ...] | None:
+    """A value as the items of a bare list: a single value is a list of one; None for a set,
+    a list of named values and anything that is not a bare value."""
+    if _plain_list(value):
+        assert isinstance(value, Answers)
+        return value.items
+    if isinstance(value, Scalar) and len(value.alts) == 1:
+        return (value,)
+    return None
+
+
 def _ordered_compare(payload: dict[str, Any], cand: Value, ref: Value) -> Outcome:
+    """Lists in order when the problem asks for an order; see :func:`list_order`."""
     tol = tolerance_of(payload)
-    if not (_plain_list(cand) and _plain_list(ref)):
+    c_items, r_items = _list_items(cand), _list_items(ref)
+    if c_items is None or r_items is None or (len(c_items) == 1 and len(r_items) == 1):
         return compare(cand, ref, tol)
-    assert isinstance(cand, Answers) and isinstance(ref, Answers)
-    in_order = compare(TupleValue(cand.items, "["), TupleValue(ref.items, "["), tol)
+    in_order = compare(TupleValue(c_items, "["), TupleValue(r_items, "["), tol)
     order = list_order(payload)
     if order is True:
         return in_order
@@ -365,7 +377,7 @@ def _ordered_compare(payload: dict[str, Any], cand: Value, ref: Value) -> Outcom
     if in_order.decision is Decision.EQUAL:
         return outcome
     return Outcome(Decision.UNDECIDED, "your list has the expected items, but the problem does "
-                   "not say whether their order matters", "order")
+                   "not say whether their order or repetitions matter", "order")
 
 
 # -- multiple choice and base-n numerals ----------------------------------------------------

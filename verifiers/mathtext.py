@@ -258,7 +258,8 @@ _NUMBER_NUMBER = re.compile(r"(?<![\d._^A-Za-z])(?:\d+\.?\d*|\.\d+)\s+(?=\.?\d)"
 _BINOM_DIGITS = re.compile(r"\\binom\s*(\d)\s*(\d)")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
-_TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
+_TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z.]*(?: +[A-Za-z.]+)*)\s*\}\s*$")
+_WHOLE_TEXT = re.compile(r"\\(?:text|mbox|textrm)\s*\{([^{}]*)\}")
 _PLAIN_UNIT = re.compile(r"^([-+]?[\d.,]*\d)\s+([A-Za-z]{2,}(?: [A-Za-z]+)*)$")
 _SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz",
                           "cents", "dollars", "degrees", "units"})
@@ -334,6 +335,8 @@ def normalize(text: str, *, thousands: bool = True,
                               "the exact value", mm.start() + 1)
     text = _full_stop(_strip_display(text.strip()))
     unit = None
+    if (whole := _WHOLE_TEXT.fullmatch(text)) is not None and any(c.isdigit() for c in whole[1]):
+        text = whole.group(1).strip()  # \text{5 km}: the same as 5 \text{ km}
     m = _TRAILING_UNIT.search(text)
     if m and m.start() > 0:
         unit = m.group(1).strip().lower()
