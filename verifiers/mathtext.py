@@ -258,7 +258,7 @@ _NUMBER_NUMBER = re.compile(r"(?<![\d._^A-Za-z])(?:\d+\.?\d*|\.\d+)\s+(?=\.?\d)"
 _BINOM_DIGITS = re.compile(r"\\binom\s*(\d)\s*(\d)")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
-_TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z.]*(?: +[A-Za-z.]+)*)\s*\}\s*$")
+_TRAILING_UNIT = re.compile(r"(?<!\s)\s*\\text\{\s*([A-Za-z][A-Za-z.]*(?: +[A-Za-z.]+)*)\s*\}\s*$")
 _WHOLE_TEXT = re.compile(r"\\(?:text|mbox|textrm)\s*\{([^{}]*)\}")
 _PLAIN_UNIT = re.compile(r"^([-+]?[\d.,]*\d)\s+([A-Za-z]{2,}(?: [A-Za-z]+)*)$")
 _SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz",
@@ -291,7 +291,8 @@ _FUNC_TOKEN_ARG = re.compile(
 _PERCENT_THEN = re.compile(r"%\s*[\w(\\.]")
 _SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
 _MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
-_OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
+#: ``(?<!\s)``: a match starts at the first space of a run, so runs are scanned once (linear).
+_OR_AND = re.compile(r"(?<!\s)\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\colon", ":"),
     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
@@ -335,8 +336,9 @@ def normalize(text: str, *, thousands: bool = True,
                               "the exact value", mm.start() + 1)
     text = _full_stop(_strip_display(text.strip()))
     unit = None
-    if (whole := _WHOLE_TEXT.fullmatch(text)) is not None and any(c.isdigit() for c in whole[1]):
-        text = whole.group(1).strip()  # \text{5 km}: the same as 5 \text{ km}
+    wrapped = _WHOLE_TEXT.fullmatch(text)
+    if wrapped is not None and any(c.isdigit() for c in wrapped.group(1)):
+        text = wrapped.group(1).strip()  # \text{5 km}: the same as 5 \text{ km}
     m = _TRAILING_UNIT.search(text)
     if m and m.start() > 0:
         unit = m.group(1).strip().lower()
