@@ -122,20 +122,22 @@ _PUNCTUATION = re.compile(r"[\s.,;:!]*")
 
 
 def extract_answer(text: str) -> str:
-    """The answer part of a solution, completion or answer field (see :func:`answer_text`)."""
-    return answer_text(text)
+    """The answer part of a solution or free-text completion (see :func:`answer_text`)."""
+    return answer_text(text, last_line=True)
 
 
-def answer_text(text: str) -> str:
+def answer_text(text: str, *, last_line: bool = False) -> str:
     """The final answer a text states, read the same way for candidates and references.
 
     In order: JSON-doubled backslashes are halved (``\\\\frac`` with no single backslash); the
     ``\\boxed{}`` answer if any (several boxes: :func:`last_boxed`); the text after ``####``;
     the text after the last "final answer is" / "answer is" / "answer:" up to the end of its
-    line; otherwise the last non-empty line. Of that, the one math segment (``$...$``,
-    ``$$...$$``, ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only
-    commas and "and" stand between them (a list); several segments in prose are
-    :class:`Unreadable`. A trailing full stop is dropped.
+    line (after such a phrase a final ``!`` is :class:`Unreadable`: factorial or exclamation);
+    otherwise, with ``last_line`` (a solution or a reply), the last non-empty line, else (an
+    answer field) all lines. Of that, the one math segment (``$...$``, ``$$...$$``,
+    ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only commas and
+    "and" stand between them (a list); several segments in prose are :class:`Unreadable`. A
+    trailing full stop is dropped.
     """
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
@@ -150,7 +152,8 @@ def answer_text(text: str) -> str:
     lines = [ln.strip() for ln in after.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    answer = _full_stop(_math_segments(lines[-1]).strip())
+    line = lines[-1] if last_line else " ".join(lines)
+    answer = _full_stop(_math_segments(line).strip())
     if after is not text and answer.endswith("!") and not answer.endswith("!!"):
         raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
                          "of the sentence; write the value")
