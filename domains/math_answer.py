@@ -6,22 +6,34 @@ a worked solution ending in ``#### 72`` (GSM8K) or containing ``\\boxed{...}``
 declare ``tolerance`` / ``relative_tolerance`` (default: exact), ``assumptions`` about its
 variables (``{"x": "positive"}``, read by :mod:`verifiers.mathequiv`) or, for "solve"
 problems, ``equations`` to substitute into instead of (or besides) a reference.
+Optional fields that say how to read answers: ``variables`` (names an answer may
+use), ``ordered`` (whether a bare list is ordered), ``unit`` (the unit asked for),
+``choices`` (multiple-choice letters), ``decimal_comma`` (``1,5`` is 1.5).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from llm_modulo.domain import Domain
+from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
 from llm_modulo.errors import ProblemError
+from llm_modulo.jsonanswer import HEDGE
 from llm_modulo.types import Candidate, Problem
-from verifiers.mathcheck import parse_cached, problem_system
+from verifiers.mathcheck import problem_system, readings
 from verifiers.mathequiv import ASSUMPTIONS, assumed_symbols
-from verifiers.mathtext import MAX_ANSWER_CHARS, MathSyntaxError, TooComplex, extract_answer
+from verifiers.mathtext import (
+    MAX_ANSWER_CHARS,
+    MathSyntaxError,
+    TooComplex,
+    Unreadable,
+    choice_letter,
+    extract_answer,
+)
 
 _ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX or plain '
                 'text, for example {"answer": "\\\\frac{3}{4}"}. Give exact values (fractions, '
@@ -126,18 +138,23 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     answer = raw.get("answer", raw.get("final_answer"))
     if answer is None and raw.get("solution") is not None:
         answer = raw["solution"]
+    for key in ("ordered", "decimal_comma"):
+        if key in raw:
+            payload[key] = _flag(raw, key)
+    if raw.get("unit") is not None:
+        if not isinstance(raw["unit"], str) or not _UNIT.fullmatch(raw["unit"]):
+            raise ProblemError('"unit" must be a unit written in letters, such as "meters"')
+        payload["unit"] = raw["unit"]
+    if raw.get("choices") is not None:
+        payload["choices"] = _choices(raw["choices"])
+    if raw.get("variables") is not None:
+        payload["variables"] = _variables(raw)
     if answer is not None:
         if isinstance(answer, bool) or not isinstance(answer, str | int | float) or (
                 isinstance(answer, float) and not math.isfinite(answer)):
             raise ProblemError(f'"answer" must be a string or a finite number, got '
                                f"{answer!r:.60}")
-        try:
-            text = extract_answer(str(answer))
-            parse_cached(text)
-        except (MathSyntaxError, TooComplex) as exc:
-            raise ProblemError(f"the reference answer {str(answer)[:60]!r} cannot be read: "
-                               f"{_explain(exc)}") from None
-        payload["answer"] = text
+        payload.update(_reference(str(answer), payload))
     for key in ("tolerance", "relative_tolerance"):
         if (value := _number(raw, key)) is not None:
             payload[key] = value
@@ -156,6 +173,43 @@ def math_payload(raw: dict[str, Any], *, need_answer: bool) -> dict[str, Any]:
     if need_answer and "answer" not in payload and "equations" not in payload:
         raise ProblemError('a math problem needs an "answer" (or "solution") or "equations"')
     return payload
+
+
+_UNIT = re.compile(r"[A-Za-z]+(?: [A-Za-z]+){0,3}")
+
+
+def _choices(value: Any) -> list[str]:
+    """``["A", "B", "C"]`` or ``{"A": "12", "B": "13"}``: the letters of the options."""
+    letters = list(value) if isinstance(value, list | dict) else None
+    if not letters or not all(isinstance(c, str) and len(c) == 1 and c.isascii()
+                              and c.isalpha() for c in letters):
+        raise ProblemError('"choices" must be a list of option letters such as ["A", "B", '
+                           '"C", "D"] (or an object keyed by them)')
+    upper = [c.upper() for c in letters]
+    if len(set(upper)) != len(upper):
+        raise ProblemError('"choices" names a letter twice')
+    return upper
+
+
+def _reference(answer: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The reference's fields: its text, or why no answer can be decided against it.
+
+    Text the grammar cannot read is a problem error; a reference over a size cap or with no
+    single reading is kept and every check of it is UNKNOWN."""
+    try:
+        text = extract_answer(answer)
+        if payload.get("choices"):
+            if choice_letter(text) not in payload["choices"]:
+                raise ProblemError(f"the reference answer {answer[:60]!r} is not one of the "
+                                   "choices' letters")
+            return {"answer": text}
+        readings(text, bool(payload.get("decimal_comma")))
+    except MathSyntaxError as exc:
+        raise ProblemError(f"the reference answer {answer[:60]!r} cannot be read: "
+                           f"{_explain(exc)}") from None
+    except (TooComplex, Unreadable) as exc:
+        return {"answer": answer[:MAX_ANSWER_CHARS], "reference_unreadable": str(exc)}
+    return {"answer": text}
 
 
 def problem_id(raw: dict[str, Any]) -> str | None:
@@ -177,6 +231,15 @@ class MathDomain(Domain):
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         return answer_candidate(completion)
+
+    def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
+        """The JSON answer; two fenced JSON answers that differ are a hedge, not the first."""
+        answers = fenced_answers(completion)
+        if len(set(answers)) > 1:
+            return Candidate(raw=completion[:MAX_COMPLETION_CHARS], parse_error=(
+                f"{HEDGE}it gives {len(set(answers))} different answers in separate code "
+                "blocks; give exactly one final answer"))
+        return super().parse_candidate(problem, completion)
 
 
 class MathAnswerDomain(MathDomain):
@@ -205,8 +268,24 @@ def answer_candidate(completion: str) -> Candidate:
     """The final answer of a free-text reply: boxed, after ``####``, or the last line."""
     try:
         text = extract_answer(completion)
-    except (TooComplex, MathSyntaxError) as exc:
+    except (TooComplex, MathSyntaxError, Unreadable) as exc:
         return Candidate(raw=completion[:1000], parse_error=str(exc))
     if not text:
         return Candidate(raw=completion, parse_error="no answer found in the reply")
     return Candidate(raw=completion, answer={"answer": text})
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def fenced_answers(completion: str) -> list[str]:
+    """The ``answer`` of every fenced JSON object in a reply (as text), in order."""
+    out = []
+    for m in _FENCE.finditer(completion[:MAX_COMPLETION_CHARS]):
+        try:
+            data = json.loads(m.group(1).strip())
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(data, dict) and "answer" in data:
+            out.append(json.dumps(data["answer"], sort_keys=True))
+    return out

@@ -27,15 +27,54 @@ from verifiers.mathequiv import (
     compare,
     show,
 )
-from verifiers.mathparse import Scalar, Value, parse_math, parse_relation
+from verifiers.mathparse import (
+    Answers,
+    Reading,
+    Relation,
+    Scalar,
+    TupleValue,
+    Value,
+    parse_relation,
+    read_math,
+)
 from verifiers.mathsolve import System, check_solutions
-from verifiers.mathtext import MathSyntaxError, TooComplex
+from verifiers.mathtext import (
+    MathSyntaxError,
+    TooComplex,
+    Unreadable,
+    answer_text,
+    base_numeral,
+    choice_letter,
+)
 
 
 @lru_cache(maxsize=2048)
-def parse_cached(text: str) -> tuple[Value, str | None]:
-    """:func:`parse_math` memoised (parsed values are immutable); errors are not cached."""
-    return parse_math(text)
+def parse_cached(text: str, thousands: bool = True, decimal_comma: bool = False) -> Reading:
+    """:func:`read_math` memoised (readings are immutable); errors are not cached."""
+    return read_math(text, thousands=thousands, decimal_comma=decimal_comma)
+
+
+def readings(text: str, decimal_comma: bool = False, *, both: bool = True) -> list[Reading]:
+    """Every reading of ``text``: with ``both``, two when digit groups (``110,143``) read as one
+    number and as a list (see :func:`verifiers.mathtext.normalize`), else one (digit groups as
+    one number). A reading the grammar cannot parse is not a reading; when none parses the
+    first error is raised."""
+    if decimal_comma or "," not in text or not both:
+        return [parse_cached(text, True, decimal_comma)]
+    out: list[Reading] = []
+    error: MathSyntaxError | None = None
+    for thousands in (True, False):
+        try:
+            reading = parse_cached(text, thousands, False)
+        except MathSyntaxError as exc:
+            error = error or exc
+            continue
+        if not any(r.text == reading.text for r in out):
+            out.append(reading)
+    if not out:
+        assert error is not None
+        raise error
+    return out
 
 
 def tolerance_of(payload: dict[str, Any]) -> Tolerance:
@@ -114,14 +153,28 @@ class MathVerifier(Verifier):
     memory_mb = 1536
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """Read the candidate (:func:`verifiers.mathtext.answer_text`), then decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,
                                                               "no answer given"))
         if (key := duplicate_key(answer)) is not None:  # {"answer": "1", "answer": "24"}
             return CheckResult.reject(Critique(kind="hedge", message=duplicate_key_message(key)))
+        payload = problem.payload
+        if payload.get("reference_unreadable"):
+            return CheckResult.unknown(f"the reference answer cannot be decided: "
+                                       f"{payload['reference_unreadable']}", kind="reference")
         try:
-            value, unit = parse_cached(answer)
+            text = answer_text(answer)
+        except MathSyntaxError as exc:  # boxes that are not a list: a hedge
+            return CheckResult.reject(Critique(kind="hedge", message=str(exc)))
+        except (TooComplex, Unreadable) as exc:
+            return CheckResult.unknown(f"could not read an answer: {exc}", kind="unreadable")
+        if payload.get("choices"):
+            return _result(_choice_outcome(payload, text), None)
+        try:
+            cands = readings(text, bool(payload.get("decimal_comma")),
+                             both=not _one_number_expected(payload))
         except MathSyntaxError as exc:
             return CheckResult.reject(Critique(
                 kind="unparseable", message=str(exc),
@@ -129,9 +182,10 @@ class MathVerifier(Verifier):
         except TooComplex as exc:
             return CheckResult.unknown(f"the answer is too large to decide: {exc}",
                                        kind="too_complex")
-        payload = problem.payload
+        except Unreadable as exc:
+            return CheckResult.unknown(f"could not read an answer: {exc}", kind="unreadable")
         try:
-            outcome = self._decide(payload, value, unit)
+            outcome = self._decide(payload, text, cands)
         except MathSyntaxError as exc:
             # The candidate parsed but does not fit the problem (e.g. no values for x).
             return CheckResult.reject(Critique(
@@ -141,42 +195,261 @@ class MathVerifier(Verifier):
             return CheckResult.unknown(f"too large to decide: {exc}", kind="too_complex")
         except RecursionError:
             return CheckResult.unknown("the answer nests too deeply to decide", kind="too_complex")
-        return _result(outcome, value)
+        return _result(outcome, cands[0].value if len(cands) == 1 else None)
 
-    def _decide(self, payload: dict[str, Any], value: Value, unit: str | None) -> Outcome:
+    def _decide(self, payload: dict[str, Any], text: str, cands: list[Reading]) -> Outcome:
         system = problem_system(payload)
         if system is not None:
-            outcome = check_solutions(system, value)
+            if len(cands) > 1:
+                return Outcome(Decision.UNDECIDED, _TWO_WAYS, "unreadable")
+            if cands[0].names - {str(n) for n in system.variables} - _declared(payload):
+                return Outcome(Decision.UNDECIDED, f"could not read an answer: "
+                               f"{_quote(cands[0].text)} (it uses words or letters that are not "
+                               "the problem's unknowns)", "unreadable")
+            outcome = check_solutions(system, cands[0].value)
             if outcome.decision is not Decision.EQUAL or payload.get("answer") is None:
                 return outcome
-        ref_value, ref_unit = parse_cached(str(payload["answer"]))
-        if unit and ref_unit and unit != ref_unit:
+        try:
+            ref_text = answer_text(str(payload["answer"]))
+            if (based := _base_outcome(text, ref_text)) is not None:
+                return based
+            refs = readings(ref_text, bool(payload.get("decimal_comma")), both=False)
+        except (MathSyntaxError, TooComplex, Unreadable) as exc:
+            return Outcome(Decision.UNDECIDED, f"the reference answer cannot be read: {exc}",
+                           "reference")
+        outcomes = [_judge(payload, c, r) for c in cands for r in refs]
+        return _agreed(outcomes, len(cands) > 1 or len(refs) > 1)
+
+
+_TWO_WAYS = ("digit groups separated by commas read both as one number and as a list; write "
+             "the number without commas, or separate list items with `, `")
+
+
+#: A question that asks for one quantity: there digit groups ``1,234`` are one number.
+_ONE_QUANTITY = re.compile(r"\bhow\s+(?:many|much)\b|\bwhat\s+is\s+the\s+(?:total|sum|product|"
+                           r"value|number|cost|price|amount)\b", re.IGNORECASE)
+
+
+def _one_number_expected(payload: dict[str, Any]) -> bool:
+    """The question asks for one quantity and the reference is one number (no list, no set)."""
+    question = payload.get("question")
+    if not isinstance(question, str) or not _ONE_QUANTITY.search(question[:_QUESTION_WINDOW]):
+        return False
+    try:
+        refs = readings(answer_text(str(payload.get("answer", ""))),
+                        bool(payload.get("decimal_comma")), both=False)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return False
+    return all(isinstance(r.value, Scalar) for r in refs)
+
+
+def _agreed(outcomes: list[Outcome], two_ways: bool) -> Outcome:
+    """One decision when every reading gives it; otherwise UNDECIDED."""
+    decisions = {o.decision for o in outcomes}
+    if len(decisions) == 1:
+        return outcomes[0]
+    return Outcome(Decision.UNDECIDED, _TWO_WAYS if two_ways else outcomes[0].message,
+                   "unreadable")
+
+
+def _declared(payload: dict[str, Any]) -> frozenset[str]:
+    """Names the problem declares: its ``variables`` and the symbols of its ``assumptions``."""
+    return frozenset(str(v) for v in payload.get("variables") or ()) | frozenset(
+        str(k) for k in payload.get("assumptions") or {})
+
+
+def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
+    """One reading of the candidate against one reading of the reference."""
+    declared = _declared(payload)
+    if ref.words - declared and not ref.lone_name:
+        return Outcome(Decision.UNDECIDED, "the reference answer reads as prose (words in a "
+                       "formula); it cannot be compared", "reference")
+    foreign = cand.names - declared - ref.names - ref.labels
+    if foreign and not (cand.lone_name and ref.lone_name):
+        return Outcome(Decision.UNDECIDED, f"could not read an answer: {_quote(cand.text)} (it "
+                       "uses words or letters that are not part of the answer's math)",
+                       "unreadable")
+    if (unit_outcome := _unit_outcome(payload, cand.unit, ref.unit)) is not None:
+        return unit_outcome
+    cand_value, ref_value = cand.value, ref.value
+    symbols = symbols_of(payload)
+    if symbols:  # declared assumptions (x positive, ...) apply to both answers
+        cand_value, ref_value = assume(cand_value, symbols), assume(ref_value, symbols)
+    outcome = _ordered_compare(payload, cand_value, ref_value)
+    if (cand.ratio and not ref.ratio and outcome.decision is Decision.EQUAL
+            and not _mentions(payload.get("question"), "ratio")):
+        return Outcome(Decision.UNDECIDED, "a ratio `a:b` answers a question that does not ask "
+                       "for a ratio; give the value", "form")
+    return outcome
+
+
+def _quote(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _mentions(question: Any, word: str) -> bool:
+    return isinstance(question, str) and word in question.lower()
+
+
+# -- units ----------------------------------------------------------------------------------
+
+_UNIT_NAMES = {
+    "m": "meter", "metre": "meter", "cm": "centimeter", "centimetre": "centimeter",
+    "mm": "millimeter", "millimetre": "millimeter", "km": "kilometer", "kilometre": "kilometer",
+    "kg": "kilogram", "g": "gram", "mg": "milligram", "l": "liter", "litre": "liter",
+    "ml": "milliliter", "millilitre": "milliliter", "s": "second", "sec": "second",
+    "secs": "second", "min": "minute", "mins": "minute", "h": "hour", "hr": "hour",
+    "hrs": "hour", "ft": "foot", "feet": "foot", "in": "inch", "inches": "inch", "yd": "yard",
+    "mi": "mile", "lb": "pound", "lbs": "pound", "oz": "ounce", "cents": "cent",
+    "dollar": "dollar", "degrees": "degree", "units": "unit", "sq": "square",
+}
+
+
+def canonical_unit(unit: str) -> str:
+    """``km`` / ``kilometres`` / ``kilometers`` -> ``kilometer``, word by word."""
+    words = []
+    for word in unit.lower().replace(".", " ").split():
+        word = _UNIT_NAMES.get(word, word)
+        if word.endswith("s") and len(word) > 3 and not word.endswith("ss"):
+            word = _UNIT_NAMES.get(word[:-1], word[:-1])
+        words.append(word)
+    return " ".join(words)
+
+
+#: "how many meters", "in minutes", "in units of cm": the unit a question asks for. Linear: a
+#: literal phrase and one run of letters.
+_ASKED_UNIT = re.compile(r"\bhow\s+many\s+([a-z]+)|\bin\s+(?:units\s+of\s+)?([a-z]+)",
+                         re.IGNORECASE)
+_QUESTION_WINDOW = 20_000
+
+
+def asked_units(payload: dict[str, Any]) -> frozenset[str]:
+    """The units the problem asks for: its ``unit`` field, else its question's phrases."""
+    if isinstance(payload.get("unit"), str):
+        return frozenset({canonical_unit(payload["unit"])})
+    question = payload.get("question")
+    if not isinstance(question, str):
+        return frozenset()
+    return frozenset(canonical_unit(m.group(1) or m.group(2))
+                     for m in _ASKED_UNIT.finditer(question[:_QUESTION_WINDOW]))
+
+
+def _unit_outcome(payload: dict[str, Any], unit: str | None,
+                  ref_unit: str | None) -> Outcome | None:
+    """None when the units allow comparing the values; else the outcome they decide."""
+    if not unit:
+        return None
+    if ref_unit:
+        if canonical_unit(unit) == canonical_unit(ref_unit):
+            return None
+        known = {canonical_unit(u) for u in (unit, ref_unit)} <= set(_UNIT_NAMES.values())
+        if known:
             return Outcome(Decision.DIFFERENT, f"the unit `{unit}` is not the one asked for",
                            "unit")
-        symbols = symbols_of(payload)
-        if symbols:
-            value, ref_value = assume(value, symbols), assume(ref_value, symbols)
-        outcome = compare(value, ref_value, tolerance_of(payload))
-        if (unit and not ref_unit and outcome.decision is Decision.EQUAL
-                and not _question_names(payload.get("question"), unit)):
-            # "5 km" for an expected bare 5: right only if the question counts in km
-            return Outcome(Decision.UNDECIDED,
-                           f"the unit `{unit}` is not one the question uses; give the number "
-                           "alone, in the units the question asks for", "unit")
+        return Outcome(Decision.UNDECIDED, f"could not decide whether the unit `{unit}` is the "
+                       "one asked for", "unit")
+    if canonical_unit(unit) in asked_units(payload):
+        return None
+    return Outcome(Decision.UNDECIDED, f"the unit `{unit}` is not the unit the question asks "
+                   "for; give the number alone, in the units the question asks for", "unit")
+
+
+# -- order of a list ------------------------------------------------------------------------
+
+#: Question phrases that make a bare list ordered. Literal alternatives: linear.
+_ORDER_WORDS = re.compile(
+    r"\bin\s+(?:(?:increasing|decreasing|ascending|descending|numerical|alphabetical)\s+)?"
+    r"order\b"
+    r"|respectively|ordered\s+(?:pair|triple|tuple|list)|the\s+coordinates"
+    r"|from\s+(?:least|smallest|lowest|greatest|largest|highest)\s+to"
+    r"|\(\s*[a-z]\s*,\s*[a-z]\s*(?:,\s*[a-z]\s*)*\)", re.IGNORECASE)
+
+
+def list_order(payload: dict[str, Any]) -> bool | None:
+    """Whether a bare list answer is ordered: the ``ordered`` field, else True when the
+    question asks for an order, else None (not said)."""
+    if isinstance(payload.get("ordered"), bool):
+        return bool(payload["ordered"])
+    question = payload.get("question")
+    if isinstance(question, str) and _ORDER_WORDS.search(question[:_QUESTION_WINDOW]):
+        return True
+    return None
+
+
+def _plain_list(value: Value) -> bool:
+    return isinstance(value, Answers) and len(value.items) > 1 and not any(
+        isinstance(item, Relation) for item in value.items)
+
+
+def _list_items(value: Value) -> tuple[Value, ...] | None:
+    """A value as the items of a bare list: a single value is a list of one; None for a set,
+    a list of named values and anything that is not a bare value."""
+    if _plain_list(value):
+        assert isinstance(value, Answers)
+        return value.items
+    if isinstance(value, Scalar) and len(value.alts) == 1:
+        return (value,)
+    return None
+
+
+def _ordered_compare(payload: dict[str, Any], cand: Value, ref: Value) -> Outcome:
+    """Lists in order when the problem asks for an order; see :func:`list_order`."""
+    tol = tolerance_of(payload)
+    c_items, r_items = _list_items(cand), _list_items(ref)
+    if c_items is None or r_items is None or (len(c_items) == 1 and len(r_items) == 1):
+        return compare(cand, ref, tol)
+    in_order = compare(TupleValue(c_items, "["), TupleValue(r_items, "["), tol)
+    order = list_order(payload)
+    if order is True:
+        return in_order
+    outcome = compare(cand, ref, tol)
+    if order is False or outcome.decision is not Decision.EQUAL:
         return outcome
+    if in_order.decision is Decision.EQUAL:
+        return outcome
+    return Outcome(Decision.UNDECIDED, "your list has the expected items, but the problem does "
+                   "not say whether their order or repetitions matter", "order")
 
 
-def _question_names(question: Any, unit: str) -> bool:
-    """Whether the question mentions the unit (as a word; singular or plural)."""
-    if not isinstance(question, str):
-        return False
-    stem = unit[:-1] if unit.endswith("s") and len(unit) > 2 else unit
-    return re.search(rf"\b{re.escape(stem)}(?:s|es)?\b", question, re.IGNORECASE) is not None
+# -- multiple choice and base-n numerals ----------------------------------------------------
+
+def _choice_outcome(payload: dict[str, Any], text: str) -> Outcome:
+    choices = [str(c).upper() for c in payload["choices"]]
+    letter = choice_letter(text)
+    if letter is None:
+        return Outcome(Decision.UNDECIDED, f"could not read a choice letter in {_quote(text)}; "
+                       f"answer with one of {', '.join(choices)}", "unreadable")
+    if letter not in choices:
+        return Outcome(Decision.DIFFERENT, f"`{letter}` is not one of the choices "
+                       f"{', '.join(choices)}", "choice")
+    if letter == choice_letter(answer_text(str(payload["answer"]))):
+        return Outcome.equal()
+    return Outcome(Decision.DIFFERENT, f"({letter}) is not the correct choice", "choice")
 
 
-def _result(outcome: Outcome, value: Value) -> CheckResult:
+def _base_outcome(text: str, ref_text: str) -> Outcome | None:
+    """A bare integer against a base-n reference (``204_5``): read in base n when its digits
+    allow; UNDECIDED when only its decimal reading is right (the question asked for base n)."""
+    based = base_numeral(ref_text)
+    digits = text.strip().strip("$").strip()
+    if based is None or not digits.isdigit() or not digits.isascii() or len(digits) > 60:
+        return None
+    ref_digits, base = based
+    if not 2 <= base <= 36 or any(int(d) >= base for d in ref_digits):
+        return None
+    value = int(ref_digits, base)
+    if all(int(d) < base for d in digits) and int(digits, base) == value:
+        return Outcome.equal()
+    if int(digits) == value:
+        return Outcome(Decision.UNDECIDED, f"{digits} is the value in base 10; the question "
+                       f"asks for base {base}", "base")
+    return Outcome(Decision.DIFFERENT, f"{digits} is not the correct value (read in base "
+                   f"{base} and in base 10)", "value")
+
+
+def _result(outcome: Outcome, value: Value | None) -> CheckResult:
     if outcome.decision is Decision.EQUAL:
-        evidence = {"form": type(value).__name__}
+        evidence = {"form": type(value).__name__ if value is not None else "choice"}
         if isinstance(value, Scalar) and len(value.alts) == 1:
             evidence["value"] = show(value.expr, 200)
         return CheckResult.accept(**evidence)

@@ -55,6 +55,7 @@ _GRAMMAR = r"""
 ?start: answers
 answers: item ("," item)*
 ?item: relation
+    | expr ":" expr -> ratio
 relation: expr (REL expr)*
 ?expr: sum
 ?sum: term
@@ -351,7 +352,7 @@ def _name(text: str) -> sympy.Expr:
     if text in _NAMED_CONSTANTS:
         return _NAMED_CONSTANTS[text]
     if len(text) >= _WORD_LETTERS:
-        return sympy.Symbol(text)  # a word: compared as a whole, never split into letters
+        return sympy.Symbol(text.lower())  # a word: compared as a whole, never split
     factors = [_SINGLE_LETTER_CONSTANTS.get(c) or sympy.Symbol(c) for c in text]
     return sympy.Mul(*factors)
 
@@ -530,7 +531,15 @@ class _Build(Transformer[Token, Any]):
         return Scalar((sympy.Symbol(str(c[0]).lstrip("\\")),))
 
     def word(self, c: list[Token]) -> Scalar:
-        return Scalar((sympy.Symbol(str(c[0]).replace("_", " ").lower()),))
+        text = str(c[0])
+        if len(text) == 1:  # \\text{A}, \\mathrm{e}: a letter, as outside \\text
+            return Scalar((_name(text),))
+        return Scalar((sympy.Symbol(text.replace("_", " ").lower()),))
+
+    def ratio(self, c: list[Any]) -> Scalar:
+        if any(not a.is_number for s in c for a in _scalar(s, "a ratio").alts):
+            raise MathSyntaxError("a ratio `a:b` compares numbers; give a value")
+        return self.div(c)
 
     def pi(self, c: list[Any]) -> Scalar:
         return Scalar((sympy.pi,))
@@ -673,7 +682,43 @@ def parse_math(text: str) -> tuple[Value, str | None]:
 
     Raises :class:`MathSyntaxError` (with a column where possible) or :class:`TooComplex`.
     """
-    clean, unit = normalize(text)
+    reading = read_math(text)
+    return reading.value, reading.unit
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One reading of an answer text: its value, unit, and the names the reading needs.
+
+    ``names`` are taken from the parse tree before sympy folds anything (``0 x`` is 0 to sympy
+    but needs the name ``x``); ``labels`` are names used only as a whole side of a top-level
+    relation (``x`` in ``x = 3``, ``x > 3``, ``1 < x < 3``); ``lone_name`` is true when the
+    whole answer is one name or word (``C``, ``\\text{Monday}``); ``words`` are the names of
+    three or more letters."""
+
+    value: Value
+    unit: str | None
+    names: frozenset[str]
+    labels: frozenset[str]
+    lone_name: bool
+    ratio: bool
+    text: str
+
+    @property
+    def words(self) -> frozenset[str]:
+        return frozenset(n for n in self.names if len(n) >= _WORD_LETTERS and "_" not in n)
+
+
+def read_math(text: str, *, thousands: bool = True, decimal_comma: bool = False) -> Reading:
+    """:func:`parse_math` with the names the reading needs (see :class:`Reading`)."""
+    clean, unit = normalize(text, thousands=thousands, decimal_comma=decimal_comma)
+    tree = _tree(clean)
+    value = _build(tree)
+    names, labels = _names_of(tree)
+    return Reading(value, unit, names, labels, _lone_name(tree), _is_ratio(tree), clean)
+
+
+def _tree(clean: str) -> Tree[Token]:
     if not clean:
         raise MathSyntaxError("the answer is empty")
     depth = 0
@@ -697,8 +742,12 @@ def parse_math(text: str) -> tuple[Value, str | None]:
         raise MathSyntaxError("the answer ends too early", len(clean)) from None
     if len(clean) > MAX_TREE_DEPTH // 2 and _depth(tree) > MAX_TREE_DEPTH:
         raise TooComplex(f"the expression has more than {MAX_TREE_DEPTH} nested operations")
+    return tree
+
+
+def _build(tree: Tree[Token]) -> Value:
     try:
-        value = _Build().transform(tree)
+        value: Value = _Build().transform(tree)
     except RecursionError:
         raise TooComplex("the expression nests too deeply to build") from None
     except LarkError as exc:
@@ -708,7 +757,89 @@ def parse_math(text: str) -> tuple[Value, str | None]:
         if isinstance(orig, RecursionError):
             raise TooComplex("the expression nests too deeply to build") from None
         raise MathSyntaxError(f"could not read the answer: {orig or exc}") from None
-    return value, unit
+    return value
+
+
+_NAME_NODES = frozenset({"name", "greek", "word", "subscripted", "sub_pow"})
+
+
+def _token_names(node: Tree[Token] | Token) -> set[str]:
+    """The names a name-like node stands for (constants and function names need none)."""
+    if isinstance(node, Token):
+        return set()
+    if node.data in ("subscripted", "sub_pow"):
+        base = node.children[0]
+        sub = node.children[1]
+        sub_text = str(sub) if isinstance(sub, Token) else "".join(
+            str(t) for t in sub.children if isinstance(t, Token))
+        base_names = _token_names(base) if isinstance(base, Tree) else set()
+        if len(base_names) == 1:
+            return {f"{next(iter(base_names))}_{sub_text}"}
+        return base_names
+    token = str(node.children[0])
+    if node.data == "greek":
+        return {token.lstrip("\\")}
+    if node.data == "word":
+        return {token} if len(token) == 1 and token not in "ei" else (
+            set() if len(token) == 1 else {token.replace("_", " ").lower()})
+    if token in _NAMED_CONSTANTS:
+        return set()
+    if len(token) >= _WORD_LETTERS:
+        return {token.lower()}
+    if len(token) > 1 and all(c in _SINGLE_LETTER_CONSTANTS for c in token):
+        return {token}  # `ie`, `ee`: a word, not a product of constants anyone writes
+    return {c for c in token if c not in _SINGLE_LETTER_CONSTANTS}
+
+
+def _names_of(tree: Tree[Token]) -> tuple[frozenset[str], frozenset[str]]:
+    """Every name the tree uses, and those used only as labels (``x`` in ``x = 3``)."""
+    names: set[str] = set()
+    labels: set[str] = set()
+    label_nodes: set[int] = set()
+    for item in tree.children:
+        if isinstance(item, Tree) and item.data == "relation" and len(item.children) >= 3:
+            for side in item.children[0::2]:
+                if isinstance(side, Tree) and side.data in _NAME_NODES:
+                    label_nodes.add(id(side))
+    stack: list[Tree[Token] | Token] = [tree]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, Tree):
+            continue
+        if node.data in _NAME_NODES:
+            found = _token_names(node)
+            (labels if id(node) in label_nodes else names).update(found)
+            if node.data == "sub_pow":
+                stack.append(node.children[2])
+            continue
+        if node.data == "sub_text":  # the base of \\log_b
+            for token in node.children:
+                if isinstance(token, Token) and token.type == "NAME":
+                    names.update(_token_names(Tree("name", [token])))
+            continue
+        stack.extend(node.children)
+    return frozenset(names), frozenset(labels - names)
+
+
+def _single_item(tree: Tree[Token]) -> Tree[Token] | Token | None:
+    """The one item of an answer that is not a list (inside its relation node), else None."""
+    if len(tree.children) != 1:
+        return None
+    item = tree.children[0]
+    while isinstance(item, Tree) and item.data == "relation" and len(item.children) == 1:
+        item = item.children[0]
+    return item
+
+
+def _lone_name(tree: Tree[Token]) -> bool:
+    item = _single_item(tree)
+    return isinstance(item, Tree) and item.data in _NAME_NODES and item.data != "sub_pow" and (
+        len(_token_names(item)) == 1)
+
+
+def _is_ratio(tree: Tree[Token]) -> bool:
+    item = _single_item(tree)
+    return isinstance(item, Tree) and item.data == "ratio"
 
 
 def _snippet(text: str, column: int | None, width: int = 40) -> str:

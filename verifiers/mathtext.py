@@ -36,6 +36,13 @@ class TooComplex(ValueError):
     Deciding it would cost unbounded time, so verifiers answer UNKNOWN, never ACCEPT."""
 
 
+class Unreadable(ValueError):
+    """The text has no single reading as an answer (prose, a separator that reads two ways).
+
+    Guessing would decide on a reading the writer may not have meant, so verifiers answer
+    UNKNOWN: neither ACCEPT nor a REJECT that could become a training negative."""
+
+
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 
 
@@ -44,16 +51,24 @@ def boxed_contents(text: str) -> list[str]:
 
     ``\\boxed 5`` (no braces) contributes its next token; an unclosed box contributes nothing.
     """
-    out: list[str] = []
+    return [box for box, _, _ in boxed_spans(text)]
+
+
+_NEXT_TOKEN = re.compile(r"\s+(\S+)")
+
+
+def boxed_spans(text: str) -> list[tuple[str, int, int]]:
+    """Each outermost box's contents with the start and end of the whole ``\\boxed{...}``."""
+    out: list[tuple[str, int, int]] = []
     pos = 0
     while (m := _BOX.search(text, pos)) is not None:
         i = m.end()
         while i < len(text) and text[i].isspace():
             i += 1
         if i >= len(text) or text[i] != "{":
-            token = re.compile(r"\s+(\S+)").match(text, m.end())
+            token = _NEXT_TOKEN.match(text, m.end())
             if token:
-                out.append(token.group(1))
+                out.append((token.group(1), m.start(), token.end()))
             pos = m.end()
             continue
         depth = 0
@@ -63,7 +78,7 @@ def boxed_contents(text: str) -> list[str]:
             elif text[j] == "}":
                 depth -= 1
                 if depth == 0:
-                    out.append(text[i + 1 : j].strip())
+                    out.append((text[i + 1 : j].strip(), m.start(), j + 1))
                     break
         else:
             return out
@@ -74,48 +89,149 @@ def boxed_contents(text: str) -> list[str]:
 def last_boxed(text: str) -> str | None:
     """The boxed answer of ``text``; None when nothing is boxed.
 
-    Several boxes with different contents are a hedge (``\\boxed{1} or \\boxed{2}``) or a
-    multi-part answer, never silently the last one: :class:`MathSyntaxError`.
+    Equal boxes are one answer. Different boxes form a list (``\\boxed{1}, \\boxed{2}``, read
+    as ``1, 2``) when only separators stand between them: commas, semicolons, ``and``, ``&``,
+    ``$`` and spaces. Anything else between them (``\\boxed{1} or \\boxed{2}``, prose) is a hedge
+    or a multi-part answer, never silently the last one: :class:`MathSyntaxError`.
     """
-    boxes = boxed_contents(text)
-    if not boxes:
+    spans = boxed_spans(text)
+    if not spans:
         return None
-    if len(set(boxes)) > 1:
-        raise MathSyntaxError(f"the text has {len(set(boxes))} different \\boxed{{}} answers; "
-                              "box only the final answer (a list such as `1, 2` in one box if "
-                              "there are several)")
-    return boxes[-1]
+    boxes = [box for box, _, _ in spans]
+    if len(set(boxes)) == 1:
+        return boxes[-1]
+    gaps = [text[spans[k][2]:spans[k + 1][1]] for k in range(len(spans) - 1)]
+    if all(_LIST_GAP.fullmatch(gap) for gap in gaps):
+        return ", ".join(boxes)
+    raise MathSyntaxError(f"the text has {len(set(boxes))} different \\boxed{{}} answers that "
+                          "are not a list (a hedge such as `\\boxed{1} or \\boxed{2}`); box "
+                          "only the final answer (a list such as `1, 2` in one box if there are "
+                          "several)")
 
 
-_ANSWER_IS = re.compile(
-    r"(?:final answer|the answer|answer)\s*(?:is|:)\s*[:$]*\s*(.+?)\s*\$?\s*\.?\s*$",
-    re.IGNORECASE | re.DOTALL,
-)
-#: The phrase search looks only at this many trailing characters of the last line, so the
-#: regular expression's work stays bounded on hostile text.
-_PHRASE_WINDOW = 400
+#: What may stand between boxes that form a list of answers.
+_LIST_GAP = re.compile(r"[\s,;&$]*(?:(?:\\text\s*\{\s*and\s*\}|\band\b)[\s,;&$]*)?")
+
+
+#: Phrases after which a reply states its final answer (case-insensitive; the last one wins).
+_MARKERS = ("final answer is", "final answer:", "answer is", "answer:", "answer =")
+#: Math delimiters around an answer, outermost first: ``$$...$$``, ``\\[...\\]``, ``\\(...\\)``,
+#: ``$...$``.
+_DELIMITERS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+#: What may stand between math segments that form a list (``$2$ and $3$``).
+_SEGMENT_GAP = re.compile(r"[\s,;]*(?:\band\b[\s,;]*)?")
+_PUNCTUATION = re.compile(r"[\s.,;:!]*")
 
 
 def extract_answer(text: str) -> str:
-    """The answer part of a solution or completion: boxed, after ``####``, or the whole text."""
+    """The answer part of a solution or free-text completion (see :func:`answer_text`)."""
+    return answer_text(text, last_line=True)
+
+
+def answer_text(text: str, *, last_line: bool = False) -> str:
+    """The final answer a text states, read the same way for candidates and references.
+
+    In order: JSON-doubled backslashes are halved (``\\\\frac`` with no single backslash); the
+    ``\\boxed{}`` answer if any (several boxes: :func:`last_boxed`); the text after ``####``;
+    the text after the last "final answer is" / "answer is" / "answer:" up to the end of its
+    line (after such a phrase a final ``!`` is :class:`Unreadable`: factorial or exclamation);
+    otherwise, with ``last_line`` (a solution or a reply), the last non-empty line, else (an
+    answer field) all lines. Of that, the one math segment (``$...$``, ``$$...$$``,
+    ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only commas and
+    "and" stand between them (a list); several segments in prose are :class:`Unreadable`. A
+    trailing full stop is dropped.
+    """
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
     if (key := duplicate_key(text)) is not None:  # {"answer": "1", "answer": "24"}: a hedge
         raise MathSyntaxError(duplicate_key_message(key))
+    text = undouble_backslashes(text)
     boxed = last_boxed(text)
     if boxed is not None:
         return boxed.strip()
     hashes = text.rfind("####")
     if hashes >= 0:
         return text[hashes + 4 :].strip()
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    after = _after_marker(text)
+    lines = [ln.strip() for ln in after.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
-    last = lines[-1]
-    m = _ANSWER_IS.search(last[-_PHRASE_WINDOW:])
-    if m and (len(lines) > 1 or len(last) > 40):
-        return m.group(1).strip()
-    return last
+    line = lines[-1] if last_line else " ".join(lines)
+    answer = _full_stop(_math_segments(line).strip())
+    if after is not text and answer.endswith("!") and not answer.endswith("!!"):
+        raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
+                         "of the sentence; write the value")
+    return answer
+
+
+def _full_stop(text: str) -> str:
+    """``5.`` -> ``5``; ``3.14...`` keeps its dots (a truncated decimal is refused later)."""
+    if text.endswith(".") and not text.endswith(".."):
+        return text[:-1].rstrip()
+    return text
+
+
+def _after_marker(text: str) -> str:
+    lowered = text.lower()
+    best = -1
+    for marker in _MARKERS:
+        at = lowered.rfind(marker)
+        if at >= 0:
+            best = max(best, at + len(marker))
+    if best < 0:
+        return text
+    rest = text[best:].lstrip(" \t:*")  # "answer is: 42", "**Answer:** 42"
+    newline = rest.find("\n")
+    line = rest if newline < 0 else rest[:newline]
+    return line.rstrip(" \t*")
+
+
+def _math_segments(line: str) -> str:
+    """The math of a line that mixes math segments and prose (see :func:`answer_text`)."""
+    for opening, closing in _DELIMITERS:
+        if opening not in line:
+            continue
+        if opening == "$" and line.count("$") % 2:
+            return line  # an odd number of dollars: currency, not delimiters
+        segments: list[str] = []
+        gaps: list[str] = []
+        pos = 0
+        while (start := line.find(opening, pos)) >= 0:
+            stop = line.find(closing, start + len(opening))
+            if stop < 0:
+                break
+            gaps.append(line[pos:start])
+            segments.append(line[start + len(opening) : stop].strip())
+            pos = stop + len(closing)
+        if not segments:
+            continue
+        outside = "".join(gaps) + line[pos:]
+        if len(segments) == 1:
+            return segments[0]
+        if all(_SEGMENT_GAP.fullmatch(gap) for gap in gaps[1:]) and (
+                _PUNCTUATION.fullmatch(line[pos:]) and _PUNCTUATION.fullmatch(gaps[0])):
+            return ", ".join(segments)
+        if not outside.strip():
+            return " ".join(segments)
+        raise Unreadable(f"the text has {len(segments)} math expressions in prose; state one "
+                         "final answer (in \\boxed{} or after `Answer:`)")
+    return line
+
+
+_DOUBLED = re.compile(r"(?<!\\)\\\\(?=[A-Za-z{}\[\]()])")
+_BACKSLASH_RUN = re.compile(r"\\+")
+
+
+def undouble_backslashes(text: str) -> str:
+    """``\\\\frac{1}{2}`` (text escaped twice, as JSON in JSON) read as ``\\frac{1}{2}``.
+
+    Only when every run of backslashes has even length and the text has no ``&`` (inside a
+    matrix ``\\\\`` is a row break)."""
+    if "\\\\" not in text or "&" in text or not _DOUBLED.search(text):
+        return text
+    if any(len(run) % 2 for run in _BACKSLASH_RUN.findall(text)):
+        return text
+    return _BACKSLASH_RUN.sub(lambda m: "\\" * (len(m.group()) // 2), text)
 
 
 # -- normalisation -------------------------------------------------------------------------
@@ -149,7 +265,8 @@ _NUMBER_NUMBER = re.compile(r"(?<![\d._^A-Za-z])(?:\d+\.?\d*|\.\d+)\s+(?=\.?\d)"
 _BINOM_DIGITS = re.compile(r"\\binom\s*(\d)\s*(\d)")
 _TEXT = re.compile(r"\\(?:text|textbf|textit|textrm|mathrm|mathbf|mathit|mbox|operatorname)"
                    r"\s*\{([^{}]*)\}")
-_TRAILING_UNIT = re.compile(r"\s*\\text\{\s*([A-Za-z][A-Za-z .]*?)\s*\}\s*$")
+_TRAILING_UNIT = re.compile(r"(?<!\s)\s*\\text\{\s*([A-Za-z][A-Za-z.]*(?: +[A-Za-z.]+)*)\s*\}\s*$")
+_WHOLE_TEXT = re.compile(r"\\(?:text|mbox|textrm)\s*\{([^{}]*)\}")
 _PLAIN_UNIT = re.compile(r"^([-+]?[\d.,]*\d)\s+([A-Za-z]{2,}(?: [A-Za-z]+)*)$")
 _SHORT_UNITS = frozenset({"cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "hr", "lb", "oz",
                           "cents", "dollars", "degrees", "units"})
@@ -181,8 +298,10 @@ _FUNC_TOKEN_ARG = re.compile(
 _PERCENT_THEN = re.compile(r"%\s*[\w(\\.]")
 _SET_OF_REALS = re.compile(r"\\mathbb\s*\{?\s*R\s*\}?|\\R(?![A-Za-z])")
 _MEMBER_OF = re.compile(r"^\s*[A-Za-z]\s*\\in(?![A-Za-z])\s*")
-_OR_AND = re.compile(r"\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
+#: ``(?<!\s)``: a match starts at the first space of a run, so runs are scanned once (linear).
+_OR_AND = re.compile(r"(?<!\s)\s*(?:\\text\{\s*(?:or|and)\s*\}|\b(?:or|and)\b)\s*")
 _REPLACEMENTS: tuple[tuple[str, str], ...] = (
+    ("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\colon", ":"),
     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
     ("\\left|", "\\lvert "), ("\\right|", "\\rvert "), ("\\left\\|", "\\lVert "),
     ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""),
@@ -198,12 +317,15 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def normalize(text: str) -> tuple[str, str | None]:
+def normalize(text: str, *, thousands: bool = True,
+              decimal_comma: bool = False) -> tuple[str, str | None]:
     """Canonical ASCII text for the grammar, and a trailing unit (``\\text{cm}``) if any.
 
+    ``thousands``: whether digit groups ``110,143`` outside brackets are one number (else a
+    list); see :func:`_separators`. ``decimal_comma``: ``1,22`` is 1.22 (the problem's locale).
     Raises :class:`MathSyntaxError` on characters the grammar cannot read (for
-    instance a Cyrillic letter that looks like a Latin one) and :class:`TooComplex`
-    on over-long text.
+    instance a Cyrillic letter that looks like a Latin one), :class:`TooComplex`
+    on over-long text and :class:`Unreadable` on a separator that reads two ways.
     """
     if len(text) > MAX_ANSWER_CHARS:
         raise TooComplex(f"the answer is {len(text)} characters long (at most "
@@ -219,15 +341,18 @@ def normalize(text: str) -> tuple[str, str | None]:
     if (mm := _TRUNCATED.search(text)) is not None:
         raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
                               "the exact value", mm.start() + 1)
-    text = text.strip().rstrip(".").strip()
+    text = _full_stop(_strip_display(text.strip()))
     unit = None
+    wrapped = _WHOLE_TEXT.fullmatch(text)
+    if wrapped is not None and any(c.isdigit() for c in wrapped.group(1)):
+        text = wrapped.group(1).strip()  # \text{5 km}: the same as 5 \text{ km}
     m = _TRAILING_UNIT.search(text)
     if m and m.start() > 0:
         unit = m.group(1).strip().lower()
         text = text[: m.start()]
     m = _PLAIN_UNIT.match(text)
     if m and unit is None and m.group(2).lower() not in _MATH_WORDS and (
-            len(m.group(2)) >= 3 or m.group(2).lower() in _SHORT_UNITS):
+            len(m.group(2)) >= 3 or m.group(2).lower() in _SHORT_UNITS) and _unit_words(m.group(2)):
         unit = m.group(2).lower()
         text = m.group(1)
     text = _MATRIX_ENV.sub(lambda mm: f"\\{mm.group(1) or mm.group(3)}{{matrix}}", text)
@@ -255,7 +380,9 @@ def normalize(text: str) -> tuple[str, str | None]:
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
     text = _REPEATING.sub(_repeating, text)
     text = _BRACE_COMMA.sub(r"\1\2", text)
-    text = _THOUSANDS.sub(lambda mm: mm.group(1) + mm.group(2).replace(",", ""), text)
+    text = _separators(text, thousands, decimal_comma)
+    text = _BASE_N.sub(_base_n, text)
+    text = _named_value(text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_DIGIT_BRACE.sub(r"\\frac{\1}{", text)
     text = _BINOM_DIGITS.sub(r"\\binom{\1}{\2}", text)
@@ -276,6 +403,136 @@ def normalize(text: str) -> tuple[str, str | None]:
         second = text.index("|", first + 1)
         text = f"{text[:first]}\\lvert {text[first + 1:second]}\\rvert {text[second + 1:]}"
     return text.strip(), unit
+
+
+_DISPLAY = (("\\[", "\\]"), ("\\(", "\\)"), ("$$", "$$"))
+
+
+def _strip_display(text: str) -> str:
+    """``\\[ x \\]``, ``\\( x \\)``, ``$$ x $$`` around the whole answer read as ``x``."""
+    for opening, closing in _DISPLAY:
+        if text.startswith(opening) and text.endswith(closing) and len(text) >= 4:
+            inner = text[len(opening) : -len(closing)]
+            if opening not in inner and closing not in inner:
+                return inner.strip()
+    return text
+
+
+def _bracket_depths(text: str) -> list[int]:
+    depths = []
+    depth = 0
+    for ch in text:
+        depths.append(depth)
+        depth += (ch in "([{") - (ch in ")]}")
+    return depths
+
+
+def _separators(text: str, thousands: bool, decimal_comma: bool) -> str:
+    """Commas between digits: a decimal comma, a thousands separator or a list separator.
+
+    With ``decimal_comma`` a whole answer ``1,22`` is 1.22 and any other comma between digits
+    is :class:`Unreadable`. Otherwise digit groups of exactly three (``12,345``) outside
+    brackets are one number when ``thousands`` (or when a group starts with 0, which no list
+    writes: ``1,000``), else list items; inside brackets (a set, tuple, interval) they are list
+    items, and a group with a leading 0 there (``\\{1,000\\}``) is :class:`Unreadable`.
+    """
+    if decimal_comma:
+        if _DECIMAL_COMMA.fullmatch(text):
+            return text.replace(",", ".")
+        if _DIGIT_COMMA_DIGIT.search(text):
+            raise Unreadable("a comma between digits reads as a decimal comma or as a list; "
+                             "write a decimal as a whole answer (`1,5`) or separate items "
+                             "with `, ` or `;`")
+        return text
+    depths = _bracket_depths(text)
+
+    def group(m: re.Match[str]) -> str:
+        leading_zero = any(g.startswith("0") for g in m.group(2).split(",")[1:])
+        if depths[m.start()] > 0:
+            if leading_zero:
+                raise Unreadable(f"`{m.group()}` inside brackets reads as one number or as "
+                                 "several items; write the number without commas")
+            return m.group()
+        if thousands or leading_zero:
+            return m.group(1) + m.group(2).replace(",", "")
+        return m.group()
+
+    text = _THOUSANDS.sub(group, text)
+    if (mm := _LEADING_ZERO_ITEM.search(text)) is not None:
+        raise Unreadable(f"`{mm.group().strip(', ')}` after a comma reads as digits of a number "
+                         "or as an item with a leading zero; write it without the comma")
+    return text
+
+
+_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+_DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
+_LEADING_ZERO_ITEM = re.compile(r"\d,\s*0\d")
+#: ``204_5`` / ``204_{5}``: a numeral in base 2..36 (decimal digits only).
+_BASE_N = re.compile(r"(?<![\w.\\}])(\d{1,60})_(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
+#: ``f(x) = 2x+3``: the function's name and arguments before its value.
+_FUNCTION_OF = re.compile(r"^\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*(?:,\s*[A-Za-z]\s*)*\)\s*=(?![=<>])")
+_RELATION_AFTER = re.compile(r"[=<>]")
+#: ``(p, q) = (3, 2)``: names of a tuple's entries before the tuple.
+_NAMED_TUPLE = re.compile(r"^\s*\(\s*[A-Za-z](?:_\w+)?\s*(?:,\s*[A-Za-z](?:_\w+)?\s*)+\)\s*="
+                          r"(?![=<>])")
+
+
+def _named_value(text: str) -> str:
+    """``f(x) = 2x+3`` read as ``2x+3``, ``(p, q) = (3, 2)`` as ``(3, 2)``."""
+    if (m := _FUNCTION_OF.match(text)) is not None and not _RELATION_AFTER.search(text, m.end()):
+        return text[m.end():]
+    if (m := _NAMED_TUPLE.match(text)) is not None and text[m.end():].lstrip()[:1] == "(" and (
+            not _RELATION_AFTER.search(text, m.end())):
+        return text[m.end():]
+    return text
+
+
+def base_numeral(text: str) -> tuple[str, int] | None:
+    """``(digits, base)`` when the whole text is a base-n numeral such as ``204_5``."""
+    m = _BASE_N.fullmatch(text.strip().strip("$").strip())
+    if m is None:
+        return None
+    return m.group(1), int(m.group(2) or m.group(3))
+
+
+def _base_n(m: re.Match[str]) -> str:
+    digits, base = m.group(1), int(m.group(2) or m.group(3))
+    if not 2 <= base <= 36:
+        raise MathSyntaxError(f"`{m.group()}`: a base must be between 2 and 36", m.start() + 1)
+    if any(int(d) >= base for d in digits):
+        raise MathSyntaxError(f"`{m.group()}` has a digit that is not a base-{base} digit",
+                              m.start() + 1)
+    return str(int(digits, base))
+
+
+_CHOICE_WRAP = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|textit|mathit)\s*\{(.*)\}",
+                          re.DOTALL)
+_CHOICE = re.compile(r"\(?\s*([A-Za-z])\s*\)?\s*[.:]?")
+
+
+def choice_letter(text: str) -> str | None:
+    """The letter of a multiple-choice answer: ``C``, ``(C)``, ``\\textbf{A}``, ``\\mathrm{E}``,
+    ``\\text{(C)}``, ``C)``; None when the text is anything else."""
+    text = _strip_display(text.strip())
+    for _ in range(4):
+        m = _CHOICE_WRAP.fullmatch(text.strip())
+        if m is None:
+            break
+        text = m.group(1)
+    text = text.strip().strip("$").strip()
+    m = _CHOICE.fullmatch(text)
+    return m.group(1).upper() if m else None
+
+
+#: Words no unit contains: with them a trailing phrase is prose (``5 or maybe not``).
+_PROSE_WORDS = frozenset({"or", "and", "not", "is", "are", "was", "but", "maybe", "the", "an",
+                          "it", "so", "than", "then", "if", "because", "probably", "answer"})
+
+
+def _unit_words(phrase: str) -> bool:
+    """Whether a trailing phrase can be a unit: at most three words, none of them prose."""
+    words = phrase.lower().split()
+    return len(words) <= 3 and not any(w in _PROSE_WORDS for w in words)
 
 
 def _repeating(m: re.Match[str]) -> str:
