@@ -26,9 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from domains.game24 import Game24Domain
 from llm_modulo.corpus import Corpus, CorpusMemory, ExportOptions, export
 from llm_modulo.corpus.store import to_json
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.generator import SamplingParams
 from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
 

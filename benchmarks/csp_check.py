@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from domains.graph_coloring import GraphColoringDomain
+from llm_modulo.domains.graph_coloring import GraphColoringDomain
 from llm_modulo.types import Problem
-from verifiers.csp.solver import to_problem
-from verifiers.graph_coloring import GraphColoringVerifier
+from llm_modulo.verifiers.csp.graph_coloring import GraphColoringVerifier
+from llm_modulo.verifiers.csp.solver import to_problem
 
 
 def planted_graph(n: int, degree: int, seed: int) -> tuple[Problem, list[int]]:

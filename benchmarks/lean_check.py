@@ -23,10 +23,10 @@ import json
 import resource
 import time
 
-from domains.lean import LeanDomain
+from llm_modulo.domains.lean import LeanDomain
 from llm_modulo.types import Status
-from verifiers.lean.backend import default_backend
-from verifiers.lean.batch import LeanBatch, LeanTask
+from llm_modulo.verifiers.lean.backend import default_backend
+from llm_modulo.verifiers.lean.batch import LeanBatch, LeanTask
 
 
 def proof_for(statement: str) -> str:

@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 
-from domains.game24 import Game24Domain, solve24
 from llm_modulo import (
     Budget,
     LoopConfig,
@@ -36,7 +35,8 @@ from llm_modulo import (
     Solver,
     WorkerPool,
 )
-from verifiers.game24 import Game24Verifier
+from llm_modulo.domains.game24 import Game24Domain, solve24
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 
 def start_server(latency: float, problems: list[Problem]) -> tuple[subprocess.Popen[str], str]:
@@ -44,9 +44,14 @@ def start_server(latency: float, problems: list[Problem]) -> tuple[subprocess.Po
     pairs = [(p.payload["numbers"], solve24(tuple(p.payload["numbers"]))) for p in problems]
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(pairs, fh)
+    serve = ("import json, sys\n"
+             "from llm_modulo import testing\n"
+             "from llm_modulo.domains import game24\n"
+             "with open(sys.argv[1]) as fh:\n"
+             "    game24.KNOWN_SOLUTIONS.update((tuple(n), e) for n, e in json.load(fh))\n"
+             "testing.main(sys.argv[2:], responder=game24.scripted_responder)\n")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llm_modulo.testing", "--latency", str(latency),
-         "--responder", "game24", "--solutions", fh.name],
+        [sys.executable, "-c", serve, fh.name, "--latency", str(latency)],
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None

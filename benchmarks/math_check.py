@@ -51,9 +51,9 @@ def main() -> None:
 
     from llm_modulo.pool import WorkerPool
     from llm_modulo.types import Candidate, Problem, Status
+    from llm_modulo.verifiers.math.verifier import MathVerifier, parse_cached
     from tests.math_catalogue import PAIRS
     from tests.test_math_adversarial import HOSTILE
-    from verifiers.mathcheck import MathVerifier, parse_cached
 
     verifier = MathVerifier()
 

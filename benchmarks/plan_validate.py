@@ -26,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from domains.planning import BlocksworldDomain, packaged_domain
-from verifiers.pddl.parse import parse_problem
-from verifiers.pddl.simulate import Task
-from verifiers.pddl.validator import cached_domain, cached_task, validate
+from llm_modulo.domains.planning import BlocksworldDomain, packaged_domain
+from llm_modulo.verifiers.pddl.parse import parse_problem
+from llm_modulo.verifiers.pddl.simulate import Task
+from llm_modulo.verifiers.pddl.validator import cached_domain, cached_task, validate
 
 VAL_MEDIAN_MS = 4.3
 GOAL_MEDIAN_MS = 0.43
@@ -89,7 +89,7 @@ def time_lark(rows: list[tuple[str, str, str]]) -> list[float]:
 def long_plan(steps: int = 1000) -> tuple[Task, list[str]]:
     """A valid ``steps``-step plan on a 12-block problem: solve it, then undo and redo the last
     stack until the plan is long enough (the plans of ``blocksworld_plan`` have even length)."""
-    from domains.planning import blocksworld_plan
+    from llm_modulo.domains.planning import blocksworld_plan
 
     problem = BlocksworldDomain().parse_problem({"blocks": 12, "seed": 1})
     plan = blocksworld_plan(problem)

@@ -10,11 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase
 from llm_modulo.structured import JsonSchema, StructuredOutput
 from llm_modulo.types import Problem
-from verifiers.csp import model as m
-from verifiers.csp.checker import compile_csp, constraint_text
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import compile_csp, constraint_text
 
 #: Above this many variables the prompt and schema stay generic.
 _SCHEMA_MAX_VARIABLES = 200

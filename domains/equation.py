@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from domains.math_answer import MathDomain, math_payload, problem_id
+from llm_modulo.domains.math_answer import MathDomain, math_payload, problem_id
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
 

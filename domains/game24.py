@@ -8,6 +8,7 @@ so the verifier is left to judge the value.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import random
@@ -25,7 +26,12 @@ from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import several_answers_message
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
-from verifiers.arith import ExpressionSyntaxError, normalize, parse_expression, render
+from llm_modulo.verifiers.game24.arith import (
+    ExpressionSyntaxError,
+    normalize,
+    parse_expression,
+    render,
+)
 
 MIN_NUMBERS, MAX_NUMBERS = 1, 6
 MAX_VALUE = 10_000
@@ -82,6 +88,10 @@ class Game24Domain(Domain):
         if isinstance(target, bool) or not isinstance(target, int):
             raise ProblemError("game24 target must be an integer")
         return Problem(domain=self.name, payload={"numbers": numbers, "target": target}, id=pid)
+
+    def demo_problems(self) -> list[Problem]:
+        """A spread of the Tree-of-Thoughts ranking, easy to hard (:data:`DEMO_PUZZLES`)."""
+        return [self.parse_problem(p) for p in DEMO_PUZZLES]
 
     def generate_problems(self, count: int, seed: int = 0, *, low: int = 1,
                           high: int = 13) -> list[Problem]:
@@ -344,3 +354,26 @@ def load_puzzles(path: Path) -> list[dict[str, Any]]:
 #: Puzzles the demo solves: a spread of the Tree-of-Thoughts ranking (easy to hard).
 DEMO_PUZZLES = ["4 4 6 8", "1 2 3 4", "6 6 6 6", "2 2 6 6", "1 1 4 6", "2 3 4 5",
                 "1 1 3 8", "3 3 8 8", "1 5 5 5", "5 5 5 5"]
+
+
+def scripted_responder(body: dict[str, Any]) -> list[str]:
+    """A :class:`~llm_modulo.testing.ScriptedServer` responder for tests and benchmarks:
+    wrong on the first prompt, right after a back-prompt (two rounds per problem)."""
+    messages = body.get("messages", [])
+    first = messages[1]["content"] if len(messages) > 1 else messages[0]["content"]
+    found = re.search(r"Numbers: ([\d ]+)", first)
+    numbers = tuple(int(x) for x in found.group(1).split()) if found else (1, 1, 1, 1)
+    if len(messages) <= 2:
+        return [json.dumps({"expression": "+".join(str(n) for n in numbers)})]
+    return [json.dumps({"expression": _cached_solution(numbers)})]
+
+
+#: Answers known in advance (a benchmark fills it), so a scripted server never searches.
+KNOWN_SOLUTIONS: dict[tuple[int, ...], str] = {}
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_solution(numbers: tuple[int, ...]) -> str:
+    if numbers in KNOWN_SOLUTIONS:
+        return KNOWN_SOLUTIONS[numbers]
+    return solve24(numbers) or "0"

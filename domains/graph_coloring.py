@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem
-from verifiers.lean.batch import Statement, validate_imports
+from llm_modulo.verifiers.lean.batch import Statement, validate_imports
 
 _FENCE = re.compile(r"```[ \t]*(?:lean4?|Lean)?[ \t]*\n(.*?)```", re.DOTALL)
 _DECL = re.compile(r"^\s*(?:theorem|lemma|example)\b[^\n]*?:=\s*", re.DOTALL)

@@ -4,7 +4,7 @@ Problems: ``{"question": ..., "answer": ...}``; the answer may be a bare value,
 a worked solution ending in ``#### 72`` (GSM8K) or containing ``\\boxed{...}``
 (MATH). ``problem`` / ``solution`` are accepted as aliases, and a problem may
 declare ``tolerance`` / ``relative_tolerance`` (default: exact), ``assumptions`` about its
-variables (``{"x": "positive"}``, read by :mod:`verifiers.mathequiv`) or, for "solve"
+variables (``{"x": "positive"}``, read by :mod:`llm_modulo.verifiers.math.equiv`) or, for "solve"
 problems, ``equations`` to substitute into instead of (or besides) a reference.
 Optional fields that say how to read answers: ``variables`` (names an answer may
 use), ``ordered`` (whether a bare list is ordered), ``unit`` (the unit asked for),
@@ -24,9 +24,8 @@ from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
 from llm_modulo.types import Candidate, Problem
-from verifiers.mathcheck import problem_system, readings
-from verifiers.mathequiv import ASSUMPTIONS, assumed_symbols
-from verifiers.mathtext import (
+from llm_modulo.verifiers.math.equiv import ASSUMPTIONS, assumed_symbols
+from llm_modulo.verifiers.math.text import (
     MAX_ANSWER_CHARS,
     MathSyntaxError,
     TooComplex,
@@ -34,6 +33,7 @@ from verifiers.mathtext import (
     choice_letter,
     extract_answer,
 )
+from llm_modulo.verifiers.math.verifier import problem_system, readings
 
 _ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX or plain '
                 'text, for example {"answer": "\\\\frac{3}{4}"}. Give exact values (fractions, '

@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
-from verifiers.csp.checker import compile_csp
-from verifiers.csp.solver import Outcome, solve
-from verifiers.n_queens import queens_csp
+from llm_modulo.verifiers.csp.checker import compile_csp
+from llm_modulo.verifiers.csp.n_queens import queens_csp
+from llm_modulo.verifiers.csp.solver import Outcome, solve
 
 MAX_N = 200
 

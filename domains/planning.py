@@ -26,12 +26,12 @@ from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
-from verifiers.pddl.formula import And, AtomF, Formula
-from verifiers.pddl.nl import Templates
-from verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
-from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
-from verifiers.pddl.validator import cached_task
-from verifiers.plan import templates_of
+from llm_modulo.verifiers.pddl.formula import And, AtomF, Formula
+from llm_modulo.verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
+from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from llm_modulo.verifiers.pddl.validator import cached_task
+from llm_modulo.verifiers.pddl.verifier import templates_of
 
 MAX_PLAN_STEPS = 1000
 MAX_FILE_CHARS = 2_000_000

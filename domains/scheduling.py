@@ -15,11 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
-from verifiers.csp.model import NAME_RE, format_validation_error
-from verifiers.scheduling import scheduling_csp
+from llm_modulo.verifiers.csp.model import NAME_RE, format_validation_error
+from llm_modulo.verifiers.csp.scheduling import scheduling_csp
 
 PEOPLE = ["ana", "bo", "chen", "dara", "eli", "fay", "gus", "hana"]
 TOPICS = ["design review", "standup", "budget", "hiring", "retro", "planning", "demo",

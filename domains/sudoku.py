@@ -11,11 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Problem
-from verifiers.csp.checker import compile_csp
-from verifiers.sudoku import sudoku_csp, units
+from llm_modulo.verifiers.csp.checker import compile_csp
+from llm_modulo.verifiers.csp.sudoku import sudoku_csp, units
 
 
 class SudokuAnswer(BaseModel):
@@ -25,7 +25,7 @@ class SudokuAnswer(BaseModel):
 
 def count_solutions(grid: str, limit: int = 2) -> int:
     """How many solutions ``grid`` has, counting up to ``limit`` (python-constraint)."""
-    from verifiers.csp.solver import to_problem
+    from llm_modulo.verifiers.csp.solver import to_problem
 
     found = 0
     for _ in to_problem(compile_csp(sudoku_csp(grid))).getSolutionIter():

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from llm_modulo.errors import ProblemError
+from llm_modulo.errors import ProblemError, UsageError
 from llm_modulo.jsonanswer import (
     DuplicateKeyError,
     duplicate_key_message,
@@ -69,6 +69,18 @@ class Domain(ABC):
                 raise ProblemError("problem JSON nests too deeply") from None
             return self.parse_problem(data)
         return self.parse_problem(stripped)
+
+    # -- problem generation -----------------------------------------------------------
+
+    def generate_problems(self, count: int, seed: int = 0) -> list[Problem]:
+        """``count`` fresh problems, the same ones for the same ``seed`` (the seed is the
+        whole source of randomness). Domains without a generator raise :class:`UsageError`."""
+        raise UsageError(f"domain {self.name!r} has no problem generator")
+
+    def demo_problems(self) -> list[Problem]:
+        """The problems ``llm-modulo demo`` solves: eight generated with seed 0 unless the
+        domain has a curated set."""
+        return self.generate_problems(8, 0)
 
     # -- prompts ----------------------------------------------------------------------
 

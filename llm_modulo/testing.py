@@ -15,7 +15,7 @@ generator built from a plain function (messages, sampling parameters -> texts).
 Every request body is kept in ``srv.requests``. ``latency_s`` makes each
 completion take that long from its arrival, however many are in flight
 (GPU-like server-bound benchmarks). Run
-``python -m llm_modulo.testing --port P --latency 0.5 --responder game24``
+``python -m llm_modulo.testing --port P --latency 0.5 --responder MODULE:FUNCTION``
 to serve from a separate process.
 """
 
@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import json
-import re
 import socket
 import sys
 import threading
@@ -308,45 +306,33 @@ class ScriptedServer:
         }
 
 
-def game24_responder(body: dict[str, Any]) -> list[str]:
-    """Wrong on the first prompt, right after a back-prompt: two rounds per game24 problem."""
-    messages = body.get("messages", [])
-    first = messages[1]["content"] if len(messages) > 1 else messages[0]["content"]
-    found = re.search(r"Numbers: ([\d ]+)", first)
-    numbers = tuple(int(x) for x in found.group(1).split()) if found else (1, 1, 1, 1)
-    if len(messages) <= 2:
-        return [json.dumps({"expression": "+".join(str(n) for n in numbers)})]
-    return [json.dumps({"expression": _cached_solution(numbers)})]
+def load_responder(spec: str) -> Responder:
+    """``module:function`` (e.g. ``llm_modulo.domains.game24:scripted_responder``) as a
+    responder; a usage error says what is wrong."""
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise SystemExit(f"--responder {spec!r}: {exc}") from None
+    if not callable(fn):
+        raise SystemExit(f"--responder {spec!r} is not a function")
+    return fn  # type: ignore[no-any-return]
 
 
-#: Answers known in advance (``--solutions``), so a benchmark's server never searches.
-_KNOWN_SOLUTIONS: dict[tuple[int, ...], str] = {}
-
-
-@functools.lru_cache(maxsize=65536)
-def _cached_solution(numbers: tuple[int, ...]) -> str:
-    if numbers in _KNOWN_SOLUTIONS:
-        return _KNOWN_SOLUTIONS[numbers]
-    from domains.game24 import solve24
-
-    return solve24(numbers) or "0"
-
-
-RESPONDERS: dict[str, Responder] = {"game24": game24_responder}
-
-
-def main() -> None:
+def main(argv: list[str] | None = None, *, responder: Responder | None = None) -> None:
+    """Serve a scripted API until killed; print the port first (one line)."""
     parser = argparse.ArgumentParser(description="Serve a scripted OpenAI-compatible API.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--responder", choices=sorted(RESPONDERS), default="game24")
-    parser.add_argument("--solutions", help="JSON list of [numbers, expression] pairs that "
-                                            "the game24 responder answers without searching")
-    args = parser.parse_args()
-    if args.solutions:
-        with open(args.solutions) as fh:
-            _KNOWN_SOLUTIONS.update((tuple(nums), expr) for nums, expr in json.load(fh))
-    server = ScriptedServer(RESPONDERS[args.responder], latency_s=args.latency, port=args.port)
+    parser.add_argument("--responder", metavar="MODULE:FUNCTION",
+                        help="the function that answers each request's body with texts, e.g. "
+                             "llm_modulo.domains.game24:scripted_responder (default: '{}')")
+    args = parser.parse_args(argv)
+    if args.responder:
+        responder = load_responder(args.responder)
+    server = ScriptedServer(responder, latency_s=args.latency, port=args.port)
     print(server.port, flush=True)
     server._httpd.serve_forever()
 

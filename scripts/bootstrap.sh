@@ -16,6 +16,9 @@ echo "bootstrap: installing llm-modulo[serve,dev] into .venv (about 3 minutes th
 # resolution from pulling a CUDA torch.
 "${PIP[@]}" install "torch==2.13.0" -c "$CONSTRAINTS"
 "${PIP[@]}" install -e '.[serve,dev]' -c "$CONSTRAINTS"
+# PrimeIntellect's `verifiers` wheel (no dependencies), which tests/test_layout.py installs
+# beside ours to show the two distributions no longer share an import name.
+"${PIP[@]}" download --no-deps -d .cache/test-wheels "verifiers==0.4.0"
 # CUDA-only or mismatched packages that break transformers imports under CPU torch;
 # text generation needs none of them.
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true

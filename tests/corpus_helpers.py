@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
-from domains.game24 import Game24Domain, solve24
 from llm_modulo.corpus import Corpus
+from llm_modulo.domains.game24 import Game24Domain, solve24
 from llm_modulo.generator import SamplingParams
 from llm_modulo.types import Attempt, Candidate, Critique, Problem, Status, Usage, Verdict
 

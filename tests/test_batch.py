@@ -6,12 +6,12 @@ import asyncio
 import json
 from pathlib import Path
 
-from domains.game24 import Game24Domain
 from llm_modulo import Budget, LoopConfig, Message, SamplingParams, Solver
 from llm_modulo.batch import finished_hashes, read_problems, solve_to_jsonl
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.testing import FunctionGenerator
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 RIGHT = {"4 4 6 8": "(4+8)*(6-4)", "1 2 3 4": "1*2*3*4", "2 3 4 5": "(5+3-2)*4"}
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from llm_modulo.testing import ScriptedServer, game24_responder
+from llm_modulo.domains.game24 import scripted_responder as game24_responder
+from llm_modulo.testing import ScriptedServer
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo.corpus import Corpus
-from llm_modulo.testing import ScriptedServer, game24_responder
+from llm_modulo.domains.game24 import Game24Domain
+from llm_modulo.domains.game24 import scripted_responder as game24_responder
+from llm_modulo.testing import ScriptedServer
 from tests.corpus_helpers import solved_problem
 
 UNREACHABLE = "http://127.0.0.1:9/v1"

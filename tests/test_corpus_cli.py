@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo.corpus import Corpus
-from llm_modulo.testing import ScriptedServer, game24_responder
+from llm_modulo.domains.game24 import Game24Domain
+from llm_modulo.domains.game24 import scripted_responder as game24_responder
+from llm_modulo.testing import ScriptedServer
 
 DOMAIN = Game24Domain()
 

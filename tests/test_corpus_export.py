@@ -18,8 +18,8 @@ from llm_modulo.corpus.formats import side_of
 from llm_modulo.generator import SamplingParams
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Status
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 from tests.corpus_helpers import attempt, problem, solved_problem
-from verifiers.game24 import Game24Verifier
 
 SOLVED = ["4 4 6 8", "1 2 3 4", "2 3 4 5", "1 1 4 6", "1 3 4 6", "2 2 6 6", "1 1 3 8"]
 UNKNOWN_TEXT = "(4+8)*(6-4) maybe"  # an UNKNOWN verdict: must appear nowhere
@@ -63,7 +63,7 @@ def run_export(corpus_path: Path, out: Path, **kw: Any) -> Any:
 
 
 def verified(numbers: Any, completion: str) -> bool:
-    from domains.game24 import Game24Domain
+    from llm_modulo.domains.game24 import Game24Domain
 
     dom = Game24Domain()
     prob = dom.parse_problem({"numbers": numbers})

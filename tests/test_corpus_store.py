@@ -15,8 +15,8 @@ from llm_modulo.generator import SamplingParams
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Status
 from llm_modulo.verifier import CheckResult
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 from tests.corpus_helpers import attempt, problem, solved_problem
-from verifiers.game24 import Game24Verifier
 
 PARAMS = SamplingParams(n=2, seed=7, temperature=0.5)
 

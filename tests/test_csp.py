@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domains.csp import CSPDomain
 from llm_modulo import Candidate, ProblemError, Status
+from llm_modulo.domains.csp import CSPDomain
 from llm_modulo.pool import WorkerPool
-from verifiers.csp.checker import compile_csp
-from verifiers.csp.model import load_csp, parse_csp
-from verifiers.csp.solver import Outcome, solve, to_problem
-from verifiers.csp.verifier import CSPVerifier
+from llm_modulo.verifiers.csp.checker import compile_csp
+from llm_modulo.verifiers.csp.model import load_csp, parse_csp
+from llm_modulo.verifiers.csp.solver import Outcome, solve, to_problem
+from llm_modulo.verifiers.csp.verifier import CSPVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "csp" / "small.yaml"

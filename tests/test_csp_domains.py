@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from domains.graph_coloring import GraphColoringDomain
-from domains.n_queens import NQueensDomain
-from domains.scheduling import SchedulingDomain
-from domains.sudoku import SudokuDomain, count_solutions
 from llm_modulo import Candidate, Problem, ProblemError, Status, get_domain, get_verifier
+from llm_modulo.domains.graph_coloring import GraphColoringDomain
+from llm_modulo.domains.n_queens import NQueensDomain
+from llm_modulo.domains.scheduling import SchedulingDomain
+from llm_modulo.domains.sudoku import SudokuDomain, count_solutions
 from llm_modulo.verifier import CheckResult
-from verifiers.csp.solver import Outcome, solve
-from verifiers.graph_coloring import GraphColoringVerifier
-from verifiers.n_queens import NQueensVerifier
-from verifiers.scheduling import SchedulingVerifier
-from verifiers.sudoku import SudokuVerifier
+from llm_modulo.verifiers.csp.graph_coloring import GraphColoringVerifier
+from llm_modulo.verifiers.csp.n_queens import NQueensVerifier
+from llm_modulo.verifiers.csp.scheduling import SchedulingVerifier
+from llm_modulo.verifiers.csp.solver import Outcome, solve
+from llm_modulo.verifiers.csp.sudoku import SudokuVerifier
 
 INSTANCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "graph_coloring" / \
     "instances"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifiers.csp import expr as ex
+from llm_modulo.verifiers.csp import expr as ex
 
 TYPES = {"a": ex.Type.INT, "b": ex.Type.INT, "c": ex.Type.INT, "s": ex.Type.STR}
 SLOT = {"a": 0, "b": 1, "c": 2, "s": 3}

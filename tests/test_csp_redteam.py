@@ -15,13 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domains.csp import CSPDomain
 from llm_modulo import Candidate, ProblemError, Status, get_domain
+from llm_modulo.domains.csp import CSPDomain
 from llm_modulo.verifier import CheckResult
+from llm_modulo.verifiers.csp.checker import compile_csp
+from llm_modulo.verifiers.csp.model import parse_csp
+from llm_modulo.verifiers.csp.verifier import CSPVerifier
 from tests.test_csp_domains import GC, GCV, NQ, NQV, SC, SCV, SU, SUV, judge
-from verifiers.csp.checker import compile_csp
-from verifiers.csp.model import parse_csp
-from verifiers.csp.verifier import CSPVerifier
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTANCES = ROOT.parent / "shared" / "data" / "graph_coloring" / "instances"
@@ -98,7 +98,7 @@ def test_division_by_zero_never_holds_silently(expr: str, a: int, status: Status
 
 
 def test_the_solver_agrees_that_division_by_zero_is_false() -> None:
-    from verifiers.csp.solver import Outcome, solve
+    from llm_modulo.verifiers.csp.solver import Outcome, solve
 
     doc = one_var("not (10 // a == 7)", dom=[0])
     assert solve(compile_csp(parse_csp(doc)), 5).outcome is Outcome.UNSAT
@@ -306,7 +306,7 @@ def repeated_variable_csps(draw: st.DrawFn) -> dict[str, Any]:
 def test_the_solver_agrees_with_the_checker_when_a_variable_repeats(doc: dict[str, Any]) -> None:
     """`x + 2*x - y >= 9`: python-constraint lost solutions of sums listing a variable twice,
     and an optimality proof built on it accepted a non-optimal answer."""
-    from verifiers.csp.solver import to_problem
+    from llm_modulo.verifiers.csp.solver import to_problem
 
     compiled = compile_csp(parse_csp(doc))
     solutions = {tuple(s[v] for v in compiled.names)
@@ -322,7 +322,7 @@ def test_the_solver_agrees_with_the_checker_when_a_variable_repeats(doc: dict[st
     {"kind": "linear", "vars": ["x", "x"], "coeffs": [1, -1], "op": "<=", "rhs": -1},
 ])
 def test_a_one_variable_sum_that_empties_its_domain_is_unsat(linear: dict[str, Any]) -> None:
-    from verifiers.csp.solver import Outcome, solve
+    from llm_modulo.verifiers.csp.solver import Outcome, solve
 
     doc = {"variables": {"x": [0, 1]}, "constraints": [linear]}
     assert solve(compile_csp(parse_csp(doc)), 5).outcome is Outcome.UNSAT
@@ -755,8 +755,8 @@ def test_the_cli_prints_one_line_for_formerly_crashing_files(tmp_path: Path) -> 
 
 def test_oversized_problem_files_are_refused(monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path) -> None:
-    from domains import graph_coloring
-    from verifiers.csp import model
+    from llm_modulo.domains import graph_coloring
+    from llm_modulo.verifiers.csp import model
 
     monkeypatch.setattr(model, "MAX_FILE_BYTES", 1000)
     with pytest.raises(ProblemError, match="larger than"):

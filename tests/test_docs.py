@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from llm_modulo.testing import ScriptedServer, game24_responder
+from llm_modulo.domains.game24 import scripted_responder as game24_responder
+from llm_modulo.testing import ScriptedServer
 
 ROOT = Path(__file__).resolve().parent.parent
 README_URL = "http://127.0.0.1:8000/v1"

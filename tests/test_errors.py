@@ -25,8 +25,8 @@ def test_the_tree_drawing_names_every_class() -> None:
 
 def test_plugin_errors_hang_off_the_tree() -> None:
     from llm_modulo.corpus import CorpusError
-    from verifiers.lean.backend import default_backend
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.lean.backend import default_backend
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     assert CorpusError is errors.CorpusError
     assert issubclass(PDDLError, errors.ProblemError)

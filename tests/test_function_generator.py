@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from domains.game24 import Game24Domain
 from llm_modulo import Budget, LoopConfig, Message, SamplingParams, Solver, Status, StopReason
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.testing import FunctionGenerator
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 WRONG = json.dumps({"expression": "4*6+8-4"})  # 28
 RIGHT = json.dumps({"expression": "(4+8)*(6-4)"})

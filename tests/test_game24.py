@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.game24 import Game24Domain, solve24
 from llm_modulo import Candidate, Problem, ProblemError, Status
+from llm_modulo.domains.game24 import Game24Domain, solve24
 from llm_modulo.pool import WorkerPool
-from verifiers.arith import leaves, parse_expression, render
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.arith import leaves, parse_expression, render
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 DOMAIN = Game24Domain()
 VERIFIER = Game24Verifier()
@@ -320,7 +320,7 @@ def test_shared_puzzles_parse_and_solutions_verify() -> None:
 
 def _rewrites(expr: str, rng: random.Random) -> str:
     """An equivalent rewrite: commute + and * operands at random (via the AST)."""
-    from verifiers.arith import BinOp, Num
+    from llm_modulo.verifiers.game24.arith import BinOp, Num
 
     def go(node: object) -> object:
         if isinstance(node, Num):

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo import (
     Grammar,
     HTTPStatusError,
@@ -22,6 +21,7 @@ from llm_modulo import (
     SamplingParams,
     TransportError,
 )
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.structured import Choice
 from llm_modulo.testing import Delay, Drop, Raw, Reply, ScriptedServer, Status
 

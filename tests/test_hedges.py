@@ -141,7 +141,7 @@ def test_math_verifier_refuses_a_json_answer_with_a_repeated_key() -> None:
 
 
 def test_math_text_extraction_refuses_a_repeated_key() -> None:
-    from domains.math_answer import answer_candidate
+    from llm_modulo.domains.math_answer import answer_candidate
 
     cand = answer_candidate('{"answer": "1", "answer": "24"}')
     assert cand.answer is None and (cand.parse_error or "").startswith(HEDGE)

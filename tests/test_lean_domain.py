@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from domains.lean import LeanDomain
 from llm_modulo import CheckResult, Critique, Problem, Status, Verifier
+from llm_modulo.domains.lean import LeanDomain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.registry import default_registry
 from llm_modulo.testing import ScriptedServer
 from llm_modulo.types import Candidate
+from llm_modulo.verifiers.lean.batch import Statement
+from llm_modulo.verifiers.lean.verifier import LeanVerifier
 from tests.lean_catalogue import COMM, TAMPER
 from tests.test_loop import config, solve
-from verifiers.lean.batch import Statement
-from verifiers.lean.verifier import LeanVerifier
 
 DOMAIN = LeanDomain()
 
@@ -135,7 +135,7 @@ def test_the_loop_verifies_a_round_as_one_batch(scripted: ScriptedServer, pool: 
 
 
 def test_unbatched_verifiers_keep_per_candidate_checks(pool: WorkerPool) -> None:
-    from verifiers.game24 import Game24Verifier
+    from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
     dom, _ = default_registry.domain_and_verifier("game24")
     problem = dom.parse_problem("4 4 6 8")

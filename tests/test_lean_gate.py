@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Status
+from llm_modulo.verifiers.lean.backend import LeanBackend, LeanMessage, LeanRun, parse_messages
+from llm_modulo.verifiers.lean.batch import LeanBatch, LeanTask, Statement
+from llm_modulo.verifiers.lean.gate import GateError, check_text, tokenize
 from tests.lean_catalogue import COMM, LEAN_CASES, TAMPER
-from verifiers.lean.backend import LeanBackend, LeanMessage, LeanRun, parse_messages
-from verifiers.lean.batch import LeanBatch, LeanTask, Statement
-from verifiers.lean.gate import GateError, check_text, tokenize
 
 
 @pytest.mark.parametrize("name", sorted(TAMPER))
@@ -312,7 +312,7 @@ def test_verifier_text_starts_on_fresh_lines() -> None:
 
 
 def test_malformed_message_lines_are_counted() -> None:
-    from verifiers.lean.backend import malformed_lines
+    from llm_modulo.verifiers.lean.backend import malformed_lines
 
     out = '[DEBUG] {\n{"broken\n{"severity":"error","data":"x","pos":{"line":1,"column":0}}\n'
     assert malformed_lines(out) == 1
@@ -338,7 +338,7 @@ def test_commands_hidden_from_the_tokens_are_refused(proof: str) -> None:
 
 
 def test_blank_comments_keeps_positions_and_code() -> None:
-    from verifiers.lean.gate import blank_comments
+    from llm_modulo.verifiers.lean.gate import blank_comments
 
     text = "by omega -- theorem\n  /- a\n b -/ simp [\"--\"]"
     blanked = blank_comments(text)

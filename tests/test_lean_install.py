@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from verifiers.lean import install as lean_install
-from verifiers.lean.install import (
+from llm_modulo.verifiers.lean import install as lean_install
+from llm_modulo.verifiers.lean.install import (
     LeanInstallError,
     LeanWasmInstall,
     ensure_lean_wasm,

@@ -19,9 +19,9 @@ import pytest
 from llm_modulo.errors import LeanUnavailable
 from llm_modulo.types import Status
 from llm_modulo.verifier import CheckResult
+from llm_modulo.verifiers.lean.backend import LeanBackend, default_backend
+from llm_modulo.verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask
 from tests.lean_catalogue import COMM, LEAN_CASES, Case
-from verifiers.lean.backend import LeanBackend, default_backend
-from verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask
 
 # one Lean process takes 3-5 minutes here (more on a busy machine)
 pytestmark = [pytest.mark.lean, pytest.mark.timeout(1500)]

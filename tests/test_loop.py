@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo import (
     Budget,
     FeedbackLevel,
@@ -21,11 +20,12 @@ from llm_modulo import (
     Status,
     StopReason,
 )
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.testing import Reply, ScriptedServer
 from llm_modulo.testing import Status as HTTPStatus
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 from tests.fakes import EchoDomain, EchoStatus, UnsoundAccepts
-from verifiers.game24 import Game24Verifier
 
 DOMAIN = Game24Domain()
 PROBLEM = DOMAIN.parse_problem("4 4 6 8")

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo import (
     Budget,
     LoopConfig,
@@ -24,12 +23,13 @@ from llm_modulo import (
     Status,
     StopReason,
 )
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.errors import UsageError
 from llm_modulo.generator import Completion, GeneratedChoice
 from llm_modulo.pool import WorkerPool
 from llm_modulo.testing import Raw, Reply, ScriptedServer
 from llm_modulo.types import Candidate, Message, Problem, Usage
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 DOMAIN = Game24Domain()
 PROBLEM = DOMAIN.parse_problem("4 4 6 8")

@@ -9,9 +9,9 @@ import pytest
 
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
-from verifiers.mathcheck import MathVerifier
-from verifiers.mathparse import parse_math
-from verifiers.mathtext import MathSyntaxError, TooComplex
+from llm_modulo.verifiers.math.parse import parse_math
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 VERIFIER = MathVerifier()
 PROBLEM = Problem(domain="math_answer", payload={"answer": "1"})

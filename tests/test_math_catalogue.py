@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from domains.equation import EquationDomain
+from llm_modulo.domains.equation import EquationDomain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
+from llm_modulo.verifiers.math.parse import read_math
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex
+from llm_modulo.verifiers.math.verifier import MathVerifier
 from tests.math_catalogue import PAIRS, SOLVE, TABLE_PAIRS
-from verifiers.mathcheck import MathVerifier
-from verifiers.mathparse import read_math
-from verifiers.mathtext import MathSyntaxError, TooComplex
 
 VERIFIER = MathVerifier()
 

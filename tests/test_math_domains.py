@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 import sympy
 
-from domains.equation import EquationDomain
-from domains.math_answer import MathAnswerDomain
+from llm_modulo.domains.equation import EquationDomain
+from llm_modulo.domains.math_answer import MathAnswerDomain
 from llm_modulo.errors import ProblemError
 from llm_modulo.registry import default_registry
 from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Problem, Status
-from verifiers.mathcheck import MathVerifier
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 MATH = MathAnswerDomain()
 EQUATION = EquationDomain()

@@ -1,4 +1,4 @@
-"""Certified decisions about constants (verifiers/mathexact.py): numerics never decide alone."""
+"""Certified decisions about constants (verifiers/math/exact.py): numerics never decide alone."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import pytest
 import sympy
 
 from llm_modulo.types import Candidate, Problem, Status
-from verifiers.mathcheck import MathVerifier
-from verifiers.mathexact import (
+from llm_modulo.verifiers.math.exact import (
     GuardNonNegative,
     GuardPositive,
     apart,
@@ -20,6 +19,7 @@ from verifiers.mathexact import (
     sign,
     within,
 )
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 S = sympy.sqrt
 #: sqrt(3 + 2 sqrt 2) = 1 + sqrt 2: a zero a 30-digit evalf gets wrong once scaled.

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llm_modulo.types import Candidate, Problem, Status
-from verifiers.mathcheck import MathVerifier
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 VERIFIER = MathVerifier()
 

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domains.math_answer import MathAnswerDomain
+from llm_modulo.domains.math_answer import MathAnswerDomain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem, Status
-from verifiers.mathcheck import MathVerifier
-from verifiers.mathtext import MathSyntaxError, TooComplex, Unreadable, answer_text
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable, answer_text
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 VERIFIER = MathVerifier()
 DOMAIN = MathAnswerDomain()
@@ -240,7 +240,7 @@ def test_no_accept_unless_the_intended_readings_are_equal(
     ("x = 2, x = 4", Status.REJECT),
 ])
 def test_solve_problems_read_only_their_unknowns(text: str, expected: Status) -> None:
-    from domains.equation import EquationDomain
+    from llm_modulo.domains.equation import EquationDomain
 
     domain = EquationDomain()
     problem = domain.parse_problem("x^2 - 5x + 6 = 0")

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from domains.equation import EquationDomain
-from domains.math_answer import MathAnswerDomain
+from llm_modulo.domains.equation import EquationDomain
+from llm_modulo.domains.math_answer import MathAnswerDomain
 from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem, Status
-from verifiers.mathcheck import MathVerifier
+from llm_modulo.verifiers.math.verifier import MathVerifier
 
 VERIFIER = MathVerifier()
 ANSWERS = MathAnswerDomain()
@@ -102,7 +102,7 @@ def test_latex_tricks(text: str, reference: str, expected: Status) -> None:
 
 
 def test_hedged_boxes_in_a_completion_and_a_reference() -> None:
-    from domains.math_answer import answer_candidate
+    from llm_modulo.domains.math_answer import answer_candidate
 
     hedge = answer_candidate("Either \\boxed{3} or maybe \\boxed{4}.")
     assert hedge.answer is None and hedge.parse_error and "boxed" in hedge.parse_error
@@ -246,8 +246,8 @@ def test_cancelled_division_in_an_inequality_is_not_an_interval() -> None:
 def test_a_real_problem_needs_a_provably_real_solution() -> None:
     import sympy
 
-    from verifiers.mathequiv import Decision
-    from verifiers.mathsolve import _realness
+    from llm_modulo.verifiers.math.equiv import Decision
+    from llm_modulo.verifiers.math.solve import _realness
 
     assert _realness(sympy.sqrt(2)) is Decision.EQUAL
     assert _realness(2 * sympy.I) is Decision.DIFFERENT

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from llm_modulo import Candidate, Problem, Status
-from verifiers.pddl.validator import load_task, validate
-from verifiers.plan import PlanVerifier
+from llm_modulo.verifiers.pddl.validator import load_task, validate
+from llm_modulo.verifiers.pddl.verifier import PlanVerifier
 
 DATA = Path(__file__).parent / "data" / "pddl"
 DOMAIN = (DATA / "features-domain.pddl").read_text()
@@ -354,7 +354,7 @@ def test_zenotravel_style_names_glued_to_variables_are_read() -> None:
      "(:init (floor f0))\n(:goal (served p0)))", 5, ":init is given twice"),
 ])
 def test_problem_errors_name_the_line(problem: str, line: int, fragment: str) -> None:
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     with pytest.raises(PDDLError) as caught:
         load_task((DATA / "miconic-domain.pddl").read_text(), problem)

@@ -10,13 +10,6 @@ from typing import Any
 
 import pytest
 
-from domains.planning import (
-    BlocksworldDomain,
-    MysteryBlocksworldDomain,
-    PDDLDomain,
-    blocksworld_plan,
-    blocksworld_problem,
-)
 from llm_modulo import (
     Attempt,
     Candidate,
@@ -26,8 +19,15 @@ from llm_modulo import (
     Verdict,
     default_registry,
 )
+from llm_modulo.domains.planning import (
+    BlocksworldDomain,
+    MysteryBlocksworldDomain,
+    PDDLDomain,
+    blocksworld_plan,
+    blocksworld_problem,
+)
 from llm_modulo.testing import ScriptedServer
-from verifiers.plan import PlanVerifier
+from llm_modulo.verifiers.pddl.verifier import PlanVerifier
 
 DATA = Path(__file__).parent / "data" / "pddl"
 PLANBENCH = Path(__file__).resolve().parents[2] / "shared" / "data" / "planbench"
@@ -126,7 +126,7 @@ def test_extraction_json_and_planbench_text() -> None:
 
 
 def BW_templates_text(step: str) -> str:
-    from domains.planning import packaged_templates
+    from llm_modulo.domains.planning import packaged_templates
 
     action, *args = step.strip("()").split()
     text = packaged_templates("blocksworld").action_text(action, args)

@@ -13,7 +13,7 @@ import pytest
 from lark import Lark
 from lark.exceptions import LarkError
 
-from domains.planning import (
+from llm_modulo.domains.planning import (
     BlocksworldDomain,
     MysteryBlocksworldDomain,
     PDDLDomain,

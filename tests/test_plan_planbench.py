@@ -19,10 +19,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from domains.planning import packaged_templates
 from llm_modulo.cli import add_plugin_commands, app
-from verifiers.pddl.cli import run_validate
-from verifiers.pddl.validator import cached_task, validate
+from llm_modulo.domains.planning import packaged_templates
+from llm_modulo.verifiers.pddl.cli import run_validate
+from llm_modulo.verifiers.pddl.validator import cached_task, validate
 
 add_plugin_commands()
 

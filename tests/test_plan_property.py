@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domains.planning import BlocksworldDomain, blocksworld_plan, packaged_domain
-from verifiers.pddl.validator import cached_task, validate
+from llm_modulo.domains.planning import BlocksworldDomain, blocksworld_plan, packaged_domain
+from llm_modulo.verifiers.pddl.validator import cached_task, validate
 
 BW = BlocksworldDomain()
 
@@ -77,7 +77,7 @@ def test_agrees_with_an_independent_simulator(blocks: int, seed: int, data: st.D
 def test_any_text_is_a_verdict_never_an_exception(text: str) -> None:
     problem = BW.parse_problem({"blocks": 3, "seed": 0})
     task = cached_task(packaged_domain("blocksworld"), problem.payload["problem"])
-    from domains.planning import packaged_templates
+    from llm_modulo.domains.planning import packaged_templates
 
     report = validate(task, text, packaged_templates("blocksworld"))
     assert isinstance(report.valid, bool)
@@ -91,8 +91,8 @@ FEATURES = Path(__file__).parent / "data" / "pddl"
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_damaged_pddl_is_a_pddl_error_never_a_crash(data: st.DataObject) -> None:
-    from verifiers.pddl.parse import parse_domain, parse_problem
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.pddl.parse import parse_domain, parse_problem
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     stem = data.draw(st.sampled_from(["features", "costs"]))
     domain = (FEATURES / f"{stem}-domain.pddl").read_text()

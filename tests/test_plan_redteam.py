@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verifiers.pddl.nl import Templates
-from verifiers.pddl.validator import Report, load_task, validate
+from llm_modulo.verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.validator import Report, load_task, validate
 
 BW = """(define (domain bw) (:requirements :strips :typing)
 (:types block)
@@ -114,14 +114,14 @@ def test_case_folding_is_ascii_only() -> None:
     (TWO.replace("r dr - block", "r ?dr - block"), "`?dr` is a variable"),
 ])
 def test_problems_that_would_be_read_two_ways_are_errors(problem: str, reason: str) -> None:
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     with pytest.raises(PDDLError, match=reason.replace("(", r"\(").replace("?", r"\?")):
         load_task(BW, problem)
 
 
 def test_a_domain_section_twice_is_an_error() -> None:
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     with pytest.raises(PDDLError, match="section :predicates is given twice"):
         load_task(BW.replace("(:types block)", "(:types block) (:predicates (foo))"), TWO)
@@ -295,7 +295,7 @@ OBFUSCATED = {
 def test_obfuscated_logistics_domains(name: str) -> None:
     from llm_modulo import Candidate, Status
     from llm_modulo.registry import get_domain
-    from verifiers.plan import PlanVerifier
+    from llm_modulo.verifiers.pddl.verifier import PlanVerifier
 
     instance = PLANBENCH / "instances" / name / "generated_basic" / "instance-1.pddl"
     if not instance.is_file():
@@ -330,7 +330,7 @@ def test_a_free_text_plan_too_long_is_never_validated_as_a_prefix() -> None:
     its first 1,001 lines and accepted."""
     from llm_modulo import Status
     from llm_modulo.registry import get_domain
-    from verifiers.plan import PlanVerifier
+    from llm_modulo.verifiers.pddl.verifier import PlanVerifier
 
     dom = get_domain("pddl")
     problem = dom.parse_problem({"domain": BW, "problem": TWO})
@@ -348,7 +348,7 @@ def test_validate_reads_any_bytes_and_refuses_to_cut_files(tmp_path: Path,
                                                             ) -> None:
     from typer.testing import CliRunner
 
-    import verifiers.pddl.cli as vc
+    import llm_modulo.verifiers.pddl.cli as vc
     from llm_modulo.cli import add_plugin_commands, app
 
     add_plugin_commands()
@@ -419,7 +419,7 @@ def test_reader_finds_the_written_reading_among_all(names: list[str], picks: lis
     ("(handempty)", "(handempty) (clear ?z - block)", "predicate clear is declared twice"),
 ])
 def test_a_domain_that_says_a_thing_twice_is_an_error(old: str, new: str, reason: str) -> None:
-    from verifiers.pddl.sexpr import PDDLError
+    from llm_modulo.verifiers.pddl.sexpr import PDDLError
 
     with pytest.raises(PDDLError, match=reason):
         load_task(BW.replace(old, new, 1), TWO)
@@ -468,7 +468,7 @@ def test_final_value_is_the_total_cost_even_when_zero(tmp_path: Path) -> None:
 
 
 def test_quantifiers_too_big_to_evaluate_are_unknown_not_a_hang() -> None:
-    from verifiers.pddl.sexpr import UnsupportedPDDL
+    from llm_modulo.verifiers.pddl.sexpr import UnsupportedPDDL
 
     domain = BW.replace(
         "(:action put-down :parameters (?x - block) :precondition (holding ?x)",

@@ -9,8 +9,8 @@ import pytest
 
 from llm_modulo import Candidate, Problem, Status, Verifier
 from llm_modulo.pool import WorkerPool
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 from tests import fakes
-from verifiers.game24 import Game24Verifier
 
 PROBLEM = Problem(domain="game24", payload={"numbers": [4, 4, 6, 8], "target": 24})
 GOOD = Candidate(raw="x", answer={"expression": "(4+8)*(6-4)"})

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo import (
     CheckResult,
     DuplicateNameError,
@@ -19,8 +18,9 @@ from llm_modulo import (
     UnknownNameError,
     Verifier,
 )
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.registry import default_registry
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 PLUGIN_DIST = Path(__file__).parent / "plugin_dist"
 
@@ -223,7 +223,8 @@ def test_two_plugins_claiming_one_name_break_only_that_name(
     from llm_modulo import registry as registry_module
 
     eps = [
-        _fake_entry_point("game24", "verifiers.game24:Game24Verifier", "llm-modulo"),
+        _fake_entry_point("game24", "llm_modulo.verifiers.game24.verifier:Game24Verifier",
+                          "llm-modulo"),
         _fake_entry_point("one", "tests.test_registry:One", "plugin-a"),
         _fake_entry_point("one", "tests.test_registry:OtherOne", "plugin-b"),
     ]

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from domains.game24 import Game24Domain
 from llm_modulo import (
     Budget,
     JsonSchema,
@@ -30,8 +29,9 @@ from llm_modulo import (
     SolveResult,
     Status,
 )
+from llm_modulo.domains.game24 import Game24Domain
 from llm_modulo.embedded import EmbeddedServer, model_dir
-from verifiers.game24 import Game24Verifier
+from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
 pytestmark = pytest.mark.vllm
 

@@ -224,11 +224,9 @@ def demo(
     The attempts are recorded in the corpus; stored solutions are not reused (the demo shows
     the model at work).
     """
-    from domains.game24 import DEMO_PUZZLES
-
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier("game24")
-        problems = [dom.parse_problem(p) for p in DEMO_PUZZLES[:count]]
+        problems = dom.demo_problems()[:count]
         config = make_config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
                          True)
         with (open_memory(corpus, "demo", dom.name, config, reuse=False) as memory,

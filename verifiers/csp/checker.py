@@ -1,6 +1,7 @@
 """Checking a full assignment against a CSP, in time linear in the problem's size.
 
-:func:`compile_csp` turns a :class:`~verifiers.csp.model.CSP` into a :class:`CompiledCSP`:
+:func:`compile_csp` turns a :class:`~llm_modulo.verifiers.csp.model.CSP` into a
+:class:`CompiledCSP`:
 variables get slots, domains become sets or ranges, expressions are type-checked and
 compiled to closures, and binary not-equal constraints (graph colouring's edges) are kept
 in flat index arrays checked in one pass. :meth:`CompiledCSP.check` reads the assignment
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llm_modulo.errors import ProblemError
-from verifiers.csp import expr as ex
-from verifiers.csp import model as m
+from llm_modulo.verifiers.csp import expr as ex
+from llm_modulo.verifiers.csp import model as m
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -43,7 +44,7 @@ class Violation:
     """A constraint that the assignment breaks, with the values that break it."""
 
     index: int
-    constraint: Any  # one of the verifiers.csp.model constraint classes
+    constraint: Any  # one of the llm_modulo.verifiers.csp.model constraint classes
     values: dict[str, Value]
     detail: str
     data: dict[str, Any] = field(default_factory=dict)

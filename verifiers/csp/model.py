@@ -6,7 +6,7 @@ constraints, each one of:
 
 ``all_different``, ``equal``, ``not_equal``, ``linear`` (``sum coeff*var  op  rhs`` with
 ``==``, ``<=``, ``>=``), ``in_set``, ``not_in_set``, ``table`` (allowed tuples) and
-``expression`` (the grammar of :mod:`verifiers.csp.expr`). An optional ``objective``
+``expression`` (the grammar of :mod:`llm_modulo.verifiers.csp.expr`). An optional ``objective``
 (``minimize`` or ``maximize`` an integer expression) asks for an optimal assignment.
 See ``docs/csp-format.md``.
 """
@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from llm_modulo.errors import ProblemError
-from verifiers.csp import expr as ex
+from llm_modulo.verifiers.csp import expr as ex
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_DOMAIN_SIZE = 1_000_000

@@ -18,9 +18,9 @@ from typing import Any
 
 import constraint as pc
 
-from verifiers.csp import expr as ex
-from verifiers.csp import model as m
-from verifiers.csp.checker import CompiledCSP
+from llm_modulo.verifiers.csp import expr as ex
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import CompiledCSP
 
 
 class Outcome(StrEnum):

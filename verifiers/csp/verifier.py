@@ -18,16 +18,16 @@ from typing import Any, ClassVar
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.csp import model as m
-from verifiers.csp.checker import (
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import (
     AssignmentIssue,
     CompiledCSP,
     Report,
     Violation,
     compile_csp,
 )
-from verifiers.csp.expr import EvalError
-from verifiers.csp.solver import Outcome, improvement, solve
+from llm_modulo.verifiers.csp.expr import EvalError
+from llm_modulo.verifiers.csp.solver import Outcome, improvement, solve
 
 Pairs = Sequence[tuple[Any, Any]]
 _CACHE: OrderedDict[tuple[str, str], CompiledCSP] = OrderedDict()

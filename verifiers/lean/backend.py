@@ -25,7 +25,12 @@ from typing import Any
 
 from llm_modulo.errors import LeanUnavailable, UsageError
 from llm_modulo.runtime import die_with_parent_hook
-from verifiers.lean.install import LeanWasmInstall, find_lean_wasm, node_environment, visible
+from llm_modulo.verifiers.lean.install import (
+    LeanWasmInstall,
+    find_lean_wasm,
+    node_environment,
+    visible,
+)
 
 #: Environment variables that choose the backend (see docs/lean-verifier.md).
 BACKEND_ENV = "LLM_MODULO_LEAN_BACKEND"  # "auto" (default), "native" or "wasm"

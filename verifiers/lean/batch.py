@@ -11,7 +11,7 @@ The verifier writes the whole file. Each candidate gets its own block::
     <probe>
 
 The statement comes from the problem, so the theorem's type is the stated one by
-construction; the gate (:mod:`verifiers.lean.gate`) keeps the proof inside the
+construction; the gate (:mod:`llm_modulo.verifiers.lean.gate`) keeps the proof inside the
 parentheses. The probe is verifier-written: ``#print axioms`` where Lean allows it
 (native toolchains), or an ``#eval`` of ``Lean.collectAxioms`` from a verifier-written
 preamble where it does not (the WASM build's files are modules); its message is the
@@ -34,13 +34,18 @@ from dataclasses import dataclass, field
 from llm_modulo.errors import LeanUnavailable, ProblemError
 from llm_modulo.types import Critique, Status
 from llm_modulo.verifier import CheckResult
-from verifiers.lean.backend import (
+from llm_modulo.verifiers.lean.backend import (
     LeanBackend,
     LeanMessage,
     LeanRun,
     default_backend,
 )
-from verifiers.lean.gate import MAX_STATEMENT_CHARS, GateError, blank_comments, check_text
+from llm_modulo.verifiers.lean.gate import (
+    MAX_STATEMENT_CHARS,
+    GateError,
+    blank_comments,
+    check_text,
+)
 
 ALLOWED_AXIOMS = frozenset({"propext", "Classical.choice", "Quot.sound"})
 #: Axioms that trust the compiler or stand for a missing proof.

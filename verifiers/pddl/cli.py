@@ -8,8 +8,8 @@ execute", "Goal not satisfied", with the failing step and literals) and exits
 0 for a valid plan, 1 for an invalid one, 3 when the answer is unknown (the
 domain uses a feature the validator does not support, or steps share a time
 stamp), 2 for unreadable input. The plan file is read in VAL's plan format
-(:mod:`verifiers.pddl.valplan`); ``--lenient`` also reads numbering, bullets,
-fences and markers line by line (:mod:`verifiers.pddl.plantext`). Every line is
+(:mod:`llm_modulo.verifiers.pddl.valplan`); ``--lenient`` also reads numbering, bullets,
+fences and markers line by line (:mod:`llm_modulo.verifiers.pddl.plantext`). Every line is
 printed whole (never wrapped to the terminal's width).
 """
 
@@ -27,13 +27,19 @@ from rich.console import Console
 
 from llm_modulo.cli.common import JsonOpt, errors_as_messages, out
 from llm_modulo.errors import UsageError
-from verifiers.pddl.nl import Templates
-from verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
-from verifiers.pddl.parse import parse_problem
-from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
-from verifiers.pddl.simulate import Issue, Task, time_text
-from verifiers.pddl.validator import STRUCTURAL, Report, cached_domain, state_text, validate
-from verifiers.plan import PlanVerifier
+from llm_modulo.verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
+from llm_modulo.verifiers.pddl.parse import parse_problem
+from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL, read
+from llm_modulo.verifiers.pddl.simulate import Issue, Task, time_text
+from llm_modulo.verifiers.pddl.validator import (
+    STRUCTURAL,
+    Report,
+    cached_domain,
+    state_text,
+    validate,
+)
+from llm_modulo.verifiers.pddl.verifier import PlanVerifier
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNKNOWN = 0, 1, 3
 MAX_INPUT_CHARS = 20_000_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from verifiers.pddl.formula import Atom, Formula, Params
+from llm_modulo.verifiers.pddl.formula import Atom, Formula, Params
 
 Literal = tuple[str, tuple[str, ...]]  # (predicate, terms)
 

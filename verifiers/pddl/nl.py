@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from llm_modulo.errors import ProblemError
-from verifiers.pddl.sexpr import fold
+from llm_modulo.verifiers.pddl.sexpr import fold
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from llm_modulo.errors import ProblemError
-from verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.nl import Templates
 
 DATA = Path(__file__).parent / "data" / "planbench"
 

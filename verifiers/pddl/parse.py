@@ -1,4 +1,4 @@
-"""PDDL domain and problem files -> :mod:`verifiers.pddl.model`.
+"""PDDL domain and problem files -> :mod:`llm_modulo.verifiers.pddl.model`.
 
 Supported: STRIPS, ``:typing`` (hierarchies and ``either``), constants,
 ``:negative-preconditions``, ``:equality``, ``:disjunctive-preconditions``,
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from verifiers.pddl.formula import (
+from llm_modulo.verifiers.pddl.formula import (
     And,
     AtomF,
     Equal,
@@ -26,8 +26,8 @@ from verifiers.pddl.formula import (
     Params,
     Truth,
 )
-from verifiers.pddl.model import Action, DomainDef, Effect, Literal, ProblemDef
-from verifiers.pddl.sexpr import PDDLError, SExpr, UnsupportedPDDL, located, read, render
+from llm_modulo.verifiers.pddl.model import Action, DomainDef, Effect, Literal, ProblemDef
+from llm_modulo.verifiers.pddl.sexpr import PDDLError, SExpr, UnsupportedPDDL, located, read, render
 
 SUPPORTED_REQUIREMENTS = frozenset({
     ":strips", ":typing", ":negative-preconditions", ":equality",

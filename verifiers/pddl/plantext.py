@@ -3,7 +3,7 @@ r"""Plan text -> steps, leniently, line by line: for plans written by language m
 IPC: one ``(action arg ...)`` per line (several per line are allowed), ``;``
 comments, optional ``N:`` time stamps (VAL's numbers: ``3``, ``-1``, ``0.5``, ``1.``)
 and one ``[duration]``, a trailing ``; cost = ...`` line. Natural language: each line
-is read through the domain's templates (:mod:`verifiers.pddl.nl`).
+is read through the domain's templates (:mod:`llm_modulo.verifiers.pddl.nl`).
 
 Extraction, with ``lenient`` (the default): bullets, ``1.``/``1)``/``Step 1:``
 numbering, PlanBench's ``[PLAN]`` / ``[PLAN END]`` markers and the lines of one
@@ -13,7 +13,7 @@ fenced blocks or two ``[PLAN]`` blocks are an error on the line where the second
 starts. Without ``lenient`` only comments are dropped and every other line must be a
 step (``N:`` stamps and ``[duration]`` included).
 
-VAL's own plan-file format is :mod:`verifiers.pddl.valplan`.
+VAL's own plan-file format is :mod:`llm_modulo.verifiers.pddl.valplan`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from verifiers.pddl.nl import NLReader
-from verifiers.pddl.sexpr import fold
-from verifiers.pddl.simulate import Step
+from llm_modulo.verifiers.pddl.nl import NLReader
+from llm_modulo.verifiers.pddl.sexpr import fold
+from llm_modulo.verifiers.pddl.simulate import Step
 
 MAX_PLAN_CHARS = 5_000_000
 MAX_STEPS = 200_000

@@ -36,9 +36,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal as Lit
 
-from verifiers.pddl.formula import And, Atom, AtomF, bindings, ground, work
-from verifiers.pddl.model import Action, DomainDef, Effect, ProblemDef
-from verifiers.pddl.sexpr import UnsupportedPDDL
+from llm_modulo.verifiers.pddl.formula import And, Atom, AtomF, bindings, ground, work
+from llm_modulo.verifiers.pddl.model import Action, DomainDef, Effect, ProblemDef
+from llm_modulo.verifiers.pddl.sexpr import UnsupportedPDDL
 
 #: most atom evaluations one step's precondition and effects, or the goal, may need
 MAX_WORK = 2_000_000

@@ -14,13 +14,13 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from llm_modulo.types import Critique
-from verifiers.pddl.formula import Atom, atom_text
-from verifiers.pddl.model import DomainDef
-from verifiers.pddl.nl import NLReader, Templates
-from verifiers.pddl.parse import parse_domain, parse_problem
-from verifiers.pddl.plantext import LineError, parse_plan
-from verifiers.pddl.simulate import Issue, Result, Step, Task, time_text
-from verifiers.pddl.valplan import parse_val_plan
+from llm_modulo.verifiers.pddl.formula import Atom, atom_text
+from llm_modulo.verifiers.pddl.model import DomainDef
+from llm_modulo.verifiers.pddl.nl import NLReader, Templates
+from llm_modulo.verifiers.pddl.parse import parse_domain, parse_problem
+from llm_modulo.verifiers.pddl.plantext import LineError, parse_plan
+from llm_modulo.verifiers.pddl.simulate import Issue, Result, Step, Task, time_text
+from llm_modulo.verifiers.pddl.valplan import parse_val_plan
 
 #: how plan text is read: ``lines`` (leniently, line by line, for model output), ``val``
 #: (VAL's plan-file format exactly; with templates, an English plan of bare lines),

@@ -30,9 +30,9 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from verifiers.pddl.plantext import MAX_PLAN_CHARS, MAX_STEPS, LineError
-from verifiers.pddl.sexpr import fold
-from verifiers.pddl.simulate import Step
+from llm_modulo.verifiers.pddl.plantext import MAX_PLAN_CHARS, MAX_STEPS, LineError
+from llm_modulo.verifiers.pddl.sexpr import fold
+from llm_modulo.verifiers.pddl.simulate import Step
 
 #: VAL's lexer tokens that can appear in a plan, in its rule order (flex: longest match,
 #: then the earliest rule). ``bad`` are tokens of VAL's other grammars, errors in a plan.

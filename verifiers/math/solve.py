@@ -1,7 +1,7 @@
 """Substitution checks for "solve" problems: sound with no reference answer.
 
 Each proposed solution is substituted into every equation and both sides are
-compared exactly (:func:`~verifiers.mathequiv.scalar_decision`). When the
+compared exactly (:func:`~llm_modulo.verifiers.math.equiv.scalar_decision`). When the
 problem asks for all solutions, completeness is established too: for one
 polynomial equation by counting its distinct roots (Sturm sequences over the
 reals, the square-free degree over the complex numbers), for a linear system
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from verifiers.mathequiv import (
+from llm_modulo.verifiers.math.equiv import (
     Decision,
     Outcome,
     approx,
@@ -23,9 +23,9 @@ from verifiers.mathequiv import (
     show,
     solution_poly,
 )
-from verifiers.mathexact import divisors_of, guard_holds, guards_of, not_real
-from verifiers.mathparse import Answers, Relation, Scalar, SetValue, TupleValue, Value
-from verifiers.mathtext import MathSyntaxError
+from llm_modulo.verifiers.math.exact import divisors_of, guard_holds, guards_of, not_real
+from llm_modulo.verifiers.math.parse import Answers, Relation, Scalar, SetValue, TupleValue, Value
+from llm_modulo.verifiers.math.text import MathSyntaxError
 
 Assignment = dict[sympy.Symbol, sympy.Expr]
 

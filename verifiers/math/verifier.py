@@ -18,7 +18,7 @@ from typing import Any
 from llm_modulo.jsonanswer import duplicate_key, duplicate_key_message, missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.mathequiv import (
+from llm_modulo.verifiers.math.equiv import (
     Decision,
     Outcome,
     Tolerance,
@@ -27,7 +27,7 @@ from verifiers.mathequiv import (
     compare,
     show,
 )
-from verifiers.mathparse import (
+from llm_modulo.verifiers.math.parse import (
     Answers,
     Reading,
     Relation,
@@ -37,8 +37,8 @@ from verifiers.mathparse import (
     parse_relation,
     read_math,
 )
-from verifiers.mathsolve import System, check_solutions
-from verifiers.mathtext import (
+from llm_modulo.verifiers.math.solve import System, check_solutions
+from llm_modulo.verifiers.math.text import (
     MathSyntaxError,
     TooComplex,
     Unreadable,
@@ -56,9 +56,9 @@ def parse_cached(text: str, thousands: bool = True, decimal_comma: bool = False)
 
 def readings(text: str, decimal_comma: bool = False, *, both: bool = True) -> list[Reading]:
     """Every reading of ``text``: with ``both``, two when digit groups (``110,143``) read as one
-    number and as a list (see :func:`verifiers.mathtext.normalize`), else one (digit groups as
-    one number). A reading the grammar cannot parse is not a reading; when none parses the
-    first error is raised."""
+    number and as a list (see :func:`llm_modulo.verifiers.math.text.normalize`), else one
+    (digit groups as one number). A reading the grammar cannot parse is not a reading; when
+    none parses the first error is raised."""
     if decimal_comma or "," not in text or not both:
         return [parse_cached(text, True, decimal_comma)]
     out: list[Reading] = []
@@ -153,7 +153,8 @@ class MathVerifier(Verifier):
     memory_mb = 1536
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
-        """Read the candidate (:func:`verifiers.mathtext.answer_text`), then decide it."""
+        """Read the candidate (:func:`~llm_modulo.verifiers.math.text.answer_text`), then
+        decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,

@@ -1,6 +1,6 @@
 """A grammar for math answers (plain text and LaTeX) that builds sympy objects directly.
 
-The text is normalised (:mod:`verifiers.mathtext`), parsed by a lark LALR
+The text is normalised (:mod:`llm_modulo.verifiers.math.text`), parsed by a lark LALR
 grammar, and the tree is turned into sympy objects through their constructors
 (``Integer``, ``Rational``, ``Add``, ``Mul``, ``Pow``, ``sqrt``, ...). Nothing
 is ever handed to ``sympify``, ``parse_expr`` or ``eval``: a name such as
@@ -8,8 +8,8 @@ is ever handed to ``sympify``, ``parse_expr`` or ``eval``: a name such as
 
 Sizes are capped before anything is built: answer length, nesting depth,
 digits per number, the bit size of an exact power, factorial arguments. A cap
-raises :class:`~verifiers.mathtext.TooComplex` (the verifier answers UNKNOWN);
-text outside the grammar raises :class:`~verifiers.mathtext.MathSyntaxError`
+raises :class:`~llm_modulo.verifiers.math.text.TooComplex` (the verifier answers UNKNOWN);
+text outside the grammar raises :class:`~llm_modulo.verifiers.math.text.MathSyntaxError`
 naming the column.
 """
 
@@ -25,7 +25,7 @@ import sympy
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-from verifiers.mathexact import (
+from llm_modulo.verifiers.math.exact import (
     GuardNonNegative,
     GuardPositive,
     GuardUnit,
@@ -33,7 +33,7 @@ from verifiers.mathexact import (
     is_zero,
     sign,
 )
-from verifiers.mathtext import MathSyntaxError, TooComplex, normalize
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, normalize
 
 MAX_DEPTH = 60
 #: Parse-tree depth (a flat sum of n terms is n deep); keeps the tree walk far from Python's

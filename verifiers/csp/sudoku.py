@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from llm_modulo.types import Candidate, Problem
-from verifiers.csp import model as m
-from verifiers.csp.checker import AssignmentIssue, Violation
-from verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import AssignmentIssue, Violation
+from llm_modulo.verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs
 
 DIGITS = list(range(1, 10))
 

@@ -18,7 +18,7 @@ from fractions import Fraction
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.arith import (
+from llm_modulo.verifiers.game24.arith import (
     MAX_LENGTH,
     DivisionByZero,
     ExpressionSyntaxError,
@@ -140,6 +140,6 @@ def claim_critiques(claims: list[str], value: Fraction) -> list[Critique]:
 
 
 def text_span(text: str, start: int, end: int) -> str:
-    from verifiers.arith import normalize
+    from llm_modulo.verifiers.game24.arith import normalize
 
     return normalize(text)[start - 1 : end - 1]

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from llm_modulo.types import Candidate, Problem
-from verifiers.csp import model as m
-from verifiers.csp.checker import AssignmentIssue, Violation
-from verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import AssignmentIssue, Violation
+from llm_modulo.verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs
 
 
 def queens_csp(payload: dict[str, Any]) -> m.CSP:

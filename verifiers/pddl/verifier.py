@@ -18,10 +18,10 @@ from typing import Any
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult, Verifier
-from verifiers.pddl.nl import Templates
-from verifiers.pddl.packaged import packaged_templates
-from verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
-from verifiers.pddl.validator import cached_task, validate
+from llm_modulo.verifiers.pddl.nl import Templates
+from llm_modulo.verifiers.pddl.packaged import packaged_templates
+from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from llm_modulo.verifiers.pddl.validator import cached_task, validate
 
 
 @lru_cache(maxsize=32)

@@ -24,10 +24,16 @@ from typing import Any
 
 from llm_modulo.types import Problem
 from llm_modulo.verifier import CheckResult
-from verifiers.csp import model as m
-from verifiers.csp.checker import MISSING, AssignmentIssue, CompiledCSP, Report, Violation
-from verifiers.csp.solver import solve
-from verifiers.csp.verifier import CSPVerifier, Pairs, assignment_pairs
+from llm_modulo.verifiers.csp import model as m
+from llm_modulo.verifiers.csp.checker import (
+    MISSING,
+    AssignmentIssue,
+    CompiledCSP,
+    Report,
+    Violation,
+)
+from llm_modulo.verifiers.csp.solver import solve
+from llm_modulo.verifiers.csp.verifier import CSPVerifier, Pairs, assignment_pairs
 
 
 def var(vertex: int) -> str:

@@ -3,7 +3,7 @@
 EQUAL is returned only on proof: exact rational arithmetic, sympy's automatic
 canonical form, or an exact rewrite (or a minimal polynomial) that reaches exactly zero.
 DIFFERENT needs proof too: exact rational arithmetic, an interval enclosure of the
-difference that excludes 0 (:mod:`verifiers.mathexact`), or a rational point, where both
+difference that excludes 0 (:mod:`llm_modulo.verifiers.math.exact`), or a rational point, where both
 are defined, at which the difference is so proven non-zero. Numerics never decide on their
 own; everything else is UNDECIDED.
 
@@ -24,7 +24,7 @@ import mpmath  # type: ignore[import-untyped]
 import sympy
 from sympy.core.facts import InconsistentAssumptions
 
-from verifiers.mathexact import (
+from llm_modulo.verifiers.math.exact import (
     Box,
     apart,
     divisors_of,
@@ -39,7 +39,7 @@ from verifiers.mathexact import (
     sign,
     within,
 )
-from verifiers.mathparse import (
+from llm_modulo.verifiers.math.parse import (
     Answers,
     IntervalValue,
     MatrixValue,
