@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from llm_modulo.errors import GeneratorError, LLMModuloError, SetupError
-from llm_modulo.generator import SamplingParams
-from llm_modulo.loop import Budget, LoopConfig
 from llm_modulo.types import FeedbackLevel
+
+if TYPE_CHECKING:
+    from llm_modulo.loop import LoopConfig
 
 app = typer.Typer(
     name="llm-modulo",
@@ -91,6 +92,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a r
 def make_config(rounds: int, samples: int, feedback: FeedbackLevel, temperature: float,
             seed: int | None, max_tokens: int, token_budget: int | None,
             wall_time: float | None, structured: bool, concurrency: int = 64) -> LoopConfig:
+    from llm_modulo.generator import SamplingParams
+    from llm_modulo.loop import Budget, LoopConfig
+
     return LoopConfig(
         budget=Budget(rounds=rounds, samples=samples, max_tokens=token_budget,
                       wall_time_s=wall_time),

@@ -7,14 +7,13 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llm_modulo.batch import BatchSummary, pending, read_problems, solve_to_jsonl
 from llm_modulo.cli.common import (
     EXIT_GENERATOR,
     EXIT_OK,
@@ -39,12 +38,12 @@ from llm_modulo.cli.common import (
     out,
 )
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
-from llm_modulo.corpus.memory import CorpusMemory
-from llm_modulo.corpus.store import check_output_path, default_corpus_path
-from llm_modulo.generator import OpenAICompatClient, checked_base_url
-from llm_modulo.loop import AttemptStore, LoopConfig, Solver, feedback_target
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
+
+if TYPE_CHECKING:  # the loop, the HTTP client and the corpus load when a command runs
+    from llm_modulo.batch import BatchSummary
+    from llm_modulo.loop import AttemptStore, LoopConfig
 
 
 def solve(
@@ -94,6 +93,10 @@ def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: At
     async def recall() -> Any:
         return await memory.lookup(prob, ver, None)
 
+    from llm_modulo.corpus.memory import CorpusMemory
+    from llm_modulo.generator import OpenAICompatClient
+    from llm_modulo.loop import Solver
+
     cached = asyncio.run(recall())
     if cached is not None:
         return SolveResult(problem=prob, solution=cached, stop_reason=StopReason.CACHED)
@@ -132,6 +135,8 @@ def _report(result: SolveResult) -> None:
                   f"(stopped: {result.stop_reason.value})")
     if result.stop_reason is StopReason.CACHED:
         return
+    from llm_modulo.loop import feedback_target
+
     table = Table(box=None, show_header=True, header_style="dim")
     for col in ("round", "accept", "reject", "unknown", "critique of the back-prompted answer"):
         table.add_column(col)
@@ -176,6 +181,10 @@ def run(
     Every round is committed to the corpus as it ends; problems solved before (by this run
     before a crash, or any earlier one) are served from it, re-verified, without generating.
     """
+    from llm_modulo.batch import pending, read_problems
+    from llm_modulo.corpus.store import check_output_path, default_corpus_path
+    from llm_modulo.generator import checked_base_url
+
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         check_output_path(out_path, corpus or default_corpus_path())
@@ -249,6 +258,10 @@ async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: Lo
                      todo: list[Problem], out_path: Path,
                      store: AttemptStore | None = None) -> BatchSummary:
     """``solve_to_jsonl`` with a client for ``url`` and a progress bar on stderr."""
+    from llm_modulo.batch import solve_to_jsonl
+    from llm_modulo.generator import OpenAICompatClient
+    from llm_modulo.loop import Solver
+
     async with OpenAICompatClient(url, model=model) as client:
         solver = Solver(dom, ver, client, config, store=store)
         with _progress(dom.name, len(todo)) as advance:
@@ -282,6 +295,9 @@ async def _solve_with_progress(
     store: AttemptStore | None = None,
 ) -> AsyncIterator[SolveResult]:
     """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
+    from llm_modulo.generator import OpenAICompatClient
+    from llm_modulo.loop import Solver
+
     async with OpenAICompatClient(url, model=model) as client:
         solver = Solver(dom, ver, client, config, store=store)
         with _progress(dom.name, len(problems)) as advance:

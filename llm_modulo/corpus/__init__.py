@@ -5,31 +5,28 @@
 - :func:`export` with :class:`ExportOptions`: sft, dpo, openai, parquet, verl.
 - :func:`corpus_stats`, :func:`plot_solve_rate`.
 
-Importing this package does not import pyarrow or matplotlib; the export and stats
-functions load them on first use.
+Importing this package imports none of its parts: each loads on first use (so the CLI's
+``check`` never pays for SQLite, pyarrow or matplotlib).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llm_modulo.corpus.memory import CorpusMemory
-from llm_modulo.corpus.store import (
-    CORPUS_ENV,
-    Corpus,
-    StoredSolution,
-    default_corpus_path,
-)
+from llm_modulo.corpus.kinds import CORPUS_ENV
 from llm_modulo.errors import CorpusError
 
 if TYPE_CHECKING:
     from llm_modulo.corpus.formats import ExportOptions, ExportReport, Reverifier, export
+    from llm_modulo.corpus.memory import CorpusMemory
     from llm_modulo.corpus.stats import CorpusStats, DomainStats, corpus_stats, plot_solve_rate
+    from llm_modulo.corpus.store import Corpus, StoredSolution, default_corpus_path
 
 _LAZY = {
     "ExportOptions": "formats", "ExportReport": "formats", "Reverifier": "formats",
     "export": "formats", "CorpusStats": "stats", "DomainStats": "stats",
-    "corpus_stats": "stats", "plot_solve_rate": "stats",
+    "corpus_stats": "stats", "plot_solve_rate": "stats", "CorpusMemory": "memory",
+    "Corpus": "store", "StoredSolution": "store", "default_corpus_path": "store",
 }
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from llm_modulo.corpus.kinds import ExportFormat, SftStyle
-from llm_modulo.corpus.memory import CorpusMemory
-from llm_modulo.corpus.store import CORPUS_ENV, Corpus, check_output_path, default_corpus_path
+from llm_modulo.corpus.kinds import CORPUS_ENV, ExportFormat, SftStyle
 from llm_modulo.errors import UsageError
+
+if TYPE_CHECKING:
+    from llm_modulo.corpus.memory import CorpusMemory
+    from llm_modulo.corpus.store import Corpus
 
 CorpusOpt = Annotated[
     Path | None,
@@ -40,6 +42,9 @@ CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache",
 def open_memory(path: Path | None, command: str, domain: str, config: BaseModel, *,
                 reuse: bool) -> Iterator[CorpusMemory]:
     """The corpus as the loop's store for one command: a new run, recorded as it goes."""
+    from llm_modulo.corpus.memory import CorpusMemory
+    from llm_modulo.corpus.store import Corpus
+
     with Corpus(path) as corpus:
         memory = CorpusMemory(corpus, run_id=corpus.start_run(command, domain, config),
                               reuse=reuse)
@@ -51,6 +56,8 @@ def open_memory(path: Path | None, command: str, domain: str, config: BaseModel,
 
 def existing_corpus(path: Path | None) -> Corpus:
     """Open a corpus that must already exist (reading commands never create one)."""
+    from llm_modulo.corpus.store import Corpus, default_corpus_path
+
     target = path or default_corpus_path()
     if not target.is_file():
         raise UsageError(f"no corpus at {target}: solve or run something first, or pass "
@@ -157,6 +164,8 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
 
         with guard():
             if plot is not None:  # never drawn over the corpus, a database or a directory
+                from llm_modulo.corpus.store import check_output_path, default_corpus_path
+
                 check_output_path(plot, corpus or default_corpus_path())
             with existing_corpus(corpus) as db:
                 stats = corpus_stats(db, domains=tuple(domain or ()), runs=tuple(run or ()))

@@ -1,5 +1,5 @@
 """The export formats and row styles, defined once (the CLI, the options model and the
-writers all use these)."""
+writers all use these), and the corpus's environment variable."""
 
 from __future__ import annotations
 
@@ -20,3 +20,6 @@ class SftStyle(StrEnum):
 
 
 FORMATS: tuple[str, ...] = tuple(f.value for f in ExportFormat)
+
+#: The environment variable naming the corpus database.
+CORPUS_ENV = "LLM_MODULO_CORPUS"

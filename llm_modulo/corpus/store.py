@@ -23,11 +23,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from llm_modulo.corpus.kinds import CORPUS_ENV as CORPUS_ENV
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
 from llm_modulo.errors import CorpusError, UsageError
 from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
 
-CORPUS_ENV = "LLM_MODULO_CORPUS"
 T = TypeVar("T")
 
 
