@@ -13,11 +13,24 @@ import asyncio
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
 from llm_modulo.types import Candidate, Critique, Problem, Status, Verdict
+
+#: Critique kinds any verifier may return: the framework's (a check that did not finish
+#: cleanly) and the shared answer readers' (no answer, several answers).
+COMMON_CRITIQUE_KINDS: Mapping[str, str] = {
+    "timeout": "the check did not finish before its deadline (UNKNOWN)",
+    "memory": "the check exceeded its memory cap (UNKNOWN)",
+    "crash": "the worker process died (UNKNOWN)",
+    "verifier_error": "the check raised or returned something that is not a verdict (UNKNOWN)",
+    "rejected": "a REJECT that came without a critique",
+    "unparseable": "no answer could be read from the reply",
+    "hedge": "the reply gives more than one answer",
+    "undecided": "the verifier could not decide (UNKNOWN)",
+}
 
 
 class CheckResult:
@@ -69,6 +82,10 @@ class Verifier(ABC):
     timeout_s: ClassVar[float] = 10.0
     #: Address-space cap of the worker during one check, in MiB (None: no cap).
     memory_mb: ClassVar[int | None] = 2048
+    #: The critique kinds this verifier returns beside :data:`COMMON_CRITIQUE_KINDS`, each
+    #: with what it means: the vocabulary that back-prompts, search pruning, DPO pairs and
+    #: process labels key on. ``llm-modulo verifiers --json`` lists it.
+    critique_kinds: ClassVar[Mapping[str, str]] = {}
 
     @abstractmethod
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
@@ -220,7 +237,13 @@ class Verifier(ABC):
         )
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "sound": self.sound}
+        return {"name": self.name, "version": self.version, "sound": self.sound,
+                "critique_kinds": sorted(self.vocabulary())}
+
+    @classmethod
+    def vocabulary(cls) -> dict[str, str]:
+        """Every critique kind this verifier may return, with its meaning."""
+        return {**COMMON_CRITIQUE_KINDS, **cls.critique_kinds}
 
 
 def _run_check(verifier: Verifier, problem: Problem, candidate: Candidate) -> CheckResult:

@@ -174,7 +174,7 @@ def test_unparseable_completion_is_rejected_with_its_reason(scripted: ScriptedSe
 
 
 def test_many_problems_in_flight_are_bounded(pool: WorkerPool) -> None:
-    from llm_modulo.testing import game24_responder
+    from llm_modulo.domains.game24 import scripted_responder as game24_responder
 
     problems = DOMAIN.generate_problems(24, seed=3)
     with ScriptedServer(game24_responder, latency_s=0.2) as server:

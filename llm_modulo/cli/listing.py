@@ -22,9 +22,13 @@ from llm_modulo.registry import default_registry
 
 def verifiers(as_json: JsonOpt = False) -> None:
     """List registered verifiers with versions and origins (exit 2 if a plugin failed)."""
-    rows = [{"name": e.name, "version": e.cls.version, "sound": e.cls.sound, "origin": e.origin,
-             "class": f"{e.cls.__module__}.{e.cls.__qualname__}"}
-            for e in default_registry.verifiers.entries()]
+    rows: list[dict[str, Any]] = [
+        {"name": e.name, "version": e.cls.version, "sound": e.cls.sound, "origin": e.origin,
+         "class": f"{e.cls.__module__}.{e.cls.__qualname__}"}
+        for e in default_registry.verifiers.entries()]
+    if as_json:  # the vocabulary is long: JSON only
+        for row, e in zip(rows, default_registry.verifiers.entries(), strict=True):
+            row["critique_kinds"] = e.cls.vocabulary()
     _print_listing("verifiers", rows, default_registry.verifiers.errors(), as_json)
 
 
