@@ -66,6 +66,18 @@ class CSPVerifier(Verifier):
     sound = True
     timeout_s = 20.0
     memory_mb = 2048
+    critique_kinds = {
+        "constraint": "a constraint is violated by the assignment",
+        "domain": "a value is outside its variable's domain",
+        "type": "a value has the wrong type for its variable",
+        "missing": "a variable that must be assigned is not",
+        "unknown_variable": "the answer assigns a variable the problem does not have",
+        "repeated": "the answer assigns a variable more than once",
+        "more": "further violations beyond those listed",
+        "objective": "the objective value is not the one claimed or required",
+        "not_optimal": "a better solution exists (proven by the solver)",
+        "optimality_undecided": "optimality could not be decided in time (UNKNOWN)",
+    }
     #: Critiques rendered at most; the rest are counted in one closing critique.
     max_critiques: ClassVar[int] = 30
     #: Share of ``timeout_s`` an optimality proof may take before the answer is UNKNOWN.

@@ -43,6 +43,13 @@ class Game24Verifier(Verifier):
     sound = True
     timeout_s = 5.0
     memory_mb = 1024
+    critique_kinds = {
+        "value": "the expression's exact value is not the target",
+        "claim": "a value the answer states (= ...) is not the expression's value",
+        "division_by_zero": "the expression divides by zero",
+        "number_missing": "a given number is not used (or used too few times)",
+        "number_extra": "a number is used that is not given (or too many times)",
+    }
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         if candidate.answer is None or not isinstance(candidate.answer.get("expression"), str):

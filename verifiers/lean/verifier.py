@@ -33,6 +33,15 @@ class LeanVerifier(Verifier):
     #: Node/WASM reserves a huge virtual address space; Lean itself is bounded by
     #: its heartbeat budget and the process deadline.
     memory_mb = None
+    critique_kinds = {
+        "lean_error": "Lean reports an error in the proof (with its location)",
+        "unsolved_goals": "the proof leaves goals unsolved",
+        "sorry": "the proof uses sorry (it is incomplete)",
+        "axiom": "the proof depends on axioms beyond propext, Classical.choice, Quot.sound",
+        "forbidden": "the proof uses a command or construct the gate refuses",
+        "toolchain": "Lean itself failed or misbehaved (UNKNOWN)",
+        "bad_problem": "the theorem statement cannot be used (UNKNOWN)",
+    }
 
     def __init__(self, backend: LeanBackend | None = None,
                  config: BatchConfig | None = None) -> None:

@@ -151,6 +151,28 @@ class MathVerifier(Verifier):
     sound = True
     timeout_s = 10.0
     memory_mb = 1536
+    critique_kinds = {
+        "value": "a value is not the correct one",
+        "element": "an element of a set, list or tuple is wrong or missing",
+        "size": "the number of elements differs from the expected",
+        "order": "the order of a list differs, or the problem does not say whether it counts",
+        "interval_end": "an interval's end or the openness of an end differs",
+        "relation": "an equation or inequality is not the expected one",
+        "equation": "the equations have different solutions",
+        "form": "the answer's form does not fit the question (a ratio, a tuple, x = ...)",
+        "domain": "equal only where both are defined (undeclared assumptions; UNKNOWN)",
+        "substitution": "substituting a proposed solution does not satisfy an equation",
+        "completeness": "some solutions are missing, or completeness cannot be decided",
+        "missing": "a required part of the answer is missing",
+        "not_real": "a value is not real where real solutions are asked for",
+        "not_finite": "a value is infinite or undefined",
+        "unit": "the unit is not the one the question asks for",
+        "choice": "the multiple-choice letter is wrong or not one of the choices",
+        "base": "a base-n numeral is wrong or in another base",
+        "unreadable": "no single reading of the answer (prose, ambiguous separators; UNKNOWN)",
+        "reference": "the reference answer cannot be read or decided (UNKNOWN)",
+        "too_complex": "over a size or time cap (UNKNOWN)",
+    }
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         """Read the candidate (:func:`~llm_modulo.verifiers.math.text.answer_text`), then

@@ -52,6 +52,16 @@ class PlanVerifier(Verifier):
     sound = True
     timeout_s = 10.0
     memory_mb = 1024
+    critique_kinds = {
+        "unmet_precondition": "a step is not executable: a precondition is false there",
+        "unmet_goal": "the plan runs but the goal does not hold at its end",
+        "unknown_action": "a step names an action the domain does not have",
+        "unknown_object": "a step names an object the problem does not declare",
+        "wrong_arity": "a step gives an action the wrong number of arguments",
+        "wrong_type": "a step's argument has the wrong type",
+        "unsupported": "the domain uses PDDL this validator does not implement (UNKNOWN)",
+        "bad_problem": "the domain or problem file cannot be used (UNKNOWN)",
+    }
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         lines = plan_lines(candidate.answer)
