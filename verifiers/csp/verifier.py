@@ -12,7 +12,7 @@ how the CSP is built, how the answer becomes an assignment and how failures are 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from llm_modulo.jsonanswer import missing_answer_critique
@@ -66,7 +66,7 @@ class CSPVerifier(Verifier):
     sound = True
     timeout_s = 20.0
     memory_mb = 2048
-    critique_kinds = {
+    critique_kinds: ClassVar[Mapping[str, str]] = {
         "constraint": "a constraint is violated by the assignment",
         "domain": "a value is outside its variable's domain",
         "type": "a value has the wrong type for its variable",

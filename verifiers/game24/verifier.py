@@ -13,7 +13,9 @@ however right the expression is). Only the expression must use the given numbers
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from fractions import Fraction
+from typing import ClassVar
 
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
@@ -43,7 +45,7 @@ class Game24Verifier(Verifier):
     sound = True
     timeout_s = 5.0
     memory_mb = 1024
-    critique_kinds = {
+    critique_kinds: ClassVar[Mapping[str, str]] = {
         "value": "the expression's exact value is not the target",
         "claim": "a value the answer states (= ...) is not the expression's value",
         "division_by_zero": "the expression divides by zero",

@@ -13,7 +13,8 @@ all samples of a round at once. See docs/lean-verifier.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import missing_answer_critique
@@ -33,7 +34,7 @@ class LeanVerifier(Verifier):
     #: Node/WASM reserves a huge virtual address space; Lean itself is bounded by
     #: its heartbeat budget and the process deadline.
     memory_mb = None
-    critique_kinds = {
+    critique_kinds: ClassVar[Mapping[str, str]] = {
         "lean_error": "Lean reports an error in the proof (with its location)",
         "unsolved_goals": "the proof leaves goals unsolved",
         "sorry": "the proof uses sorry (it is incomplete)",

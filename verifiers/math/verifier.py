@@ -11,9 +11,10 @@ over a size cap, or equalities sympy cannot settle, are UNKNOWN.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from llm_modulo.jsonanswer import duplicate_key, duplicate_key_message, missing_answer_critique
 from llm_modulo.types import Candidate, Critique, Problem
@@ -151,7 +152,7 @@ class MathVerifier(Verifier):
     sound = True
     timeout_s = 10.0
     memory_mb = 1536
-    critique_kinds = {
+    critique_kinds: ClassVar[Mapping[str, str]] = {
         "value": "a value is not the correct one",
         "element": "an element of a set, list or tuple is wrong or missing",
         "size": "the number of elements differs from the expected",

@@ -12,8 +12,9 @@ run (VAL's mutual-exclusion rule for them is not implemented).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from llm_modulo.jsonanswer import missing_answer_critique
 from llm_modulo.types import Candidate, Problem
@@ -52,7 +53,7 @@ class PlanVerifier(Verifier):
     sound = True
     timeout_s = 10.0
     memory_mb = 1024
-    critique_kinds = {
+    critique_kinds: ClassVar[Mapping[str, str]] = {
         "unmet_precondition": "a step is not executable: a precondition is false there",
         "unmet_goal": "the plan runs but the goal does not hold at its end",
         "unknown_action": "a step names an action the domain does not have",
