@@ -3,7 +3,9 @@
 - :func:`data_dir`: where llm-modulo keeps models, provers and server state
   (``$LLM_MODULO_HOME``, default ``~/.cache/llm-modulo``);
 - :func:`die_with_parent_hook`: a ``preexec_fn`` that ends a child process (a model server,
-  a prover) when llm-modulo dies, so nothing is left running.
+  a prover) when llm-modulo dies, so nothing is left running;
+- :func:`private_cache_file`: a file in a cache folder only this user can write, for
+  derived data such as compiled parser tables.
 """
 
 from __future__ import annotations
@@ -39,3 +41,21 @@ def die_with_parent_hook() -> Callable[[], None] | None:
         prctl(pr_set_pdeathsig, sigterm)
 
     return hook
+
+
+def private_cache_file(name: str) -> str | None:
+    """``data_dir()/cache/name`` when that folder is this user's and no one else can write
+    it (created 0700 if missing); None otherwise (the caller then builds without a cache).
+
+    Parser caches are pickles: loading one from a folder another user can write would run
+    their code, so a shared temporary directory is never used.
+    """
+    folder = data_dir() / "cache"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = folder.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return str(folder / name)

@@ -16,6 +16,8 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 from lark.tree import Meta
 
+from llm_modulo.runtime import private_cache_file
+
 MAX_LENGTH = 1000
 MAX_DEPTH = 64
 MAX_DIGITS = 12
@@ -105,7 +107,8 @@ class _ToAst(Transformer[Token, Expr]):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False,
+                cache=private_cache_file("lark-game24.pickle") or False)
 
 
 def normalize(text: str) -> str:

@@ -25,6 +25,7 @@ import sympy
 from lark import Lark, Token, Transformer, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
+from llm_modulo.runtime import private_cache_file
 from llm_modulo.verifiers.math.exact import (
     GuardNonNegative,
     GuardPositive,
@@ -663,7 +664,8 @@ class _Build(Transformer[Token, Any]):
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+    return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False,
+                cache=private_cache_file("lark-math.pickle") or False)
 
 
 def _depth(tree: Tree[Token]) -> int:
