@@ -227,7 +227,8 @@ def _no_correction(tail: str, answer: str) -> None:
         return
     lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
     with contextlib.suppress(Unreadable):
-        if lines and _full_stop(_math_segments(lines[-1]).strip()) == answer:
+        last = _after_marker(lines[-1])[0] if lines else ""
+        if last and _full_stop(_math_segments(last).strip()) == answer:
             return
     raise Unreadable("the reply goes on after its final answer with more math or a "
                      "correction; state one final answer, last")
@@ -621,6 +622,20 @@ def _base_n(m: re.Match[str]) -> str:
         raise MathSyntaxError(f"`{m.group()}` has a digit that is not a base-{base} digit",
                               m.start() + 1)
     return str(int(digits, base))
+
+
+_DEGREE_SIGNS = re.compile(r"\^\s*\{\s*\\(?:circ|degree)\s*\}|\^\s*\\circ|\\circ|\\degree|°")
+_TRIG = re.compile(r"(?:sin|cos|tan|sec|csc|cot)")
+
+
+def without_degrees(text: str) -> str | None:
+    """``30^\\circ`` read as the bare number ``30`` (the sign as a unit, not as pi/180); None
+    when the text has no degree sign, or one inside a trigonometric function (``\\sin 30°``),
+    where it can only mean pi/180."""
+    if len(text) > MAX_ANSWER_CHARS or _TRIG.search(text):
+        return None
+    bare = _DEGREE_SIGNS.sub(" ", text)
+    return None if bare == text else bare
 
 
 _CHOICE_WRAP = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|textit|mathit)\s*\{(.*)\}",
