@@ -38,6 +38,11 @@ class TooComplex(ValueError):
     Deciding it would cost unbounded time, so verifiers answer UNKNOWN, never ACCEPT."""
 
 
+#: How a reply's extraction that found no single answer begins its parse error: the verifier
+#: answers UNKNOWN for it (see :class:`Unreadable`), never an unparseable REJECT.
+UNREADABLE = "could not read an answer: "
+
+
 class Unreadable(ValueError):
     """The text has no single reading as an answer (prose, a separator that reads two ways).
 
@@ -532,8 +537,9 @@ def _separators(text: str, thousands: bool, decimal_comma: bool,
                 dot_thousands: bool = False) -> str:
     """Commas between digits: a decimal comma, a thousands separator or a list separator.
 
-    With ``decimal_comma`` a whole answer ``1,22`` is 1.22 and any other comma between digits
-    is :class:`Unreadable`. Otherwise digit groups of exactly three (``12,345``) outside
+    With ``decimal_comma`` the one comma of an answer (``1,22``, ``x = 1,22``), between digits
+    and outside brackets, is a decimal comma, and any other comma between digits is
+    :class:`Unreadable`. Otherwise digit groups of exactly three (``12,345``) outside
     brackets are one number when ``thousands`` (or when a group starts with 0, which no list
     writes: ``1,000``), else list items; inside brackets (a set, tuple, interval) they are list
     items, and a group with a leading 0 there (``\\{1,000\\}``) is :class:`Unreadable`.
@@ -543,7 +549,8 @@ def _separators(text: str, thousands: bool, decimal_comma: bool,
     if decimal_comma:
         if dot_thousands:  # 1.000 in a decimal-comma locale: one thousand
             text = _DOT_GROUPS.sub(lambda m: m.group().replace(".", ""), text)
-        if _DECIMAL_COMMA.fullmatch(text):
+        if text.count(",") == 1 and (m := _DIGIT_COMMA_DIGIT.search(text)) is not None and (
+                _bracket_depths(text)[m.start() + 1] == 0):  # 1,5 and x = 1,5; not (1,5)
             return text.replace(",", ".")
         if _DIGIT_COMMA_DIGIT.search(text):
             raise Unreadable("a comma between digits reads as a decimal comma or as a list; "
@@ -570,7 +577,6 @@ def _separators(text: str, thousands: bool, decimal_comma: bool,
     return text
 
 
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
 #: ``1.000`` / ``12.345.678``: what reads as digit groups in a decimal-comma locale.
 DOT_GROUPS = _DOT_GROUPS = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:\.\d{3})+(?![\d.])")
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")

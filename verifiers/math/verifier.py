@@ -45,6 +45,7 @@ from llm_modulo.verifiers.math.parse import (
 from llm_modulo.verifiers.math.solve import System, check_solutions
 from llm_modulo.verifiers.math.text import (
     DOT_GROUPS,
+    UNREADABLE,
     MathSyntaxError,
     TooComplex,
     Unreadable,
@@ -171,6 +172,8 @@ class MathVerifier(Verifier):
         decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
+            if (candidate.parse_error or "").startswith(UNREADABLE):  # no single answer
+                return CheckResult.unknown(candidate.parse_error or "", kind="unreadable")
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,
                                                               "no answer given"))
         if (key := duplicate_key(answer)) is not None:  # {"answer": "1", "answer": "24"}
@@ -497,8 +500,8 @@ def canonical_unit(unit: str) -> str:
 
 #: "how many meters", "in minutes", "in units of cm", "in km per hour": the unit a question
 #: asks for. Linear: literal phrases and runs of letters separated by spaces.
-_ASKED_UNIT = re.compile(r"\b(?:how\s+many|in(?:\s+units\s+of)?)\s+([a-z]+(?:\s+per\s+[a-z]+)?)",
-                         re.IGNORECASE)
+_ASKED_UNIT = re.compile(r"\b(?:how\s+many|in(?:\s+units\s+of)?)\s+"
+                         r"((?:(?:square|cubic)\s+)?[a-z]+(?:\s+per\s+[a-z]+)?)", re.IGNORECASE)
 #: A sentence that asks (the others describe the givens: "Her pace is measured in km per
 #: hour."): it ends with `?`, or starts with a verb that asks, or speaks of "your answer".
 _ASKING = re.compile(r"^\W*(?:express|give|round|find|compute|calculate|determine|state|write|"
