@@ -198,7 +198,7 @@ def _reference(answer: str, payload: dict[str, Any]) -> dict[str, Any]:
     Text the grammar cannot read is a problem error; a reference over a size cap or with no
     single reading is kept and every check of it is UNKNOWN."""
     try:
-        text = extract_answer(answer)
+        text = extract_answer(answer, reference=True)
         if payload.get("choices"):
             if choice_letter(text) not in payload["choices"]:
                 raise ProblemError(f"the reference answer {answer[:60]!r} is not one of the "

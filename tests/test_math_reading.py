@@ -147,6 +147,13 @@ def test_free_text_replies_without_one_answer(completion: str, reference: str,
         assert [c.kind for c in result.critiques] == ["hedge"]
 
 
+def test_a_reference_solution_may_go_on_after_its_answer() -> None:
+    solution = "We add. The sum is $2+3=\\boxed{5}$. Note that 5 > 4."
+    assert run({"question": "q", "solution": solution}, "5") is Status.ACCEPT
+    assert run({"question": "q", "solution": solution}, "\\boxed{5}. Note that 5 > 4.") is (
+        Status.UNKNOWN)
+
+
 def test_choice_letter_corrected_after_the_answer_is_unknown() -> None:
     problem = {"question": "q", "answer": "C", "choices": ["A", "B", "C", "D"]}
     assert run(problem, "Answer: C\nD") is Status.UNKNOWN

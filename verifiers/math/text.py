@@ -147,12 +147,12 @@ _SEGMENT_GAP = re.compile(r"[\s,;]*(?:\band\b[\s,;]*)?")
 _PUNCTUATION = re.compile(r"[\s.,;:!]*")
 
 
-def extract_answer(text: str) -> str:
+def extract_answer(text: str, *, reference: bool = False) -> str:
     """The answer part of a solution or free-text completion (see :func:`answer_text`)."""
-    return answer_text(text, last_line=True)
+    return answer_text(text, last_line=True, reference=reference)
 
 
-def answer_text(text: str, *, last_line: bool = False) -> str:
+def answer_text(text: str, *, last_line: bool = False, reference: bool = False) -> str:
     """The final answer a text states, read the same way for candidates and references.
 
     In order: JSON-doubled backslashes are halved (``\\\\frac`` with no single backslash); the
@@ -163,7 +163,8 @@ def answer_text(text: str, *, last_line: bool = False) -> str:
     answer field) all lines. Of that, the one math segment (``$...$``, ``$$...$$``,
     ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only commas and
     "and" stand between them (a list); several segments in prose are :class:`Unreadable`. A
-    trailing full stop is dropped.
+    trailing full stop is dropped. In a reply (not a ``reference`` solution, which may go on
+    after its answer) more math or a correction after the answer is :class:`Unreadable`.
     """
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
@@ -172,7 +173,8 @@ def answer_text(text: str, *, last_line: bool = False) -> str:
     text = undouble_backslashes(text)
     boxed = last_boxed(text)
     if boxed is not None:
-        _no_correction(text[boxed_spans(text)[-1][2]:], boxed)
+        if not reference:
+            _no_correction(text[boxed_spans(text)[-1][2]:], boxed)
         return unbox(boxed).strip()
     hashes = text.rfind("####")
     if hashes >= 0:
@@ -183,7 +185,8 @@ def answer_text(text: str, *, last_line: bool = False) -> str:
         return ""
     line = lines[-1] if last_line else " ".join(lines)
     answer = _full_stop(_math_segments(line).strip())
-    _no_correction(tail, answer)
+    if not reference:
+        _no_correction(tail, answer)
     if after is not text and answer.endswith("!") and not answer.endswith("!!"):
         raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
                          "of the sentence; write the value")

@@ -228,7 +228,7 @@ class MathVerifier(Verifier):
             if outcome.decision is not Decision.EQUAL or payload.get("answer") is None:
                 return outcome
         try:
-            ref_text = answer_text(str(payload["answer"]))
+            ref_text = answer_text(str(payload["answer"]), reference=True)
             if (based := _base_outcome(text, ref_text)) is not None:
                 return based
             refs = readings(ref_text, bool(payload.get("decimal_comma")), both=False)
@@ -297,7 +297,7 @@ def _one_number_expected(payload: dict[str, Any]) -> bool:
     if not isinstance(question, str) or not _ONE_QUANTITY.search(question[:_QUESTION_WINDOW]):
         return False
     try:
-        refs = readings(answer_text(str(payload.get("answer", ""))),
+        refs = readings(answer_text(str(payload.get("answer", "")), reference=True),
                         bool(payload.get("decimal_comma")), both=False)
     except (MathSyntaxError, TooComplex, Unreadable):
         return False
@@ -665,7 +665,7 @@ def _choice_outcome(payload: dict[str, Any], text: str) -> Outcome:
     if letter not in choices:
         return Outcome(Decision.DIFFERENT, f"`{letter}` is not one of the choices "
                        f"{', '.join(choices)}", "choice")
-    if letter == choice_letter(answer_text(str(payload["answer"]))):
+    if letter == choice_letter(answer_text(str(payload["answer"]), reference=True)):
         return Outcome.equal()
     return Outcome(Decision.DIFFERENT, f"({letter}) is not the correct choice", "choice")
 
