@@ -555,6 +555,7 @@ _REVIEW: list[tuple[str, str, str, dict[str, Any]]] = [
     ("abd", "cba", "reject", {}),
     ("(B)", "b", "unknown", {}),
     ("A", "a", "unknown", {}),
+    (r"\textbf{A}", "a", "unknown", {}),
     ("Yes", "yes", "unknown", {}),
     (r"\text{Yes}", "yes", "accept", {}),
     ("ab", "ba", "accept", {}),

@@ -350,18 +350,20 @@ def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
 _LETTERS_WAYS = ("could not decide: a letter or a run of letters reads as a variable, a "
                  "product of variables or a word (with or without case), and these readings "
                  "disagree; write the answer in the problem's notation")
-_PLAIN_RUN = re.compile(r"[\s({]*([A-Za-z]+)[\s)}]*")
+_PLAIN_RUN = re.compile(r"[\s({]*(?:\\word\{([A-Za-z])\}|([A-Za-z]+))[\s)}]*")
 
 
 def _same_letters(cand: str, ref: str) -> bool:
     """False when two lone names differ in a way some plausible reading ignores: only in case
     (``A`` / ``a``: a choice letter or two variables), or only in order with three or more
     letters (``abc`` / ``cba``: two words or one product). True otherwise (``\\text{}``
-    words, different letters, ``ab`` / ``ba`` which is a product)."""
+    words of two or more letters, different letters, ``ab`` / ``ba`` which is a product)."""
     c, r = _PLAIN_RUN.fullmatch(cand), _PLAIN_RUN.fullmatch(ref)
-    if c is None or r is None or c.group(1) == r.group(1):
+    if c is None or r is None:
         return True
-    a, b = c.group(1), r.group(1)
+    a, b = c.group(1) or c.group(2), r.group(1) or r.group(2)
+    if a == b:
+        return True
     if a.lower() == b.lower():
         return False
     return not (max(len(a), len(b)) >= 3 and _letter_product(a) == _letter_product(b))
