@@ -22,11 +22,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
 from llm_modulo.errors import ProblemError
-from llm_modulo.jsonanswer import HEDGE
+from llm_modulo.jsonanswer import HEDGE, is_hedge
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.math.equiv import ASSUMPTIONS, assumed_symbols
 from llm_modulo.verifiers.math.text import (
     MAX_ANSWER_CHARS,
+    UNREADABLE,
     MathSyntaxError,
     TooComplex,
     Unreadable,
@@ -197,7 +198,7 @@ def _reference(answer: str, payload: dict[str, Any]) -> dict[str, Any]:
     Text the grammar cannot read is a problem error; a reference over a size cap or with no
     single reading is kept and every check of it is UNKNOWN."""
     try:
-        text = extract_answer(answer)
+        text = extract_answer(answer, reference=True)
         if payload.get("choices"):
             if choice_letter(text) not in payload["choices"]:
                 raise ProblemError(f"the reference answer {answer[:60]!r} is not one of the "
@@ -268,8 +269,12 @@ def answer_candidate(completion: str) -> Candidate:
     """The final answer of a free-text reply: boxed, after ``####``, or the last line."""
     try:
         text = extract_answer(completion)
-    except (TooComplex, MathSyntaxError, Unreadable) as exc:
-        return Candidate(raw=completion[:1000], parse_error=str(exc))
+    except MathSyntaxError as exc:  # boxes that are not a list: a hedge
+        message = str(exc)
+        return Candidate(raw=completion[:1000],
+                         parse_error=message if is_hedge(message) else HEDGE + message)
+    except (TooComplex, Unreadable) as exc:  # no single answer: the verifier says UNKNOWN
+        return Candidate(raw=completion[:1000], parse_error=f"{UNREADABLE}{exc}")
     if not text:
         return Candidate(raw=completion, parse_error="no answer found in the reply")
     return Candidate(raw=completion, answer={"answer": text})

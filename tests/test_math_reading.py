@@ -101,7 +101,8 @@ def test_critiques_do_not_give_the_reference_away() -> None:
 
 @pytest.mark.parametrize("question", [
     "in" + " " * 50_000 + "x", "(" + " a ," * 20_000, "how" + " " * 50_000 + "many",
-    "in " * 30_000, "ordered " * 20_000,
+    "in " * 30_000, "ordered " * 20_000, "Give your answer in " + "km per " * 20_000 + "?",
+    "? " * 40_000, "not in " * 20_000 + "?", "How many square " * 10_000,
 ])
 def test_question_phrases_are_linear(question: str) -> None:
     start = time.perf_counter()
@@ -112,13 +113,51 @@ def test_question_phrases_are_linear(question: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "$" * 50_000, "\\(" * 30_000, "answer:" * 10_000, "\\boxed{1}" + " and" * 20_000,
-    "\\\\" * 40_000, "1," * 40_000,
+    "\\\\" * 40_000, "1," * 40_000, "$a$" * 30_000, "$$1$$ $2$ \\(3\\) \\[4\\]" * 5_000,
+    "$$" + "$" * 50_000, "Answer: 1\n" + "x " * 40_000, "\\boxed{1}" + " wait 2" * 10_000,
+    "\\boxed{" * 20_000 + "}" * 20_000, "Answer: 1\n" + "\\(" * 30_000,
 ])
 def test_extraction_is_linear_on_hostile_text(text: str) -> None:
     start = time.perf_counter()
     with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
         answer_text(text)
     assert time.perf_counter() - start < 1.0
+
+
+# -- review round 2: free-text replies with no single answer are UNKNOWN, never unparseable ------
+
+@pytest.mark.parametrize(("completion", "reference", "expected"), [
+    ("The answer is $$3$$, or maybe $4$.", "3", Status.UNKNOWN),
+    ("The answer is $3$ or maybe \\(4\\)", "4", Status.UNKNOWN),
+    ("We get $$x = 4$$ hence $3$", "4", Status.UNKNOWN),
+    ("**Answer:** 3\n\nCorrection: 4", "3", Status.UNKNOWN),
+    ("Answer: 3.\n Hmm, no. Final: 4", "3", Status.UNKNOWN),
+    ("Answer: 3\nWait, actually it is 4", "3", Status.UNKNOWN),
+    ("So \\boxed{\\boxed{3}\\text{ or }4}.", "3", Status.UNKNOWN),
+    ("Answer: 3\n\nI hope this helps!", "3", Status.ACCEPT),
+    ("Thus \\boxed{3}.\nSo the answer is 3.", "3", Status.ACCEPT),
+    ("\\boxed{1} or \\boxed{2}", "1", Status.REJECT),  # a hedge
+])
+def test_free_text_replies_without_one_answer(completion: str, reference: str,
+                                              expected: Status) -> None:
+    p = DOMAIN.parse_problem({"question": "q", "answer": reference})
+    result = VERIFIER.check(p, DOMAIN.parse_candidate(p, completion))
+    assert result.status is expected, result.critiques
+    if expected is Status.REJECT:
+        assert [c.kind for c in result.critiques] == ["hedge"]
+
+
+def test_a_reference_solution_may_go_on_after_its_answer() -> None:
+    solution = "We add. The sum is $2+3=\\boxed{5}$. Note that 5 > 4."
+    assert run({"question": "q", "solution": solution}, "5") is Status.ACCEPT
+    assert run({"question": "q", "solution": solution}, "\\boxed{5}. Note that 5 > 4.") is (
+        Status.UNKNOWN)
+
+
+def test_choice_letter_corrected_after_the_answer_is_unknown() -> None:
+    problem = {"question": "q", "answer": "C", "choices": ["A", "B", "C", "D"]}
+    assert run(problem, "Answer: C\nD") is Status.UNKNOWN
+    assert run(problem, "Answer: C") is Status.ACCEPT
 
 
 # -- property: prose never reaches a verdict ---------------------------------------------------

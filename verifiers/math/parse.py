@@ -34,7 +34,7 @@ from llm_modulo.verifiers.math.exact import (
     is_zero,
     sign,
 )
-from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, normalize
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, normalized
 
 MAX_DEPTH = 60
 #: Parse-tree depth (a flat sum of n terms is n deep); keeps the tree walk far from Python's
@@ -705,19 +705,24 @@ class Reading:
     lone_name: bool
     ratio: bool
     text: str
+    #: ``(p, q)`` of ``(p, q) = (3, 2)``: the names of the tuple's entries, in order.
+    tuple_names: tuple[str, ...] = ()
 
     @property
     def words(self) -> frozenset[str]:
         return frozenset(n for n in self.names if len(n) >= _WORD_LETTERS and "_" not in n)
 
 
-def read_math(text: str, *, thousands: bool = True, decimal_comma: bool = False) -> Reading:
+def read_math(text: str, *, thousands: bool = True, decimal_comma: bool = False,
+              dot_thousands: bool = False) -> Reading:
     """:func:`parse_math` with the names the reading needs (see :class:`Reading`)."""
-    clean, unit = normalize(text, thousands=thousands, decimal_comma=decimal_comma)
-    tree = _tree(clean)
+    norm = normalized(text, thousands=thousands, decimal_comma=decimal_comma,
+                      dot_thousands=dot_thousands)
+    tree = _tree(norm.text)
     value = _build(tree)
     names, labels = _names_of(tree)
-    return Reading(value, unit, names, labels, _lone_name(tree), _is_ratio(tree), clean)
+    return Reading(value, norm.unit, names, labels, _lone_name(tree), _is_ratio(tree), norm.text,
+                   norm.tuple_names)
 
 
 def _tree(clean: str) -> Tree[Token]:
@@ -801,8 +806,10 @@ def _names_of(tree: Tree[Token]) -> tuple[frozenset[str], frozenset[str]]:
     for item in tree.children:
         if isinstance(item, Tree) and item.data == "relation" and len(item.children) >= 3:
             for side in item.children[0::2]:
-                if isinstance(side, Tree) and side.data in _NAME_NODES:
-                    label_nodes.add(id(side))
+                if isinstance(side, Tree) and side.data in _NAME_NODES and (
+                        side.data == "greek" or not any(len(n) >= _WORD_LETTERS and "_" not in n
+                                                        for n in _token_names(side))):
+                    label_nodes.add(id(side))  # a word (`wrong = 0`) is prose, not a label
     stack: list[Tree[Token] | Token] = [tree]
     while stack:
         node = stack.pop()

@@ -7,8 +7,10 @@ here executes or evaluates anything.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from llm_modulo.jsonanswer import duplicate_key, duplicate_key_message
 
@@ -34,6 +36,11 @@ class TooComplex(ValueError):
     """The answer is well-formed but exceeds a size cap (a huge power, too deep, too long).
 
     Deciding it would cost unbounded time, so verifiers answer UNKNOWN, never ACCEPT."""
+
+
+#: How a reply's extraction that found no single answer begins its parse error: the verifier
+#: answers UNKNOWN for it (see :class:`Unreadable`), never an unparseable REJECT.
+UNREADABLE = "could not read an answer: "
 
 
 class Unreadable(ValueError):
@@ -109,6 +116,23 @@ def last_boxed(text: str) -> str | None:
                           "several)")
 
 
+def unbox(text: str) -> str:
+    """The contents of boxes around the whole text, also nested (``\\boxed{\\boxed{3}}``).
+
+    Boxes inside other text (``\\boxed{3}\\text{ or }4`` inside a box, ``x = \\boxed{3}``)
+    are :class:`Unreadable`: the text around them may be a hedge or a second answer. Several
+    boxes that are the whole text are read by :func:`last_boxed` (a list, or a hedge)."""
+    while spans := boxed_spans(text):  # each round strictly shortens the text
+        outside = text[: spans[0][1]] + text[spans[-1][2]:]
+        if outside.strip(" \t\n$."):
+            raise Unreadable("a \\boxed{} answer stands inside other text (a hedge or a "
+                             "second answer?); box only the final answer")
+        boxed = last_boxed(text)
+        assert boxed is not None
+        text = boxed
+    return text
+
+
 #: What may stand between boxes that form a list of answers.
 _LIST_GAP = re.compile(r"[\s,;&$]*(?:(?:\\text\s*\{\s*and\s*\}|\band\b)[\s,;&$]*)?")
 
@@ -123,12 +147,12 @@ _SEGMENT_GAP = re.compile(r"[\s,;]*(?:\band\b[\s,;]*)?")
 _PUNCTUATION = re.compile(r"[\s.,;:!]*")
 
 
-def extract_answer(text: str) -> str:
+def extract_answer(text: str, *, reference: bool = False) -> str:
     """The answer part of a solution or free-text completion (see :func:`answer_text`)."""
-    return answer_text(text, last_line=True)
+    return answer_text(text, last_line=True, reference=reference)
 
 
-def answer_text(text: str, *, last_line: bool = False) -> str:
+def answer_text(text: str, *, last_line: bool = False, reference: bool = False) -> str:
     """The final answer a text states, read the same way for candidates and references.
 
     In order: JSON-doubled backslashes are halved (``\\\\frac`` with no single backslash); the
@@ -139,7 +163,8 @@ def answer_text(text: str, *, last_line: bool = False) -> str:
     answer field) all lines. Of that, the one math segment (``$...$``, ``$$...$$``,
     ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only commas and
     "and" stand between them (a list); several segments in prose are :class:`Unreadable`. A
-    trailing full stop is dropped.
+    trailing full stop is dropped. In a reply (not a ``reference`` solution, which may go on
+    after its answer) more math or a correction after the answer is :class:`Unreadable`.
     """
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
@@ -148,16 +173,20 @@ def answer_text(text: str, *, last_line: bool = False) -> str:
     text = undouble_backslashes(text)
     boxed = last_boxed(text)
     if boxed is not None:
-        return boxed.strip()
+        if not reference:
+            _no_correction(text[boxed_spans(text)[-1][2]:], boxed)
+        return unbox(boxed).strip()
     hashes = text.rfind("####")
     if hashes >= 0:
         return text[hashes + 4 :].strip()
-    after = _after_marker(text)
+    after, tail = _after_marker(text)
     lines = [ln.strip() for ln in after.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
     line = lines[-1] if last_line else " ".join(lines)
     answer = _full_stop(_math_segments(line).strip())
+    if not reference:
+        _no_correction(tail, answer)
     if after is not text and answer.endswith("!") and not answer.endswith("!!"):
         raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
                          "of the sentence; write the value")
@@ -171,7 +200,9 @@ def _full_stop(text: str) -> str:
     return text
 
 
-def _after_marker(text: str) -> str:
+def _after_marker(text: str) -> tuple[str, str]:
+    """The rest of the line after the last answer phrase, and the text after that line
+    (``text`` and nothing when there is no phrase)."""
     lowered = text.lower()
     best = -1
     for marker in _MARKERS:
@@ -179,43 +210,89 @@ def _after_marker(text: str) -> str:
         if at >= 0:
             best = max(best, at + len(marker))
     if best < 0:
-        return text
+        return text, ""
     rest = text[best:].lstrip(" \t:*")  # "answer is: 42", "**Answer:** 42"
     newline = rest.find("\n")
     line = rest if newline < 0 else rest[:newline]
-    return line.rstrip(" \t*")
+    return line.rstrip(" \t*"), "" if newline < 0 else rest[newline:]
+
+
+#: After the answer: what may be a second answer or a correction (a digit, math, ``=``, a lone
+#: letter that may be a choice, words that take an answer back). ``a`` and ``I`` are words.
+_CORRECTION = re.compile(
+    r"[\d$\\=<>]|(?<![A-Za-z'])(?![aI](?![A-Za-z']))[A-Za-z](?![A-Za-z'])"
+    r"|(?i:\b(?:actually|wait|correction|corrected|mistake|sorry|oops|instead|rather|wrong"
+    r"|error|hmm|no|not|final|answer|recheck|redo)\b)")
+_DELIMITER_RUN = re.compile(r"^(?:\s|\$|\\\]|\\\))*")
+
+
+def _no_correction(tail: str, answer: str) -> None:
+    """Refuse an answer the reply goes on to correct or hedge (``Answer: 3`` and then
+    ``Wait, actually it is 4``): :class:`Unreadable`. A tail without math or such words
+    (``I hope it is correct.``) or one that restates the same answer is fine."""
+    tail = _DELIMITER_RUN.sub("", tail[:MAX_SOURCE_CHARS])
+    if not _CORRECTION.search(tail):
+        return
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
+    with contextlib.suppress(Unreadable):
+        last = _after_marker(lines[-1])[0] if lines else ""
+        if last and _full_stop(_math_segments(last).strip()) == answer:
+            return
+    raise Unreadable("the reply goes on after its final answer with more math or a "
+                     "correction; state one final answer, last")
 
 
 def _math_segments(line: str) -> str:
-    """The math of a line that mixes math segments and prose (see :func:`answer_text`)."""
-    for opening, closing in _DELIMITERS:
-        if opening not in line:
-            continue
-        if opening == "$" and line.count("$") % 2:
-            return line  # an odd number of dollars: currency, not delimiters
-        segments: list[str] = []
-        gaps: list[str] = []
-        pos = 0
-        while (start := line.find(opening, pos)) >= 0:
-            stop = line.find(closing, start + len(opening))
-            if stop < 0:
-                break
-            gaps.append(line[pos:start])
-            segments.append(line[start + len(opening) : stop].strip())
-            pos = stop + len(closing)
-        if not segments:
-            continue
-        outside = "".join(gaps) + line[pos:]
-        if len(segments) == 1:
-            return segments[0]
-        if all(_SEGMENT_GAP.fullmatch(gap) for gap in gaps[1:]) and (
-                _PUNCTUATION.fullmatch(line[pos:]) and _PUNCTUATION.fullmatch(gaps[0])):
-            return ", ".join(segments)
-        if not outside.strip():
-            return " ".join(segments)
-        raise Unreadable(f"the text has {len(segments)} math expressions in prose; state one "
-                         "final answer (in \\boxed{} or after `Answer:`)")
-    return line
+    """The math of a line that mixes math segments and prose (see :func:`answer_text`).
+
+    One left-to-right scan over every delimiter kind, so ``$$3$$, or maybe $4$`` and
+    ``$3$ or \\(4\\)`` are two segments, never the first kind alone."""
+    segments: list[str] = []
+    gaps: list[str] = []
+    pos = 0
+    kinds = [(o, c) for o, c in _DELIMITERS if o != "$" or line.count("$") % 2 == 0]
+    next_at = dict.fromkeys((o for o, _ in kinds), -1)  # odd dollars: currency, not math
+    while (found := _next_segment(line, pos, kinds, next_at)) is not None:
+        start, inner_start, inner_end, pos_after = found
+        gaps.append(line[pos:start])
+        segments.append(line[inner_start:inner_end].strip())
+        pos = pos_after
+    if not segments:
+        return line
+    outside = "".join(gaps) + line[pos:]
+    if len(segments) == 1:
+        return segments[0]
+    if all(_SEGMENT_GAP.fullmatch(gap) for gap in gaps[1:]) and (
+            _PUNCTUATION.fullmatch(line[pos:]) and _PUNCTUATION.fullmatch(gaps[0])):
+        return ", ".join(segments)
+    if not outside.strip():
+        return " ".join(segments)
+    raise Unreadable(f"the text has {len(segments)} math expressions in prose; state one "
+                     "final answer (in \\boxed{} or after `Answer:`)")
+
+
+def _next_segment(line: str, pos: int, kinds: list[tuple[str, str]],
+                  next_at: dict[str, int]) -> tuple[int, int, int, int] | None:
+    """The next closed segment of any kind from ``pos``: (start, inner start, inner end, end).
+
+    ``next_at`` remembers where each opening occurs next, so a line is scanned once per kind
+    (linear); at one position the outermost kind (``$$`` before ``$``) wins."""
+    best: tuple[int, str, str] | None = None
+    for opening, closing in kinds:
+        if 0 <= next_at[opening] < pos or next_at[opening] == -1:
+            next_at[opening] = line.find(opening, pos)
+            if next_at[opening] < 0:
+                next_at[opening] = -2  # none left
+        at = next_at[opening]
+        if at >= 0 and (best is None or at < best[0]):
+            best = (at, opening, closing)
+    if best is None:
+        return None
+    at, opening, closing = best
+    stop = line.find(closing, at + len(opening))
+    if stop < 0:
+        return None  # an unclosed delimiter: no further segments
+    return at, at + len(opening), stop, stop + len(closing)
 
 
 _DOUBLED = re.compile(r"(?<!\\)\\\\(?=[A-Za-z{}\[\]()])")
@@ -248,7 +325,7 @@ _UNICODE = str.maketrans({
     "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt ", "∪": "\\cup ", "∩": "\\cap ",
     "±": "\\pm ", "∅": "\\emptyset ", "°": "\\circ ", "θ": "\\theta ", "α": "\\alpha ",
     "β": "\\beta ", "γ": "\\gamma ", "λ": "\\lambda ", "µ": "\\mu ", "μ": "\\mu ",
-    "φ": "\\phi ", "ω": "\\omega ",
+    "φ": "\\phi ", "ω": "\\omega ", "≈": "\\approx ", "∼": "\\sim ",
 })
 
 _MATRIX_ENV = re.compile(r"\\(begin|end)\{(?:p|b|B|small)?matrix\}"
@@ -274,7 +351,10 @@ _MATH_WORDS = frozenset({"pi", "oo", "inf", "infty", "infinity", "sqrt", "sin", 
                          "log", "ln", "exp", "abs", "or", "and"})
 _REPEATING = re.compile(r"(\d*)\.(\d*)\\overline\s*\{(\d{1,50})\}")
 _THOUSANDS = re.compile(r"(?<![\d.,])(\d{1,3})((?:,\d{3})+)(?![\d,]|\.\d*,)")
-_BRACE_COMMA = re.compile(r"(\d)\{,\}(\d)")
+#: ``12{,}5`` / ``1,\!000``: a LaTeX comma between digits, read like a plain comma.
+_BRACE_COMMA = re.compile(r"(\d)(?:\{,\}|,\\!)(?=\d)")
+#: ``~3``, ``x = ~3``: a tilde that does not join two tokens is "approximately".
+_APPROXIMATELY = re.compile(r"(?<![^\s=(,<>{])~|\\(?:approx|simeq|sim)(?![A-Za-z])")
 _MIXED_TEX = re.compile(r"^(-?)(\d+)\s*\\frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}$")
 _MIXED_TXT = re.compile(r"^(-?)(\d+)\s+(\d+)\s*/\s*(\d+)$")
 _FRAC_DIGITS = re.compile(r"\\frac\s*(\d)\s*(\d)")
@@ -317,12 +397,30 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Normalized:
+    """An answer made ready for the grammar: its text, its trailing unit (``\\text{cm}``) if
+    any, and the names written before a named tuple (``p, q`` in ``(p, q) = (3, 2)``)."""
+
+    text: str
+    unit: str | None
+    tuple_names: tuple[str, ...] = ()
+
+
 def normalize(text: str, *, thousands: bool = True,
               decimal_comma: bool = False) -> tuple[str, str | None]:
-    """Canonical ASCII text for the grammar, and a trailing unit (``\\text{cm}``) if any.
+    """Canonical ASCII text for the grammar, and a trailing unit (see :func:`normalized`)."""
+    out = normalized(text, thousands=thousands, decimal_comma=decimal_comma)
+    return out.text, out.unit
+
+
+def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False,
+               dot_thousands: bool = False) -> Normalized:
+    """Canonical ASCII text for the grammar, its trailing unit and its tuple's names.
 
     ``thousands``: whether digit groups ``110,143`` outside brackets are one number (else a
-    list); see :func:`_separators`. ``decimal_comma``: ``1,22`` is 1.22 (the problem's locale).
+    list); see :func:`_separators`. ``decimal_comma``: ``1,22`` is 1.22 (the problem's locale);
+    with it ``dot_thousands`` reads ``1.000`` as one thousand (that locale's digit groups).
     Raises :class:`MathSyntaxError` on characters the grammar cannot read (for
     instance a Cyrillic letter that looks like a Latin one), :class:`TooComplex`
     on over-long text and :class:`Unreadable` on a separator that reads two ways.
@@ -330,8 +428,7 @@ def normalize(text: str, *, thousands: bool = True,
     if len(text) > MAX_ANSWER_CHARS:
         raise TooComplex(f"the answer is {len(text)} characters long (at most "
                          f"{MAX_ANSWER_CHARS})")
-    while (boxed := last_boxed(text)) is not None:  # each round strictly shortens the text
-        text = boxed
+    text = unbox(text)
     text = _SUPER_RUN.sub(lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group()) + "}",
                           text)
     text = unicodedata.normalize("NFKC", text).translate(_UNICODE)
@@ -370,8 +467,12 @@ def normalize(text: str, *, thousands: bool = True,
     text = _INVISIBLE.sub("", text)
     text = _MEMBER_OF.sub("", text)
     text = _SET_OF_REALS.sub(lambda _: "(-\\infty, \\infty)", text)
+    text = _BRACE_COMMA.sub(r"\1,", text)  # 12{,}5 and 1,\!000: a comma, read as commas are
     text = _SPACED_THOUSANDS.sub(lambda mm: mm.group(1) + _SPACED_GROUP.sub("", mm.group(2)),
                                  text)
+    if (mm := _APPROXIMATELY.search(text)) is not None:
+        raise Unreadable("`~` (or `\\approx`) before a value reads as \"approximately\"; "
+                         "give the exact value")
     text = _SPACES.sub(" ", text)
     text = _DEGREES.sub("\\\\deg ", text)
     text = _DEGREE_TOKEN.sub(r"{\1\\deg}", text)
@@ -379,10 +480,9 @@ def normalize(text: str, *, thousands: bool = True,
     text = _OR_AND.sub(", ", text)
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
     text = _REPEATING.sub(_repeating, text)
-    text = _BRACE_COMMA.sub(r"\1\2", text)
-    text = _separators(text, thousands, decimal_comma)
+    text = _separators(text, thousands, decimal_comma, dot_thousands)
     text = _BASE_N.sub(_base_n, text)
-    text = _named_value(text)
+    text, names = _named_value(text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
     text = _FRAC_DIGIT_BRACE.sub(r"\\frac{\1}{", text)
     text = _BINOM_DIGITS.sub(r"\\binom{\1}{\2}", text)
@@ -398,11 +498,20 @@ def normalize(text: str, *, thousands: bool = True,
     if (mm := _NUMBER_NUMBER.search(text)) is not None:
         raise MathSyntaxError("two numbers stand side by side; write the operation (`*`, `+`) "
                               "or the number without spaces", mm.end())
-    if text.count("|") == 2 and "\\lvert" not in text:
-        first = text.index("|")
-        second = text.index("|", first + 1)
-        text = f"{text[:first]}\\lvert {text[first + 1:second]}\\rvert {text[second + 1:]}"
-    return text.strip(), unit
+    if "|" in text and "\\lvert" not in text:
+        pieces = [text] if text.count("|") == 2 else text.split(",")
+        text = ",".join(_bars(piece) for piece in pieces)
+    return Normalized(text.strip(), unit, names)
+
+
+def _bars(text: str) -> str:
+    """``|x|`` as ``\\lvert x\\rvert`` when the text has exactly two bars (more nest
+    ambiguously: ``|a|b|c|``); in a list each item is read alone (``x = |2|, x = -|2|``)."""
+    if text.count("|") != 2:
+        return text
+    first = text.index("|")
+    second = text.index("|", first + 1)
+    return f"{text[:first]}\\lvert {text[first + 1:second]}\\rvert {text[second + 1:]}"
 
 
 _DISPLAY = (("\\[", "\\]"), ("\\(", "\\)"), ("$$", "$$"))
@@ -427,17 +536,24 @@ def _bracket_depths(text: str) -> list[int]:
     return depths
 
 
-def _separators(text: str, thousands: bool, decimal_comma: bool) -> str:
+def _separators(text: str, thousands: bool, decimal_comma: bool,
+                dot_thousands: bool = False) -> str:
     """Commas between digits: a decimal comma, a thousands separator or a list separator.
 
-    With ``decimal_comma`` a whole answer ``1,22`` is 1.22 and any other comma between digits
-    is :class:`Unreadable`. Otherwise digit groups of exactly three (``12,345``) outside
+    With ``decimal_comma`` the one comma of an answer (``1,22``, ``x = 1,22``), between digits
+    and outside brackets, is a decimal comma, and any other comma between digits is
+    :class:`Unreadable`. Otherwise digit groups of exactly three (``12,345``) outside
     brackets are one number when ``thousands`` (or when a group starts with 0, which no list
     writes: ``1,000``), else list items; inside brackets (a set, tuple, interval) they are list
     items, and a group with a leading 0 there (``\\{1,000\\}``) is :class:`Unreadable`.
+    ``dot_thousands`` (with ``decimal_comma``): dots between digit groups of three
+    (``1.000``, ``12.345,5``) separate thousands.
     """
     if decimal_comma:
-        if _DECIMAL_COMMA.fullmatch(text):
+        if dot_thousands:  # 1.000 in a decimal-comma locale: one thousand
+            text = _DOT_GROUPS.sub(lambda m: m.group().replace(".", ""), text)
+        if text.count(",") == 1 and (m := _DIGIT_COMMA_DIGIT.search(text)) is not None and (
+                _bracket_depths(text)[m.start() + 1] == 0):  # 1,5 and x = 1,5; not (1,5)
             return text.replace(",", ".")
         if _DIGIT_COMMA_DIGIT.search(text):
             raise Unreadable("a comma between digits reads as a decimal comma or as a list; "
@@ -464,7 +580,8 @@ def _separators(text: str, thousands: bool, decimal_comma: bool) -> str:
     return text
 
 
-_DECIMAL_COMMA = re.compile(r"[-+]?\d+,\d+")
+#: ``1.000`` / ``12.345.678``: what reads as digit groups in a decimal-comma locale.
+DOT_GROUPS = _DOT_GROUPS = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:\.\d{3})+(?![\d.])")
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _LEADING_ZERO_ITEM = re.compile(r"\d,\s*0\d")
 #: ``204_5`` / ``204_{5}``: a numeral in base 2..36 (decimal digits only).
@@ -477,14 +594,25 @@ _NAMED_TUPLE = re.compile(r"^\s*\(\s*[A-Za-z](?:_\w+)?\s*(?:,\s*[A-Za-z](?:_\w+)
                           r"(?![=<>])")
 
 
-def _named_value(text: str) -> str:
-    """``f(x) = 2x+3`` read as ``2x+3``, ``(p, q) = (3, 2)`` as ``(3, 2)``."""
+def _named_value(text: str) -> tuple[str, tuple[str, ...]]:
+    """``f(x) = 2x+3`` read as ``2x+3``, ``(p, q) = (3, 2)`` as ``(3, 2)`` and the names
+    ``(p, q)``. A function's arguments must be the value's letters (``g(y) = 2x+3`` stays an
+    equation: its ``g`` and ``y`` are then names the answer does not explain)."""
     if (m := _FUNCTION_OF.match(text)) is not None and not _RELATION_AFTER.search(text, m.end()):
-        return text[m.end():]
+        value = _COMMAND.sub(" ", text[m.end():])
+        args = set(_LETTER.findall(m.group()[m.group().index("("):]))
+        if not _LETTER.search(value) or all(arg in value for arg in args):
+            return text[m.end():], ()
+        return text, ()
     if (m := _NAMED_TUPLE.match(text)) is not None and text[m.end():].lstrip()[:1] == "(" and (
             not _RELATION_AFTER.search(text, m.end())):
-        return text[m.end():]
-    return text
+        inner = m.group()[m.group().index("(") + 1 : m.group().rindex(")")]
+        return text[m.end():], tuple(name.strip() for name in inner.split(","))
+    return text, ()
+
+
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def base_numeral(text: str) -> tuple[str, int] | None:
@@ -503,6 +631,20 @@ def _base_n(m: re.Match[str]) -> str:
         raise MathSyntaxError(f"`{m.group()}` has a digit that is not a base-{base} digit",
                               m.start() + 1)
     return str(int(digits, base))
+
+
+_DEGREE_SIGNS = re.compile(r"\^\s*\{\s*\\(?:circ|degree)\s*\}|\^\s*\\circ|\\circ|\\degree|°")
+_TRIG = re.compile(r"(?:sin|cos|tan|sec|csc|cot)")
+
+
+def without_degrees(text: str) -> str | None:
+    """``30^\\circ`` read as the bare number ``30`` (the sign as a unit, not as pi/180); None
+    when the text has no degree sign, or one inside a trigonometric function (``\\sin 30°``),
+    where it can only mean pi/180."""
+    if len(text) > MAX_ANSWER_CHARS or _TRIG.search(text):
+        return None
+    bare = _DEGREE_SIGNS.sub(" ", text)
+    return None if bare == text else bare
 
 
 _CHOICE_WRAP = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|textit|mathit)\s*\{(.*)\}",

@@ -10,6 +10,9 @@ over a size cap, or equalities sympy cannot settle, are UNKNOWN.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import itertools
 import re
 from collections.abc import Mapping
 from fractions import Fraction
@@ -33,35 +36,47 @@ from llm_modulo.verifiers.math.parse import (
     Reading,
     Relation,
     Scalar,
+    SetValue,
     TupleValue,
+    UnionValue,
     Value,
     parse_relation,
     read_math,
 )
 from llm_modulo.verifiers.math.solve import System, check_solutions
 from llm_modulo.verifiers.math.text import (
+    DOT_GROUPS,
+    UNREADABLE,
     MathSyntaxError,
     TooComplex,
     Unreadable,
     answer_text,
     base_numeral,
     choice_letter,
+    without_degrees,
 )
 
 
 @lru_cache(maxsize=2048)
-def parse_cached(text: str, thousands: bool = True, decimal_comma: bool = False) -> Reading:
+def parse_cached(text: str, thousands: bool = True, decimal_comma: bool = False,
+                 dot_thousands: bool = False) -> Reading:
     """:func:`read_math` memoised (readings are immutable); errors are not cached."""
-    return read_math(text, thousands=thousands, decimal_comma=decimal_comma)
+    return read_math(text, thousands=thousands, decimal_comma=decimal_comma,
+                     dot_thousands=dot_thousands)
 
 
 def readings(text: str, decimal_comma: bool = False, *, both: bool = True) -> list[Reading]:
     """Every reading of ``text``: with ``both``, two when digit groups (``110,143``) read as one
     number and as a list (see :func:`llm_modulo.verifiers.math.text.normalize`), else one
-    (digit groups as one number). A reading the grammar cannot parse is not a reading; when
-    none parses the first error is raised."""
-    if decimal_comma or "," not in text or not both:
-        return [parse_cached(text, True, decimal_comma)]
+    (digit groups as one number). With ``decimal_comma`` (the problem's locale) the decimal
+    comma reading, and a second one when dots may group thousands (``1.000``). A reading the
+    grammar cannot parse is not a reading; when none parses the first error is raised."""
+    if decimal_comma:
+        local = parse_cached(text, True, True)
+        dotted = parse_cached(text, True, True, True) if DOT_GROUPS.search(text) else local
+        return [local] if dotted.text == local.text else [local, dotted]
+    if "," not in text or not both:
+        return [parse_cached(text, True, False)]
     out: list[Reading] = []
     error: MathSyntaxError | None = None
     for thousands in (True, False):
@@ -180,6 +195,8 @@ class MathVerifier(Verifier):
         decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
+            if (candidate.parse_error or "").startswith(UNREADABLE):  # no single answer
+                return CheckResult.unknown(candidate.parse_error or "", kind="unreadable")
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,
                                                               "no answer given"))
         if (key := duplicate_key(answer)) is not None:  # {"answer": "1", "answer": "24"}
@@ -197,8 +214,7 @@ class MathVerifier(Verifier):
         if payload.get("choices"):
             return _result(_choice_outcome(payload, text), None)
         try:
-            cands = readings(text, bool(payload.get("decimal_comma")),
-                             both=not _one_number_expected(payload))
+            cands, secondary = candidate_readings(payload, text)
         except MathSyntaxError as exc:
             return CheckResult.reject(Critique(
                 kind="unparseable", message=str(exc),
@@ -209,7 +225,7 @@ class MathVerifier(Verifier):
         except Unreadable as exc:
             return CheckResult.unknown(f"could not read an answer: {exc}", kind="unreadable")
         try:
-            outcome = self._decide(payload, text, cands)
+            outcome = self._decide(payload, text, cands, secondary)
         except MathSyntaxError as exc:
             # The candidate parsed but does not fit the problem (e.g. no values for x).
             return CheckResult.reject(Critique(
@@ -221,7 +237,8 @@ class MathVerifier(Verifier):
             return CheckResult.unknown("the answer nests too deeply to decide", kind="too_complex")
         return _result(outcome, cands[0].value if len(cands) == 1 else None)
 
-    def _decide(self, payload: dict[str, Any], text: str, cands: list[Reading]) -> Outcome:
+    def _decide(self, payload: dict[str, Any], text: str, cands: list[Reading],
+                secondary: list[tuple[Reading, str]]) -> Outcome:
         system = problem_system(payload)
         if system is not None:
             if len(cands) > 1:
@@ -230,11 +247,11 @@ class MathVerifier(Verifier):
                 return Outcome(Decision.UNDECIDED, f"could not read an answer: "
                                f"{_quote(cands[0].text)} (it uses words or letters that are not "
                                "the problem's unknowns)", "unreadable")
-            outcome = check_solutions(system, cands[0].value)
+            outcome = check_solutions(system, _as_solutions(cands[0].value))
             if outcome.decision is not Decision.EQUAL or payload.get("answer") is None:
                 return outcome
         try:
-            ref_text = answer_text(str(payload["answer"]))
+            ref_text = answer_text(str(payload["answer"]), reference=True)
             if (based := _base_outcome(text, ref_text)) is not None:
                 return based
             refs = readings(ref_text, bool(payload.get("decimal_comma")), both=False)
@@ -242,11 +259,54 @@ class MathVerifier(Verifier):
             return Outcome(Decision.UNDECIDED, f"the reference answer cannot be read: {exc}",
                            "reference")
         outcomes = [_judge(payload, c, r) for c in cands for r in refs]
-        return _agreed(outcomes, len(cands) > 1 or len(refs) > 1)
+        outcome = _agreed(outcomes, _TWO_WAYS if len(cands) > 1 or len(refs) > 1 else None)
+        if outcome.decision is Decision.DIFFERENT:
+            for reading, why in secondary:  # another plausible reading that is not refuted
+                if any(_judge(payload, reading, r).decision is not Decision.DIFFERENT
+                       for r in refs):
+                    return Outcome(Decision.UNDECIDED, why, "unreadable")
+        return _based_candidate(outcome, text, ref_text)
 
 
-_TWO_WAYS = ("digit groups separated by commas read both as one number and as a list; write "
-             "the number without commas, or separate list items with `, `")
+def candidate_readings(payload: dict[str, Any], text: str
+                       ) -> tuple[list[Reading], list[tuple[Reading, str]]]:
+    """The candidate's readings whose verdicts must agree, and readings that can only turn a
+    REJECT into UNKNOWN (with why): a decimal comma where the problem does not declare its
+    locale but one quantity is asked (``1,250``), a degree sign read as a unit on the number
+    when the question does not speak of degrees (``30^\\circ`` for ``30``)."""
+    declared = payload.get("decimal_comma")
+    one = _one_number_expected(payload)
+    cands = readings(text, declared is True, both=not one)
+    secondary: list[tuple[Reading, str]] = []
+    if declared is None and _DIGIT_COMMA.search(text):
+        try:
+            decimal = parse_cached(text, True, True)
+        except (MathSyntaxError, TooComplex, Unreadable):
+            decimal = None
+        if decimal is not None and all(decimal.text != c.text for c in cands):
+            if one:
+                secondary.append((decimal, _DECIMAL_WAYS))
+            else:
+                cands.append(decimal)
+    if (not tolerance_of(payload).bare_units and any("\\deg" in c.text for c in cands)
+            and (bare := without_degrees(text)) is not None):
+        with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
+            secondary.append((parse_cached(bare, True, declared is True), _DEGREE_WAYS))
+    return cands, secondary
+
+
+#: A comma between digits, also written ``{,}`` or ``,\\!`` in LaTeX.
+_DIGIT_COMMA = re.compile(r"\d(?:,|\{,\}|,\\!)\d")
+_DECIMAL_WAYS = ("a comma between digits reads as a decimal comma, as a thousands separator or "
+                 "as a list, and the problem does not say which; write the number without "
+                 "commas (a decimal with a point)")
+_DEGREE_WAYS = ("the degree sign reads as an angle (pi/180) or as the unit of the number, and "
+                "the question does not speak of degrees; give the value without the sign")
+
+
+_TWO_WAYS = ("the digits and separators read several ways (one number, a list, a decimal comma or "
+             "a thousands dot) that give different verdicts; write the number without "
+             "separators, a decimal with a point, or separate list items with `, `")
 
 
 #: A question that asks for one quantity: there digit groups ``1,234`` are one number.
@@ -260,20 +320,19 @@ def _one_number_expected(payload: dict[str, Any]) -> bool:
     if not isinstance(question, str) or not _ONE_QUANTITY.search(question[:_QUESTION_WINDOW]):
         return False
     try:
-        refs = readings(answer_text(str(payload.get("answer", ""))),
+        refs = readings(answer_text(str(payload.get("answer", "")), reference=True),
                         bool(payload.get("decimal_comma")), both=False)
     except (MathSyntaxError, TooComplex, Unreadable):
         return False
     return all(isinstance(r.value, Scalar) for r in refs)
 
 
-def _agreed(outcomes: list[Outcome], two_ways: bool) -> Outcome:
+def _agreed(outcomes: list[Outcome], ways: str | None) -> Outcome:
     """One decision when every reading gives it; otherwise UNDECIDED."""
     decisions = {o.decision for o in outcomes}
     if len(decisions) == 1:
         return outcomes[0]
-    return Outcome(Decision.UNDECIDED, _TWO_WAYS if two_ways else outcomes[0].message,
-                   "unreadable")
+    return Outcome(Decision.UNDECIDED, ways or outcomes[0].message, "unreadable")
 
 
 def _declared(payload: dict[str, Any]) -> frozenset[str]:
@@ -285,6 +344,10 @@ def _declared(payload: dict[str, Any]) -> frozenset[str]:
 def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
     """One reading of the candidate against one reading of the reference."""
     declared = _declared(payload)
+    if cand.tuple_names:
+        return _named_tuple(payload, cand, ref)
+    if cand.lone_name and ref.lone_name and not _same_letters(cand.text, ref.text):
+        return Outcome(Decision.UNDECIDED, _LETTERS_WAYS, "unreadable")
     if ref.words - declared and not ref.lone_name:
         return Outcome(Decision.UNDECIDED, "the reference answer reads as prose (words in a "
                        "formula); it cannot be compared", "reference")
@@ -304,6 +367,126 @@ def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
             and not _mentions(payload.get("question"), "ratio")):
         return Outcome(Decision.UNDECIDED, "a ratio `a:b` answers a question that does not ask "
                        "for a ratio; give the value", "form")
+    return outcome
+
+
+_LETTERS_WAYS = ("could not decide: a letter or a run of letters reads as a variable, a "
+                 "product of variables or a word (with or without case), and these readings "
+                 "disagree; write the answer in the problem's notation")
+_PLAIN_RUN = re.compile(r"[\s({]*(?:\\word\{([A-Za-z])\}|([A-Za-z]+))[\s)}]*")
+
+
+def _same_letters(cand: str, ref: str) -> bool:
+    """False when two lone names differ in a way some plausible reading ignores: only in case
+    (``A`` / ``a``: a choice letter or two variables), or only in order with three or more
+    letters (``abc`` / ``cba``: two words or one product). True otherwise (``\\text{}``
+    words of two or more letters, different letters, ``ab`` / ``ba`` which is a product)."""
+    c, r = _PLAIN_RUN.fullmatch(cand), _PLAIN_RUN.fullmatch(ref)
+    if c is None or r is None:
+        return True
+    a, b = c.group(1) or c.group(2), r.group(1) or r.group(2)
+    if a == b:
+        return True
+    if a.lower() == b.lower():
+        return False
+    return not (max(len(a), len(b)) >= 3 and _letter_product(a) == _letter_product(b))
+
+
+def _letter_product(run: str) -> Any:
+    import sympy
+
+    constants = {"e": sympy.E, "i": sympy.I}
+    return sympy.Mul(*(constants.get(ch) or sympy.Symbol(ch) for ch in run[:_MAX_RUN]))
+
+
+_MAX_RUN = 200
+
+
+def _named_tuple(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
+    """``(q, p) = (2, 3)``: the entries in the order the reference or the question names them
+    (``(p, q) = ...`` in the reference, "the pair (p, q)" in the question, ``x, y, z`` as
+    coordinates); without an order, a verdict every order of the names agrees on."""
+    names, value = cand.tuple_names, cand.value
+    plain = dataclasses.replace(cand, tuple_names=())
+    if not isinstance(value, TupleValue) or len(value.items) != len(names) or len(
+            set(names)) != len(names):
+        return _judge(payload, plain, ref)
+    order = _names_order(payload, names, ref.tuple_names)
+    orders = [order] if order is not None else list(itertools.permutations(names))
+    if len(orders) > 6:
+        return Outcome(Decision.UNDECIDED, _NAMES_ORDER, "order")
+    by_name = dict(zip(names, value.items, strict=True))
+    outcomes = [_judge(payload, dataclasses.replace(
+        plain, value=TupleValue(tuple(by_name[n] for n in o), value.bracket)), ref)
+        for o in orders]
+    if len({o.decision for o in outcomes}) == 1:
+        return outcomes[0]
+    return Outcome(Decision.UNDECIDED, _NAMES_ORDER, "order")
+
+
+_NAMES_ORDER = ("the names of your tuple's entries are not in an order the problem gives; "
+                "write the tuple in the order the question asks for")
+_LETTER_TUPLE = re.compile(r"\(\s*([A-Za-z](?:_\w+)?(?:\s*,\s*[A-Za-z](?:_\w+)?)+)\s*\)")
+
+
+def _names_order(payload: dict[str, Any], names: tuple[str, ...],
+                 ref_names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The order of ``names`` the problem gives, if one: the reference's names, the one letter
+    tuple of the question with these names, or ``x, y, z`` (coordinates)."""
+    if ref_names:
+        return ref_names if sorted(ref_names) == sorted(names) else None
+    question = payload.get("question")
+    found = set()
+    if isinstance(question, str):
+        for m in _LETTER_TUPLE.finditer(question[:_QUESTION_WINDOW]):
+            tup = tuple(n.strip() for n in m.group(1).split(","))
+            if sorted(tup) == sorted(names):
+                found.add(tup)
+    if len(found) == 1:
+        return found.pop()
+    if not found and set(names) <= {"x", "y", "z"}:
+        return tuple(sorted(names))
+    return None
+
+
+def _as_solutions(value: Value) -> Value:
+    """Forms of a solution list the substitution reads: ``\\{2\\} \\cup \\{-2\\}`` as
+    ``\\{2, -2\\}``, ``-2 = x`` as ``x = -2``."""
+    if isinstance(value, UnionValue) and all(isinstance(p, SetValue) for p in value.parts):
+        return SetValue(tuple(i for p in value.parts if isinstance(p, SetValue)
+                              for i in p.items))
+    if isinstance(value, Answers):
+        return Answers(tuple(_flipped(i) for i in value.items))
+    return _flipped(value)
+
+
+def _flipped(value: Value) -> Value:
+    if isinstance(value, Relation) and value.ops == ("=",):
+        left, right = value.terms
+        if right.is_Symbol and not left.free_symbols:
+            return Relation((right, left), value.ops, value.poles)
+    return value
+
+
+def _based_candidate(outcome: Outcome, text: str, ref_text: str) -> Outcome:
+    """A candidate numeral in base n (``204_5``) against a reference that is not in base n:
+    equal values are UNDECIDED (the question asked for another base), and so is a bare
+    reference whose digits read in base n give the candidate's value (``204``)."""
+    based = base_numeral(text)
+    if based is None or outcome.decision is Decision.UNDECIDED:
+        return outcome
+    digits, base = based
+    ref_based = base_numeral(ref_text)
+    if ref_based is not None and ref_based[1] == base:
+        return outcome
+    undecided = Outcome(Decision.UNDECIDED, f"your answer is written in base {base}; the "
+                        "expected answer may be in another base", "base")
+    if outcome.decision is Decision.EQUAL:
+        return undecided
+    bare = ref_text.strip().strip("$").strip()
+    if (bare.isascii() and bare.isdigit() and len(bare) <= 60
+            and all(int(d) < base for d in bare) and int(bare, base) == int(digits, base)):
+        return undecided
     return outcome
 
 
@@ -340,22 +523,37 @@ def canonical_unit(unit: str) -> str:
     return " ".join(words)
 
 
-#: "how many meters", "in minutes", "in units of cm": the unit a question asks for. Linear: a
-#: literal phrase and one run of letters.
-_ASKED_UNIT = re.compile(r"\bhow\s+many\s+([a-z]+)|\bin\s+(?:units\s+of\s+)?([a-z]+)",
-                         re.IGNORECASE)
+#: "how many meters", "in minutes", "in units of cm", "in km per hour": the unit a question
+#: asks for. Linear: literal phrases and runs of letters separated by spaces.
+_ASKED_UNIT = re.compile(r"\b(?:how\s+many|in(?:\s+units\s+of)?)\s+"
+                         r"((?:(?:square|cubic)\s+)?[a-z]+(?:\s+per\s+[a-z]+)?)", re.IGNORECASE)
+#: A sentence that asks (the others describe the givens: "Her pace is measured in km per
+#: hour."): it ends with `?`, or starts with a verb that asks, or speaks of "your answer".
+_ASKING = re.compile(r"^\W*(?:express|give|round|find|compute|calculate|determine|state|write|"
+                     r"convert|answer)\b|\byour\s+answer\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.?!])\s+|\n")
 _QUESTION_WINDOW = 20_000
 
 
 def asked_units(payload: dict[str, Any]) -> frozenset[str]:
-    """The units the problem asks for: its ``unit`` field, else its question's phrases."""
+    """The units the problem asks for: its ``unit`` field, else the phrases "how many <unit>",
+    "in <unit>" of the question's sentences that ask (not "not in <unit>")."""
     if isinstance(payload.get("unit"), str):
         return frozenset({canonical_unit(payload["unit"])})
     question = payload.get("question")
     if not isinstance(question, str):
         return frozenset()
-    return frozenset(canonical_unit(m.group(1) or m.group(2))
-                     for m in _ASKED_UNIT.finditer(question[:_QUESTION_WINDOW]))
+    units = set()
+    for sentence in _SENTENCE.split(question[:_QUESTION_WINDOW]):
+        if not (sentence.rstrip().endswith("?") or _ASKING.search(sentence)):
+            continue
+        for m in _ASKED_UNIT.finditer(sentence):
+            if not sentence[max(0, m.start() - 4):m.start()].lower().endswith("not "):
+                units.add(canonical_unit(m.group(1)))
+    return frozenset(units)
+
+
+_KNOWN_UNITS = frozenset(_UNIT_NAMES.values())
 
 
 def _unit_outcome(payload: dict[str, Any], unit: str | None,
@@ -372,8 +570,9 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
                            "unit")
         return Outcome(Decision.UNDECIDED, f"could not decide whether the unit `{unit}` is the "
                        "one asked for", "unit")
-    if canonical_unit(unit) in asked_units(payload):
-        return None
+    asked = asked_units(payload)
+    if canonical_unit(unit) in asked and not (asked & _KNOWN_UNITS) - {canonical_unit(unit)}:
+        return None  # the one unit the question asks for
     return Outcome(Decision.UNDECIDED, f"the unit `{unit}` is not the unit the question asks "
                    "for; give the number alone, in the units the question asks for", "unit")
 
@@ -419,11 +618,13 @@ def _list_items(value: Value) -> tuple[Value, ...] | None:
 def _ordered_compare(payload: dict[str, Any], cand: Value, ref: Value) -> Outcome:
     """Lists in order when the problem asks for an order; see :func:`list_order`."""
     tol = tolerance_of(payload)
+    order = list_order(payload)
+    if (shaped := _tuple_or_set_for_list(payload, cand, ref, tol, order)) is not None:
+        return shaped
     c_items, r_items = _list_items(cand), _list_items(ref)
     if c_items is None or r_items is None or (len(c_items) == 1 and len(r_items) == 1):
         return compare(cand, ref, tol)
     in_order = compare(TupleValue(c_items, "["), TupleValue(r_items, "["), tol)
-    order = list_order(payload)
     if order is True:
         return in_order
     outcome = compare(cand, ref, tol)
@@ -433,6 +634,49 @@ def _ordered_compare(payload: dict[str, Any], cand: Value, ref: Value) -> Outcom
         return outcome
     return Outcome(Decision.UNDECIDED, "your list has the expected items, but the problem does "
                    "not say whether their order or repetitions matter", "order")
+
+
+def _tuple_or_set_for_list(payload: dict[str, Any], cand: Value, ref: Value, tol: Tolerance,
+                           order: bool | None) -> Outcome | None:
+    """A tuple or a set against a bare list of as many items, or a bare list against a tuple.
+
+    ``(4, 6, 14, 15)`` for the ordered list ``4, 6, 14, 15`` compares in order; ``1, 2`` for
+    the point ``(1, 2)`` too (UNDECIDED for a pair when nothing says point or order: the
+    reference may be an open interval). A set has no order: for a question that asks for one
+    it is at best UNDECIDED. None when none of these applies."""
+    if _is_tuple(ref) and _plain_list(cand):
+        assert isinstance(ref, TupleValue) and isinstance(cand, Answers)
+        if len(cand.items) != len(ref.items):
+            return None
+        in_order = compare(TupleValue(cand.items), ref, tol)
+        if (in_order.decision is Decision.EQUAL and len(ref.items) == 2 and order is not True
+                and not _mentions(payload.get("question"), "point")):
+            return Outcome(Decision.UNDECIDED, "a list of two values for a pair that may be a "
+                           "point or an open interval; write the pair in brackets", "form")
+        return in_order
+    r_items = ref.items if _plain_list(ref) and isinstance(ref, Answers) else None
+    if r_items is None:
+        return None
+    if _is_tuple(cand) and isinstance(cand, TupleValue) and len(cand.items) == len(r_items):
+        if order is True:
+            return compare(TupleValue(cand.items, "["), TupleValue(r_items, "["), tol)
+        outcome = compare(Answers(cand.items), ref, tol)
+        if outcome.decision is Decision.DIFFERENT:
+            return outcome
+        return Outcome(Decision.UNDECIDED, "a tuple answers a list whose order the problem does "
+                       "not give; write the values separated by commas", "form")
+    if isinstance(cand, SetValue) and order is True:
+        outcome = compare(cand, ref, tol)
+        if outcome.decision is Decision.EQUAL:
+            return Outcome(Decision.UNDECIDED, "a set has no order, and the question asks for "
+                           "the values in order; write them separated by commas, in order",
+                           "order")
+        return outcome
+    return None
+
+
+def _is_tuple(value: Value) -> bool:
+    return isinstance(value, TupleValue) and value.bracket == "(" and len(value.items) > 1
 
 
 # -- multiple choice and base-n numerals ----------------------------------------------------
@@ -446,7 +690,7 @@ def _choice_outcome(payload: dict[str, Any], text: str) -> Outcome:
     if letter not in choices:
         return Outcome(Decision.DIFFERENT, f"`{letter}` is not one of the choices "
                        f"{', '.join(choices)}", "choice")
-    if letter == choice_letter(answer_text(str(payload["answer"]))):
+    if letter == choice_letter(answer_text(str(payload["answer"]), reference=True)):
         return Outcome.equal()
     return Outcome(Decision.DIFFERENT, f"({letter}) is not the correct choice", "choice")
 
