@@ -455,7 +455,8 @@ def _zero_by_structure(expr: sympy.Expr) -> bool:
         return False
     if isinstance(expr, sympy.log) and len(expr.args) == 1:
         return prove_zero(sympy.Add(expr.args[0], -1))
-    if expr.is_Mul and not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+    if expr.is_Mul and not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) and not any(
+            f.is_Pow and f.args[1].is_negative is not False for f in expr.args):
         return any(not f.is_Rational and prove_zero(f) for f in expr.args)
     if expr.is_Pow and expr.args[1].is_Rational and expr.args[1] > 0:
         return prove_zero(expr.args[0])
@@ -514,18 +515,15 @@ def integer_status(expr: sympy.Expr, limit: int) -> int | str:
             return UNDECIDED
         if first > last:
             return NOT_INTEGER  # no integer in the enclosure
-        if first == last:  # one integer in it: the value is that integer or more bits tell
-            exact = _exactly(expr, first)
-            if exact != NOT_INTEGER:
-                return exact
-            if not _is_exact_zero(im):
-                return NOT_INTEGER  # proven != first, so not real or not an integer
+        if first == last:  # one integer in it: the value is that integer, or it is none
+            return _exactly(expr, first)
     return UNDECIDED
 
 
 def _exactly(expr: sympy.Expr, n: int) -> int | str:
-    """``n`` when ``expr - n`` is proven 0; NOT_INTEGER when proven non-zero (callers know
-    ``n`` is the only integer the value can be); else UNDECIDED."""
+    """``n`` when ``expr - n`` is proven 0; NOT_INTEGER when proven non-zero (callers know,
+    from an enclosure of the real part holding no other integer, that ``n`` is the only
+    integer the value can be); else UNDECIDED."""
     zero = is_zero(sympy.Add(expr, -n))
     if zero is None:
         return UNDECIDED
