@@ -13,7 +13,7 @@ import json
 from typing import Any, ClassVar
 
 from llm_modulo.domain import _FENCE, Domain, _json_candidates
-from llm_modulo.jsonanswer import duplicate_key_message, several_answers_message
+from llm_modulo.jsonanswer import duplicate_key_message, scan_answers, several_answers_message
 from llm_modulo.types import Candidate, Problem
 
 
@@ -60,6 +60,11 @@ class CSPDomainBase(Domain):
             return Candidate(raw=completion[:1000],
                              parse_error=f"the reply is {len(completion)} characters long; "
                                          f"at most {limit} are read for this problem")
+        hedge, first = scan_answers(completion, (self.answer_key,))
+        if hedge is not None:  # two JSON objects with different answers, fenced or not
+            return Candidate(raw=completion, parse_error=hedge)
+        if first is not None and (read := self._read_json(completion, first)) is not None:
+            return read
         fenced = [m.group(1).strip() for m in _FENCE.finditer(completion)]
         answers: dict[str, Candidate] = {}
         for text in fenced:

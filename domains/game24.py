@@ -28,6 +28,7 @@ from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.game24.arith import (
     ExpressionSyntaxError,
+    Num,
     normalize,
     parse_expression,
     render,
@@ -131,7 +132,10 @@ class Game24Domain(Domain):
         return Grammar(ebnf=expression_grammar(tuple(sorted(problem.payload["numbers"]))))
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        expression, error = extract_expression(completion)
+        target = int(problem.payload.get("target", 24))
+        # a bare target value is the answer only when it is the one given number
+        alone = [int(n) for n in problem.payload["numbers"]] == [target]
+        expression, error = extract_expression(completion, None if alone else target)
         if expression is None:
             return Candidate(raw=completion, parse_error=error)
         return Candidate(raw=completion, answer={"expression": expression})
@@ -152,7 +156,8 @@ _CHECK_MARKS = " \t.\u2713\u2714\u2705"
 _MAX_MARKED = 64
 
 
-def extract_expression(completion: str) -> tuple[str | None, str]:
+def extract_expression(completion: str, restated: int | None = None
+                       ) -> tuple[str | None, str]:
     """The final expression of a free-text reply, or None and the reason.
 
     Marked answers come first: every ``\\boxed{...}``, every line starting ``Answer:`` /
@@ -160,16 +165,36 @@ def extract_expression(completion: str) -> tuple[str | None, str]:
     trailing period removed; an empty marker line takes the next line), and every fenced
     code block holding one expression. When they give two different expressions (or two
     different stated values), the reply hedges. Without a readable marked answer, the last
-    line that is an expression (optionally ``= value``) is taken.
+    line that is an expression (optionally ``= value``) is taken. Unicode operators
+    (the times sign, the middle dot, the minus sign, ...) read as their ASCII ones.
+
+    A marked answer or line that is only the number ``restated`` (the target: ``EXPR = 24``
+    then ``Answer: 24``) restates the result: it is no expression, never one that displaces
+    the expression it follows (and never a second answer beside it).
     """
     lines = [ln for ln in (_clean(x) for x in completion.splitlines()) if ln]
-    marked = [m for m in _marked(completion, lines) if _is_expression(m)][:_MAX_MARKED]
+    found = [m for m in _marked(completion, lines) if _is_expression(m)][:_MAX_MARKED]
+    marked = [m for m in found if not _restates(m, restated)]
     if marked:
         return _agree(marked)
     for line in reversed(lines):
-        if _is_expression(line):
+        if _is_expression(line) and not _restates(line, restated):
             return line, ""
+    if found or any(_restates(line, restated) for line in lines):
+        return None, (f"the reply states only the value {restated}, not an expression over "
+                      "the given numbers")
     return None, "no expression found in the reply"
+
+
+def _restates(text: str, restated: int | None) -> bool:
+    """``text`` is just the number ``restated`` (``24``, ``(24)``), nothing computed."""
+    if restated is None:
+        return False
+    try:
+        tree = parse_expression(text)
+    except ExpressionSyntaxError:
+        return False
+    return isinstance(tree, Num) and tree.value == restated
 
 
 def _marked(completion: str, lines: list[str]) -> list[str]:
@@ -232,7 +257,7 @@ def _canonical(expr: str) -> str:
 def _clean(text: str) -> str:
     """One line without Markdown emphasis, math delimiters, LaTeX operators and a trailing
     period or check mark."""
-    text = text.strip()
+    text = normalize(text).strip()  # Unicode operators: the ASCII ones the grammar reads
     boxed = boxed_contents(text)
     if len(boxed) == 1 and text.startswith(("\\boxed", "$\\boxed", "\\[\\boxed",
                                                   "\\(\\boxed")):

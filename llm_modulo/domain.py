@@ -20,9 +20,8 @@ from llm_modulo.errors import ProblemError, UsageError
 from llm_modulo.jsonanswer import (
     DuplicateKeyError,
     duplicate_key_message,
-    is_hedge,
     loads_checked,
-    several_answers_message,
+    scan_answers,
 )
 from llm_modulo.structured import JsonSchema, StructuredOutput
 from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem, Status
@@ -142,22 +141,30 @@ class Domain(ABC):
         model = self.answer_model
         return JsonSchema(name=model.__name__, schema=model.model_json_schema())
 
+    def answer_fields(self) -> tuple[str, ...]:
+        """The fields that make a JSON object an answer (the answer model's required ones)."""
+        fields = self.answer_model.model_fields
+        required = tuple(name for name, info in fields.items() if info.is_required())
+        return required or tuple(fields)
+
     def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
         """Extract the answer from a completion. Never raises; failures set ``parse_error``.
 
-        JSON is looked for in fenced code blocks, then in the whole reply, then between its
-        first ``{`` and last ``}``. A key repeated in a JSON object, or fenced blocks that give
-        different answers, are a hedge (a parse error starting with
-        :data:`~llm_modulo.jsonanswer.HEDGE`, which verifiers REJECT).
+        Every JSON object of the reply, fenced or not, is read
+        (:func:`~llm_modulo.jsonanswer.scan_answers`): two that give different answers, or an
+        answer field given twice in one object (also ``"answer"`` and ``"Answer"``), are a
+        hedge (a parse error starting with :data:`~llm_modulo.jsonanswer.HEDGE`, which
+        verifiers REJECT). The one answer object is read; without one, JSON is looked for in
+        fenced code blocks, then in the whole reply, then between its first ``{`` and last
+        ``}``; a key repeated in the JSON read, at any depth, is a hedge too.
         """
         if len(completion) > MAX_COMPLETION_CHARS:
             return Candidate(raw=completion[:MAX_COMPLETION_CHARS],
                              parse_error=f"completion is {len(completion)} characters long")
-        fenced = [m.group(1).strip() for m in _FENCE.finditer(completion)]
-        found = self._fenced_answer(completion, fenced)
-        if found is not None:
-            return found
-        for text in _json_candidates(completion)[len(fenced):]:
+        hedge, first = scan_answers(completion, self.answer_fields())
+        if hedge is not None:
+            return Candidate(raw=completion, parse_error=hedge)
+        for text in ([first] if first is not None else []) + _json_candidates(completion):
             read = self._read_json(completion, text)
             if read is not None:
                 return read
@@ -181,25 +188,6 @@ class Domain(ABC):
             where = ".".join(str(p) for p in first["loc"]) or "answer"
             return Candidate(raw=completion, parse_error=f"{where}: {first['msg']}")
         return Candidate(raw=completion, answer=answer.model_dump(mode="json"))
-
-    def _fenced_answer(self, completion: str, fenced: list[str]) -> Candidate | None:
-        """The one answer the fenced JSON blocks agree on; a hedge when they give several."""
-        answers: dict[str, Candidate] = {}
-        error: Candidate | None = None
-        for text in fenced:
-            read = self._read_json(completion, text)
-            if read is None:
-                continue
-            if read.answer is None:
-                if is_hedge(read.parse_error):
-                    return read
-                error = error or read
-                continue
-            answers.setdefault(json.dumps(read.answer, sort_keys=True), read)
-        if len(answers) > 1:
-            return Candidate(raw=completion, parse_error=several_answers_message(
-                len(answers), "separate code blocks"))
-        return next(iter(answers.values()), error)
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         """Called when no JSON answer is found; domains may extract from free text."""

@@ -574,9 +574,51 @@ _REVIEW: list[tuple[str, str, str, dict[str, Any]]] = [
     ("204_5", "204_{5}", "accept", {}),
 ]
 
+_HIDDEN_ONE = r"\sqrt{3+2\sqrt2}-\sqrt2"  # exactly 1, which floating point cannot tell
+_HIDDEN_ZERO = r"(\sqrt{3+2\sqrt{2}}-1-\sqrt{2})"
+#: Review 1 of the issue 11 fixes: exact decisions (items 11-14 and the leaked messages).
+_EXACT: list[tuple[str, str, str, dict[str, Any]]] = [
+    # 11. a factorial's argument is proven a whole number (or proven not one), never by form
+    (r"(2\log_2 \sqrt{8})!", "6", "accept", {}),
+    (r"(2\log_2 \sqrt{8})!", "24", "reject", {}),
+    (rf"(1+{_HIDDEN_ZERO})!", "1", "accept", {}),
+    (rf"(10^{{200}}{_HIDDEN_ZERO})!", "1", "accept", {}),  # 0! = 1
+    (r"(\sqrt{2})!", "1", "reject", {}),                   # proven strictly between 1 and 2
+    (r"(-2000\sqrt{2})!", "1", "reject", {}),              # proven negative
+    (r"(2000\sqrt{2})!", "1", "unknown", {}),              # over the factorial cap
+    # 12. a root's index over the cap is too complex, not a syntax error; index proven exactly
+    (r"\sqrt[300]{2^{300}}", "2", "unknown", {}),
+    (r"\sqrt[1000]{2^{500}}", r"\sqrt2", "unknown", {}),
+    (r"\sqrt[\log_2 8]{8}", "2", "accept", {}),
+    (r"\sqrt[\log_2 8]{8}", "3", "reject", {}),
+    (r"\sqrt[1]{2}", "2", "accept", {}),
+    (r"\sqrt[0]{2}", "2", "reject", {}),                   # 2^{1/0}: undefined
+    (r"\sqrt[2.5]{4}", "2", "unknown", {}),
+    (r"\sqrt[n]{x}", r"\sqrt[n]{x}", "unknown", {}),
+    # 13. integers too long to print (Python's 4300-digit limit) are UNKNOWN, both sides
+    (r"\lfloor 10^{5000}\pi \rfloor - \lfloor 10^{5000}\pi \rfloor", "0", "unknown", {}),
+    ("1", r"\lfloor 10^{5000}\pi \rfloor", "unknown", {}),
+    (r"\lfloor 10^{30}\pi \rfloor", "3141592653589793238462643383279", "accept", {}),
+    (r"\lfloor 10^{30}\pi \rfloor", "3141592653589793238462643383280", "reject", {}),
+    (r"\lceil 10^{1000}\pi \rceil - \lfloor 10^{1000}\pi \rfloor", "1", "accept", {}),
+    (rf"\lceil {_HIDDEN_ONE} \rceil", "1", "accept", {}),
+    (r"10^{5000}", r"10^{5000}+1", "reject", {}),
+    # 14. infinities compared exactly: the sign of the finite factor is proven, or UNKNOWN
+    (rf"\infty (1 + 10^{{200}}{_HIDDEN_ZERO})", r"\infty", "accept", {}),
+    (rf"\infty (1 - 2({_HIDDEN_ONE}))", r"\infty", "reject", {}),  # -oo
+    (rf"\infty {_HIDDEN_ZERO}", r"\infty", "unknown", {}),         # oo * 0
+    (r"\infty + \sqrt{2}", r"\infty", "accept", {}),
+    (r"\infty + i", r"\infty", "unknown", {}),
+    (r"-\infty", r"\infty", "reject", {}),
+    (rf"(-\infty, 1 + 10^{{200}}{_HIDDEN_ZERO})", r"(-\infty, 1)", "accept", {}),
+    # smaller: the verdict stands, sympy's text does not leak (tests/test_math_exact.py)
+    (rf"\frac{{\ln({_HIDDEN_ONE})}}{{\ln({_HIDDEN_ONE})}}", "1", "reject", {}),  # 0/0
+    (r"\lfloor 10^{200}\pi\rfloor + 1", "1", "reject", {}),
+]
+
 
 def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
-    return _table_rows() + _TOLERANT + _UNITS + _READING + _ASSUMED + _REVIEW
+    return _table_rows() + _TOLERANT + _UNITS + _READING + _ASSUMED + _REVIEW + _EXACT
 
 
 def _table_rows() -> list[tuple[str, str, str, dict[str, Any]]]:

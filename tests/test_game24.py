@@ -262,6 +262,18 @@ REPLIES: list[tuple[str, Status, list[str]]] = [
     ('```json\n{"expression": "(4*5)+(10-6)"}\n```\nAgain:\n```json\n'
      '{"expression": "(4*5)+(10-6)"}\n```', Status.ACCEPT, []),
     ("Answer: ((4*5)+(10-6))\n\\boxed{(4*5)+(10-6)}", Status.ACCEPT, []),
+    # review 1, item 20: the middle dot, and a bare target value after the expression
+    ("Answer: 4·5 + 10 − 6", Status.ACCEPT, []),
+    ("Answer: 4⋅5 + 10 – 6", Status.ACCEPT, []),
+    ("4 * 5 + 10 - 6 = 24\n\nAnswer: 24", Status.ACCEPT, []),
+    ("4 * 5 + 10 - 6 = 24\n\n**Answer:** $\\boxed{24}$", Status.ACCEPT, []),
+    ("Answer: (4*5)+(10-6)\nAnswer: 24", Status.ACCEPT, []),
+    ("(4*5)+(10-6)\n24", Status.ACCEPT, []),
+    ("Answer: 24", Status.REJECT, ["unparseable"]),
+    ("4+5+6+10 = 25\nAnswer: 24", Status.REJECT, ["value"]),
+    ("Answer: 25", Status.REJECT, ["number_missing"] * 4 + ["number_extra", "value"]),
+    ('```json\n{"expression": "(4*5)+(10-6)"}\n```\n{"expression": "4+5+6+10"}',
+     Status.REJECT, ["hedge"]),
     # nothing readable: REJECT as before
     ("Answer: it cannot be done.", Status.REJECT, ["unparseable"]),
     ("I think 24 is reachable.", Status.REJECT, ["unparseable"]),
@@ -284,6 +296,15 @@ def test_hedge_critique_names_the_key_and_the_answers() -> None:
     r = VERIFIER.check(problem, DOMAIN.parse_candidate(
         problem, "\\boxed{(4*5)+(10-6)} or \\boxed{4*5+10-6}"))
     assert "`(4*5)+(10-6)`" in r.critiques[0].message and "`4*5+10-6`" in r.critiques[0].message
+
+
+def test_a_bare_target_is_the_answer_when_it_is_the_one_given_number() -> None:
+    for raw, reply, status in (({"numbers": [24]}, "Answer: 24", Status.ACCEPT),
+                               ({"numbers": [24, 1]}, "24*1 = 24\nAnswer: 24", Status.ACCEPT),
+                               ({"numbers": [24, 1]}, "Answer: 24", Status.REJECT)):
+        problem = DOMAIN.parse_problem(raw)
+        result = VERIFIER.check(problem, DOMAIN.parse_candidate(problem, reply))
+        assert result.status is status, (raw, reply, [c.message for c in result.critiques])
 
 
 # -- generator and solver ----------------------------------------------------------------

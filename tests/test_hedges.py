@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from llm_modulo.jsonanswer import (
     duplicate_key,
     loads_checked,
     missing_answer_critique,
+    object_spans,
+    scan_answers,
 )
 from llm_modulo.registry import get_domain, get_verifier
 from llm_modulo.types import Candidate, Problem, Status
@@ -147,11 +150,81 @@ def test_math_text_extraction_refuses_a_repeated_key() -> None:
     assert cand.answer is None and (cand.parse_error or "").startswith(HEDGE)
 
 
+# -- review 1: JSON answers outside code fences, case-variant keys (items 2 and 10c) ---------
+
+@pytest.mark.parametrize("domain", sorted(ALL))
+def test_a_json_answer_outside_a_fence_is_a_second_answer(domain: str) -> None:
+    _, field, one, other = ALL[domain]
+    a, b = json.dumps({field: one}), json.dumps({field: other})
+    for text in (fenced(a) + f"\nActually: {b}", f"{b}\n" + fenced(a), f"{a} or maybe {b}",
+                 fenced(a) + f"\n```python\n{b}\n```", f"Here {{ is {b} }} then {a}"):
+        status, kinds, messages = verdict(domain, text)
+        assert status is Status.REJECT and kinds == ["hedge"], (text, messages)
+        assert "2 different answers" in messages[0]
+    # the same answer in and out of a fence, and objects that give no answer, are no hedge
+    for text in (fenced(a) + f"\nSo: {a}", f'{{"note": "a {{ brace"}} then {a}',
+                 f'\\boxed{{{{x}}}} and {{"reasoning": {b}}} and {a}'):
+        status, kinds, messages = verdict(domain, text)
+        assert status is Status.ACCEPT, (text, messages)
+
+
+@pytest.mark.parametrize("domain", sorted(ALL))
+def test_an_answer_key_repeated_in_another_case_is_a_hedge(domain: str) -> None:
+    _, field, one, other = ALL[domain]
+    for first, second in ((one, other), (one, one)):
+        text = (f'{{"{field}": {json.dumps(first)}, '
+                f'"{field.capitalize()}": {json.dumps(second)}}}')
+        status, kinds, messages = verdict(domain, text)
+        assert status is Status.REJECT and kinds == ["hedge"], (text, messages)
+        assert repr(field.capitalize()) in messages[0]
+
+
+def test_csp_variables_differing_in_case_are_not_a_hedge() -> None:
+    _, kinds, messages = verdict("csp", '{"assignment": {"a": 1, "A": 2}}')
+    assert "hedge" not in kinds, messages
+
+
+@pytest.mark.parametrize(("text", "spans"), [
+    ('x {"a": 1} y {"b": "}"} z', ['{"a": 1}', '{"b": "}"}']),
+    ('{"a": {"b": 1}}', ['{"a": {"b": 1}}']),                   # the outer one only
+    ('\\boxed{3} {1, 2} {"a": 1}', ['{"a": 1}']),               # LaTeX and sets are no JSON
+    ('Let S = {1, 2 and "so\n{"a": 1}', ['{"a": 1}']),          # an unclosed brace, a stray "
+    ('{ prose {"a": 1} }', ['{"a": 1}']),
+    ('{"a": "\\"}"}', ['{"a": "\\"}"}']),                     # an escaped quote in a string
+    ("{}", ["{}"]),
+    ('{"a": 1', []),
+])
+def test_object_spans(text: str, spans: list[str]) -> None:
+    assert [text[a:b] for a, b in object_spans(text)] == spans
+
+
+@pytest.mark.parametrize("text", [
+    '{"a":' * 20_000, "{" * 100_000, '{"' * 50_000, '{"a": {"b": "}' * 7_000,
+    '{"a":' * 5_000 + "1" + "}" * 5_000, '{"answer": "1"} ' * 6_000,
+    "".join('{"a":' for _ in range(8_000)) + "1" + "} x" * 8_000,
+])
+def test_the_scan_is_linear_on_hostile_replies(text: str) -> None:
+    start = time.perf_counter()
+    scan_answers(text, ("answer",))
+    assert time.perf_counter() - start < 1.0
+
+
 # -- the issue's command -------------------------------------------------------------------
 
 @pytest.mark.parametrize(("domain", "problem", "candidate"), [
     ("math_answer", '{"question":"q","answer":"24"}', '{"answer": "1", "answer": "24"}'),
     ("game24", "4 5 6 10", '{"expression": "1", "expression": "(4*5)+(10-6)"}'),
+    # review 1, item 2: a JSON answer outside a fence is a second answer
+    ("math_answer", '{"question":"q","answer":"24"}',
+     '```json\n{"answer": "24"}\n```\nActually: {"answer": "1"}'),
+    ("math_answer", '{"question":"q","answer":"24"}',
+     '{"answer": "1"}\n```json\n{"answer": "24"}\n```'),
+    ("game24", "4 5 6 10",
+     '```json\n{"expression": "(4*5)+(10-6)"}\n```\n{"expression": "4+5+6+10"}'),
+    ("math_answer", '{"question":"q","answer":"24"}',
+     '```json\n{"answer": "24"}\n```\n```python\n{"answer": "1"}\n```'),
+    # item 10c: keys equal ignoring case
+    ("math_answer", '{"question":"q","answer":"24"}', '{"answer": "24", "Answer": "1"}'),
 ])
 def test_issue_commands_reject(domain: str, problem: str, candidate: str) -> None:
     r = subprocess.run([sys.executable, "-m", "llm_modulo.cli", "check", "--domain", domain,

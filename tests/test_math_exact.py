@@ -5,17 +5,24 @@ from __future__ import annotations
 import mpmath  # type: ignore[import-untyped]
 import pytest
 import sympy
+from mpmath import libmp  # type: ignore[import-untyped]
 
 from llm_modulo.types import Candidate, Problem, Status
 from llm_modulo.verifiers.math.exact import (
+    BEYOND,
+    NOT_INTEGER,
     GuardNonNegative,
     GuardPositive,
     apart,
     enclose,
+    extended_value,
     guard_holds,
+    integer_part,
+    integer_status,
     is_zero,
     nonzero,
     not_real,
+    prove_zero,
     sign,
     within,
 )
@@ -108,3 +115,100 @@ def test_issue_11_examples() -> None:
     assert status("1", r"\infty^0") is Status.REJECT
     assert status("2", rf"2 + 10^{{200}}{h}") is Status.ACCEPT
     assert status("x", r"e^{\ln x}") is Status.UNKNOWN
+
+
+# -- review 1: integers, integer parts, infinities, and what sympy's failures may show ---------
+
+LOG2_8 = sympy.log(8) / sympy.log(2)  # 3, which sympy keeps unevaluated
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    (2 * sympy.log(S(8), 2), 3),
+    (1 + HIDDEN, 1),
+    (10**200 * HIDDEN, 0),
+    (-LOG2_8, -3),
+    (S(2), NOT_INTEGER),                     # strictly between 1 and 2
+    (sympy.I, NOT_INTEGER),                  # not real
+    (sympy.Rational(7, 2), NOT_INTEGER),
+    (2000 * S(2), BEYOND),
+    (sympy.Integer(10) ** 5000, BEYOND),
+])
+def test_integer_status_is_proven_never_structural(expr: sympy.Expr, expected: object) -> None:
+    assert integer_status(expr, 1000) == expected
+
+
+@pytest.mark.parametrize(("expr", "up", "expected"), [
+    (sympy.Integer(10) ** 30 * sympy.pi, False, 3141592653589793238462643383279),
+    (sympy.Integer(10) ** 30 * sympy.pi, True, 3141592653589793238462643383280),
+    (-sympy.pi, False, -4),
+    (1 + HIDDEN, False, 1),                  # exactly an integer: proven, not enclosed
+    (1 + HIDDEN, True, 1),
+    (sympy.Integer(10) ** 5000 * sympy.pi, False, None),  # beyond the precision cap
+    (sympy.exp(sympy.I), False, None),       # not real
+])
+def test_integer_part_is_certified(expr: sympy.Expr, up: bool, expected: int | None) -> None:
+    assert integer_part(expr, up) == expected
+
+
+def test_an_unevaluated_floor_is_enclosed_with_exact_end_floors() -> None:
+    # mpmath's floor of an end rounded to 53 bits gave 3141592653589793 followed by noise
+    floor = sympy.floor(sympy.Integer(10) ** 30 * sympy.pi, evaluate=False)
+    box = enclose(floor, 256)
+    assert box is not None
+    ends = {libmp.to_int(end) for end in box[0]._mpi_}  # exact, not rounded to 53 bits
+    assert ends == {3141592653589793238462643383279}
+
+
+@pytest.mark.parametrize(("expr", "expected"), [
+    (sympy.Mul(sympy.oo, 1 + 10**200 * HIDDEN, evaluate=False), sympy.oo),
+    (sympy.Mul(sympy.oo, 1 - 2 * (HIDDEN + 1), evaluate=False), -sympy.oo),
+    (sympy.Mul(sympy.oo, HIDDEN, evaluate=False), None),          # oo * 0: undefined
+    (sympy.Add(sympy.oo, -sympy.oo, evaluate=False), None),
+    (sympy.Add(sympy.oo, sympy.I, evaluate=False), None),         # not on the real line
+    (sympy.Add(sympy.oo, S(2), evaluate=False), sympy.oo),
+    (S(2), S(2)),
+])
+def test_infinities_are_reduced_exactly(expr: sympy.Expr, expected: sympy.Expr | None) -> None:
+    assert extended_value(expr) == expected
+
+
+def test_a_logarithm_of_a_hidden_one_is_proven_zero() -> None:
+    assert prove_zero(sympy.log(HIDDEN + 1)) and is_zero(sympy.log(HIDDEN + 1)) is True
+    assert prove_zero(sympy.log(S(3 + 2 * S(2)) - S(2))) is True
+    assert is_zero(sympy.log(2)) is False
+
+
+#: Library text that must never reach a critique (it is shown to the model).
+LEAKS = ("Exceeds the limit", "set_int_max_str_digits", "PrecisionExhausted",
+         "algebraic element", "Traceback")
+ONE = r"\sqrt{3+2\sqrt2}-\sqrt2"
+
+
+@pytest.mark.parametrize(("reference", "text", "expected"), [
+    ("0", r"\lfloor 10^{5000}\pi \rfloor - \lfloor 10^{5000}\pi \rfloor", Status.UNKNOWN),
+    (r"\lfloor 10^{5000}\pi \rfloor", "1", Status.UNKNOWN),
+    ("1", rf"\frac{{\ln({ONE})}}{{\ln({ONE})}}", Status.REJECT),
+    ("1", r"\lfloor 10^{200}\pi\rfloor + 1", Status.REJECT),
+    ("1", r"\binom{10000}{5000}\cdot\binom{10000}{5000}", Status.REJECT),
+    ("x^2", r"x^2 + 10^{5000}", Status.REJECT),
+    ("1", r"\lfloor x + 10^{200}\pi \rfloor", Status.REJECT),  # not 1 at x = 7/3
+])
+def test_library_failures_never_leak_into_critiques(reference: str, text: str,
+                                                    expected: Status) -> None:
+    payload = {"answer": reference, "variables": ["x"]}
+    result = MathVerifier().check(Problem(domain="math_answer", payload=payload),
+                                  Candidate(raw=text, answer={"answer": text}))
+    messages = [c.message for c in result.critiques]
+    assert result.status is expected, messages
+    assert messages and all(m.strip() for m in messages)
+    assert not any(leak in m for m in messages for leak in LEAKS), messages
+
+
+def test_a_reference_too_large_to_print_is_unknown_for_the_problem_not_a_usage_error() -> None:
+    from llm_modulo.domains.math_answer import MathAnswerDomain
+
+    domain = MathAnswerDomain()
+    problem = domain.parse_problem({"question": "q", "answer": r"\lfloor 10^{5000}\pi \rfloor"})
+    result = MathVerifier().check(problem, domain.parse_candidate(problem, '{"answer": "1"}'))
+    assert result.status is Status.UNKNOWN
+    assert not any(leak in c.message for c in result.critiques for leak in LEAKS)

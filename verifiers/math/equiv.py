@@ -29,6 +29,7 @@ from llm_modulo.verifiers.math.exact import (
     apart,
     divisors_of,
     enclose,
+    extended_value,
     guard_holds,
     guards_of,
     is_zero,
@@ -50,6 +51,7 @@ from llm_modulo.verifiers.math.parse import (
     UnionValue,
     Value,
 )
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable
 
 #: Bits of the enclosures used as sort keys of set elements (a miss only costs a full compare).
 KEY_PRECISION = 128
@@ -105,8 +107,8 @@ def show(expr: sympy.Expr, limit: int = 60) -> str:
             text = _decimal_text(expr)
         else:
             text = sympy.sstr(expr)
-    except ValueError:  # an integer too long for str()
-        text = "a very large number"
+    except Exception:  # an int too long for str(), a print that evaluates
+        text = "a very large number" if expr.is_Rational else "your value"
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -185,7 +187,7 @@ def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT,
     """Whether two scalar expressions are equal (within ``tol`` for constants). ``guards``
     are the domain guards of both sides: a difference counts only where they hold."""
     if cand.has(sympy.oo, -sympy.oo) or ref.has(sympy.oo, -sympy.oo):
-        return Decision.EQUAL if cand == ref else Decision.DIFFERENT
+        return _infinite_decision(cand, ref, tol, guards)
     diff = sympy.Add(cand, -ref)
     if diff == 0:
         return Decision.EQUAL
@@ -196,6 +198,27 @@ def scalar_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance = EXACT,
     if differ_somewhere(diff, guards) is not None:
         return Decision.DIFFERENT
     return Decision.EQUAL if prove_zero(diff) else Decision.UNDECIDED
+
+
+def _infinite_decision(cand: sympy.Expr, ref: sympy.Expr, tol: Tolerance,
+                       guards: frozenset[sympy.Expr]) -> Decision:
+    """Values with an infinity, decided exactly (:func:`extended_value`): the same infinity
+    is EQUAL, two different ones or an infinity and a finite constant DIFFERENT; when an
+    infinity's direction is not proven (or the other side has variables) UNDECIDED, unless
+    the two are written identically."""
+    c, r = extended_value(cand), extended_value(ref)
+    if c is None or r is None:
+        return Decision.EQUAL if cand == ref else Decision.UNDECIDED
+    c_inf, r_inf = c in _INFINITE, r in _INFINITE
+    if c_inf and r_inf:
+        return Decision.EQUAL if c == r else Decision.DIFFERENT
+    if c_inf or r_inf:
+        finite = r if c_inf else c
+        return Decision.DIFFERENT if finite.is_number else Decision.UNDECIDED
+    return scalar_decision(c, r, tol, guards)
+
+
+_INFINITE = (sympy.oo, -sympy.oo)
 
 
 def _constant_decision(diff: sympy.Expr, ref: sympy.Expr, tol: Tolerance) -> Decision:
@@ -414,7 +437,24 @@ def _form(value: Value) -> str:
 
 
 def compare(cand: Value, ref: Value, tol: Tolerance = EXACT, where: str | None = None) -> Outcome:
-    """Decide ``cand == ref`` as answers: sets as sets, tuples in order, and so on."""
+    """Decide ``cand == ref`` as answers: sets as sets, tuples in order, and so on.
+
+    A failure inside sympy (of any kind) proves nothing: it is UNDECIDED, and its text is not
+    shown (the reading errors of this package and RecursionError pass through)."""
+    try:
+        return _compare(cand, ref, tol, where)
+    except (MathSyntaxError, TooComplex, Unreadable, RecursionError, MemoryError):
+        raise
+    except Exception:  # sympy failed: that proves nothing
+        return Outcome(Decision.UNDECIDED, FAILED, "undecided", where)
+
+
+#: The critique when an exact computation fails inside sympy.
+FAILED = ("could not decide whether the answer equals the expected value (an exact "
+          "computation did not finish)")
+
+
+def _compare(cand: Value, ref: Value, tol: Tolerance, where: str | None) -> Outcome:
     if isinstance(ref, Relation) and isinstance(cand, Relation):
         interval_ref, interval_cand = as_interval(ref), as_interval(cand)
         if isinstance(interval_ref, IntervalValue) and isinstance(interval_cand, IntervalValue):

@@ -21,7 +21,7 @@ from typing import Any
 
 import mpmath  # type: ignore[import-untyped]
 import sympy
-from mpmath import iv
+from mpmath import iv, libmp
 
 #: Bits of the first interval evaluation; doubled until the enclosure separates.
 START_PRECISION = 64
@@ -31,6 +31,9 @@ MAX_PRECISION = 4096
 MAX_OPS = 400
 #: An enclosure whose magnitude exceeds 2**MAX_MAGNITUDE_BITS is given up (exp(10^6) is fine).
 MAX_MAGNITUDE_BITS = 1 << 22
+#: Integer parts (floor, ceiling, a proven integer) are taken only below 2**MAX_INTEGER_BITS:
+#: far below Python's 4300-digit limit on printing an integer.
+MAX_INTEGER_BITS = 8192
 
 Box = tuple[Any, Any]  # (real part, imaginary part), each an mpmath interval
 
@@ -203,12 +206,23 @@ def _acos(x: Any) -> Any:
     return iv.atan2(iv.sqrt(rest), x)
 
 
+def _end_int(x: Any, lower: bool, up: bool) -> int | None:
+    """The exact floor (``up``: ceiling) of an interval's lower or upper end, or None for an
+    infinite end or one beyond 2**MAX_INTEGER_BITS. Exact: the end's binary value itself, never
+    a rounded copy of it."""
+    end = x._mpi_[0 if lower else 1]
+    if end in (libmp.finf, libmp.fninf, libmp.fnan):
+        return None
+    if end != libmp.fzero and end[2] + end[3] > MAX_INTEGER_BITS:
+        return None
+    return int(libmp.to_int(libmp.mpf_ceil(end) if up else libmp.mpf_floor(end)))
+
+
 def _round(x: Any, up: bool) -> Any:
-    step = mpmath.ceil if up else mpmath.floor
-    lo, hi = step(mpmath.mpf(x.a)), step(mpmath.mpf(x.b))
-    if lo != hi:
+    lo, hi = _end_int(x, True, up), _end_int(x, False, up)
+    if lo is None or lo != hi:
         raise _Unsupported("floor/ceiling of an interval across an integer")
-    return iv.mpf(int(lo))
+    return iv.mpf(lo)
 
 
 _REAL_FUNCS: dict[type, Callable[[Any], Any]] = {
@@ -420,27 +434,179 @@ _STEPS: tuple[Callable[[sympy.Expr], sympy.Expr], ...] = (
 
 @lru_cache(maxsize=4096)
 def prove_zero(expr: sympy.Expr) -> bool:
-    """True only when an exact rewrite reaches 0 (each step an identity), or a constant's
-    minimal polynomial is ``z``."""
+    """True only when an exact rewrite reaches 0 (each step an identity), a constant's
+    minimal polynomial is ``z``, or a factor is proven 0 (``\\ln a`` with ``a`` proven 1).
+
+    Any failure inside sympy (an exception of any kind) only means "not proven"."""
     if expr == 0:
         return True
-    if sympy.count_ops(expr) > MAX_OPS:
+    try:
+        if sympy.count_ops(expr) > MAX_OPS:
+            return False
+        return _zero_by_structure(expr) or _zero_by_rewrite(expr)
+    except Exception:  # sympy raises many kinds; none is a proof
         return False
+
+
+def _zero_by_structure(expr: sympy.Expr) -> bool:
+    """``\\ln a`` is 0 exactly when ``a`` is 1; a product of finite constants is 0 when a
+    factor is; a power with a positive exponent when its base is."""
+    if not expr.is_number:
+        return False
+    if isinstance(expr, sympy.log) and len(expr.args) == 1:
+        return prove_zero(sympy.Add(expr.args[0], -1))
+    if expr.is_Mul and not expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan) and not any(
+            f.is_Pow and f.args[1].is_negative is not False for f in expr.args):
+        return any(not f.is_Rational and prove_zero(f) for f in expr.args)
+    if expr.is_Pow and expr.args[1].is_Rational and expr.args[1] > 0:
+        return prove_zero(expr.args[0])
+    return False
+
+
+def _zero_by_rewrite(expr: sympy.Expr) -> bool:
     for step in _STEPS:
         try:
             if step(expr) == 0:
                 return True
-        except (ValueError, TypeError, NotImplementedError, RecursionError, AttributeError):
+        except Exception:  # not a proof; try the next rewrite
             continue
     if expr.is_number and expr.is_algebraic:
         try:
             z = sympy.Dummy("z")
             if sympy.minimal_polynomial(expr, z) == z:
                 return True
-        except (ValueError, TypeError, NotImplementedError, RecursionError,
-                sympy.polys.polyerrors.PolynomialError):
+        except Exception:  # e.g. NotAlgebraic: not a proof
             pass
-    try:
-        return bool(sympy.simplify(expr) == 0)
-    except (ValueError, TypeError, NotImplementedError, RecursionError, AttributeError):
-        return False
+    return bool(sympy.simplify(expr) == 0)
+
+
+# -- integers ---------------------------------------------------------------------------------
+
+#: What :func:`integer_status` proves when it proves no integer.
+NOT_INTEGER = "not_integer"
+BEYOND = "beyond"
+UNDECIDED = "undecided"
+
+
+def integer_status(expr: sympy.Expr, limit: int) -> int | str:
+    """The integer the constant ``expr`` is proven to equal (``|n| <= limit``), or why not:
+    :data:`NOT_INTEGER` (proven: not real, or strictly between two integers), :data:`BEYOND`
+    (proven ``|expr| > limit``), :data:`UNDECIDED` (nothing proven).
+
+    Never a structural test: ``2\\log_2\\sqrt8`` is 3 and ``1 + (\\sqrt{3+2\\sqrt2}-1-\\sqrt2)``
+    is 1 (their difference to the integer is proven 0 exactly)."""
+    if expr.is_Rational:
+        if not expr.is_Integer:
+            return NOT_INTEGER
+        return int(expr) if abs(expr) <= limit else BEYOND
+    if not _small(expr) or expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        return UNDECIDED
+    for prec in _precisions():
+        box = enclose(expr, prec)
+        if box is None:
+            continue
+        re, im = box
+        if (im > 0) is True or (im < 0) is True:
+            return NOT_INTEGER
+        if (re > limit) is True or (re < -limit) is True:
+            return BEYOND
+        first, last = _end_int(re, True, True), _end_int(re, False, False)
+        if first is None or last is None:
+            return UNDECIDED
+        if first > last:
+            return NOT_INTEGER  # no integer in the enclosure
+        if first == last:  # one integer in it: the value is that integer, or it is none
+            return _exactly(expr, first)
+    return UNDECIDED
+
+
+def _exactly(expr: sympy.Expr, n: int) -> int | str:
+    """``n`` when ``expr - n`` is proven 0; NOT_INTEGER when proven non-zero (callers know,
+    from an enclosure of the real part holding no other integer, that ``n`` is the only
+    integer the value can be); else UNDECIDED."""
+    zero = is_zero(sympy.Add(expr, -n))
+    if zero is None:
+        return UNDECIDED
+    return n if zero else NOT_INTEGER
+
+
+def integer_part(expr: sympy.Expr, up: bool = False) -> int | None:
+    """``floor(expr)`` (``ceiling`` with ``up``) of a real constant, proven: a certified
+    enclosure inside one unit interval, or ``expr`` proven equal to an integer. None when
+    neither is proven (also for a value too large for the precision cap)."""
+    if expr.is_Rational:
+        return int(sympy.ceiling(expr) if up else sympy.floor(expr))
+    if not _small(expr) or expr.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        return None
+    for prec in _precisions():
+        box = enclose(expr, prec)
+        if box is None or not _is_exact_zero(box[1]):
+            continue
+        lo, hi = _end_int(box[0], True, up), _end_int(box[0], False, up)
+        if lo is None or hi is None:
+            return None
+        if lo == hi:
+            return lo
+        inside = _end_int(box[0], True, True), _end_int(box[0], False, False)
+        if inside[0] == inside[1] and inside[0] is not None:  # one integer n in the enclosure
+            exact = _exactly(expr, inside[0])
+            if exact != NOT_INTEGER:  # the value is n, or more bits tell which side
+                return exact if isinstance(exact, int) else None
+    return None
+
+
+# -- infinities -------------------------------------------------------------------------------
+
+_INFINITE = (sympy.oo, -sympy.oo)
+
+
+def extended_value(expr: sympy.Expr) -> sympy.Expr | None:
+    """A constant that holds ``\\infty`` reduced, exactly, to ``oo``, ``-oo`` or a finite
+    constant; None when that is not proven.
+
+    sympy keeps ``oo * c`` unevaluated when it cannot tell the sign of ``c``
+    (``c = 1 + 10^{200}(\\sqrt{3+2\\sqrt2}-1-\\sqrt2)`` is exactly 1): the sign of every finite
+    factor must be proven (a zero factor, ``oo * 0``, is undefined: None), and in a sum the
+    finite terms must be proven real. Anything else holding an infinity is None. An
+    expression without an infinity is returned as it is."""
+    if not expr.has(*_INFINITE):
+        return expr
+    if expr in _INFINITE:
+        return expr
+    if not expr.is_number:
+        return None
+    if expr.is_Mul:
+        return _extended_product(expr.args)
+    if expr.is_Add:
+        return _extended_sum(expr.args)
+    return None
+
+
+def _extended_product(factors: tuple[sympy.Expr, ...]) -> sympy.Expr | None:
+    values = [extended_value(f) for f in factors]
+    if any(v is None for v in values):
+        return None
+    infinite = [v for v in values if v in _INFINITE]
+    finite = [v for v in values if v not in _INFINITE]
+    if not infinite:
+        return sympy.Mul(*finite)
+    direction = 1
+    for v in (*infinite, *finite):
+        s = -1 if v == -sympy.oo else 1 if v == sympy.oo else sign(v)
+        if s is None or s == 0:
+            return None
+        direction *= s
+    return sympy.oo if direction > 0 else -sympy.oo
+
+
+def _extended_sum(terms: tuple[sympy.Expr, ...]) -> sympy.Expr | None:
+    values = [extended_value(t) for t in terms]
+    if any(v is None for v in values):
+        return None
+    infinite = {v for v in values if v in _INFINITE}
+    finite = [v for v in values if v not in _INFINITE]
+    if not infinite:
+        return sympy.Add(*finite)
+    if len(infinite) > 1 or any(sign(v) is None for v in finite):
+        return None  # oo - oo, or oo plus a value not proven real
+    return next(iter(infinite))

@@ -27,10 +27,14 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 
 from llm_modulo.runtime import private_cache_file
 from llm_modulo.verifiers.math.exact import (
+    BEYOND,
+    NOT_INTEGER,
     GuardNonNegative,
     GuardPositive,
     GuardUnit,
     enclose,
+    integer_part,
+    integer_status,
     is_zero,
     sign,
 )
@@ -387,15 +391,72 @@ _INVERSE = {"sin": "asin", "cos": "acos", "tan": "atan", "sinh": "asinh", "cosh"
 def _apply(name: str, arg: sympy.Expr) -> sympy.Expr:
     if name == "exp":
         return _power(sympy.E, arg)
+    if name in ("floor", "ceil"):
+        return _integer_part(arg, name == "ceil")
     return _checked(_FUNCS[name](arg))
 
 
+_NOT_NATURAL = "factorial of a value that is not a natural number"
+
+
 def _factorial(arg: sympy.Expr) -> sympy.Expr:
-    if arg.is_number and (not arg.is_Integer or arg < 0):
-        raise MathSyntaxError("factorial of a value that is not a natural number")
-    if arg.is_Integer and arg > MAX_FACTORIAL:
+    """``n!`` of a constant proven to be a whole number ``0 <= n <= MAX_FACTORIAL`` (exactly:
+    ``(2\\log_2\\sqrt8)!`` is ``3!``); a constant proven not to be one is refused; anything
+    else is UNKNOWN (TooComplex). A symbolic argument stays symbolic."""
+    if not arg.is_number:
+        return sympy.factorial(arg)
+    if arg in (sympy.oo, -sympy.oo):
+        raise MathSyntaxError(_NOT_NATURAL)
+    status = integer_status(arg, MAX_FACTORIAL)
+    if isinstance(status, int):
+        if status < 0:
+            raise MathSyntaxError(_NOT_NATURAL)
+        return sympy.factorial(sympy.Integer(status))
+    if status == NOT_INTEGER or (status == BEYOND and sign(arg) == -1):
+        raise MathSyntaxError(_NOT_NATURAL)
+    if status == BEYOND:
         raise TooComplex(f"a factorial argument exceeds {MAX_FACTORIAL}")
-    return sympy.factorial(arg)
+    raise TooComplex("could not decide whether a factorial's argument is a whole number")
+
+
+def _nth_root(n: sympy.Expr, a: sympy.Expr) -> sympy.Expr:
+    """The ``n``-th root of ``a`` for an index proven to be a whole number 1..200 (exactly:
+    ``\\sqrt[\\log_2 8]{8}`` is a cube root); index 0 is refused (``a^{1/0}``); an index
+    over the cap, negative, fractional, symbolic or undecided is UNKNOWN (TooComplex)."""
+    if not n.is_number or n.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+        raise TooComplex("the index of a root is not a number; only whole-number indices "
+                         "are read")
+    status = integer_status(n, MAX_SYMBOLIC_EXPONENT)
+    if status == BEYOND:
+        raise TooComplex(f"the index of a root exceeds {MAX_SYMBOLIC_EXPONENT}")
+    if not isinstance(status, int) or status < 0:
+        raise TooComplex("the index of a root is not proven a whole number >= 1; only such "
+                         "indices are read")
+    if status == 0:
+        raise MathSyntaxError("a root of index 0 is undefined")
+    if status == 1:
+        return a
+    k = sympy.Integer(status)
+    negative = a.is_number and not a.is_Rational and sign(a) == -1
+    if a.is_number and not a.is_Rational and sign(a) is None:
+        raise TooComplex("could not decide the sign of a root's radicand")
+    negative = negative or (a.is_Rational and a < 0)
+    return _checked(sympy.real_root(a, k) if negative else sympy.root(a, k))
+
+
+def _integer_part(arg: sympy.Expr, up: bool) -> sympy.Expr:
+    """``\\lfloor x \\rfloor`` / ``\\lceil x \\rceil``: of a constant, the integer proven
+    by a certified enclosure (or an exact equality); UNKNOWN when not proven. sympy's own
+    evaluation is not used for constants: it decides with floating point and can fail."""
+    if arg.is_number:
+        if arg.has(sympy.oo, -sympy.oo, sympy.zoo, sympy.nan):
+            raise TooComplex("the integer part of an infinite value is not read")
+        n = integer_part(arg, up)
+        if n is None:
+            raise TooComplex("could not decide the integer part exactly (the value is too "
+                             "large or too close to an integer)")
+        return sympy.Integer(n)
+    return _checked(sympy.ceiling(arg) if up else sympy.floor(arg))
 
 
 def _binomial(n: sympy.Expr, k: sympy.Expr) -> sympy.Expr:
@@ -586,15 +647,7 @@ class _Build(Transformer[Token, Any]):
         return _combine(_binomial, c[0], c[1], what="binom")
 
     def root(self, c: list[Any]) -> Scalar:
-        def nth_root(n: sympy.Expr, a: sympy.Expr) -> sympy.Expr:
-            if not (n.is_Integer and 2 <= n <= MAX_SYMBOLIC_EXPONENT):
-                raise MathSyntaxError("the index of a root must be a whole number >= 2")
-            negative = a.is_number and not a.is_Rational and sign(a) == -1
-            if a.is_number and not a.is_Rational and sign(a) is None:
-                raise TooComplex("could not decide the sign of a root's radicand")
-            negative = negative or (a.is_Rational and a < 0)
-            return _checked(sympy.real_root(a, n) if negative else sympy.root(a, n))
-        out = _combine(nth_root, c[0], c[1], what="root")
+        out = _combine(_nth_root, c[0], c[1], what="root")
         return _with_guards(out, GuardNonNegative, _scalar(c[1]).alts)
 
     def func(self, c: list[Any]) -> Scalar:
@@ -645,10 +698,10 @@ class _Build(Transformer[Token, Any]):
         return _combine(lambda a: _checked(sympy.Abs(a)), c[0], what="|...|")
 
     def floor(self, c: list[Any]) -> Scalar:
-        return _combine(sympy.floor, c[0], what="floor")
+        return _combine(lambda a: _integer_part(a, False), c[0], what="floor")
 
     def ceiling(self, c: list[Any]) -> Scalar:
-        return _combine(sympy.ceiling, c[0], what="ceiling")
+        return _combine(lambda a: _integer_part(a, True), c[0], what="ceiling")
 
     def mrow(self, c: list[Any]) -> tuple[sympy.Expr, ...]:
         return tuple(_plain(x) for x in c)
@@ -763,7 +816,9 @@ def _build(tree: Tree[Token]) -> Value:
             raise orig from None
         if isinstance(orig, RecursionError):
             raise TooComplex("the expression nests too deeply to build") from None
-        raise MathSyntaxError(f"could not read the answer: {orig or exc}") from None
+        # Anything else failed inside sympy (precision exhausted, an integer too long to
+        # print, ...): that proves nothing about the answer, and its text is not shown.
+        raise TooComplex("the value of the answer could not be computed exactly") from None
     return value
 
 

@@ -25,7 +25,7 @@ from llm_modulo.verifiers.math.equiv import (
 )
 from llm_modulo.verifiers.math.exact import divisors_of, guard_holds, guards_of, not_real
 from llm_modulo.verifiers.math.parse import Answers, Relation, Scalar, SetValue, TupleValue, Value
-from llm_modulo.verifiers.math.text import MathSyntaxError
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable
 
 Assignment = dict[sympy.Symbol, sympy.Expr]
 
@@ -95,8 +95,20 @@ def _sides(expr: sympy.Expr) -> str:
 
 
 def check_solutions(system: System, value: Value) -> Outcome:
-    """Substitute every proposed solution; then, if asked, establish that none is missing."""
+    """Substitute every proposed solution; then, if asked, establish that none is missing.
+
+    A failure inside sympy (of any kind) proves nothing: UNDECIDED, its text not shown."""
     proposed = assignments(value, system.variables)
+    try:
+        return _check(system, proposed)
+    except (MathSyntaxError, TooComplex, Unreadable, RecursionError, MemoryError):
+        raise
+    except Exception:  # sympy failed: that proves nothing
+        return Outcome(Decision.UNDECIDED, "could not decide whether the solutions are "
+                       "correct (an exact computation did not finish)", "undecided")
+
+
+def _check(system: System, proposed: list[Assignment]) -> Outcome:
     undecided: Outcome | None = None
     for k, point in enumerate(proposed, 1):
         where = f"solution {k}" if len(proposed) > 1 else None
