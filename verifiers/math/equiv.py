@@ -40,7 +40,8 @@ from llm_modulo.verifiers.math.exact import (
     sign,
     within,
 )
-from llm_modulo.verifiers.math.parse import (
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable
+from llm_modulo.verifiers.math.values import (
     Answers,
     IntervalValue,
     MatrixValue,
@@ -51,7 +52,6 @@ from llm_modulo.verifiers.math.parse import (
     UnionValue,
     Value,
 )
-from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable
 
 #: Bits of the enclosures used as sort keys of set elements (a miss only costs a full compare).
 KEY_PRECISION = 128

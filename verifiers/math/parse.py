@@ -16,7 +16,7 @@ naming the column.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from typing import Any
@@ -39,6 +39,17 @@ from llm_modulo.verifiers.math.exact import (
     sign,
 )
 from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, normalized
+from llm_modulo.verifiers.math.values import (
+    Answers,
+    IntervalValue,
+    MatrixValue,
+    Relation,
+    Scalar,
+    SetValue,
+    TupleValue,
+    UnionValue,
+    Value,
+)
 
 MAX_DEPTH = 60
 #: Parse-tree depth (a flat sum of n terms is n deep); keeps the tree walk far from Python's
@@ -138,74 +149,6 @@ _SINGLE_LETTER_CONSTANTS = {"e": sympy.E, "i": sympy.I}
 _NAMED_CONSTANTS = {"pi": sympy.pi, "oo": sympy.oo, "inf": sympy.oo, "infty": sympy.oo,
                     "infinity": sympy.oo}
 _WORD_LETTERS = 3
-
-
-# -- the values an answer can be -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Scalar:
-    """A number or expression. ``alts`` holds more than one value only after ``±``."""
-
-    alts: tuple[sympy.Expr, ...]
-    percent_of: sympy.Expr | None = None  # the number written before ``%``
-    #: Every non-constant divisor written in the expression (``x`` in ``x/x``). sympy cancels
-    #: ``x/x`` to ``1`` as it builds, so this is the only record of where the text is undefined.
-    poles: frozenset[sympy.Expr] = frozenset()
-
-    @property
-    def expr(self) -> sympy.Expr:
-        if len(self.alts) != 1:
-            raise MathSyntaxError("± is allowed only at the top level of an answer")
-        return self.alts[0]
-
-
-@dataclass(frozen=True)
-class SetValue:
-    items: tuple[Value, ...]
-
-
-@dataclass(frozen=True)
-class TupleValue:
-    items: tuple[Value, ...]
-    bracket: str = "("
-
-
-@dataclass(frozen=True)
-class IntervalValue:
-    lo: sympy.Expr
-    hi: sympy.Expr
-    left_open: bool
-    right_open: bool
-
-
-@dataclass(frozen=True)
-class UnionValue:
-    parts: tuple[Value, ...]
-
-
-@dataclass(frozen=True)
-class MatrixValue:
-    rows: tuple[tuple[sympy.Expr, ...], ...]
-
-
-@dataclass(frozen=True)
-class Relation:
-    """``terms[0] ops[0] terms[1] ops[1] ...``; ops are ``= != < <= > >=``."""
-
-    terms: tuple[sympy.Expr, ...]
-    ops: tuple[str, ...]
-    poles: frozenset[sympy.Expr] = frozenset()
-
-
-@dataclass(frozen=True)
-class Answers:
-    """Several answers separated by commas at the top level (compared as a multiset)."""
-
-    items: tuple[Value, ...] = field(default_factory=tuple)
-
-
-Value = Scalar | SetValue | TupleValue | IntervalValue | UnionValue | MatrixValue | Relation | \
-    Answers
 
 
 # -- size caps --------------------------------------------------------------------------------

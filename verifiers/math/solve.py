@@ -24,8 +24,8 @@ from llm_modulo.verifiers.math.equiv import (
     solution_poly,
 )
 from llm_modulo.verifiers.math.exact import divisors_of, guard_holds, guards_of, not_real
-from llm_modulo.verifiers.math.parse import Answers, Relation, Scalar, SetValue, TupleValue, Value
 from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable
+from llm_modulo.verifiers.math.values import Answers, Relation, Scalar, SetValue, TupleValue, Value
 
 Assignment = dict[sympy.Symbol, sympy.Expr]
 

@@ -31,18 +31,7 @@ from llm_modulo.verifiers.math.equiv import (
     compare,
     show,
 )
-from llm_modulo.verifiers.math.parse import (
-    Answers,
-    Reading,
-    Relation,
-    Scalar,
-    SetValue,
-    TupleValue,
-    UnionValue,
-    Value,
-    parse_relation,
-    read_math,
-)
+from llm_modulo.verifiers.math.parse import Reading, parse_relation, read_math
 from llm_modulo.verifiers.math.solve import System, check_solutions
 from llm_modulo.verifiers.math.text import (
     DOT_GROUPS,
@@ -54,6 +43,15 @@ from llm_modulo.verifiers.math.text import (
     base_numeral,
     choice_letter,
     without_degrees,
+)
+from llm_modulo.verifiers.math.values import (
+    Answers,
+    Relation,
+    Scalar,
+    SetValue,
+    TupleValue,
+    UnionValue,
+    Value,
 )
 
 
