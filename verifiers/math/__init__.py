@@ -1,2 +1,2 @@
-"""The math verifier family: reading answers (text, parse into values), deciding them exactly (exact,
-equiv, solve) and the verifier (verifier)."""
+"""The math verifier family: reading answers (text; parse into values), deciding them
+exactly (exact, equiv, solve) and the verifier (verifier)."""
