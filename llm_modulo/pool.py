@@ -7,9 +7,9 @@ No ``signal.alarm``: deadlines are enforced from the parent.
 
 How a task's deadline is counted (a deadline never pays for start-up):
 
-- A worker is started and *warmed* (the modules the task names, e.g. its verifier's,
-  imported) under a separate, generous start-up deadline. A worker that dies or stalls
-  before it begins a batch is replaced and the batch retried, uncharged.
+- A worker is started and *warmed* (e.g. its verifier's module imported and its
+  ``warm_up`` run) under a separate, generous start-up deadline. A worker that dies or
+  stalls before it begins a batch is replaced and the batch retried, uncharged.
 - Tasks go to a worker in batches (whatever is queued, split over the workers): one pipe
   round trip for many cheap checks. The worker says when it begins the batch; the first
   task's deadline runs from then, each next task's from the previous task's result.
@@ -72,8 +72,9 @@ class Outcome:
 class Task:
     """``fn(*args)`` with a deadline (seconds of its own run) and an address-space cap.
 
-    ``warm`` names modules the task needs (e.g. its verifier's): each worker imports them
-    once, under the start-up deadline, before it takes the task."""
+    ``warm`` names what the task needs ready, each ``"module"`` (imported) or
+    ``"module:attr.path"`` (imported, then called, e.g. a verifier's ``warm_up``): each
+    worker does it once, under the start-up deadline, before it takes the task."""
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
@@ -119,6 +120,16 @@ def _run_one(blob: bytes) -> tuple[str, Any, str]:
             _set_memory_cap(None)
 
 
+def _warm(entry: str) -> None:
+    """Import ``module``, or import it and call ``module:attr.path()``."""
+    module, _, attr = entry.partition(":")
+    target: Any = importlib.import_module(module)
+    if attr:
+        for part in attr.split("."):
+            target = getattr(target, part)
+        target()
+
+
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """Serve messages from ``conn`` until it closes: ``("warm", modules)`` or ``("run",
     blobs)``; each blob a pickled (fn, args, memory cap). A batch is acknowledged with
@@ -132,7 +143,7 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
             errors: dict[str, str] = {}
             for name in body:
                 try:
-                    importlib.import_module(name)
+                    _warm(name)
                 except BaseException as exc:  # the tasks will report it themselves
                     errors[name] = f"{type(exc).__name__}: {exc}"
             conn.send(("warmed", errors, _rss_bytes()))
@@ -218,7 +229,7 @@ class _Worker:
         return self.proc.exitcode
 
     def warm(self, modules: set[str]) -> bool:
-        """Import ``modules`` in the worker within the start-up deadline."""
+        """Do the ``modules`` warm-ups in the worker within the start-up deadline."""
         try:
             self.conn.send(("warm", sorted(modules)))
             if not self.conn.poll(STARTUP_TIMEOUT_S):
@@ -464,6 +475,7 @@ class WorkerPool:
                     return None
                 if rss:
                     worker.rss = int(rss)
+                    worker.base_rss = worker.base_rss or worker.rss  # its size once started
             last = now
         return worker
 

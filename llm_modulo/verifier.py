@@ -91,6 +91,13 @@ class Verifier(ABC):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         """Decide the candidate. Runs in a worker process; may raise (-> UNKNOWN)."""
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Build what the first check would otherwise build (parsers, tables): the pool runs
+        it once per worker, before the worker takes a deadline, so one-time start-up never
+        counts against a check. Importing the verifier's module always happens first."""
+        return None
+
     #: True when :meth:`check_many` decides a batch cheaper than one check per candidate
     #: (a verifier with a costly start-up, like Lean); :meth:`averify_many` then runs it.
     batched: ClassVar[bool] = False
@@ -184,10 +191,11 @@ class Verifier(ABC):
     def task(self, fn: Callable[..., Any], args: tuple[Any, ...],
              timeout_s: float | None = None) -> Task:
         """A pool task running ``fn(*args)`` under this verifier's deadline and memory cap,
-        on workers that have imported this verifier's module (outside the deadline)."""
+        on workers that have imported this verifier's module and run its :meth:`warm_up`
+        (outside the deadline)."""
         return Task(fn, args, timeout_s=self.timeout_s if timeout_s is None else timeout_s,
                     memory_bytes=None if self.memory_mb is None else self.memory_mb * 1024 * 1024,
-                    warm=(type(self).__module__,))
+                    warm=(f"{type(self).__module__}:{type(self).__qualname__}.warm_up",))
 
     def _verdict(self, outcome: Outcome, start: float) -> Verdict:
         """Turn a worker outcome into a Verdict; anything but a clean result is UNKNOWN."""
