@@ -11,10 +11,11 @@ How a task's deadline is counted (a deadline never pays for start-up):
   ``warm_up`` run) under a separate, generous start-up deadline. A worker that dies or
   stalls before it begins a batch is replaced and the batch retried, uncharged.
 - Tasks go to a worker in batches (whatever is queued, split over the workers): one pipe
-  round trip for many cheap checks. The worker says when it begins the batch; the first
-  task's deadline runs from then, each next task's from the previous task's result.
-- A task that overruns its deadline, or kills its worker, gets TIMEOUT or CRASH; the rest
-  of its batch goes back to the front of the queue for a fresh worker.
+  round trip for many cheap checks. The worker says when it begins the batch; deadlines
+  run from then, and each message of results restarts them for the tasks not yet answered.
+- A task that kills its worker gets CRASH; the rest of its batch goes back to the front of
+  the queue for a fresh worker. When a deadline passes with several tasks unanswered, each
+  of them runs again alone on a fresh worker, where the one that hangs gets TIMEOUT.
 
 Workers are kept (warm) while they stay small and young: one is retired when its resident
 memory grows by ``recycle_rss_mb`` over its size after warm-up, or after ``recycle_age_s``.
@@ -50,6 +51,8 @@ _START_ATTEMPTS = 3
 #: Most tasks sent to a worker in one message.
 MAX_BATCH = 64
 _BEGIN = b"B"
+#: A worker sends results that finish within this many seconds of each other together.
+FLUSH_S = 0.002
 
 
 class OutcomeKind(StrEnum):
@@ -133,7 +136,8 @@ def _warm(entry: str) -> None:
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """Serve messages from ``conn`` until it closes: ``("warm", modules)`` or ``("run",
     blobs)``; each blob a pickled (fn, args, memory cap). A batch is acknowledged with
-    ``_BEGIN`` when it arrives, then answered with one message per task, in order."""
+    ``_BEGIN`` when it arrives, then answered in order, results that finish within
+    ``FLUSH_S`` of each other in one message."""
     while True:
         try:
             op, body = conn.recv()
@@ -149,18 +153,38 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
             conn.send(("warmed", errors, _rss_bytes()))
             continue
         conn.send_bytes(_BEGIN)
+        done: list[tuple[str, Any, str]] = []
+        flushed = time.monotonic()
         for i, blob in enumerate(body):
             kind, value, detail = _run_one(blob)
-            rss = _rss_bytes() if i == len(body) - 1 else 0
-            try:
-                conn.send((kind, value, detail, rss))
-            except MemoryError:
-                kind = "memory"
-                conn.send((kind, None, "memory limit exceeded while sending the result", rss))
-            except Exception as exc:  # e.g. an unpicklable result
-                conn.send(("error", None, f"result could not be sent back: {exc!r}", rss))
+            done.append((kind, value, detail))
+            last = i == len(body) - 1 or kind == "memory"
+            if last or time.monotonic() - flushed >= FLUSH_S:
+                _send_results(conn, done, _rss_bytes() if last else 0)
+                done, flushed = [], time.monotonic()
             if kind == "memory":
                 return  # a process that hit the cap is not trusted again
+
+
+def _send_results(conn: multiprocessing.connection.Connection,
+                  done: list[tuple[str, Any, str]], rss: int) -> None:
+    """Send finished results together (one message); one that cannot be sent becomes an
+    error (or a memory failure) of its own task only."""
+    try:
+        conn.send((done, rss))
+        return
+    except Exception:
+        pass
+    safe = []
+    for kind, value, detail in done:
+        try:
+            pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            safe.append((kind, value, detail))
+        except MemoryError:
+            safe.append(("memory", None, "memory limit exceeded while sending the result"))
+        except Exception as exc:  # e.g. an unpicklable result
+            safe.append(("error", None, f"result could not be sent back: {exc!r}"))
+    conn.send((safe, rss))
 
 
 # -- the parent side ------------------------------------------------------------------------
@@ -196,6 +220,8 @@ class _Item:
     blob: bytes
     timeout_s: float
     warm: tuple[str, ...]
+    #: Run in a batch of its own (after a batch it was in overran a deadline).
+    alone: bool = False
 
     def finish(self, kind: OutcomeKind, value: Any = None, detail: str = "",
                elapsed_s: float = 0.0) -> None:
@@ -350,9 +376,15 @@ class WorkerPool:
                 self._cond.wait()
             if self._closed:
                 return None
+            if self._queue[0].alone:
+                return [self._queue.popleft()]
             share = math.ceil(len(self._queue) / self.size)
-            n = min(self.max_batch, max(1, share), len(self._queue))
-            return [self._queue.popleft() for _ in range(n)]
+            batch: list[_Item] = []
+            while self._queue and len(batch) < min(self.max_batch, max(1, share)):
+                if self._queue[0].alone:
+                    break
+                batch.append(self._queue.popleft())
+            return batch
 
     def _requeue(self, items: Iterable[_Item]) -> None:
         with self._cond:
@@ -441,43 +473,61 @@ class WorkerPool:
         return time.monotonic()
 
     def _collect(self, worker: _Worker, batch: list[_Item], began: float) -> _Worker | None:
-        """Read ``batch``'s results as they come, each within its own deadline."""
-        last = began
-        for i, item in enumerate(batch):
+        """Read ``batch``'s results as they come. The worker sends results that finish close
+        together in one message, so the next message is due within the longest deadline of
+        the tasks not yet answered plus ``FLUSH_S``: past that, one of them overran."""
+        last, i = began, 0
+        while i < len(batch):
+            rest = batch[i:]
+            wait = max(item.timeout_s for item in rest) + FLUSH_S
             try:
-                ready = worker.conn.poll(max(0.0, last + item.timeout_s - time.monotonic()))
+                ready = worker.conn.poll(max(0.0, last + wait - time.monotonic()))
             except (EOFError, OSError):
                 ready = True
             if not ready:
-                item.finish(OutcomeKind.TIMEOUT, detail=f"no result within {item.timeout_s:g} s",
-                            elapsed_s=time.monotonic() - last)
-                self._abandon(worker, batch[i + 1:])
+                self._failed(worker, rest, OutcomeKind.TIMEOUT,
+                             f"no result within {rest[0].timeout_s:g} s", last)
                 return None
             try:
                 data = worker.conn.recv_bytes()
             except (EOFError, OSError):
                 died = ("the worker pool was closed" if self._closed
                         else f"worker process died (exit code {worker.exit_code()})")
-                item.finish(OutcomeKind.CRASH, detail=died, elapsed_s=time.monotonic() - last)
-                self._abandon(worker, batch[i + 1:])
+                self._failed(worker, rest, OutcomeKind.CRASH, died, last)
                 return None
             now = time.monotonic()
             try:
-                kind, value, detail, rss = pickle.loads(data)
-                outcome_kind = OutcomeKind(kind)
-            except Exception as exc:
-                item.finish(OutcomeKind.ERROR, detail=f"result could not be read: {exc!r}",
-                            elapsed_s=now - last)
-            else:
-                item.finish(outcome_kind, value, detail, now - last)
-                if outcome_kind is OutcomeKind.MEMORY:
-                    self._abandon(worker, batch[i + 1:])
-                    return None
-                if rss:
-                    worker.rss = int(rss)
-                    worker.base_rss = worker.base_rss or worker.rss  # its size once started
+                results, rss = pickle.loads(data)
+                kinds = [OutcomeKind(kind) for kind, _, _ in results]
+            except Exception as exc:  # the worker's message is unreadable: retire it
+                rest[0].finish(OutcomeKind.ERROR, detail=f"result could not be read: {exc!r}")
+                self._abandon(worker, rest[1:])
+                return None
+            share = (now - last) / max(1, len(results))
+            for item, kind, (_, value, detail) in zip(rest, kinds, results, strict=False):
+                item.finish(kind, value, detail, share)
+            i += len(results)
+            if OutcomeKind.MEMORY in kinds:
+                self._abandon(worker, batch[i:])
+                return None
+            if rss:
+                worker.rss = int(rss)
+                worker.base_rss = worker.base_rss or worker.rss  # its size once started
             last = now
         return worker
+
+    def _failed(self, worker: _Worker, rest: list[_Item], kind: OutcomeKind, detail: str,
+                since: float) -> None:
+        """One task of ``rest`` (the tasks not answered yet) overran or killed the worker.
+        Alone, it is the one; otherwise results may have been waiting to be sent, so all of
+        them run again, each alone on a fresh worker, where the culprit costs only itself."""
+        if len(rest) == 1 or rest[0].alone or self._closed:
+            rest[0].finish(kind, detail=detail, elapsed_s=time.monotonic() - since)
+            self._abandon(worker, rest[1:])
+            return
+        for item in rest:
+            item.alone = True
+        self._abandon(worker, rest)
 
     def _abandon(self, worker: _Worker, rest: list[_Item]) -> None:
         """Retire ``worker``; the tasks it had not reached go back to the queue, uncharged."""

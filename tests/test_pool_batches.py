@@ -63,8 +63,9 @@ def test_a_bad_task_in_a_batch_costs_only_itself(bad: str, kind: str) -> None:
     with WorkerPool(1) as pool:
         verdicts = pool_fakes.HangsOnRequest().verify_many(
             [(PROBLEM, cand(d)) for d in todo], pool=pool)
-        # one worker: the batch went to it at once; the rest ran on fresh workers
-        assert pool.restarts == 2
+        # one worker: the batch went to it at once; each bad task cost one worker (and a
+        # hang whose batch-mates had not answered yet made them re-run, alone: one more)
+        assert 2 <= pool.restarts <= 3
     statuses = [v.status for v in verdicts]
     assert statuses == [Status.ACCEPT, Status.REJECT, Status.UNKNOWN, Status.ACCEPT,
                         Status.REJECT, Status.UNKNOWN, Status.ACCEPT]
