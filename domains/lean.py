@@ -24,7 +24,9 @@ from llm_modulo.errors import ProblemError
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.lean.batch import Statement, validate_imports
 
-_FENCE = re.compile(r"```[ \t]*(?:lean4?|Lean)?[ \t]*\n(.*?)```", re.DOTALL)
+# one run of blanks, then an optional language word and its blanks: two adjacent `[ \t]*`
+# runs backtracked quadratically on a long blank line after a fence
+_FENCE = re.compile(r"```[ \t]*(?:(?:lean4?|Lean)[ \t]*)?\n(.*?)```", re.DOTALL)
 _DECL = re.compile(r"^\s*(?:theorem|lemma|example)\b[^\n]*?:=\s*", re.DOTALL)
 
 

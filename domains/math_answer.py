@@ -280,7 +280,7 @@ def answer_candidate(completion: str) -> Candidate:
     return Candidate(raw=completion, answer={"answer": text})
 
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"```(?:json)?(.*?)```", re.DOTALL)  # linear: no \s* before the lazy body
 
 
 def fenced_answers(completion: str) -> list[str]:

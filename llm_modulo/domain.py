@@ -26,7 +26,9 @@ from llm_modulo.jsonanswer import (
 from llm_modulo.structured import JsonSchema, StructuredOutput
 from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem, Status
 
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+# No ``\s*`` before the body: with the lazy body after it, an unclosed fence followed by
+# whitespace backtracked quadratically; every use strips the body anyway.
+_FENCE = re.compile(r"```(?:json)?(.*?)```", re.DOTALL)
 MAX_COMPLETION_CHARS = 100_000
 
 

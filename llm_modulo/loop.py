@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from llm_modulo.domain import Domain
 from llm_modulo.errors import GeneratorError
 from llm_modulo.generator import Generator, SamplingParams
+from llm_modulo.judge import DomainParseError, judge
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import (
     Attempt,
@@ -148,13 +149,14 @@ class Solver:
             state["usage"] = state["usage"] + completion.usage
             # a server that sends more samples than asked does not stretch the budget
             choices = completion.choices[: params.n]
-            try:
-                candidates = [self.domain.parse_candidate(problem, c.text) for c in choices]
-            except Exception as exc:  # a domain bug: not the model's fault, so never a REJECT
-                return StopReason.ERROR, None, self._domain_failed("parse a completion", exc)
-            verdicts = await self.verifier.averify_many(
-                [(problem, cand) for cand in candidates], pool=self.pool
-            )
+            try:  # read and decided in the worker pool: never candidate-sized work here
+                judged = await judge(self.domain, self.verifier, problem,
+                                     [c.text for c in choices], pool=self.pool)
+            except DomainParseError as exc:  # a domain bug: not the model's fault, never a REJECT
+                return StopReason.ERROR, None, (f"domain {self.domain.name} failed to parse a "
+                                                f"completion: {exc}")
+            candidates = [cand for cand, _ in judged]
+            verdicts = [verdict for _, verdict in judged]
             shares = completion.usage.split(len(candidates))
             round_attempts = [
                 Attempt(

@@ -13,10 +13,10 @@ import asyncio
 import sys
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
+from llm_modulo.pool import Outcome, OutcomeKind, Task, WorkerPool, default_pool
 from llm_modulo.types import Candidate, Critique, Problem, Status, Verdict
 
 #: Critique kinds any verifier may return: the framework's (a check that did not finish
@@ -91,6 +91,13 @@ class Verifier(ABC):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         """Decide the candidate. Runs in a worker process; may raise (-> UNKNOWN)."""
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Build what the first check would otherwise build (parsers, tables): the pool runs
+        it once per worker, before the worker takes a deadline, so one-time start-up never
+        counts against a check. Importing the verifier's module always happens first."""
+        return None
+
     #: True when :meth:`check_many` decides a batch cheaper than one check per candidate
     #: (a verifier with a costly start-up, like Lean); :meth:`averify_many` then runs it.
     batched: ClassVar[bool] = False
@@ -116,9 +123,8 @@ class Verifier(ABC):
         """Run :meth:`check` isolated; always returns a Verdict, never raises."""
         start = time.monotonic()
         try:
-            outcome = (pool or default_pool()).run(
-                _run_check, (self, problem, candidate), **self._limits(timeout_s)
-            )
+            outcome = (pool or default_pool()).run_many(
+                [self.task(_run_check, (self, problem, candidate), timeout_s)])[0]
         except Exception as exc:  # the pool itself broke: still a value, not an escape
             return self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
         return self._verdict(outcome, start)
@@ -131,15 +137,9 @@ class Verifier(ABC):
         timeout_s: float | None = None,
         pool: WorkerPool | None = None,
     ) -> Verdict:
-        """The async face of :meth:`verify`: same isolation, on the pool's own threads."""
-        start = time.monotonic()
-        try:
-            outcome = await (pool or default_pool()).arun(
-                _run_check, (self, problem, candidate), **self._limits(timeout_s)
-            )
-        except Exception as exc:
-            return self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
-        return self._verdict(outcome, start)
+        """The async face of :meth:`verify`: same isolation, never blocks the event loop."""
+        return (await self.averify_many([(problem, candidate)], timeout_s=timeout_s,
+                                        pool=pool))[0]
 
     async def averify_many(
         self,
@@ -149,28 +149,34 @@ class Verifier(ABC):
         pool: WorkerPool | None = None,
     ) -> list[Verdict]:
         """Verdicts for many candidates, in order: one :meth:`check_many` worker call for a
-        ``batched`` verifier, otherwise concurrent :meth:`averify` calls."""
-        if not self.batched:
-            return list(await asyncio.gather(
-                *(self.averify(p, c, timeout_s=timeout_s, pool=pool) for p, c in pairs)))
+        ``batched`` verifier, otherwise one pool task per candidate, each with its own
+        deadline (the pool sends them to its workers in batches)."""
         if not pairs:
             return []
         start = time.monotonic()
-        limits = self._limits(self.batch_timeout_s(len(pairs)) if timeout_s is None
-                              else timeout_s)
+        if self.batched:
+            tasks = [self.task(_run_check_many, (self, list(pairs)),
+                               self.batch_timeout_s(len(pairs)) if timeout_s is None
+                               else timeout_s)]
+        else:
+            tasks = [self.task(_run_check, (self, p, c), timeout_s) for p, c in pairs]
         try:
-            outcome = await (pool or default_pool()).arun(
-                _run_check_many, (self, list(pairs)), **limits)
+            outcomes = await (pool or default_pool()).arun_many(tasks)
         except Exception as exc:
             return [self._unknown("verifier_error", f"verifier pool failed: {exc!r}", start)
                     for _ in pairs]
+        if not self.batched:
+            return [self._verdict(outcome, start) for outcome in outcomes]
+        return self._verdicts_of_batch(outcomes[0], len(pairs), start)
+
+    def _verdicts_of_batch(self, outcome: Outcome, size: int, start: float) -> list[Verdict]:
         if outcome.kind is OutcomeKind.OK:
             values = outcome.value
-            if isinstance(values, list) and len(values) == len(pairs):
+            if isinstance(values, list) and len(values) == size:
                 return [self._verdict(Outcome(OutcomeKind.OK, value=v), start) for v in values]
             outcome = Outcome(OutcomeKind.ERROR, detail="check_many() returned "
                               f"{type(values).__name__}, not one CheckResult per candidate")
-        return [self._verdict(outcome, start) for _ in pairs]
+        return [self._verdict(outcome, start) for _ in range(size)]
 
     def verify_many(
         self,
@@ -182,11 +188,14 @@ class Verifier(ABC):
         """The blocking face of :meth:`averify_many` (not for use inside an event loop)."""
         return asyncio.run(self.averify_many(pairs, timeout_s=timeout_s, pool=pool))
 
-    def _limits(self, timeout_s: float | None) -> dict[str, Any]:
-        return {
-            "timeout_s": self.timeout_s if timeout_s is None else timeout_s,
-            "memory_bytes": None if self.memory_mb is None else self.memory_mb * 1024 * 1024,
-        }
+    def task(self, fn: Callable[..., Any], args: tuple[Any, ...],
+             timeout_s: float | None = None) -> Task:
+        """A pool task running ``fn(*args)`` under this verifier's deadline and memory cap,
+        on workers that have imported this verifier's module and run its :meth:`warm_up`
+        (outside the deadline)."""
+        return Task(fn, args, timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+                    memory_bytes=None if self.memory_mb is None else self.memory_mb * 1024 * 1024,
+                    warm=(f"{type(self).__module__}:{type(self).__qualname__}.warm_up",))
 
     def _verdict(self, outcome: Outcome, start: float) -> Verdict:
         """Turn a worker outcome into a Verdict; anything but a clean result is UNKNOWN."""

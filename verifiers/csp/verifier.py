@@ -26,7 +26,7 @@ from llm_modulo.verifiers.csp.checker import (
     Violation,
     compile_csp,
 )
-from llm_modulo.verifiers.csp.expr import EvalError
+from llm_modulo.verifiers.csp.expr import EvalError, _parser
 from llm_modulo.verifiers.csp.solver import Outcome, improvement, solve
 
 Pairs = Sequence[tuple[Any, Any]]
@@ -78,6 +78,11 @@ class CSPVerifier(Verifier):
         "not_optimal": "a better solution exists (proven by the solver)",
         "optimality_undecided": "optimality could not be decided in time (UNKNOWN)",
     }
+
+    @classmethod
+    def warm_up(cls) -> None:
+        _parser()  # builds the constraint-expression parser, once per worker
+
     #: Critiques rendered at most; the rest are counted in one closing critique.
     max_critiques: ClassVar[int] = 30
     #: Share of ``timeout_s`` an optimality proof may take before the answer is UNKNOWN.

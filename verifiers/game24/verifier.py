@@ -53,6 +53,10 @@ class Game24Verifier(Verifier):
         "number_extra": "a number is used that is not given (or too many times)",
     }
 
+    @classmethod
+    def warm_up(cls) -> None:
+        parse_expression("1+1")  # builds the expression parser (~0.3 s), once per worker
+
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         if candidate.answer is None or not isinstance(candidate.answer.get("expression"), str):
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,
