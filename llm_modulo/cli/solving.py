@@ -181,13 +181,14 @@ def run(
     Every round is committed to the corpus as it ends; problems solved before (by this run
     before a crash, or any earlier one) are served from it, re-verified, without generating.
     """
-    from llm_modulo.batch import pending, read_problems
+    from llm_modulo.batch import check_appendable, pending, read_problems
     from llm_modulo.corpus.store import check_output_path, default_corpus_path
     from llm_modulo.generator import checked_base_url
 
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         check_output_path(out_path, corpus or default_corpus_path())
+        check_appendable(out_path)
         if base_url:
             checked_base_url(base_url)  # before a run is registered
         problems = read_problems(problems_file, dom)[:limit]

@@ -1,0 +1,142 @@
+"""Bounds on everything read from outside: files, JSON and YAML.
+
+Every file a command reads (a problem, a candidate, PDDL, templates, a CSP) goes through
+:func:`read_text_capped`: it refuses anything but a regular file (``-`` is standard input),
+and a file larger than its cap is an error before it is read whole. JSON from outside goes
+through :func:`loads_bounded` (nesting capped, ``NaN``/``Infinity`` refused) and YAML through
+:func:`yaml_load_plain` (no anchors, aliases or tags, so no alias bomb). Each failure raises
+the error class the caller names, with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from llm_modulo.errors import LLMModuloError, ProblemError
+
+#: The default cap on one input file (problems, candidates, PDDL, templates, CSPs).
+MAX_INPUT_BYTES = 16 * 1024 * 1024
+#: The default cap on JSON nesting in inputs (problems, answers' payloads).
+MAX_JSON_DEPTH = 100
+
+ErrorClass = Callable[[str], LLMModuloError]
+
+
+class NestingError(ValueError):
+    """JSON that nests deeper than allowed."""
+
+
+def _size(n: int) -> str:
+    return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 \
+        else f"{n} bytes"
+
+
+def read_bytes_capped(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES,
+                      error: ErrorClass = ProblemError) -> bytes:
+    """The bytes of ``path`` (``-``: standard input), at most ``limit`` of them.
+
+    A device, a pipe, a directory or a socket is refused before anything is read (opening
+    does not block on a FIFO); a file larger than ``limit`` is an error, not a truncation.
+    """
+    name = str(path)
+    if name == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            fd = os.open(name, flags)
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            raise error(f"cannot read {what} {name[:200]}: {reason}") from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise error(f"{what} {name[:200]} is not a regular file (give a file, or - "
+                            "for standard input)")
+            if info.st_size > limit:
+                raise error(f"{what} {name[:200]} is larger than {_size(limit)}")
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what} {name[:200]}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+    if len(data) > limit:
+        raise error(f"{what} {name[:200]} is larger than {_size(limit)}")
+    return data
+
+
+def read_text_capped(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES,
+                     error: ErrorClass = ProblemError, encoding: str = "utf-8",
+                     errors: str = "strict") -> str:
+    """:func:`read_bytes_capped`, decoded; undecodable text is an error (``errors="strict"``)."""
+    data = read_bytes_capped(path, what, limit=limit, error=error)
+    try:
+        return data.decode(encoding, errors)
+    except UnicodeDecodeError:
+        raise error(f"{what} {str(path)[:200]} is not UTF-8 text") from None
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """True when ``value`` (parsed JSON) nests deeper than ``limit``; iterative, linear."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, dict | list))
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH,
+                  object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
+                  ) -> Any:
+    """``json.loads`` that refuses ``NaN``/``Infinity`` and nesting deeper than ``max_depth``
+    (:class:`NestingError`); otherwise raises what ``json.loads`` raises (``ValueError``).
+
+    Python's parser stops with ``RecursionError`` near the interpreter's recursion limit, so
+    a 100,000-deep text costs a few hundred levels of parsing before it is refused.
+    """
+    try:
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=object_pairs_hook)
+    except RecursionError:
+        raise NestingError(f"JSON nests deeper than {max_depth} levels") from None
+    if json_depth_exceeds(data, max_depth):
+        raise NestingError(f"JSON nests deeper than {max_depth} levels")
+    return data
+
+
+def yaml_load_plain(text: str, what: str, *, error: ErrorClass = ProblemError) -> Any:
+    """YAML's safe subset without anchors, aliases or tags (an alias bomb is one line of
+    error, not gigabytes); one-line errors."""
+    import yaml
+
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.AliasToken | yaml.AnchorToken | yaml.TagToken):
+                raise error(f"{what}: YAML anchors, aliases and tags are not supported")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{what} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        raise error(f"{what} nests too deeply") from None
