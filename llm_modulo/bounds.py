@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from llm_modulo.errors import LLMModuloError, ProblemError
 
@@ -101,16 +102,54 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """True when ``text`` holds a lone surrogate (JSON's ``"\\ud800"``), which is not
+    Unicode text: it cannot be encoded as UTF-8, stored or sent."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def replace_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (the replacement character)."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def _map_strings(value: Any, fn: Callable[[str], str]) -> Any:
+    """``value`` (parsed JSON, depth already bounded) with ``fn`` applied to every string,
+    keys included; containers are rebuilt only when something changed."""
+    if isinstance(value, str):
+        return fn(value)
+    if isinstance(value, list):
+        items = [_map_strings(v, fn) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        pairs = [(fn(k), _map_strings(v, fn)) for k, v in value.items()]
+        same = all(k2 is k and v2 is v
+                   for (k2, v2), (k, v) in zip(pairs, value.items(), strict=True))
+        return value if same else dict(pairs)
+    return value
+
+
+def _reject_surrogate(text: str) -> str:
+    if has_surrogate(text):
+        raise ValueError("a string holds a lone surrogate (e.g. \\ud800), which is not text")
+    return text
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
 def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH,
-                  object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None
-                  ) -> Any:
+                  object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
+                  surrogates: Literal["reject", "replace"] = "reject") -> Any:
     """``json.loads`` that refuses ``NaN``/``Infinity`` and nesting deeper than ``max_depth``
     (:class:`NestingError`); otherwise raises what ``json.loads`` raises (``ValueError``).
 
+    A lone surrogate in a string (``"\\ud800"``) is a ``ValueError`` (``"reject"``, for
+    inputs such as problems) or becomes U+FFFD (``"replace"``, for server replies).
     Python's parser stops with ``RecursionError`` near the interpreter's recursion limit, so
     a 100,000-deep text costs a few hundred levels of parsing before it is refused.
     """
@@ -120,7 +159,8 @@ def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH,
         raise NestingError(f"JSON nests deeper than {max_depth} levels") from None
     if json_depth_exceeds(data, max_depth):
         raise NestingError(f"JSON nests deeper than {max_depth} levels")
-    return data
+    return _map_strings(data, _reject_surrogate if surrogates == "reject"
+                        else replace_surrogates)
 
 
 def yaml_load_plain(text: str, what: str, *, error: ErrorClass = ProblemError) -> Any:
