@@ -152,15 +152,19 @@ def _api_key() -> str | None:
     return None
 
 
+def checked_api_key(key: str | None = None) -> str | None:
+    """``key``, else the environment's (``LLM_MODULO_API_KEY``, ``OPENAI_API_KEY``); a key an
+    HTTP header cannot carry is a one-line :class:`UsageError`."""
+    key = key or _api_key()
+    if key and not (key.isascii() and key.isprintable()):
+        raise UsageError("the API key (LLM_MODULO_API_KEY or OPENAI_API_KEY) holds non-ASCII "
+                         "or control characters; HTTP headers carry printable ASCII only")
+    return key or None
+
+
 def _auth_headers(key: str | None) -> dict[str, str]:
-    """The Authorization header; a key HTTP cannot carry is a one-line usage error."""
-    if not key:
-        return {}
-    if not (key.isascii() and key.isprintable()):
-        raise UsageError("the API key (--api-key, LLM_MODULO_API_KEY or OPENAI_API_KEY) holds "
-                         "non-ASCII or control characters; HTTP headers carry printable ASCII "
-                         "only")
-    return {"Authorization": f"Bearer {key}"}
+    key = checked_api_key(key)
+    return {"Authorization": f"Bearer {key}"} if key else {}
 
 
 def checked_base_url(base_url: str) -> str:
@@ -214,7 +218,7 @@ class OpenAICompatClient:
             raise UsageError(f"the response size cap must be positive, not {max_response_bytes}")
         self.deadline_s = deadline_s
         self.max_response_bytes = max_response_bytes
-        headers = {**_auth_headers(api_key or _api_key()), "Accept-Encoding": ACCEPT_ENCODING}
+        headers = {**_auth_headers(api_key), "Accept-Encoding": ACCEPT_ENCODING}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout,
             transport=transport or ShardedTransport(max_connections=max_connections),
