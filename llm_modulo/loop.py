@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.bounds import has_surrogate, replace_surrogates
 from llm_modulo.domain import Domain
-from llm_modulo.errors import GeneratorError
+from llm_modulo.errors import CorpusError, GeneratorError
 from llm_modulo.generator import MAX_TOKEN_COUNT, Generator, SamplingParams
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import (
@@ -175,7 +175,14 @@ class Solver:
             ]
             if self.store is not None:
                 model = completion.model or getattr(self.generator, "model", None)
-                await self.store.record(problem, round_attempts, params, model)
+                try:
+                    await self.store.record(problem, round_attempts, params, model)
+                except CorpusError:
+                    raise  # the corpus itself is failing: every problem would lose its rounds
+                except Exception as exc:  # this round's data: this problem's error, retried
+                    trace.extend(round_attempts)
+                    return StopReason.ERROR, None, (
+                        f"round {round_no} could not be stored: {type(exc).__name__}: {exc}")
             for attempt in round_attempts:
                 trace.append(attempt)
                 if self.on_attempt is not None:

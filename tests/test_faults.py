@@ -330,3 +330,81 @@ def test_run_with_a_non_ascii_api_key_is_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "API key" in r.stderr
     assert len(r.stderr.strip().splitlines()) <= 2
+
+
+# -- any generator, any store: the loop keeps a fault to its problem ---------------------
+
+
+def _solve_all(generate: Any, store: Any, puzzles: list[str]) -> list[Any]:
+    from llm_modulo.domains.game24 import Game24Domain
+    from llm_modulo.loop import Budget, LoopConfig, Solver
+    from llm_modulo.testing import FunctionGenerator
+    from llm_modulo.verifiers.game24.verifier import Game24Verifier
+
+    domain = Game24Domain()
+    config = LoopConfig(budget=Budget(rounds=1, samples=2))
+    solver = Solver(domain, Game24Verifier(), FunctionGenerator(generate), config, store=store)
+
+    async def go() -> list[Any]:
+        return [r async for r in solver.solve_many([domain.parse_problem(p) for p in puzzles])]
+
+    return asyncio.run(go())
+
+
+def test_a_generator_with_surrogates_and_huge_usage_still_stores_its_accepts(
+        tmp_path: Path) -> None:
+    from llm_modulo.corpus import Corpus
+    from llm_modulo.corpus.memory import CorpusMemory
+    from llm_modulo.generator import Completion, GeneratedChoice
+    from llm_modulo.types import Usage
+
+    class Hostile:
+        model = "hostile"
+
+        async def generate(self, messages: Any, params: Any, structured: Any = None) -> Any:
+            return Completion(model="hostile\ud800", usage=Usage(prompt_tokens=10**30), choices=[
+                GeneratedChoice(index=0, text='{"expression": "(4+8)*(6-4)"} \ud800'),
+                GeneratedChoice(index=1, text="\udfff")])
+
+    from llm_modulo.domains.game24 import Game24Domain
+    from llm_modulo.loop import Budget, LoopConfig, Solver
+    from llm_modulo.verifiers.game24.verifier import Game24Verifier
+
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        memory = CorpusMemory(corpus)
+        solver = Solver(Game24Domain(), Game24Verifier(), Hostile(),
+                        LoopConfig(budget=Budget(rounds=1, samples=2)), store=memory)
+        result = asyncio.run(solver.solve(Game24Domain().parse_problem("4 4 6 8")))
+        memory.close()
+        assert result.stop_reason == "accepted", result.error
+        assert corpus.counts()["solutions"] == 1 and corpus.counts()["attempts"] == 2
+        assert result.usage.prompt_tokens == MAX_TOKEN_COUNT
+    result.model_dump_json()  # the result line `run` writes
+
+
+def test_a_round_that_cannot_be_stored_fails_its_problem_only() -> None:
+    class Picky:
+        async def lookup(self, *args: Any) -> None:
+            return None
+
+        async def record(self, problem: Any, attempts: Any, sampling: Any, model: Any) -> None:
+            if problem.payload["numbers"] == [1, 1, 4, 6]:
+                raise OverflowError("Python int too large to convert to SQLite INTEGER")
+
+    results = _solve_all(lambda m, p: '{"expression": "(4+8)*(6-4)"}', Picky(),
+                         ["4 4 6 8", "1 1 4 6", "4 6 8 4"])
+    reasons = {tuple(r.problem.payload["numbers"]): r.stop_reason for r in results}
+    assert reasons[(1, 1, 4, 6)] == "error"
+    assert [v for k, v in reasons.items() if k != (1, 1, 4, 6)] == ["accepted", "accepted"]
+    bad = next(r for r in results if r.stop_reason == "error")
+    assert "could not be stored" in (bad.error or "") and len(bad.attempts) == 2
+
+
+def test_a_generator_that_raises_fails_its_problem_only() -> None:
+    def generate(messages: Any, params: Any) -> str:
+        if "1 1 4 6" in messages[-1].content:
+            raise RuntimeError("boom")
+        return '{"expression": "(4+8)*(6-4)"}'
+
+    results = _solve_all(generate, None, ["4 4 6 8", "1 1 4 6"])
+    assert sorted(r.stop_reason for r in results) == ["accepted", "error"]
