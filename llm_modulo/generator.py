@@ -192,8 +192,8 @@ class OpenAICompatClient:
     :data:`MAX_RESPONSE_DEPTH`, ``NaN`` or ``Infinity`` make the response malformed; lone
     surrogates in strings become U+FFFD; token counts are clamped to :data:`MAX_TOKEN_COUNT`;
     ``Retry-After`` that cannot be read is ignored (ordinary backoff). A choice that is not a
-    completion becomes an empty sample with ``finish_reason="malformed"``; a response with no
-    usable choice raises :class:`MalformedResponseError`.
+    completion becomes an empty sample with ``finish_reason="malformed"``; a response whose
+    every choice is unusable raises :class:`MalformedResponseError`.
     """
 
     def __init__(
@@ -486,10 +486,10 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
         if not isinstance(data, dict):
             raise TypeError(f"the body is a JSON {type(data).__name__}, not an object")
         raw_choices = data["choices"]
-        if not isinstance(raw_choices, list) or not raw_choices:
-            raise TypeError("`choices` is not a non-empty list")
+        if not isinstance(raw_choices, list):
+            raise TypeError("`choices` is not a list")
         parsed = [_choice(c, i, chat=chat) for i, c in enumerate(raw_choices)]
-        if all(c is None for c in parsed):
+        if parsed and all(c is None for c in parsed):
             raise KeyError("no choice holds a completion")
         choices = [c if c is not None else
                    GeneratedChoice(index=i, text="", finish_reason="malformed")
