@@ -27,6 +27,8 @@ MAX_INPUT_BYTES = 16 * 1024 * 1024
 MAX_JSON_DEPTH = 100
 
 ErrorClass = Callable[[str], LLMModuloError]
+#: Names that mean standard input (read with the same cap as a file).
+STDIN_NAMES = frozenset({"-", "/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"})
 
 
 class NestingError(ValueError):
@@ -40,13 +42,13 @@ def _size(n: int) -> str:
 
 def read_bytes_capped(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYTES,
                       error: ErrorClass = ProblemError) -> bytes:
-    """The bytes of ``path`` (``-``: standard input), at most ``limit`` of them.
+    """The bytes of ``path`` (``-`` or ``/dev/stdin``: standard input), at most ``limit``.
 
     A device, a pipe, a directory or a socket is refused before anything is read (opening
     does not block on a FIFO); a file larger than ``limit`` is an error, not a truncation.
     """
     name = str(path)
-    if name == "-":
+    if name in STDIN_NAMES:
         data = sys.stdin.buffer.read(limit + 1)
     else:
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
