@@ -201,3 +201,11 @@ def test_solve_with_a_non_ascii_api_key_is_one_line() -> None:
 def test_huge_integer_flags_are_usage_errors(flag: list[str]) -> None:
     r = cli("solve", "--problem", "4 4 6 8", "--base-url", "http://127.0.0.1:9/v1", *flag)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_a_deep_json_answer_is_not_an_answer() -> None:
+    from llm_modulo.jsonanswer import loads_checked
+
+    assert loads_checked('{"a": [[1]]}') == {"a": [[1]]}
+    with pytest.raises(NestingError):  # parsed, yet too deep to store or serialize safely
+        loads_checked('{"expression": ' + "[" * 500 + "]" * 500 + "}")
