@@ -105,6 +105,7 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def has_surrogate(text: str) -> bool:
@@ -159,8 +160,14 @@ def loads_bounded(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH,
         data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=object_pairs_hook)
     except RecursionError:
         raise NestingError(f"JSON nests deeper than {max_depth} levels") from None
-    if json_depth_exceeds(data, max_depth):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    # fast paths: too few brackets to nest that deep; no surrogate escape anywhere (a raw
+    # surrogate is invalid UTF-8, so it can only come as an escape)
+    if text.count("[") + text.count("{") > max_depth and json_depth_exceeds(data, max_depth):
         raise NestingError(f"JSON nests deeper than {max_depth} levels")
+    if _SURROGATE_ESCAPE.search(text) is None and _SURROGATE.search(text) is None:
+        return data
     return _map_strings(data, _reject_surrogate if surrogates == "reject"
                         else replace_surrogates)
 

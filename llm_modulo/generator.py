@@ -369,6 +369,10 @@ async def read_body(response: httpx.Response, limit: int, *, truncate: bool = Fa
             return b""
         raise MalformedResponseError(f"response uses an encoding that was not asked for: "
                                      f"{response.headers.get('content-encoding', '')[:100]!r}")
+    announced = response.headers.get("content-length", "")
+    if not truncate and announced.isdigit() and len(announced) < 20 and int(announced) > limit:
+        raise MalformedResponseError(f"response body is larger than {limit} bytes "
+                                     f"(Content-Length: {announced})")
     decoder = _Inflater(encodings[0]) if encodings else None
     parts: list[bytes] = []
     received = produced = 0
