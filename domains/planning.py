@@ -13,6 +13,7 @@ initial state and the goal. Plans may be PDDL actions or English steps.
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 from functools import lru_cache
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from llm_modulo.bounds import read_text_capped
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
@@ -49,13 +51,10 @@ def _text_or_file(value: Any, what: str) -> str:
     if "(" in value:
         return value
     path = Path(value.strip())
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise ProblemError(f"{what} file {path} is not UTF-8 text") from None
-    except OSError as exc:
+    if not os.path.exists(path):  # never raises (a name too long, a NUL byte: False)
         raise ProblemError(f"{what} is neither PDDL text (it has no parenthesis) nor a readable "
-                           f"file: {str(path)[:200]}: {exc.strerror}") from None
+                           f"file: {str(path)[:200]}")
+    text = read_text_capped(path, f"{what} file", limit=4 * MAX_FILE_CHARS, encoding="utf-8-sig")
     if len(text) > MAX_FILE_CHARS:
         raise ProblemError(f"{what} file {path} is larger than {MAX_FILE_CHARS} characters")
     return text

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llm_modulo.bounds import MAX_INPUT_BYTES, NestingError, loads_bounded
 from llm_modulo.domain import Domain
-from llm_modulo.errors import ProblemError
+from llm_modulo.errors import ProblemError, UsageError
 from llm_modulo.loop import Solver
 from llm_modulo.types import Problem, SolveResult, StopReason
 
@@ -41,15 +42,24 @@ class BatchSummary:
         return self.total - self.skipped
 
 
-def read_problems(path: Path, domain: Domain) -> list[Problem]:
-    """Parse a JSONL problems file; the first bad line is a :class:`ProblemError` naming it."""
+def read_problems(path: Path, domain: Domain, *,
+                  max_line_bytes: int = MAX_INPUT_BYTES) -> list[Problem]:
+    """Parse a JSONL problems file; the first bad line is a :class:`ProblemError` naming it.
+
+    A line longer than ``max_line_bytes`` or nesting deeper than
+    :data:`~llm_modulo.bounds.MAX_JSON_DEPTH` is a bad line (it is never read whole).
+    """
     if not path.exists():
         raise ProblemError(f"problems file {path} does not exist")
     if not path.is_file():
         raise ProblemError(f"problems file {path} is not a regular file")
     problems = []
     with path.open("rb") as fh:
-        for lineno, data in enumerate(fh, 1):
+        lineno = 0
+        while data := fh.readline(max_line_bytes + 1):
+            lineno += 1
+            if len(data) > max_line_bytes and not data.endswith(b"\n"):
+                raise ProblemError(f"{path}:{lineno}: line longer than {max_line_bytes} bytes")
             try:
                 line = data.decode("utf-8")
             except UnicodeDecodeError:
@@ -57,9 +67,13 @@ def read_problems(path: Path, domain: Domain) -> list[Problem]:
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
+                raw = loads_bounded(line)
+            except NestingError as exc:
+                raise ProblemError(f"{path}:{lineno}: {exc}") from None
             except json.JSONDecodeError as exc:
                 raise ProblemError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            except ValueError as exc:  # NaN, Infinity, an integer of over 4300 digits
+                raise ProblemError(f"{path}:{lineno}: not valid JSON ({exc})") from None
             try:
                 prob = domain.parse_problem(raw)
             except ProblemError as exc:
@@ -85,7 +99,8 @@ def finished_hashes(path: Path) -> tuple[set[str], int]:
                 row = json.loads(line)
                 if row.get("stop_reason") != StopReason.ERROR:
                     done.add(row["problem"]["hash"])
-            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            # ValueError: also NaN, huge integers; RecursionError: a line nested 100,000 deep
+            except (ValueError, RecursionError, KeyError, TypeError, AttributeError):
                 bad += 1
     return done, bad
 
@@ -94,6 +109,23 @@ def pending(problems: list[Problem], out_path: Path) -> tuple[list[Problem], int
     """The problems not finished in ``out_path`` yet, and its unreadable line count."""
     done, bad = finished_hashes(out_path)
     return [p for p in problems if p.hash not in done], bad
+
+
+def check_appendable(path: Path) -> None:
+    """Refuse an output file that cannot be appended to (``/proc/version``, a read-only
+    file, a missing directory's child that cannot be made) before any work is registered."""
+    existed = path.exists()
+    if existed and not path.is_file():
+        raise UsageError(f"{path} is not a regular file; give a file name")
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        if not existed and isinstance(exc, FileNotFoundError):
+            return  # its directory is made when the results are written
+        raise UsageError(f"cannot write results to {path}: {exc.strerror}") from None
+    if not existed:
+        path.unlink(missing_ok=True)
 
 
 def _start_on_a_fresh_line(path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from llm_modulo.bounds import NestingError, loads_bounded, read_text_capped
 from llm_modulo.errors import ProblemError, UsageError
 from llm_modulo.jsonanswer import (
     DuplicateKeyError,
@@ -50,24 +51,24 @@ class Domain(ABC):
         """Build a Problem from user input; raise ProblemError with a one-line reason."""
 
     def load_problem(self, spec: str) -> Problem:
-        """Problem from a CLI argument: inline text, inline JSON, or ``@path``/a file path."""
+        """Problem from a CLI argument: inline text, inline JSON, or ``@path``/a file path.
+
+        A file is read with a size cap (:data:`~llm_modulo.bounds.MAX_INPUT_BYTES`) and must be
+        a regular file (``@-`` reads standard input); JSON may nest at most
+        :data:`~llm_modulo.bounds.MAX_JSON_DEPTH` levels.
+        """
         text = spec
         path = spec_file(spec)
         if path is not None:
-            try:
-                text = path.read_text()
-            except OSError as exc:
-                raise ProblemError(f"cannot read problem file {path}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise ProblemError(f"problem file {path} is not UTF-8 text") from None
+            text = read_text_capped(path, "problem file")
         stripped = text.strip()
         if stripped.startswith("{"):
             try:
-                data = json.loads(stripped)
-            except json.JSONDecodeError as exc:
+                data = loads_bounded(stripped)
+            except NestingError as exc:
+                raise ProblemError(f"problem {exc}") from None
+            except ValueError as exc:
                 raise ProblemError(f"problem is not valid JSON: {exc}") from None
-            except RecursionError:
-                raise ProblemError("problem JSON nests too deeply") from None
             return self.parse_problem(data)
         return self.parse_problem(stripped)
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import os
 import random
 import time
+import zlib
 from typing import Any, Protocol
 
 import httpx
 from pydantic import BaseModel, Field
 
+from llm_modulo.bounds import NestingError, loads_bounded
 from llm_modulo.errors import (
     HTTPStatusError,
     MalformedResponseError,
@@ -33,6 +36,22 @@ from llm_modulo.types import Message, Usage
 API_KEY_ENV = ("LLM_MODULO_API_KEY", "OPENAI_API_KEY")
 #: Generation on a CPU can take minutes; connecting should not.
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+#: The whole of one call (every try, every wait between tries, every byte of the answer):
+#: a server that trickles a byte every few seconds, or says nothing, is cut off here.
+DEFAULT_DEADLINE_S = 600.0
+#: The most a response body may hold, counted as it arrives and again after decompression.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+#: The deepest nesting a response may have (a completion with logprobs nests about 6 deep).
+MAX_RESPONSE_DEPTH = 32
+#: Token counts above this are clamped to it (the budget still sees an enormous count, and
+#: the corpus's SQLite integers cannot overflow when summed).
+MAX_TOKEN_COUNT = 2**31 - 1
+#: Longest ``model`` and ``finish_reason`` strings kept from a response.
+MAX_NAME_CHARS = 256
+#: Of an error status's body, this much is read (it is quoted in the error message).
+MAX_ERROR_BODY_BYTES = 64 * 1024
+#: Only encodings decoded here with a bounded output are asked for.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 class SamplingParams(BaseModel):
@@ -41,8 +60,8 @@ class SamplingParams(BaseModel):
     n: int = Field(default=1, ge=1, le=128)
     temperature: float = Field(default=1.0, ge=0.0, le=5.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
-    seed: int | None = None
-    max_tokens: int = Field(default=256, ge=1)
+    seed: int | None = Field(default=None, ge=-(2**62), le=2**62)
+    max_tokens: int = Field(default=256, ge=1, le=MAX_TOKEN_COUNT)
     stop: list[str] | None = None
     logprobs: int | None = Field(default=None, ge=0, le=20, description="top logprobs per token")
 
@@ -71,17 +90,30 @@ class RetryPolicy(BaseModel):
         return float(delay * (0.5 + random.random() / 2))
 
     def retry_after(self, response: httpx.Response) -> float | None:
-        value = response.headers.get("retry-after")
-        if value is None:
-            return None
+        """The wait a ``Retry-After`` header asks for, capped at ``retry_after_max_s``; None
+        (back off as usual) when it is absent or unreadable (``soon``, ``NaN``, a bad date)."""
+        return parse_retry_after(response.headers.get("retry-after"), self.retry_after_max_s)
+
+
+def parse_retry_after(value: str | None, cap: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay seconds or an HTTP date), clamped
+    to ``[0, cap]``; None for anything unreadable. Never raises."""
+    if value is None:
+        return None
+    value = value.strip()[:100]
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
         try:
-            seconds = float(value)
-        except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is None:
-                return None
+            parsed = email.utils.parsedate_to_datetime(value)
             seconds = parsed.timestamp() - time.time()
-        return max(0.0, min(seconds, self.retry_after_max_s))
+        except (TypeError, ValueError, IndexError, OverflowError, OSError):
+            return None
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, min(seconds, cap))
 
 
 class GeneratedChoice(BaseModel):
@@ -120,6 +152,21 @@ def _api_key() -> str | None:
     return None
 
 
+def checked_api_key(key: str | None = None) -> str | None:
+    """``key``, else the environment's (``LLM_MODULO_API_KEY``, ``OPENAI_API_KEY``); a key an
+    HTTP header cannot carry is a one-line :class:`UsageError`."""
+    key = key or _api_key()
+    if key and not (key.isascii() and key.isprintable()):
+        raise UsageError("the API key (LLM_MODULO_API_KEY or OPENAI_API_KEY) holds non-ASCII "
+                         "or control characters; HTTP headers carry printable ASCII only")
+    return key or None
+
+
+def _auth_headers(key: str | None) -> dict[str, str]:
+    key = checked_api_key(key)
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def checked_base_url(base_url: str) -> str:
     """The URL without a trailing slash; a URL that can never work is a usage error."""
     example = "e.g. http://127.0.0.1:8000/v1"
@@ -138,6 +185,15 @@ class OpenAICompatClient:
     ``base_url`` ends in ``/v1`` (``http://127.0.0.1:8000/v1``). The API key
     comes from ``api_key`` or the environment (``LLM_MODULO_API_KEY``, then
     ``OPENAI_API_KEY``). ``model=None`` uses the first model the server lists.
+
+    Everything the server sends is bounded before it is used: one call (all its tries)
+    ends within ``deadline_s``; a body over ``max_response_bytes`` (counted as it arrives
+    and after gzip/deflate decompression) is refused early; JSON nesting over
+    :data:`MAX_RESPONSE_DEPTH`, ``NaN`` or ``Infinity`` make the response malformed; lone
+    surrogates in strings become U+FFFD; token counts are clamped to :data:`MAX_TOKEN_COUNT`;
+    ``Retry-After`` that cannot be read is ignored (ordinary backoff). A choice that is not a
+    completion becomes an empty sample with ``finish_reason="malformed"``; a response whose
+    every choice is unusable raises :class:`MalformedResponseError`.
     """
 
     def __init__(
@@ -150,12 +206,19 @@ class OpenAICompatClient:
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 512,
+        deadline_s: float | None = DEFAULT_DEADLINE_S,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.base_url = checked_base_url(base_url)
         self.model = model
         self.retry = retry or RetryPolicy()
-        key = api_key or _api_key()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        if deadline_s is not None and not deadline_s > 0:
+            raise UsageError(f"the request deadline must be positive, not {deadline_s}")
+        if max_response_bytes < 1:
+            raise UsageError(f"the response size cap must be positive, not {max_response_bytes}")
+        self.deadline_s = deadline_s
+        self.max_response_bytes = max_response_bytes
+        headers = {**_auth_headers(api_key), "Accept-Encoding": ACCEPT_ENCODING}
         self._http = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=timeout,
             transport=transport or ShardedTransport(max_connections=max_connections),
@@ -234,55 +297,216 @@ class OpenAICompatClient:
         self, method: str, path: str, body: dict[str, Any] | None = None
     ) -> tuple[Any, int]:
         url = f"{self.base_url}{path}"
+        loop = asyncio.get_running_loop()
+        deadline = None if self.deadline_s is None else loop.time() + self.deadline_s
         last: Exception | None = None
+        tries = 0
         for attempt in range(self.retry.max_retries + 1):
             delay: float | None = None
+            tries = attempt + 1
             try:
-                response = await self._http.request(method, path, json=body)
-            # connect, read timeout, dropped connection; also a body that fails to decode
+                async with asyncio.timeout_at(deadline):
+                    status, response, raw = await self._exchange(method, path, body)
+            except TimeoutError:
+                last = TransportError(f"no complete answer from {url} within the "
+                                      f"{self.deadline_s:g} s request deadline")
+                break
+            # connect, read timeout, dropped connection, a body that cannot be decoded
             except httpx.RequestError as exc:
                 last = TransportError(f"{type(exc).__name__} talking to {url}: {exc}".rstrip(": "))
             else:
-                if response.status_code < 400:
-                    try:
-                        return response.json(), attempt
-                    except ValueError:
-                        raise MalformedResponseError(
-                            f"{url} answered HTTP {response.status_code} with a body that is "
-                            f"not JSON: {response.text[:200]!r}"
-                        ) from None
-                last = HTTPStatusError(response.status_code, response.text, url)
-                if response.status_code not in self.retry.retry_statuses:
+                if status < 400:
+                    return _decode_body(raw, url, status), attempt
+                last = HTTPStatusError(status, raw.decode("utf-8", "replace"), url)
+                if status not in self.retry.retry_statuses:
                     raise last
                 delay = self.retry.retry_after(response)
             if attempt == self.retry.max_retries:
                 break
-            await asyncio.sleep(self.retry.backoff(attempt) if delay is None else delay)
+            wait = self.retry.backoff(attempt) if delay is None else delay
+            if deadline is not None and loop.time() + wait >= deadline:
+                break  # the next try could not finish in time
+            await asyncio.sleep(wait)
         assert last is not None
         if isinstance(last, TransportError | HTTPStatusError):
-            last.args = (f"{last.args[0]} (after {self.retry.max_retries + 1} tries)",)
+            last.args = (f"{last.args[0]} (after {tries} tr{'y' if tries == 1 else 'ies'})",)
         raise last
+
+    async def _exchange(self, method: str, path: str, body: dict[str, Any] | None
+                        ) -> tuple[int, httpx.Response, bytes]:
+        """One try: the status, the response (its headers) and the body, read within the
+        size cap (an error status's body only up to :data:`MAX_ERROR_BODY_BYTES`)."""
+        request = self._http.build_request(method, path, json=body)
+        response = await self._http.send(request, stream=True)
+        try:
+            error = response.status_code >= 400
+            limit = min(MAX_ERROR_BODY_BYTES, self.max_response_bytes) if error \
+                else self.max_response_bytes
+            raw = await read_body(response, limit, truncate=error)
+        finally:
+            await response.aclose()
+        return response.status_code, response, raw
+
+
+class _BodyTooLarge(MalformedResponseError):
+    pass
+
+
+async def read_body(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """The body of a streamed ``response``, decompressed (identity, gzip or deflate), with at
+    most ``limit`` bytes on the wire and after decompression. Over the limit:
+    :class:`MalformedResponseError` as soon as it is known (a gzip bomb is cut off at
+    ``limit`` bytes of output), or the first ``limit`` bytes with ``truncate``."""
+    if response.is_stream_consumed:  # built in memory (an injected transport): read already
+        content = response.content
+        if len(content) > limit and not truncate:
+            raise MalformedResponseError(f"response body is larger than {limit} bytes")
+        return content[:limit]
+    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
+                 if e.strip() and e.strip().lower() != "identity"]
+    if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
+        if truncate:
+            return b""
+        raise MalformedResponseError(f"response uses an encoding that was not asked for: "
+                                     f"{response.headers.get('content-encoding', '')[:100]!r}")
+    announced = response.headers.get("content-length", "")
+    if not truncate and announced.isdigit() and len(announced) < 20 and int(announced) > limit:
+        raise MalformedResponseError(f"response body is larger than {limit} bytes "
+                                     f"(Content-Length: {announced})")
+    decoder = _Inflater(encodings[0]) if encodings else None
+    parts: list[bytes] = []
+    received = produced = 0
+    try:
+        async for chunk in response.aiter_raw():
+            received += len(chunk)
+            if received > limit:
+                raise _BodyTooLarge(f"response body is larger than {limit} bytes")
+            # asking for one byte more than the room left: getting it means over the limit,
+            # and no more than that is ever inflated
+            out = chunk if decoder is None else decoder.feed(chunk, limit - produced + 1)
+            produced += len(out)
+            parts.append(out)
+            if produced > limit:
+                raise _BodyTooLarge(f"response body is larger than {limit} bytes decompressed")
+        if decoder is not None:
+            tail = decoder.flush()
+            produced += len(tail)
+            parts.append(tail)
+            if produced > limit:
+                raise _BodyTooLarge(f"response body is larger than {limit} bytes decompressed")
+    except _BodyTooLarge:
+        if not truncate:
+            raise
+    except zlib.error as exc:
+        if not truncate:
+            raise MalformedResponseError(f"response body does not decompress: {exc}") from None
+    return b"".join(parts)[:limit]
+
+
+class _Inflater:
+    """gzip or deflate (zlib-wrapped, or raw as some servers send it) with bounded output."""
+
+    def __init__(self, encoding: str) -> None:
+        self._raw_fallback = encoding == "deflate"
+        wbits = zlib.MAX_WBITS | (16 if encoding in ("gzip", "x-gzip") else 0)
+        self._d = zlib.decompressobj(wbits)
+
+    def feed(self, data: bytes, max_out: int) -> bytes:
+        """At most ``max_out`` bytes of output. Input left over when that is reached is
+        dropped: the caller stops there (its limit is passed)."""
+        try:
+            out = self._d.decompress(data, max_out)
+        except zlib.error:
+            if not self._raw_fallback:
+                raise
+            self._raw_fallback = False
+            self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._d.decompress(data, max_out)
+        self._raw_fallback = False
+        return out
+
+    def flush(self) -> bytes:
+        """What the decompressor still holds (all input has been consumed by then)."""
+        return self._d.flush()
+
+
+def _decode_body(raw: bytes, url: str, status: int) -> Any:
+    """A successful response's JSON, bounded: nesting, NaN/Infinity refused, lone
+    surrogates (and invalid UTF-8) replaced by U+FFFD."""
+    text = raw.decode("utf-8", "replace")
+    try:
+        return loads_bounded(text, max_depth=MAX_RESPONSE_DEPTH, surrogates="replace")
+    except NestingError as exc:
+        raise MalformedResponseError(f"{url} answered HTTP {status} with {exc}") from None
+    except ValueError:
+        raise MalformedResponseError(
+            f"{url} answered HTTP {status} with a body that is not JSON: {text[:200]!r}"
+        ) from None
+
+
+def _token_count(value: Any, what: str) -> int:
+    """A usage count: a non-negative whole number (clamped to :data:`MAX_TOKEN_COUNT`)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{what} is {type(value).__name__}, not a number")
+    if isinstance(value, str):
+        value = int(value.strip()[:40])  # "12" is read; a 10,000-digit string is not
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{what} is {value!r}, not a whole number")
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{what} is negative ({count})")  # would undo the budget
+    return min(count, MAX_TOKEN_COUNT)
+
+
+def _name(value: Any) -> str | None:
+    return value[:MAX_NAME_CHARS] if isinstance(value, str) else None
+
+
+def _choice(c: Any, position: int, *, chat: bool) -> GeneratedChoice | None:
+    """One choice; None when it is not a completion (that sample's failure)."""
+    if not isinstance(c, dict):
+        return None
+    index = c.get("index", position)
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_TOKEN_COUNT:
+        return None
+    if chat:
+        message = c.get("message")
+        if not isinstance(message, dict) or "content" not in message:
+            return None
+        text = message["content"]
+    elif "text" in c:
+        text = c["text"]
+    else:
+        return None
+    return GeneratedChoice(index=index, text=text if isinstance(text, str) else "",
+                           finish_reason=_name(c.get("finish_reason")),
+                           logprobs=c.get("logprobs"))
 
 
 def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
     try:
-        choices = []
-        for i, c in enumerate(data["choices"]):
-            text = c["message"]["content"] if chat else c["text"]
-            choices.append(GeneratedChoice(
-                index=int(c.get("index", i)),
-                text=text if isinstance(text, str) else "",
-                finish_reason=c.get("finish_reason"),
-                logprobs=c.get("logprobs"),
-            ))
+        if not isinstance(data, dict):
+            raise TypeError(f"the body is a JSON {type(data).__name__}, not an object")
+        raw_choices = data["choices"]
+        if not isinstance(raw_choices, list):
+            raise TypeError("`choices` is not a list")
+        parsed = [_choice(c, i, chat=chat) for i, c in enumerate(raw_choices)]
+        if parsed and all(c is None for c in parsed):
+            raise KeyError("no choice holds a completion")
+        choices = [c if c is not None else
+                   GeneratedChoice(index=i, text="", finish_reason="malformed")
+                   for i, c in enumerate(parsed)]
         usage_data = data.get("usage") or {}
+        if not isinstance(usage_data, dict):
+            raise TypeError("`usage` is not an object")
         usage = Usage(
-            prompt_tokens=int(usage_data.get("prompt_tokens") or 0),
-            completion_tokens=int(usage_data.get("completion_tokens") or 0),
+            prompt_tokens=_token_count(usage_data.get("prompt_tokens"), "prompt_tokens"),
+            completion_tokens=_token_count(usage_data.get("completion_tokens"),
+                                           "completion_tokens"),
         )
-        model = str(data.get("model", ""))
-        if usage.prompt_tokens < 0 or usage.completion_tokens < 0:
-            raise ValueError(f"negative token counts {usage_data}")  # would undo the budget
+        model = _name(data.get("model")) or ""
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MalformedResponseError(
             f"completion response is missing fields ({type(exc).__name__}: {exc})"

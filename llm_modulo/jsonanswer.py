@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_modulo.bounds import MAX_JSON_DEPTH, NestingError, json_depth_exceeds
 from llm_modulo.types import Critique
 
 #: The start of every parse error that reports a hedge (kept in the corpus with the error).
@@ -48,7 +49,9 @@ def loads_checked(text: str) -> Any:
     """``json.loads(text)``, except that a key repeated in one object raises
     :class:`DuplicateKeyError` (only when the whole text is valid JSON).
 
-    Also raises what ``json.loads`` raises (``ValueError``, ``RecursionError``).
+    Also raises what ``json.loads`` raises (``ValueError``, ``RecursionError``), and
+    :class:`~llm_modulo.bounds.NestingError` (a ``ValueError``) past
+    :data:`~llm_modulo.bounds.MAX_JSON_DEPTH` levels.
     """
     repeated: list[str] = []
 
@@ -59,6 +62,8 @@ def loads_checked(text: str) -> Any:
         return out
 
     data = json.loads(text, object_pairs_hook=hook)
+    if json_depth_exceeds(data, MAX_JSON_DEPTH):  # parsed, but too deep to store or serialize
+        raise NestingError(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
     if repeated:
         raise DuplicateKeyError(_shown(repeated[0]))
     return data

@@ -17,9 +17,10 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from llm_modulo.bounds import has_surrogate, replace_surrogates
 from llm_modulo.domain import Domain
-from llm_modulo.errors import GeneratorError
-from llm_modulo.generator import Generator, SamplingParams
+from llm_modulo.errors import CorpusError, GeneratorError
+from llm_modulo.generator import MAX_TOKEN_COUNT, Generator, SamplingParams
 from llm_modulo.judge import DomainParseError, judge
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import (
@@ -146,9 +147,15 @@ class Solver:
                 completion = await self.generator.generate(messages, params, structured)
             except GeneratorError as exc:
                 return StopReason.ERROR, None, str(exc)
-            state["usage"] = state["usage"] + completion.usage
-            # a server that sends more samples than asked does not stretch the budget
-            choices = completion.choices[: params.n]
+            except Exception as exc:  # a generator's bug ends this problem, not the batch
+                return StopReason.ERROR, None, f"generator failed: {type(exc).__name__}: {exc}"
+            usage = _bounded_usage(completion.usage)
+            state["usage"] = state["usage"] + usage
+            # a server that sends more samples than asked does not stretch the budget; a lone
+            # surrogate (from any generator) becomes U+FFFD, so the round can be stored
+            choices = [c if not has_surrogate(c.text)
+                       else c.model_copy(update={"text": replace_surrogates(c.text)})
+                       for c in completion.choices[: params.n]]
             try:  # read and decided in the worker pool: never candidate-sized work here
                 judged = await judge(self.domain, self.verifier, problem,
                                      [c.text for c in choices], pool=self.pool)
@@ -157,7 +164,7 @@ class Solver:
                                                 f"completion: {exc}")
             candidates = [cand for cand, _ in judged]
             verdicts = [verdict for _, verdict in judged]
-            shares = completion.usage.split(len(candidates))
+            shares = usage.split(len(candidates))
             round_attempts = [
                 Attempt(
                     round=round_no, sample=i, prompt=messages, completion=choice.text,
@@ -170,7 +177,14 @@ class Solver:
             ]
             if self.store is not None:
                 model = completion.model or getattr(self.generator, "model", None)
-                await self.store.record(problem, round_attempts, params, model)
+                try:
+                    await self.store.record(problem, round_attempts, params, model)
+                except CorpusError:
+                    raise  # the corpus itself is failing: every problem would lose its rounds
+                except Exception as exc:  # this round's data: this problem's error, retried
+                    trace.extend(round_attempts)
+                    return StopReason.ERROR, None, (
+                        f"round {round_no} could not be stored: {type(exc).__name__}: {exc}")
             for attempt in round_attempts:
                 trace.append(attempt)
                 if self.on_attempt is not None:
@@ -219,6 +233,18 @@ class Solver:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _bounded_usage(usage: Usage) -> Usage:
+    """Token counts within ``[0, MAX_TOKEN_COUNT]`` whatever a generator reports."""
+    def bound(n: int) -> int:
+        return max(0, min(n, MAX_TOKEN_COUNT))
+
+    if 0 <= usage.prompt_tokens <= MAX_TOKEN_COUNT and \
+            0 <= usage.completion_tokens <= MAX_TOKEN_COUNT:
+        return usage
+    return Usage(prompt_tokens=bound(usage.prompt_tokens),
+                 completion_tokens=bound(usage.completion_tokens))
 
 
 def feedback_target(attempts: list[Attempt]) -> Attempt | None:

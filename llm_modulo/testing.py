@@ -12,6 +12,11 @@ answers when the queue is empty::
 For loop tests that need no HTTP at all, :class:`FunctionGenerator` is an in-process
 generator built from a plain function (messages, sampling parameters -> texts).
 
+Fault modes for hostile-server tests: :class:`Trickle` (one byte every few seconds),
+:class:`HugeBody`, :class:`EndlessChunked`, :class:`GzipBomb`, :class:`LoneSurrogate`,
+:class:`BadRetryAfter`, :class:`HugeUsage`, :class:`DeepNesting`; ``srv.flood_bytes``
+counts what the floods managed to send.
+
 Every request body is kept in ``srv.requests``. ``latency_s`` makes each
 completion take that long from its arrival, however many are in flight
 (GPU-like server-bound benchmarks). Run
@@ -28,8 +33,9 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -118,7 +124,74 @@ class Raw:
     content_type: str = "application/json"
 
 
-Action = Reply | Status | Drop | Delay | Raw
+@dataclass
+class Trickle:
+    """Answer with a complete, valid completion (from the responder), one byte every
+    ``interval_s`` seconds: each read arrives in time, the whole never does."""
+
+    interval_s: float = 5.0
+
+
+@dataclass
+class HugeBody:
+    """HTTP 200 announcing (``Content-Length``) and sending ``size`` bytes of JSON-looking
+    padding, as fast as the client reads."""
+
+    size: int = 300 * 1024 * 1024
+
+
+@dataclass
+class EndlessChunked:
+    """HTTP 200, ``Transfer-Encoding: chunked``, chunks that never end (until the client
+    hangs up)."""
+
+    chunk_size: int = 64 * 1024
+
+
+@dataclass
+class GzipBomb:
+    """HTTP 200, ``Content-Encoding: gzip``: ``size`` bytes of zeros, compressed (about
+    1,000:1) and streamed chunked, compressed as it is sent."""
+
+    size: int = 4 * 1024 * 1024 * 1024
+
+
+@dataclass
+class LoneSurrogate:
+    """A completion from the responder with a lone surrogate (``\\ud800`` in the JSON)
+    appended to every text."""
+
+    suffix: str = "\ud800"
+
+
+@dataclass
+class BadRetryAfter:
+    """An HTTP ``code`` (429) whose ``Retry-After`` is ``value``: ``soon``, ``NaN``, ``1e400``,
+    a date that is not one."""
+
+    value: str = "soon"
+    code: int = 429
+
+
+@dataclass
+class HugeUsage:
+    """A completion from the responder whose ``usage`` claims ``tokens`` tokens each way."""
+
+    tokens: int = 10**30
+
+
+@dataclass
+class DeepNesting:
+    """HTTP 200 whose ``choices`` nest ``depth`` lists deep."""
+
+    depth: int = 100_000
+
+
+Action = (Reply | Status | Drop | Delay | Raw | Trickle | HugeBody | EndlessChunked | GzipBomb
+          | LoneSurrogate | BadRetryAfter | HugeUsage | DeepNesting)
+
+#: Actions that answer with the responder's texts (after the server's latency).
+_RESPONDER_FAULTS = (Trickle, LoneSurrogate, HugeUsage)
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -155,7 +228,10 @@ class ScriptedServer:
         #: completion requests being answered now, and the most seen at once
         self.in_flight = 0
         self.max_in_flight = 0
+        #: bytes written by HugeBody, EndlessChunked and GzipBomb answers (before hang-up)
+        self.flood_bytes = 0
         self._lock = threading.Lock()
+        self._stopped = threading.Event()  # ends trickles and floods when the server stops
         self._httpd = _HTTPServer(("127.0.0.1", port), self._handler_class())
         self._thread: threading.Thread | None = None
 
@@ -182,6 +258,7 @@ class ScriptedServer:
         return self
 
     def stop(self) -> None:
+        self._stopped.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -192,6 +269,10 @@ class ScriptedServer:
         self.stop()
 
     # -- request handling -------------------------------------------------------------
+
+    def _count(self, sent: int) -> None:
+        with self._lock:
+            self.flood_bytes += sent
 
     def _next_action(self) -> Action | None:
         with self._lock:
@@ -266,6 +347,15 @@ class ScriptedServer:
                 if isinstance(action, Raw):
                     self._send(200, action.body.encode(), action.content_type)
                     return
+                if isinstance(action, BadRetryAfter):
+                    self._send(action.code, b'{"error": "slow down"}',
+                               headers={"Retry-After": action.value})
+                    return
+                if isinstance(action, HugeBody | EndlessChunked | GzipBomb | DeepNesting):
+                    with contextlib.suppress(OSError):  # the client hangs up: that is the point
+                        self._flood(action)
+                    self.close_connection = True
+                    return
                 delay = server.latency_s
                 if isinstance(action, Delay):
                     delay += action.seconds
@@ -280,7 +370,65 @@ class ScriptedServer:
                     time.sleep(remaining)
                 n = int(body.get("n", 1))
                 texts = (texts * n)[:n] if texts else [""] * n
-                self._send(200, json.dumps(server._completion(body, texts, finish, chat)).encode())
+                if isinstance(action, LoneSurrogate):
+                    texts = [t + action.suffix for t in texts]
+                answer = server._completion(body, texts, finish, chat)
+                if isinstance(action, HugeUsage):
+                    answer["usage"] = {"prompt_tokens": action.tokens,
+                                       "completion_tokens": action.tokens,
+                                       "total_tokens": 2 * action.tokens}
+                data = json.dumps(answer).encode()  # ensure_ascii: "\ud800" stays an escape
+                if isinstance(action, Trickle):
+                    with contextlib.suppress(OSError):
+                        self._trickle(data, action.interval_s)
+                    self.close_connection = True
+                    return
+                self._send(200, data)
+
+            def _trickle(self, data: bytes, interval_s: float) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.flush()
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    if server._stopped.wait(interval_s):
+                        return
+
+            def _flood(self, action: HugeBody | EndlessChunked | GzipBomb | DeepNesting) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if isinstance(action, DeepNesting):
+                    data = (b'{"choices": ' + b"[" * action.depth + b"]" * action.depth
+                            + b"}")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if isinstance(action, HugeBody):
+                    self.send_header("Content-Length", str(action.size))
+                    self.end_headers()
+                    block = b'{"choices": [' + b" " * (64 * 1024 - 13)
+                    sent = 0
+                    while sent < action.size and not server._stopped.is_set():
+                        piece = block[: action.size - sent]
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                        server._count(len(piece))
+                        block = b" " * len(block)
+                    return
+                self.send_header("Transfer-Encoding", "chunked")
+                if isinstance(action, GzipBomb):
+                    self.send_header("Content-Encoding", "gzip")
+                self.end_headers()
+                for chunk in _flood_chunks(action):
+                    if server._stopped.is_set():
+                        return
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    server._count(len(chunk))
+                self.wfile.write(b"0\r\n\r\n")
 
         return Handler
 
@@ -304,6 +452,25 @@ class ScriptedServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+
+def _flood_chunks(action: EndlessChunked | GzipBomb) -> Iterator[bytes]:
+    """The chunks of an endless body, or of a gzip bomb compressed as it is sent."""
+    if isinstance(action, EndlessChunked):
+        chunk = b" " * action.chunk_size
+        while True:
+            yield chunk
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    zeros = b"\0" * (1024 * 1024)
+    left = action.size
+    while left > 0:
+        piece = zeros[:left]
+        left -= len(piece)
+        out = compressor.compress(piece)
+        if out:
+            yield out
+    if tail := compressor.flush():
+        yield tail
 
 
 def load_responder(spec: str) -> Responder:

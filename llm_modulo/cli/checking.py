@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from llm_modulo.bounds import read_text_capped
 from llm_modulo.cli.common import (
     EXIT_OK,
     EXIT_REJECT,
@@ -40,12 +41,7 @@ def check(
         prob = dom.load_problem(problem)
         text = candidate
         if (path := spec_file(candidate)) is not None:
-            try:
-                text = path.read_text()
-            except OSError as exc:
-                raise UsageError(f"cannot read candidate file {path}: {exc.strerror}") from None
-            except UnicodeDecodeError:
-                raise UsageError(f"candidate file {path} is not UTF-8 text") from None
+            text = read_text_capped(path, "candidate file", error=UsageError)
         cand = dom.parse_candidate(prob, text)
         # One check: a single worker forked from this (thread-free) process starts in
         # milliseconds with the verifier already imported; it keeps the deadline and the

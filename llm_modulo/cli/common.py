@@ -76,9 +76,10 @@ SamplesOpt = Annotated[int, typer.Option("-n", "--samples", min=1, max=128,
 FeedbackOpt = Annotated[FeedbackLevel, typer.Option("--feedback",
                                                     help="What back-prompts carry.")]
 TemperatureOpt = Annotated[float, typer.Option("--temperature", min=0.0, max=5.0)]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampling seed (round r uses "
-                                                            "seed + r - 1).")]
-MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, help="Tokens per sample.")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", min=-(2**62), max=2**62,
+                                             help="Sampling seed (round r uses seed + r - 1).")]
+MaxTokensOpt = Annotated[int, typer.Option("--max-tokens", min=1, max=2**31 - 1,
+                                           help="Tokens per sample.")]
 TokenBudgetOpt = Annotated[int | None, typer.Option("--token-budget", min=1,
                                                     help="Total tokens per problem.")]
 WallTimeOpt = Annotated[float | None, typer.Option("--wall-time", min=0.001,
@@ -87,6 +88,13 @@ StructuredOpt = Annotated[bool, typer.Option("--structured/--no-structured",
                                              help="Enforce the domain's output constraint "
                                                   "in decoding.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a report.")]
+RequestTimeoutOpt = Annotated[float, typer.Option(
+    "--request-timeout", min=0.001, max=86400.0,
+    help="Seconds one model request may take in all: every try, every wait between tries "
+         "and the whole answer (a server that trickles or stays silent is cut off).")]
+#: The default of --request-timeout (the client's DEFAULT_DEADLINE_S; the CLI does not
+#: import the client to show its help).
+DEFAULT_REQUEST_TIMEOUT_S = 600.0
 
 
 def make_config(rounds: int, samples: int, feedback: FeedbackLevel, temperature: float,

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from llm_modulo.cli.common import (
+    DEFAULT_REQUEST_TIMEOUT_S,
     EXIT_GENERATOR,
     EXIT_OK,
     EXIT_REJECT,
@@ -24,6 +25,7 @@ from llm_modulo.cli.common import (
     JsonOpt,
     MaxTokensOpt,
     ModelOpt,
+    RequestTimeoutOpt,
     RoundsOpt,
     SamplesOpt,
     SeedOpt,
@@ -64,6 +66,7 @@ def solve(
     corpus: CorpusOpt = None,
     cache: CacheOpt = True,
     as_json: JsonOpt = False,
+    request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> None:
     """Solve one problem: generate, verify, back-prompt until a verified answer or budget end.
 
@@ -75,8 +78,12 @@ def solve(
         prob = dom.load_problem(problem)
         config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
                              token_budget, wall_time, structured)
+        from llm_modulo.generator import checked_api_key
+
+        checked_api_key()  # before a run is registered
         with open_memory(corpus, "solve", dom.name, config, reuse=cache) as memory:
-            result = _solve_one(dom, ver, prob, config, memory, base_url, model)
+            result = _solve_one(dom, ver, prob, config, memory, base_url, model,
+                                request_timeout)
     if as_json:
         out.print_json(result.model_dump_json())
     else:
@@ -87,7 +94,8 @@ def solve(
 
 
 def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: AttemptStore,
-               base_url: str | None, model: str | None) -> SolveResult:
+               base_url: str | None, model: str | None,
+               request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S) -> SolveResult:
     """A stored solution that still verifies, else the loop (starting a server if needed)."""
 
     async def recall() -> Any:
@@ -105,7 +113,8 @@ def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: At
     with endpoint(base_url, model) as (url, model_name):
 
         async def go() -> SolveResult:
-            async with OpenAICompatClient(url, model=model_name) as client:
+            async with OpenAICompatClient(url, model=model_name,
+                                          deadline_s=request_timeout) as client:
                 return await Solver(dom, ver, client, config, store=memory).solve(prob)
 
         with err.status("solving ..."):
@@ -175,21 +184,24 @@ def run(
                                               help="Only the first N problems.")] = None,
     corpus: CorpusOpt = None,
     cache: CacheOpt = True,
+    request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> None:
     """Solve a batch of problems; resumable (problems already in --out are skipped).
 
     Every round is committed to the corpus as it ends; problems solved before (by this run
     before a crash, or any earlier one) are served from it, re-verified, without generating.
     """
-    from llm_modulo.batch import pending, read_problems
+    from llm_modulo.batch import check_appendable, pending, read_problems
     from llm_modulo.corpus.store import check_output_path, default_corpus_path
-    from llm_modulo.generator import checked_base_url
+    from llm_modulo.generator import checked_api_key, checked_base_url
 
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         check_output_path(out_path, corpus or default_corpus_path())
+        check_appendable(out_path)
         if base_url:
             checked_base_url(base_url)  # before a run is registered
+        checked_api_key()
         problems = read_problems(problems_file, dom)[:limit]
         todo, bad = pending(problems, out_path)
         if bad:
@@ -207,7 +219,7 @@ def run(
                       f"(run {memory.run_id})[/]",
                       highlight=False)
             summary = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
-                                             out_path, memory))
+                                             out_path, memory, request_timeout))
             if memory.served:
                 err.print(f"{memory.served} served from the corpus (re-verified)")
     failed = summary.failed
@@ -256,13 +268,14 @@ def demo(
 
 async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig,
                      todo: list[Problem], out_path: Path,
-                     store: AttemptStore | None = None) -> BatchSummary:
+                     store: AttemptStore | None = None,
+                     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S) -> BatchSummary:
     """``solve_to_jsonl`` with a client for ``url`` and a progress bar on stderr."""
     from llm_modulo.batch import solve_to_jsonl
     from llm_modulo.generator import OpenAICompatClient
     from llm_modulo.loop import Solver
 
-    async with OpenAICompatClient(url, model=model) as client:
+    async with OpenAICompatClient(url, model=model, deadline_s=request_timeout) as client:
         solver = Solver(dom, ver, client, config, store=store)
         with _progress(dom.name, len(todo)) as advance:
             return await solve_to_jsonl(solver, todo, out_path, on_result=advance)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from llm_modulo.bounds import replace_surrogates
 from llm_modulo.corpus.kinds import CORPUS_ENV as CORPUS_ENV
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
 from llm_modulo.errors import CorpusError, UsageError
@@ -380,10 +381,20 @@ def prepare(r: Round, run_id: str | None, now: float | None = None) -> Prepared:
         solution = ((problem_hash, answer, v.verifier, v.verifier_version, evidence, now)
                     if v.accepted and answer is not None else None)
         rows.append((solution, (
-            problem_hash, run_id, a.round, a.sample, prompt_hash, a.completion, answer,
-            a.candidate.parse_error, v.status.value, int(v.sound),
+            problem_hash, run_id, a.round, a.sample, prompt_hash, _text(a.completion), answer,
+            _text(a.candidate.parse_error), v.status.value, int(v.sound),
             _CRITIQUES.dump_json(v.critiques, fallback=str).decode() if v.critiques else "[]",
-            len(v.critiques), evidence, v.verifier, v.verifier_version, v.elapsed_s, r.model,
-            sampling_json, seed, a.usage.prompt_tokens, a.usage.completion_tokens,
-            a.finish_reason, now)))
+            len(v.critiques), evidence, v.verifier, v.verifier_version, v.elapsed_s,
+            _text(r.model), sampling_json, seed, _count(a.usage.prompt_tokens),
+            _count(a.usage.completion_tokens), _text(a.finish_reason), now)))
     return problem_row, prompts, rows
+
+
+def _text(value: str | None) -> str | None:
+    """Text SQLite can store: a lone surrogate (which UTF-8 cannot encode) becomes U+FFFD."""
+    return None if value is None else replace_surrogates(value)
+
+
+def _count(value: int) -> int:
+    """A token count within SQLite's integers (and far from overflowing their sums)."""
+    return max(0, min(value, 2**31 - 1))

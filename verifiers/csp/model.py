@@ -13,7 +13,6 @@ See ``docs/csp-format.md``.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from pathlib import Path
@@ -29,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from llm_modulo.bounds import NestingError, loads_bounded, read_text_capped, yaml_load_plain
 from llm_modulo.errors import ProblemError
 from llm_modulo.verifiers.csp import expr as ex
 
@@ -280,38 +280,16 @@ def decode_text(text: str, source: str = "CSP") -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
+            return loads_bounded(text)
+        except NestingError as exc:
+            raise ProblemError(f"{source}: {exc}") from None
+        except ValueError as exc:  # also NaN, Infinity and integers of over 4300 digits
             raise ProblemError(f"{source} is not valid JSON: {exc}") from None
-        except RecursionError:
-            raise ProblemError(f"{source} nests too deeply") from None
-    import yaml
-
-    try:
-        for token in yaml.scan(text, Loader=yaml.SafeLoader):
-            if isinstance(token, yaml.AliasToken | yaml.AnchorToken | yaml.TagToken):
-                raise ProblemError(f"{source}: YAML anchors, aliases and tags are not "
-                                   "supported")
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProblemError(f"{source} is not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        raise ProblemError(f"{source} nests too deeply") from None
+    return yaml_load_plain(text, source)
 
 
 def load_csp(path: str | Path) -> CSP:
     """Read a CSP file (``.json``, ``.yaml`` or ``.yml``)."""
     p = Path(path)
-    try:
-        if p.stat().st_size > MAX_FILE_BYTES:
-            raise ProblemError(f"CSP file {p} is larger than "
-                               f"{MAX_FILE_BYTES // (1024 * 1024)} MiB")
-        text = p.read_text()
-    except OSError as exc:
-        raise ProblemError(f"cannot read CSP file {p}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ProblemError(f"CSP file {p} is not UTF-8 text") from None
+    text = read_text_capped(p, "CSP file", limit=MAX_FILE_BYTES)
     return parse_csp(decode_text(text, f"CSP file {p}"))

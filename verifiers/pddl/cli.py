@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from llm_modulo.bounds import read_bytes_capped
 from llm_modulo.cli.common import JsonOpt, errors_as_messages, out
 from llm_modulo.errors import UsageError
 from llm_modulo.verifiers.pddl.nl import Templates
@@ -46,16 +47,10 @@ MAX_INPUT_CHARS = 20_000_000
 
 
 def _read(path: Path, what: str) -> str:
-    """A file's text (``-``: standard input), undecodable bytes replaced; too long is an error."""
-    if str(path) == "-":
-        data = sys.stdin.buffer.read(MAX_INPUT_CHARS * 4 + 1)
-        text = data.decode("utf-8-sig", errors="replace")
-    else:
-        try:
-            with path.open(encoding="utf-8-sig", errors="replace") as fh:
-                text = fh.read(MAX_INPUT_CHARS + 1)
-        except OSError as exc:
-            raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    """A file's text (``-``: standard input), undecodable bytes replaced; a file too long or
+    not a regular file is an error."""
+    data = read_bytes_capped(path, f"{what} file", limit=MAX_INPUT_CHARS * 4, error=UsageError)
+    text = data.decode("utf-8-sig", errors="replace")
     if len(text) > MAX_INPUT_CHARS:
         raise UsageError(f"{what} file {path} is longer than {MAX_INPUT_CHARS} characters")
     return text

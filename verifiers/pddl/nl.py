@@ -17,8 +17,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from llm_modulo.bounds import read_text_capped, yaml_load_plain
 from llm_modulo.errors import ProblemError
 from llm_modulo.verifiers.pddl.sexpr import fold
+
+#: PlanBench's templates are a few kilobytes.
+MAX_TEMPLATES_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,9 @@ class Templates:
 
     @classmethod
     def load(cls, path: Path) -> Templates:
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-        except UnicodeDecodeError:
-            raise ProblemError(f"templates {path} are not UTF-8 text") from None
-        except OSError as exc:
-            raise ProblemError(f"cannot read templates {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise ProblemError(f"templates {path} are not valid YAML: "
-                               f"{str(exc).splitlines()[0]}") from None
+        text = read_text_capped(path, "templates", limit=MAX_TEMPLATES_BYTES,
+                                encoding="utf-8-sig")
+        data = yaml_load_plain(text, f"templates {path}")
         if not isinstance(data, dict):
             raise ProblemError(f"templates {path} must be a YAML mapping")
         return cls.from_config(data, str(path))
