@@ -166,3 +166,18 @@ def test_a_check_past_its_deadline_is_unknown_and_the_pool_recovers(pool: Worker
     assert verdict.critiques[0].kind == "timeout"
     again = VERIFIER.verify(hard, cand, pool=pool)
     assert again.status is Status.ACCEPT
+
+
+def test_a_long_digit_run_in_a_reference_is_read_in_linear_time() -> None:
+    """Issue 13: the degree-token pattern backtracked cubically on a digit run (2,000 digits
+    took 30 s in the main process while loading the problem). Now a 20,000-digit reference
+    loads at once (and every check against it is UNKNOWN: over the digit cap)."""
+    import time
+
+    from llm_modulo.domains.math_answer import MathAnswerDomain
+
+    start = time.monotonic()
+    problem = MathAnswerDomain().parse_problem({"question": "q", "answer": "1" * 20_000})
+    assert time.monotonic() - start < 10  # cubic would be hours; linear is milliseconds
+    result = VERIFIER.check(problem, Candidate(raw="5", answer={"answer": "5"}))
+    assert result.status is Status.UNKNOWN

@@ -364,7 +364,9 @@ _NTH_ROOT = re.compile(r"\\sqrt\s*\[([^\[\]]*)\]")
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|\^\s*\{\s*\\degree\s*\}"
                       r"|\\degree")
 #: A number or letter right before a degree sign is braced, so ``\sin 30^\circ`` is sin(30°).
-_DEGREE_TOKEN = re.compile(r"(\d+\.?\d*|\.\d+|[A-Za-z])\s*\\deg(?![A-Za-z])")
+#: Matches start only where a number starts (the lookbehind) and never give digits back
+#: (possessive), so a long digit run costs linear time, not cubic.
+_DEGREE_TOKEN = re.compile(r"(?<![\d.])(\d++(?:\.\d*+)?|\.\d++|[A-Za-z])\s*+\\deg(?![A-Za-z])")
 #: ``0.999\ldots`` / ``3.14...``: a truncated decimal is not a value.
 _TRUNCATED = re.compile(r"\d\s*(?:\\[lc]?dots|\.\.\.)")
 #: ``\sin x^2`` is sin(x^2) and ``\sin 2x`` is sin(2x), as printed maths reads them: the
@@ -475,7 +477,8 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
                          "give the exact value")
     text = _SPACES.sub(" ", text)
     text = _DEGREES.sub("\\\\deg ", text)
-    text = _DEGREE_TOKEN.sub(r"{\1\\deg}", text)
+    if "\\deg" in text:
+        text = _DEGREE_TOKEN.sub(r"{\1\\deg}", text)
     text = _FUNC_TOKEN_ARG.sub(r"\1{\2}", text)
     text = _OR_AND.sub(", ", text)
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
