@@ -42,6 +42,8 @@ from llm_modulo.verifiers.math.text import (
     answer_text,
     base_numeral,
     choice_letter,
+    field_text,
+    is_numeral,
     without_degrees,
 )
 from llm_modulo.verifiers.math.values import (
@@ -189,8 +191,9 @@ class MathVerifier(Verifier):
     }
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
-        """Read the candidate (:func:`~llm_modulo.verifiers.math.text.answer_text`), then
-        decide it."""
+        """Read the candidate's answer as already extracted
+        (:func:`~llm_modulo.verifiers.math.text.field_text`: the domain took it from a JSON
+        field or a reply once; it is not searched for an answer again), then decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
             if (candidate.parse_error or "").startswith(UNREADABLE):  # no single answer
@@ -204,7 +207,7 @@ class MathVerifier(Verifier):
             return CheckResult.unknown(f"the reference answer cannot be decided: "
                                        f"{payload['reference_unreadable']}", kind="reference")
         try:
-            text = answer_text(answer)
+            text = field_text(answer)
         except MathSyntaxError as exc:  # boxes that are not a list: a hedge
             return CheckResult.reject(Critique(kind="hedge", message=str(exc)))
         except (TooComplex, Unreadable) as exc:
@@ -559,6 +562,10 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
     """None when the units allow comparing the values; else the outcome they decide."""
     if not unit:
         return None
+    if canonical_unit(unit) in _CURRENCY_NAMES or (ref_unit and canonical_unit(ref_unit)
+                                                   in _CURRENCY_NAMES):
+        return _currency_outcome(payload, canonical_unit(unit),
+                                 canonical_unit(ref_unit) if ref_unit else None)
     if ref_unit:
         if canonical_unit(unit) == canonical_unit(ref_unit):
             return None
@@ -573,6 +580,39 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
         return None  # the one unit the question asks for
     return Outcome(Decision.UNDECIDED, f"the unit `{unit}` is not the unit the question asks "
                    "for; give the number alone, in the units the question asks for", "unit")
+
+
+#: Currencies (``\\$5``, ``€5``, ``5¢``, ``5 dollars``) and how a question names each.
+_CURRENCY_NAMES = frozenset({"dollar", "euro", "pound sterling", "cent"})
+_CURRENCY_MENTION = {
+    "dollar": re.compile(r"\\\$|dollar|\busd\b", re.IGNORECASE),
+    "euro": re.compile(r"€|euro", re.IGNORECASE),
+    "pound sterling": re.compile(r"£|sterling|\bgbp\b", re.IGNORECASE),
+    "cent": re.compile(r"¢|\bcents?\b", re.IGNORECASE),
+}
+
+
+def _currency_outcome(payload: dict[str, Any], unit: str, ref_unit: str | None
+                      ) -> Outcome | None:
+    """A currency is compared like the bare number only when it is the one asked for: the
+    reference's, the problem's ``unit`` or the question's ("how many cents", "in euros");
+    when nothing is asked, a dollar sign unless the question names another currency, and
+    another currency only when the question names it. Anything else is UNDECIDED (5 dollars
+    is not 5 cents), never a REJECT on the unit alone."""
+    undecided = Outcome(Decision.UNDECIDED, f"the unit `{unit}` may not be the one the "
+                        "question asks for; give the number alone, in the unit asked for",
+                        "unit")
+    if ref_unit is not None:
+        return None if ref_unit == unit else undecided
+    asked = asked_units(payload)
+    if asked & (_KNOWN_UNITS | _CURRENCY_NAMES):
+        return None if asked & (_KNOWN_UNITS | _CURRENCY_NAMES) == {unit} else undecided
+    question = payload.get("question")
+    question = question[:_QUESTION_WINDOW] if isinstance(question, str) else ""
+    named = {c for c, pattern in _CURRENCY_MENTION.items() if pattern.search(question)}
+    if unit in named or (unit == "dollar" and not named):
+        return None
+    return undecided
 
 
 # -- order of a list ------------------------------------------------------------------------
@@ -701,10 +741,10 @@ def _base_outcome(text: str, ref_text: str) -> Outcome | None:
     if based is None or not digits.isdigit() or not digits.isascii() or len(digits) > 60:
         return None
     ref_digits, base = based
-    if not 2 <= base <= 36 or any(int(d) >= base for d in ref_digits):
+    if not is_numeral(ref_digits, base):
         return None
     value = int(ref_digits, base)
-    if all(int(d) < base for d in digits) and int(digits, base) == value:
+    if is_numeral(digits, base) and int(digits, base) == value:
         return Outcome.equal()
     if int(digits) == value:
         return Outcome(Decision.UNDECIDED, f"{digits} is the value in base 10; the question "
