@@ -726,7 +726,7 @@ _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _LEADING_ZERO_ITEM = re.compile(r"\d,\s*0\d")
 #: ``204_5`` / ``204_{5}`` / ``A3_{16}``: a numeral in base 2..36; capital letters are digits
 #: (A = 10, ..., Z = 35) when the base is over 10 (see :func:`_base_n`).
-_BASE_N = re.compile(r"(?<![\w.\\}])([0-9A-Z]{1,60})_(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
+BASE_N = _BASE_N = re.compile(r"(?<![\w.\\}])([0-9A-Z]{1,60})_(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
 #: ``f(x) = 2x+3``: the function's name and arguments before its value.
 _FUNCTION_OF = re.compile(r"^\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*(?:,\s*[A-Za-z]\s*)*\)\s*=(?![=<>])")
 _RELATION_AFTER = re.compile(r"[=<>]")

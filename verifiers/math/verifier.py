@@ -34,6 +34,7 @@ from llm_modulo.verifiers.math.equiv import (
 from llm_modulo.verifiers.math.parse import Reading, parse_relation, read_math
 from llm_modulo.verifiers.math.solve import System, check_solutions
 from llm_modulo.verifiers.math.text import (
+    BASE_N,
     DOT_GROUPS,
     UNREADABLE,
     MathSyntaxError,
@@ -214,6 +215,8 @@ class MathVerifier(Verifier):
             return CheckResult.unknown(f"could not read an answer: {exc}", kind="unreadable")
         if payload.get("choices"):
             return _result(_choice_outcome(payload, text), None)
+        if (letter := _option_reference(payload)) is not None:
+            return _result(_implied_choice(letter, text), None)
         try:
             cands, secondary = candidate_readings(payload, text)
         except MathSyntaxError as exc:
@@ -259,6 +262,7 @@ class MathVerifier(Verifier):
         except (MathSyntaxError, TooComplex, Unreadable) as exc:
             return Outcome(Decision.UNDECIDED, f"the reference answer cannot be read: {exc}",
                            "reference")
+        cands = _degrees_as_unit(payload, text, cands, refs)
         outcomes = [_judge(payload, c, r) for c in cands for r in refs]
         outcome = _agreed(outcomes, _TWO_WAYS if len(cands) > 1 or len(refs) > 1 else None)
         if outcome.decision is Decision.DIFFERENT:
@@ -266,6 +270,11 @@ class MathVerifier(Verifier):
                 if any(_judge(payload, reading, r).decision is not Decision.DIFFERENT
                        for r in refs):
                     return Outcome(Decision.UNDECIDED, why, "unreadable")
+        if (outcome.decision is Decision.EQUAL and any(isinstance(c.value, Relation)
+                                                       for c in cands)
+                and BASE_N.search(text) is not None):  # 204_5 = 54: which base is the answer?
+            return Outcome(Decision.UNDECIDED, "your answer equates numerals in different "
+                           "bases; give the value in the base asked for alone", "base")
         return _based_candidate(outcome, text, ref_text)
 
 
@@ -289,6 +298,11 @@ def candidate_readings(payload: dict[str, Any], text: str
                 secondary.append((decimal, _DECIMAL_WAYS))
             else:
                 cands.append(decimal)
+    if declared is None and DOT_GROUPS.search(text):  # 1.250 / 1.250,50: a thousands dot?
+        with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
+            dotted = parse_cached(text, True, True, True)
+            if all(dotted.text != c.text for c in cands):
+                secondary.append((dotted, _DOT_WAYS))
     if (not tolerance_of(payload).bare_units and any("\\deg" in c.text for c in cands)
             and (bare := without_degrees(text)) is not None):
         with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
@@ -296,11 +310,32 @@ def candidate_readings(payload: dict[str, Any], text: str
     return cands, secondary
 
 
+def _degrees_as_unit(payload: dict[str, Any], text: str, cands: list[Reading],
+                     refs: list[Reading]) -> list[Reading]:
+    """``30^\\circ, 150^\\circ`` for the reference ``30, 150`` of a question that speaks of
+    degrees: there the sign is the unit of each number (as it is for one value), so the
+    candidate is read without it; a reference with degree signs or pi keeps the angle
+    reading."""
+    if not (tolerance_of(payload).bare_units and any("\\deg" in c.text for c in cands)):
+        return cands
+    if any("\\deg" in r.text or "pi" in r.text for r in refs):
+        return cands
+    bare = without_degrees(text)
+    if bare is None:
+        return cands
+    try:
+        return readings(bare, payload.get("decimal_comma") is True, both=len(cands) > 1)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return cands
+
+
 #: A comma between digits, also written ``{,}`` or ``,\\!`` in LaTeX.
 _DIGIT_COMMA = re.compile(r"\d(?:,|\{,\}|,\\!)\d")
 _DECIMAL_WAYS = ("a comma between digits reads as a decimal comma, as a thousands separator or "
                  "as a list, and the problem does not say which; write the number without "
                  "commas (a decimal with a point)")
+_DOT_WAYS = ("a dot between digit groups reads as a decimal point or as a thousands separator, "
+             "and the problem does not say which; write the number without separators")
 _DEGREE_WAYS = ("the degree sign reads as an angle (pi/180) or as the unit of the number, and "
                 "the question does not speak of degrees; give the value without the sign")
 
@@ -363,12 +398,39 @@ def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
     symbols = symbols_of(payload)
     if symbols:  # declared assumptions (x positive, ...) apply to both answers
         cand_value, ref_value = assume(cand_value, symbols), assume(ref_value, symbols)
+    if isinstance(cand_value, Relation) and not isinstance(ref_value, Relation):
+        if (chained := _chain_outcome(payload, cand_value, ref_value)) is not None:
+            return chained
     outcome = _ordered_compare(payload, cand_value, ref_value)
+    if (isinstance(cand_value, Relation) and outcome.decision is Decision.DIFFERENT
+            and outcome.kind == "form"):  # working with its value, a relation for a value
+        return Outcome(Decision.UNDECIDED, _RELATION_FOR_VALUE, "form")
     if (cand.ratio and not ref.ratio and outcome.decision is Decision.EQUAL
             and not _mentions(payload.get("question"), "ratio")):
         return Outcome(Decision.UNDECIDED, "a ratio `a:b` answers a question that does not ask "
                        "for a ratio; give the value", "form")
     return outcome
+
+
+_RELATION_FOR_VALUE = ("your answer is an equation or inequality where a value is expected; "
+                      "give the value alone")
+
+
+def _chain_outcome(payload: dict[str, Any], cand: Relation, ref: Value) -> Outcome | None:
+    """``5 - 2 = 3`` (a value written with its working) for the value ``3``: EQUAL when every
+    side is a constant, each ``=`` is proven and the last side equals the reference; any other
+    chain of constants is UNDECIDED (which side is the answer?). None for other relations."""
+    if any(op != "=" for op in cand.ops) or any(t.free_symbols for t in cand.terms):
+        return None
+    undecided = Outcome(Decision.UNDECIDED, "your answer is a chain of equalities; give the "
+                        "value alone", "form")
+    for left, right in itertools.pairwise(cand.terms):
+        if compare(Scalar((left,)), Scalar((right,))).decision is not Decision.EQUAL:
+            return undecided
+    last = Scalar((cand.terms[-1],), poles=cand.poles)
+    if _ordered_compare(payload, last, ref).decision is Decision.EQUAL:
+        return Outcome.equal()
+    return undecided
 
 
 _LETTERS_WAYS = ("could not decide: a letter or a run of letters reads as a variable, a "
@@ -731,6 +793,40 @@ def _choice_outcome(payload: dict[str, Any], text: str) -> Outcome:
     if letter == choice_letter(answer_text(str(payload["answer"]), reference=True)):
         return Outcome.equal()
     return Outcome(Decision.DIFFERENT, f"({letter}) is not the correct choice", "choice")
+
+
+def _option_reference(payload: dict[str, Any]) -> str | None:
+    """The option letter a reference is (``(C)``, ``\\text{(C)}``, ``\\textbf{(C)}``, ``C``):
+    a capital letter alone means a multiple-choice answer, also without ``choices``."""
+    try:
+        ref_text = answer_text(str(payload.get("answer", "")), reference=True)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return None
+    letter = choice_letter(ref_text)
+    raw = _LETTER_OF.search(ref_text.replace("\\text", "").replace("\\mathrm", ""))
+    if letter is None or raw is None or raw.group() != letter:
+        return None
+    return letter
+
+
+_LETTER_OF = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
+
+
+def _implied_choice(letter: str, text: str) -> Outcome:
+    """A candidate for a reference that is an option letter: a letter is compared as a letter
+    (a letter only in another case is UNDECIDED: ``c`` may be a variable); anything else (the
+    option's value, a letter with its value) is UNDECIDED: the options are not known."""
+    cand = choice_letter(text)
+    raw = _LETTER_OF.search(text.replace("\\text", "").replace("\\mathrm", ""))
+    if cand is None or raw is None:
+        return Outcome(Decision.UNDECIDED, "the expected answer is an option letter; could not "
+                       f"read one in {_quote(text)}; answer with the letter alone", "choice")
+    if raw.group() != cand:
+        return Outcome(Decision.UNDECIDED, f"`{raw.group()}` may be a variable or the option "
+                       f"({cand}); answer with the capital letter alone", "choice")
+    if cand == letter:
+        return Outcome.equal()
+    return Outcome(Decision.DIFFERENT, f"({cand}) is not the correct choice", "choice")
 
 
 def _base_outcome(text: str, ref_text: str) -> Outcome | None:
