@@ -424,7 +424,8 @@ _UNICODE = str.maketrans({
     "−": "-", "–": "-", "—": "-", "‐": "-", "‒": "-",
     "≤": "<=", "⩽": "<=", "≥": ">=", "⩾": ">=", "≠": "!=",
     "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt ", "∪": "\\cup ", "∩": "\\cap ",
-    "′": "'", "″": '"', "±": "\\pm ", "∅": "\\emptyset ", "°": "\\circ ", "θ": "\\theta ", "α": "\\alpha ",
+    "′": "'", "″": '"',
+    "±": "\\pm ", "∅": "\\emptyset ", "°": "\\circ ", "θ": "\\theta ", "α": "\\alpha ",
     "β": "\\beta ", "γ": "\\gamma ", "λ": "\\lambda ", "µ": "\\mu ", "μ": "\\mu ",
     "φ": "\\phi ", "ω": "\\omega ", "≈": "\\approx ", "∼": "\\sim ",
 })
@@ -541,8 +542,8 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
         raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
                               "the exact value", mm.start() + 1)
     text = _full_stop(_strip_display(text.strip()))
-    if "`" in text or "__" in text or _LOOSE_BOLD.search(text):
-        raise Unreadable("Markdown emphasis or code (`**`, `__`, a backtick) inside the answer "
+    if "`" in text or _LOOSE_BOLD.search(text):
+        raise Unreadable("Markdown emphasis or code (`**`, a backtick) inside the answer "
                          "is not math; give the answer alone")
     if (mm := _PRIME_AFTER_NUMBER.search(text)) is not None:
         raise Unreadable(f"`{mm.group().strip()}` reads as feet/inches, minutes/seconds of "
@@ -726,7 +727,8 @@ _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _LEADING_ZERO_ITEM = re.compile(r"\d,\s*0\d")
 #: ``204_5`` / ``204_{5}`` / ``A3_{16}``: a numeral in base 2..36; capital letters are digits
 #: (A = 10, ..., Z = 35) when the base is over 10 (see :func:`_base_n`).
-BASE_N = _BASE_N = re.compile(r"(?<![\w.\\}])([0-9A-Z]{1,60})_(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
+BASE_N = _BASE_N = re.compile(r"(?<![\w.\\}])([0-9A-Z]{1,60})_"
+                              r"(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
 #: ``f(x) = 2x+3``: the function's name and arguments before its value.
 _FUNCTION_OF = re.compile(r"^\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*(?:,\s*[A-Za-z]\s*)*\)\s*=(?![=<>])")
 _RELATION_AFTER = re.compile(r"[=<>]")

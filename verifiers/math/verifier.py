@@ -398,12 +398,12 @@ def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
     symbols = symbols_of(payload)
     if symbols:  # declared assumptions (x positive, ...) apply to both answers
         cand_value, ref_value = assume(cand_value, symbols), assume(ref_value, symbols)
-    if isinstance(cand_value, Relation) and not isinstance(ref_value, Relation):
-        if (chained := _chain_outcome(payload, cand_value, ref_value)) is not None:
-            return chained
+    if isinstance(cand_value, Relation) and not isinstance(ref_value, Relation) and (
+            chained := _chain_outcome(payload, cand_value, ref_value)) is not None:
+        return chained
     outcome = _ordered_compare(payload, cand_value, ref_value)
-    if (isinstance(cand_value, Relation) and outcome.decision is Decision.DIFFERENT
-            and outcome.kind == "form"):  # working with its value, a relation for a value
+    if (isinstance(cand_value, Relation) and isinstance(ref_value, Scalar | TupleValue)
+            and outcome.decision is Decision.DIFFERENT and outcome.kind == "form"):
         return Outcome(Decision.UNDECIDED, _RELATION_FOR_VALUE, "form")
     if (cand.ratio and not ref.ratio and outcome.decision is Decision.EQUAL
             and not _mentions(payload.get("question"), "ratio")):
