@@ -241,7 +241,7 @@ e ||| 2.718281828 ||| reject
 \boxed{\boxed{2}} ||| 2 ||| accept
 2\,000 ||| 2000 ||| accept
 2\,000 ||| 0 ||| reject
-x = 2 1/2 ||| 1 ||| reject
+x = 2 1/2 ||| 1 ||| unknown
 \phantom{0}7 ||| 7 ||| accept
 \sin 30^\circ ||| \frac{1}{2} ||| accept
 \sin 30^\circ ||| \sin 30 ||| reject
@@ -574,6 +574,108 @@ _REVIEW: list[tuple[str, str, str, dict[str, Any]]] = [
     ("204_5", "204_{5}", "accept", {}),
 ]
 
+#: Issue 11, review round 3 (reading): each item as its verdict now. Candidates are replies read
+#: by the domain (one extraction), then by the verifier (no second extraction).
+_APPLES = {"question": "How many apples are left?"}
+_CLIPS = {"question": "How many clips did Natalia sell?"}
+_CENTS = {"question": "How many cents does it cost?"}
+_EUROS = {"question": "How much, in euros?"}
+_MONEY = {"question": "How much money did she earn?"}
+_SINES = {"question": r"Solve $\sin x = 1/2$ for $0^\circ \le x < 360^\circ$. Enter all "
+                      "solutions, separated by commas."}
+_OPTIONS = {"question": "What is 1+2? (A) 1 (B) 2 (C) 3 (D) 4 (E) 5"}
+_REVIEW3: list[tuple[str, str, str, dict[str, Any]]] = [
+    # 1. the answer is extracted once; #### reads one line, and what follows it is checked
+    (r"\boxed{4 #### 3}", "3", "unknown", _APPLES),
+    ("#### 4\nHmm, that's wrong. The answer is 3", "3", "unknown", _APPLES),
+    ("#### 4 so the answer is 3", "3", "unknown", _APPLES),
+    (r"\boxed{4 answer: 3}", "3", "unknown", _APPLES),
+    ('{"answer": "4. The answer is 3"}', "3", "unknown", _APPLES),
+    ("#### 3\n\nThe answer is 4.", "4", "unknown", _APPLES),
+    ("#### 3\n\nThe answer is 3.", "3", "accept", _APPLES),
+    ("#### 3", "3", "accept", _APPLES),
+    ("#### 4", "3", "reject", _APPLES),
+    # 3., 11. a currency is a unit: it must be the one asked for
+    (r"\boxed{\$5}", "5", "unknown", _CENTS),
+    (r"\boxed{\$5}", "5", "unknown", {**_CENTS, "unit": "cents"}),
+    (r"The answer is \$5.", "5", "unknown", _CENTS),
+    ("#### $5", "5", "unknown", _CENTS),
+    (r"\boxed{\$5}", "5", "unknown", {"question": "What is the price in euros?"}),
+    ("5¢", "5", "accept", _CENTS),
+    (r"\boxed{\$5}", "5", "accept", _MONEY),
+    ("$5", "5", "accept", _MONEY),
+    ("5€", "5", "accept", _EUROS),
+    ("€5", "5", "accept", _EUROS),
+    ("€6", "5", "reject", _EUROS),
+    ("£5", "5", "unknown", _EUROS),
+    ("5€", "5", "unknown", _MONEY),  # the question names no euros
+    ("3,50 €", "3.5", "accept", {**_EUROS, "decimal_comma": True}),
+    ('3"', "3", "unknown", {"question": "How long is it?"}),
+    ("3'", "3", "unknown", {"question": "How long is it?"}),
+    # 4. answer-like text after the final answer (number words too): UNKNOWN
+    ("\\boxed{3}\n\nHold on, I miscounted; there are four left.", "3", "unknown", _APPLES),
+    ("\\boxed{3}\n\nOn second thought, it's four.", "3", "unknown", _APPLES),
+    ("Answer: C\n\nLet me reconsider. Option four.", "C", "unknown", _CHOICES),
+    ("The answer is $3$ not 4", "3", "unknown", _APPLES),
+    ("\\boxed{3}\n\nHope this helps!", "3", "accept", _APPLES),
+    ("Final Answer: The final answer is 72. I hope it is correct.", "72", "accept", _CLIPS),
+    ("Final Answer: The final answer is 71. I hope it is correct.", "72", "reject", _CLIPS),
+    # 6. Markdown emphasis or code around the whole answer (`2**3` stays a power)
+    ("The answer is **72**.", "72", "accept", _CLIPS),
+    ("**72**", "72", "accept", _CLIPS),
+    ("#### **72**", "72", "accept", _CLIPS),
+    ("The answer is *72*.", "72", "accept", _CLIPS),
+    ("__72__", "72", "accept", _CLIPS),
+    ("`72`", "72", "accept", _CLIPS),
+    ('{"answer": "**72**"}', "72", "accept", _CLIPS),
+    ("**Answer: 72**", "72", "accept", _CLIPS),
+    ("So the total is **72 clips**.", "72", "unknown", _CLIPS),
+    ("**71**", "72", "reject", _CLIPS),
+    ("2**3", "8", "accept", {}),
+    # 7. degree signs in a list, for a question in degrees
+    (r"\boxed{30^\circ, 150^\circ}", "30, 150", "accept", _SINES),
+    (r"30^\circ \text{ and } 150^\circ", "30, 150", "accept",
+     {"question": "Find all angles in degrees."}),
+    (r"\{30^\circ, 150^\circ\}", "30, 150", "accept", _SINES),
+    (r"\boxed{30^\circ}, \boxed{150^\circ}", "30, 150", "accept", _SINES),
+    (r"\boxed{30^\circ, 160^\circ}", "30, 150", "reject", _SINES),
+    # 8. a value with its working: a chain of proven equalities whose last side is the value
+    ("Answer: 5 - 2 = 3", "3", "accept", _APPLES),
+    ("The answer is: $5 - 2 = 3$", "3", "accept", _APPLES),
+    ("Answer: 5 - 2 = 4", "3", "unknown", _APPLES),
+    ("Answer: 6 - 2 = 4", "3", "unknown", _APPLES),
+    ("The answer is 3 apples (since 5 - 2 = 3).", "3", "unknown", _APPLES),
+    (r"\boxed{204_5 = 54}", "204_5", "unknown", {"question": "Express 54 in base 5."}),
+    (r"\boxed{(x+1)^2 = x^2+2x+1}", "x^2+2x+1", "unknown", {"question": "Expand $(x+1)^2$."}),
+    (r"\boxed{m=n=1}", "(1,1)", "unknown", {"question": "Enter the ordered pair $(m,n)$."}),
+    ("x = 4", "3", "reject", _APPLES),
+    # 9. a reference that is an option letter means multiple choice
+    ("The answer is (C) 3.", r"\text{(C)}", "unknown", _OPTIONS),
+    (r"\boxed{\textbf{(C) }3}", r"\text{(C)}", "unknown", _OPTIONS),
+    (r"\boxed{3}", r"\text{(C)}", "unknown", _OPTIONS),
+    (r"\boxed{C}", r"\text{(C)}", "accept", _OPTIONS),
+    ("(C)", r"\textbf{(C)}", "accept", _OPTIONS),
+    (r"\textbf{(B)}", "(C)", "reject", _OPTIONS),
+    ("c", "C", "unknown", _OPTIONS),
+    # 10. separators: `;` separates items; a thousands dot or space is UNKNOWN
+    ("1.250,50", "1250.5", "unknown", _MONEY),
+    ("1.250,5", "1250.5", "unknown", _MONEY),
+    ("1.250", "1250", "unknown", _MONEY),
+    ("1.251", "1250", "reject", _MONEY),
+    ("1,5; 2", "1.5, 2", "accept", _DECIMAL),
+    ("1; 2", "1, 2", "accept", {}),
+    (r"\{1; 2\}", r"\{1, 2\}", "accept", {}),
+    ("(1; 2)", "(1, 2)", "accept", {}),
+    ("1,5; 3", "1.5, 2", "reject", _DECIMAL),
+    ("5 000 meters", "5000", "unknown", {"question": "How far did she run, in meters?"}),
+    ("5 000", "5000", "unknown", _MONEY),
+    # 14. base-n numerals with letters as digits (bases over 10)
+    ("A3_{16}", "A3_{16}", "accept", {"question": "Express the answer in base 16."}),
+    ("163", "A3_{16}", "unknown", {"question": "Express the answer in base 16."}),
+    ("A4_{16}", "A3_{16}", "reject", {"question": "Express the answer in base 16."}),
+    ("A3_{16}", "163", "unknown", {}),
+]
+
 _HIDDEN_ONE = r"\sqrt{3+2\sqrt2}-\sqrt2"  # exactly 1, which floating point cannot tell
 _HIDDEN_ZERO = r"(\sqrt{3+2\sqrt{2}}-1-\sqrt{2})"
 #: Review 1 of the issue 11 fixes: exact decisions (items 11-14 and the leaked messages).
@@ -618,7 +720,7 @@ _EXACT: list[tuple[str, str, str, dict[str, Any]]] = [
 
 
 def _rows() -> list[tuple[str, str, str, dict[str, Any]]]:
-    return _table_rows() + _TOLERANT + _UNITS + _READING + _ASSUMED + _REVIEW + _EXACT
+    return _table_rows() + _TOLERANT + _UNITS + _READING + _ASSUMED + _REVIEW + _EXACT + _REVIEW3
 
 
 def _table_rows() -> list[tuple[str, str, str, dict[str, Any]]]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from llm_modulo.domains.equation import EquationDomain
+from llm_modulo.domains.math_answer import MathAnswerDomain
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Candidate, Problem, Status
 from llm_modulo.verifiers.math.parse import read_math
@@ -23,7 +24,9 @@ def problem(reference: str, **extra: Any) -> Problem:
 
 
 def candidate(text: str) -> Candidate:
-    return Candidate(raw=text, answer={"answer": text})
+    """A row's candidate read as a reply is: the domain extracts its answer once (a JSON field
+    or the final answer of free text), the verifier reads that without extracting again."""
+    return MathAnswerDomain().parse_candidate(problem("0"), text)
 
 
 def test_catalogue_is_large_and_balanced() -> None:

@@ -38,7 +38,7 @@ from llm_modulo.verifiers.math.exact import (
     is_zero,
     sign,
 )
-from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, normalized
+from llm_modulo.verifiers.math.text import MathSyntaxError, TooComplex, Unreadable, normalized
 from llm_modulo.verifiers.math.values import (
     Answers,
     IntervalValue,
@@ -232,6 +232,9 @@ def _scalar(value: Any, what: str = "this") -> Scalar:
     if isinstance(value, Scalar):
         return value
     kind = type(value).__name__.replace("Value", "").lower()
+    if kind == "relation":  # `3 apples (since 5 - 2 = 3)`: working beside the value, not a typo
+        raise Unreadable(f"a relation inside arithmetic ({what}) reads as working written "
+                         "beside the answer; give the value alone")
     raise MathSyntaxError(f"cannot use a {kind} in arithmetic ({what})")
 
 
@@ -755,7 +758,7 @@ def _build(tree: Tree[Token]) -> Value:
         raise TooComplex("the expression nests too deeply to build") from None
     except LarkError as exc:
         orig = getattr(exc, "orig_exc", None)
-        if isinstance(orig, MathSyntaxError | TooComplex):
+        if isinstance(orig, MathSyntaxError | TooComplex | Unreadable):
             raise orig from None
         if isinstance(orig, RecursionError):
             raise TooComplex("the expression nests too deeply to build") from None

@@ -156,15 +156,18 @@ def answer_text(text: str, *, last_line: bool = False, reference: bool = False) 
     """The final answer a text states, read the same way for candidates and references.
 
     In order: JSON-doubled backslashes are halved (``\\\\frac`` with no single backslash); the
-    ``\\boxed{}`` answer if any (several boxes: :func:`last_boxed`); the text after ``####``;
-    the text after the last "final answer is" / "answer is" / "answer:" up to the end of its
-    line (after such a phrase a final ``!`` is :class:`Unreadable`: factorial or exclamation);
-    otherwise, with ``last_line`` (a solution or a reply), the last non-empty line, else (an
-    answer field) all lines. Of that, the one math segment (``$...$``, ``$$...$$``,
-    ``\\[...\\]``, ``\\(...\\)``) when there is one, several segments when only commas and
-    "and" stand between them (a list); several segments in prose are :class:`Unreadable`. A
-    trailing full stop is dropped. In a reply (not a ``reference`` solution, which may go on
-    after its answer) more math or a correction after the answer is :class:`Unreadable`.
+    ``\\boxed{}`` answer if any (several boxes: :func:`last_boxed`); the rest of the line after
+    the last ``####``; the text after the last "final answer is" / "answer is" / "answer:" up
+    to the end of its line or of its first sentence (``72. I hope it is correct.``; after such
+    a phrase a final ``!`` is :class:`Unreadable`: factorial or exclamation); otherwise, with
+    ``last_line`` (a solution or a reply), the last non-empty line, else (an answer field) all
+    lines. Of that, the one math segment (``$...$``, ``$$...$$``, ``\\[...\\]``, ``\\(...\\)``)
+    when there is one, several segments when only commas and "and" stand between them (a
+    list); several segments in prose are :class:`Unreadable`. A trailing full stop and Markdown
+    emphasis around the whole answer (``**72**``, ``*72*``, ``__72__``, `` `72` ``) are dropped.
+    In a reply (not a ``reference`` solution, which may go on after its answer) answer-like text
+    after the answer (more math, a number, a number word, a choice, a correction) and an answer
+    that itself holds another answer phrase or ``####`` are :class:`Unreadable`.
     """
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
@@ -175,22 +178,105 @@ def answer_text(text: str, *, last_line: bool = False, reference: bool = False) 
     if boxed is not None:
         if not reference:
             _no_correction(text[boxed_spans(text)[-1][2]:], boxed)
-        return unbox(boxed).strip()
+        return _extracted(unemphasize(unbox(boxed).strip()), reference)
     hashes = text.rfind("####")
     if hashes >= 0:
-        return text[hashes + 4 :].strip()
+        line, tail = _split_line(text[hashes + 4 :])
+        answer = unemphasize(line)
+        if not reference:
+            _no_correction(tail, answer)
+        return _extracted(answer, reference)
     after, tail = _after_marker(text)
+    if after is not text:
+        after, rest = _first_sentence(after)
+        tail = rest + tail
     lines = [ln.strip() for ln in after.strip().splitlines() if ln.strip()]
     if not lines:
         return ""
     line = lines[-1] if last_line else " ".join(lines)
-    answer = _full_stop(_math_segments(line).strip())
+    segment, beyond = _math_segments(line)
+    answer = unemphasize(segment.strip())
     if not reference:
-        _no_correction(tail, answer)
+        _no_correction(beyond + "\n" + tail, answer)
     if after is not text and answer.endswith("!") and not answer.endswith("!!"):
         raise Unreadable("after \"the answer is\" a final `!` reads as a factorial or as the end "
                          "of the sentence; write the value")
+    return _extracted(answer, reference)
+
+
+def field_text(text: str) -> str:
+    """An answer that was already extracted (a JSON ``answer`` field, or what
+    :func:`answer_text` took from a reply), read without extracting again.
+
+    Only what wraps the whole answer is dropped (math delimiters, a box, emphasis, a full
+    stop); an answer phrase, ``####`` or a box inside other text is :class:`Unreadable`: the
+    field holds working or a second answer, not one final answer."""
+    if len(text) > MAX_SOURCE_CHARS:
+        raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
+    if (key := duplicate_key(text)) is not None:
+        raise MathSyntaxError(duplicate_key_message(key))
+    text = unemphasize(undouble_backslashes(text).strip())
+    if len(boxed_spans(text)) > 1:
+        boxed = last_boxed(text)  # a list of boxes, or a hedge (MathSyntaxError)
+        assert boxed is not None
+        text = boxed
+    return _extracted(unemphasize(unbox(text).strip()), reference=False)
+
+
+_ANSWER_PHRASE = re.compile(r"####|(?i:\banswer\s*(?:is\b|:|=))")
+
+
+def _extracted(answer: str, reference: bool) -> str:
+    """``answer`` when it holds no second answer phrase (``4 #### 3``, ``4. The answer is 3``)."""
+    if not reference and _ANSWER_PHRASE.search(answer):
+        raise Unreadable("the final answer itself holds another answer (`####` or \"the answer "
+                         "is\"); state one final answer")
     return answer
+
+
+def _split_line(text: str) -> tuple[str, str]:
+    """The rest of the first line of ``text`` (stripped) and what follows it."""
+    newline = text.find("\n")
+    if newline < 0:
+        return text.strip(), ""
+    return text[:newline].strip(), text[newline:]
+
+
+#: A full stop that ends a sentence: after a non-dot, before a space and more text.
+_SENTENCE_END = re.compile(r"(?<=[^.\s])\.\s+(?=\S)")
+
+
+def _first_sentence(line: str) -> tuple[str, str]:
+    """``72. I hope it is correct.`` -> (``72``, `` I hope it is correct.``): the first sentence
+    of the line after an answer phrase, cut at a full stop outside ``$...$``; the rest is text
+    after the answer."""
+    for m in _SENTENCE_END.finditer(line):
+        if line[: m.start()].count("$") % 2 == 0:
+            return line[: m.start()], line[m.start() + 1 :]
+    return line, ""
+
+
+#: Markdown emphasis or code around a whole answer: ``**72**``, ``*72*``, ``__72__``, `` `72` ``.
+_WRAPPED = re.compile(r"(\*\*|__|\*|_|`)([^*_`\s](?:.*[^*_`\s])?)\1", re.DOTALL)
+_EMPHASIS_RUNS = ("**", "__")
+
+
+def unemphasize(text: str) -> str:
+    """``**72**`` / ``*72*`` / ``__72__`` / `` `72` `` (also with a full stop, ``**72**.``) read
+    as ``72``; only markers that wrap the whole text (``2**3`` is a power). An unmatched ``**``
+    at one end only (``**Answer: 72**`` cut after its phrase) is dropped too."""
+    text = _full_stop(text.strip())
+    for _ in range(3):
+        for run in _EMPHASIS_RUNS:
+            if text.endswith(run) and text.count(run) == 1 and len(text) > len(run):
+                text = text[: -len(run)].rstrip()
+            elif text.startswith(run) and text.count(run) == 1 and len(text) > len(run):
+                text = text[len(run):].lstrip()
+        m = _WRAPPED.fullmatch(text)
+        if m is None or m.group(1) in m.group(2):
+            break
+        text = _full_stop(m.group(2).strip())
+    return text
 
 
 def _full_stop(text: str) -> str:
@@ -211,39 +297,54 @@ def _after_marker(text: str) -> tuple[str, str]:
             best = max(best, at + len(marker))
     if best < 0:
         return text, ""
-    rest = text[best:].lstrip(" \t:*")  # "answer is: 42", "**Answer:** 42"
+    rest = text[best:].lstrip(" \t:")  # "answer is: 42"
+    closing = _CLOSING_BOLD.match(rest)  # "**Answer:** 42": the phrase's own bold ends
+    if closing is not None:
+        rest = rest[closing.end():]
     newline = rest.find("\n")
     line = rest if newline < 0 else rest[:newline]
-    return line.rstrip(" \t*"), "" if newline < 0 else rest[newline:]
+    return line.rstrip(" \t"), "" if newline < 0 else rest[newline:]
+
+
+_CLOSING_BOLD = re.compile(r"(?:\*\*|__|\*)(?:\s+|$)")
 
 
 #: After the answer: what may be a second answer or a correction (a digit, math, ``=``, a lone
-#: letter that may be a choice, words that take an answer back). ``a`` and ``I`` are words.
+#: letter that may be a choice, a number word, words that take an answer back or name an
+#: option). ``a`` and ``I`` are words. Literal alternatives: linear.
 _CORRECTION = re.compile(
     r"[\d$\\=<>]|(?<![A-Za-z'])(?![aI](?![A-Za-z']))[A-Za-z](?![A-Za-z'])"
     r"|(?i:\b(?:actually|wait|correction|corrected|mistake|sorry|oops|instead|rather|wrong"
-    r"|error|hmm|no|not|final|answer|recheck|redo)\b)")
+    r"|error|hmm|no|not|final|answer|recheck|redo|reconsider|miscounted|miscalculated|thought"
+    r"|hold|scratch|nope|option|choice|letter|none|nothing|zero|one|two|three|four|five|six"
+    r"|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen"
+    r"|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred"
+    r"|thousand|million|billion|half|halves|third|thirds|quarter|quarters|dozen|twice"
+    r"|first|second|fourth|fifth|sixth|seventh|eighth|ninth|tenth|minus|plus|times|negative"
+    r"|percent|degrees?)s?\b)")
 _DELIMITER_RUN = re.compile(r"^(?:\s|\$|\\\]|\\\))*")
 
 
 def _no_correction(tail: str, answer: str) -> None:
     """Refuse an answer the reply goes on to correct or hedge (``Answer: 3`` and then
-    ``Wait, actually it is 4``): :class:`Unreadable`. A tail without math or such words
-    (``I hope it is correct.``) or one that restates the same answer is fine."""
+    ``Wait, actually it is 4``, ``On second thought, it's four.``): :class:`Unreadable`. A
+    tail with nothing answer-like in it (``I hope it is correct.``, ``Hope this helps!``) or
+    one whose last line restates the same answer is fine."""
     tail = _DELIMITER_RUN.sub("", tail[:MAX_SOURCE_CHARS])
     if not _CORRECTION.search(tail):
         return
     lines = [ln.strip() for ln in tail.splitlines() if ln.strip()]
     with contextlib.suppress(Unreadable):
         last = _after_marker(lines[-1])[0] if lines else ""
-        if last and _full_stop(_math_segments(last).strip()) == answer:
+        if last and unemphasize(_math_segments(last)[0]) == answer:
             return
     raise Unreadable("the reply goes on after its final answer with more math or a "
                      "correction; state one final answer, last")
 
 
-def _math_segments(line: str) -> str:
-    """The math of a line that mixes math segments and prose (see :func:`answer_text`).
+def _math_segments(line: str) -> tuple[str, str]:
+    """The math of a line that mixes math segments and prose (see :func:`answer_text`), and
+    the prose after a single segment (checked like text after the answer).
 
     One left-to-right scan over every delimiter kind, so ``$$3$$, or maybe $4$`` and
     ``$3$ or \\(4\\)`` are two segments, never the first kind alone."""
@@ -258,15 +359,15 @@ def _math_segments(line: str) -> str:
         segments.append(line[inner_start:inner_end].strip())
         pos = pos_after
     if not segments:
-        return line
+        return line, ""
     outside = "".join(gaps) + line[pos:]
     if len(segments) == 1:
-        return segments[0]
+        return segments[0], line[pos:]
     if all(_SEGMENT_GAP.fullmatch(gap) for gap in gaps[1:]) and (
             _PUNCTUATION.fullmatch(line[pos:]) and _PUNCTUATION.fullmatch(gaps[0])):
-        return ", ".join(segments)
+        return ", ".join(segments), ""
     if not outside.strip():
-        return " ".join(segments)
+        return " ".join(segments), ""
     raise Unreadable(f"the text has {len(segments)} math expressions in prose; state one "
                      "final answer (in \\boxed{} or after `Answer:`)")
 
@@ -323,6 +424,7 @@ _UNICODE = str.maketrans({
     "−": "-", "–": "-", "—": "-", "‐": "-", "‒": "-",
     "≤": "<=", "⩽": "<=", "≥": ">=", "⩾": ">=", "≠": "!=",
     "π": "\\pi ", "∞": "\\infty ", "√": "\\sqrt ", "∪": "\\cup ", "∩": "\\cap ",
+    "′": "'", "″": '"',
     "±": "\\pm ", "∅": "\\emptyset ", "°": "\\circ ", "θ": "\\theta ", "α": "\\alpha ",
     "β": "\\beta ", "γ": "\\gamma ", "λ": "\\lambda ", "µ": "\\mu ", "μ": "\\mu ",
     "φ": "\\phi ", "ω": "\\omega ", "≈": "\\approx ", "∼": "\\sim ",
@@ -431,6 +533,7 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
         raise TooComplex(f"the answer is {len(text)} characters long (at most "
                          f"{MAX_ANSWER_CHARS})")
     text = unbox(text)
+    text, currency = _currency(text)
     text = _SUPER_RUN.sub(lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group()) + "}",
                           text)
     text = unicodedata.normalize("NFKC", text).translate(_UNICODE)
@@ -441,13 +544,19 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
         raise MathSyntaxError("a decimal that trails off (`...`) is not an exact value; give "
                               "the exact value", mm.start() + 1)
     text = _full_stop(_strip_display(text.strip()))
-    unit = None
+    if "`" in text or _LOOSE_BOLD.search(text):
+        raise Unreadable("Markdown emphasis or code (`**`, a backtick) inside the answer "
+                         "is not math; give the answer alone")
+    if (mm := _PRIME_AFTER_NUMBER.search(text)) is not None:
+        raise Unreadable(f"`{mm.group().strip()}` reads as feet/inches, minutes/seconds of "
+                         "arc or a prime; give the value with its unit in words")
+    unit = currency
     wrapped = _WHOLE_TEXT.fullmatch(text)
     if wrapped is not None and any(c.isdigit() for c in wrapped.group(1)):
         text = wrapped.group(1).strip()  # \text{5 km}: the same as 5 \text{ km}
     m = _TRAILING_UNIT.search(text)
     if m and m.start() > 0:
-        unit = m.group(1).strip().lower()
+        unit = (f"{currency} " if currency else "") + m.group(1).strip().lower()
         text = text[: m.start()]
     m = _PLAIN_UNIT.match(text)
     if m and unit is None and m.group(2).lower() not in _MATH_WORDS and (
@@ -484,6 +593,7 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
     text = _TEXT.sub(lambda mm: _text_word(mm.group(1)), text)
     text = _REPEATING.sub(_repeating, text)
     text = _separators(text, thousands, decimal_comma, dot_thousands)
+    text = text.replace(";", ",")  # `1; 2`: a list separator (commas between digits are read)
     text = _BASE_N.sub(_base_n, text)
     text, names = _named_value(text)
     text = _FRAC_DIGITS.sub(r"\\frac{\1}{\2}", text)
@@ -498,13 +608,39 @@ def normalized(text: str, *, thousands: bool = True, decimal_comma: bool = False
             sign, whole, num, den = mm.groups()
             text = f"{sign}({whole}+{num}/{den})"
             break
-    if (mm := _NUMBER_NUMBER.search(text)) is not None:
-        raise MathSyntaxError("two numbers stand side by side; write the operation (`*`, `+`) "
-                              "or the number without spaces", mm.end())
+    if (mm := _NUMBER_NUMBER.search(text)) is not None:  # a product, a typo, digit groups?
+        raise Unreadable("two numbers stand side by side (`5 000`, `2 3`): digit groups, a "
+                         "product or a typo; write the operation (`*`, `+`) or the number "
+                         "without spaces")
     if "|" in text and "\\lvert" not in text:
         pieces = [text] if text.count("|") == 2 else text.split(",")
         text = ",".join(_bars(piece) for piece in pieces)
     return Normalized(text.strip(), unit, names)
+
+
+#: A currency sign before or after the whole number (``\\$5``, ``€5``, ``5€``, ``3,50 €``,
+#: ``5¢``): read as a unit, which must be the one asked for (see the verifier).
+CURRENCIES = {"\\$": "dollar", "$": "dollar", "€": "euro", "£": "pound sterling", "¢": "cent"}
+_CURRENCY_BEFORE = re.compile(r"^([-+]?)\s*(\\\$|\$|€|£)\s*(?=[\d.])")
+_CURRENCY_AFTER = re.compile(r"(?<=[\d.])\s*(\\\$|€|£|¢)$")
+_LOOSE_BOLD = re.compile(r"(?:^|\s)\*\*|\*\*(?:\s|$)")
+#: ``3'``, ``3"``, ``3\\prime``, ``3''``: feet and inches, minutes and seconds, or a prime.
+_PRIME_AFTER_NUMBER = re.compile(r"\d\s*(?:'|\"|\^\s*\{?\s*\\prime|\\prime)")
+
+
+def _currency(text: str) -> tuple[str, str | None]:
+    """The text without a currency sign around its number, and the currency as a unit."""
+    text = text.strip()
+    if len(text) > 2 and text.startswith("$") and text.endswith("$") and (
+            not text.endswith("\\$")):
+        text = text.strip("$").strip()
+    m = _CURRENCY_BEFORE.match(text)
+    if m is not None and (m.group(2) != "$" or text.count("$") == 1):
+        return m.group(1) + text[m.end():], CURRENCIES[m.group(2)]
+    m = _CURRENCY_AFTER.search(text)
+    if m is not None and m.start() > 0:
+        return text[: m.start()], CURRENCIES[m.group(1)]
+    return text, None
 
 
 def _bars(text: str) -> str:
@@ -555,6 +691,11 @@ def _separators(text: str, thousands: bool, decimal_comma: bool,
     if decimal_comma:
         if dot_thousands:  # 1.000 in a decimal-comma locale: one thousand
             text = _DOT_GROUPS.sub(lambda m: m.group().replace(".", ""), text)
+        if ";" in text:  # `1,5; 2`: `;` separates the items, every comma is a decimal comma
+            if "," in _DIGIT_COMMA_DIGIT.sub("", text):
+                raise Unreadable("a comma beside `;` separators reads as a decimal comma or "
+                                 "as a list; use one separator")
+            return _DIGIT_COMMA_DIGIT.sub(lambda m: m.group().replace(",", "."), text)
         if text.count(",") == 1 and (m := _DIGIT_COMMA_DIGIT.search(text)) is not None and (
                 _bracket_depths(text)[m.start() + 1] == 0):  # 1,5 and x = 1,5; not (1,5)
             return text.replace(",", ".")
@@ -587,8 +728,10 @@ def _separators(text: str, thousands: bool, decimal_comma: bool,
 DOT_GROUPS = _DOT_GROUPS = re.compile(r"(?<![\d.])[1-9]\d{0,2}(?:\.\d{3})+(?![\d.])")
 _DIGIT_COMMA_DIGIT = re.compile(r"\d,\d")
 _LEADING_ZERO_ITEM = re.compile(r"\d,\s*0\d")
-#: ``204_5`` / ``204_{5}``: a numeral in base 2..36 (decimal digits only).
-_BASE_N = re.compile(r"(?<![\w.\\}])(\d{1,60})_(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
+#: ``204_5`` / ``204_{5}`` / ``A3_{16}``: a numeral in base 2..36; capital letters are digits
+#: (A = 10, ..., Z = 35) when the base is over 10 (see :func:`_base_n`).
+BASE_N = _BASE_N = re.compile(r"(?<![\w.\\}])([0-9A-Z]{1,60})_"
+                              r"(?:\{\s*(\d{1,2})\s*\}|(\d{1,2}))(?![\d])")
 #: ``f(x) = 2x+3``: the function's name and arguments before its value.
 _FUNCTION_OF = re.compile(r"^\s*[A-Za-z]\s*\(\s*[A-Za-z]\s*(?:,\s*[A-Za-z]\s*)*\)\s*=(?![=<>])")
 _RELATION_AFTER = re.compile(r"[=<>]")
@@ -623,17 +766,29 @@ def base_numeral(text: str) -> tuple[str, int] | None:
     m = _BASE_N.fullmatch(text.strip().strip("$").strip())
     if m is None:
         return None
-    return m.group(1), int(m.group(2) or m.group(3))
+    digits, base = m.group(1), int(m.group(2) or m.group(3))
+    if not digits.isdigit() and not (base > 10 and len(digits) >= 2 and is_numeral(digits, base)):
+        return None
+    return digits, base
 
 
 def _base_n(m: re.Match[str]) -> str:
     digits, base = m.group(1), int(m.group(2) or m.group(3))
+    if not digits.isdigit():  # letters: digits of a base over 10, else a name (``A_1``)
+        if is_numeral(digits, base) and base > 10 and len(digits) >= 2:
+            return str(int(digits, base))
+        return m.group()
     if not 2 <= base <= 36:
         raise MathSyntaxError(f"`{m.group()}`: a base must be between 2 and 36", m.start() + 1)
-    if any(int(d) >= base for d in digits):
+    if not is_numeral(digits, base):
         raise MathSyntaxError(f"`{m.group()}` has a digit that is not a base-{base} digit",
                               m.start() + 1)
     return str(int(digits, base))
+
+
+def is_numeral(digits: str, base: int) -> bool:
+    """Whether ``digits`` (0-9, A-Z) are all digits of ``base`` (2..36)."""
+    return 2 <= base <= 36 and all(int(d, 36) < base for d in digits)
 
 
 _DEGREE_SIGNS = re.compile(r"\^\s*\{\s*\\(?:circ|degree)\s*\}|\^\s*\\circ|\\circ|\\degree|°")

@@ -34,6 +34,7 @@ from llm_modulo.verifiers.math.equiv import (
 from llm_modulo.verifiers.math.parse import Reading, parse_relation, read_math
 from llm_modulo.verifiers.math.solve import System, check_solutions
 from llm_modulo.verifiers.math.text import (
+    BASE_N,
     DOT_GROUPS,
     UNREADABLE,
     MathSyntaxError,
@@ -42,6 +43,8 @@ from llm_modulo.verifiers.math.text import (
     answer_text,
     base_numeral,
     choice_letter,
+    field_text,
+    is_numeral,
     without_degrees,
 )
 from llm_modulo.verifiers.math.values import (
@@ -189,8 +192,9 @@ class MathVerifier(Verifier):
     }
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
-        """Read the candidate (:func:`~llm_modulo.verifiers.math.text.answer_text`), then
-        decide it."""
+        """Read the candidate's answer as already extracted
+        (:func:`~llm_modulo.verifiers.math.text.field_text`: the domain took it from a JSON
+        field or a reply once; it is not searched for an answer again), then decide it."""
         answer = (candidate.answer or {}).get("answer")
         if not isinstance(answer, str):
             if (candidate.parse_error or "").startswith(UNREADABLE):  # no single answer
@@ -204,13 +208,15 @@ class MathVerifier(Verifier):
             return CheckResult.unknown(f"the reference answer cannot be decided: "
                                        f"{payload['reference_unreadable']}", kind="reference")
         try:
-            text = answer_text(answer)
+            text = field_text(answer)
         except MathSyntaxError as exc:  # boxes that are not a list: a hedge
             return CheckResult.reject(Critique(kind="hedge", message=str(exc)))
         except (TooComplex, Unreadable) as exc:
             return CheckResult.unknown(f"could not read an answer: {exc}", kind="unreadable")
         if payload.get("choices"):
             return _result(_choice_outcome(payload, text), None)
+        if (letter := _option_reference(payload)) is not None:
+            return _result(_implied_choice(letter, text), None)
         try:
             cands, secondary = candidate_readings(payload, text)
         except MathSyntaxError as exc:
@@ -256,6 +262,7 @@ class MathVerifier(Verifier):
         except (MathSyntaxError, TooComplex, Unreadable) as exc:
             return Outcome(Decision.UNDECIDED, f"the reference answer cannot be read: {exc}",
                            "reference")
+        cands = _degrees_as_unit(payload, text, cands, refs)
         outcomes = [_judge(payload, c, r) for c in cands for r in refs]
         outcome = _agreed(outcomes, _TWO_WAYS if len(cands) > 1 or len(refs) > 1 else None)
         if outcome.decision is Decision.DIFFERENT:
@@ -263,6 +270,11 @@ class MathVerifier(Verifier):
                 if any(_judge(payload, reading, r).decision is not Decision.DIFFERENT
                        for r in refs):
                     return Outcome(Decision.UNDECIDED, why, "unreadable")
+        if (outcome.decision is Decision.EQUAL and any(isinstance(c.value, Relation)
+                                                       for c in cands)
+                and BASE_N.search(text) is not None):  # 204_5 = 54: which base is the answer?
+            return Outcome(Decision.UNDECIDED, "your answer equates numerals in different "
+                           "bases; give the value in the base asked for alone", "base")
         return _based_candidate(outcome, text, ref_text)
 
 
@@ -286,6 +298,11 @@ def candidate_readings(payload: dict[str, Any], text: str
                 secondary.append((decimal, _DECIMAL_WAYS))
             else:
                 cands.append(decimal)
+    if declared is None and DOT_GROUPS.search(text):  # 1.250 / 1.250,50: a thousands dot?
+        with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
+            dotted = parse_cached(text, True, True, True)
+            if all(dotted.text != c.text for c in cands):
+                secondary.append((dotted, _DOT_WAYS))
     if (not tolerance_of(payload).bare_units and any("\\deg" in c.text for c in cands)
             and (bare := without_degrees(text)) is not None):
         with contextlib.suppress(MathSyntaxError, TooComplex, Unreadable):
@@ -293,11 +310,32 @@ def candidate_readings(payload: dict[str, Any], text: str
     return cands, secondary
 
 
+def _degrees_as_unit(payload: dict[str, Any], text: str, cands: list[Reading],
+                     refs: list[Reading]) -> list[Reading]:
+    """``30^\\circ, 150^\\circ`` for the reference ``30, 150`` of a question that speaks of
+    degrees: there the sign is the unit of each number (as it is for one value), so the
+    candidate is read without it; a reference with degree signs or pi keeps the angle
+    reading."""
+    if not (tolerance_of(payload).bare_units and any("\\deg" in c.text for c in cands)):
+        return cands
+    if any("\\deg" in r.text or "pi" in r.text for r in refs):
+        return cands
+    bare = without_degrees(text)
+    if bare is None:
+        return cands
+    try:
+        return readings(bare, payload.get("decimal_comma") is True, both=len(cands) > 1)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return cands
+
+
 #: A comma between digits, also written ``{,}`` or ``,\\!`` in LaTeX.
 _DIGIT_COMMA = re.compile(r"\d(?:,|\{,\}|,\\!)\d")
 _DECIMAL_WAYS = ("a comma between digits reads as a decimal comma, as a thousands separator or "
                  "as a list, and the problem does not say which; write the number without "
                  "commas (a decimal with a point)")
+_DOT_WAYS = ("a dot between digit groups reads as a decimal point or as a thousands separator, "
+             "and the problem does not say which; write the number without separators")
 _DEGREE_WAYS = ("the degree sign reads as an angle (pi/180) or as the unit of the number, and "
                 "the question does not speak of degrees; give the value without the sign")
 
@@ -360,12 +398,39 @@ def _judge(payload: dict[str, Any], cand: Reading, ref: Reading) -> Outcome:
     symbols = symbols_of(payload)
     if symbols:  # declared assumptions (x positive, ...) apply to both answers
         cand_value, ref_value = assume(cand_value, symbols), assume(ref_value, symbols)
+    if isinstance(cand_value, Relation) and not isinstance(ref_value, Relation) and (
+            chained := _chain_outcome(payload, cand_value, ref_value)) is not None:
+        return chained
     outcome = _ordered_compare(payload, cand_value, ref_value)
+    if (isinstance(cand_value, Relation) and isinstance(ref_value, Scalar | TupleValue)
+            and outcome.decision is Decision.DIFFERENT and outcome.kind == "form"):
+        return Outcome(Decision.UNDECIDED, _RELATION_FOR_VALUE, "form")
     if (cand.ratio and not ref.ratio and outcome.decision is Decision.EQUAL
             and not _mentions(payload.get("question"), "ratio")):
         return Outcome(Decision.UNDECIDED, "a ratio `a:b` answers a question that does not ask "
                        "for a ratio; give the value", "form")
     return outcome
+
+
+_RELATION_FOR_VALUE = ("your answer is an equation or inequality where a value is expected; "
+                      "give the value alone")
+
+
+def _chain_outcome(payload: dict[str, Any], cand: Relation, ref: Value) -> Outcome | None:
+    """``5 - 2 = 3`` (a value written with its working) for the value ``3``: EQUAL when every
+    side is a constant, each ``=`` is proven and the last side equals the reference; any other
+    chain of constants is UNDECIDED (which side is the answer?). None for other relations."""
+    if any(op != "=" for op in cand.ops) or any(t.free_symbols for t in cand.terms):
+        return None
+    undecided = Outcome(Decision.UNDECIDED, "your answer is a chain of equalities; give the "
+                        "value alone", "form")
+    for left, right in itertools.pairwise(cand.terms):
+        if compare(Scalar((left,)), Scalar((right,))).decision is not Decision.EQUAL:
+            return undecided
+    last = Scalar((cand.terms[-1],), poles=cand.poles)
+    if _ordered_compare(payload, last, ref).decision is Decision.EQUAL:
+        return Outcome.equal()
+    return undecided
 
 
 _LETTERS_WAYS = ("could not decide: a letter or a run of letters reads as a variable, a "
@@ -559,6 +624,10 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
     """None when the units allow comparing the values; else the outcome they decide."""
     if not unit:
         return None
+    if canonical_unit(unit) in _CURRENCY_NAMES or (ref_unit and canonical_unit(ref_unit)
+                                                   in _CURRENCY_NAMES):
+        return _currency_outcome(payload, canonical_unit(unit),
+                                 canonical_unit(ref_unit) if ref_unit else None)
     if ref_unit:
         if canonical_unit(unit) == canonical_unit(ref_unit):
             return None
@@ -573,6 +642,39 @@ def _unit_outcome(payload: dict[str, Any], unit: str | None,
         return None  # the one unit the question asks for
     return Outcome(Decision.UNDECIDED, f"the unit `{unit}` is not the unit the question asks "
                    "for; give the number alone, in the units the question asks for", "unit")
+
+
+#: Currencies (``\\$5``, ``€5``, ``5¢``, ``5 dollars``) and how a question names each.
+_CURRENCY_NAMES = frozenset({"dollar", "euro", "pound sterling", "cent"})
+_CURRENCY_MENTION = {
+    "dollar": re.compile(r"\\\$|dollar|\busd\b", re.IGNORECASE),
+    "euro": re.compile(r"€|euro", re.IGNORECASE),
+    "pound sterling": re.compile(r"£|sterling|\bgbp\b", re.IGNORECASE),
+    "cent": re.compile(r"¢|\bcents?\b", re.IGNORECASE),
+}
+
+
+def _currency_outcome(payload: dict[str, Any], unit: str, ref_unit: str | None
+                      ) -> Outcome | None:
+    """A currency is compared like the bare number only when it is the one asked for: the
+    reference's, the problem's ``unit`` or the question's ("how many cents", "in euros");
+    when nothing is asked, a dollar sign unless the question names another currency, and
+    another currency only when the question names it. Anything else is UNDECIDED (5 dollars
+    is not 5 cents), never a REJECT on the unit alone."""
+    undecided = Outcome(Decision.UNDECIDED, f"the unit `{unit}` may not be the one the "
+                        "question asks for; give the number alone, in the unit asked for",
+                        "unit")
+    if ref_unit is not None:
+        return None if ref_unit == unit else undecided
+    asked = asked_units(payload)
+    if asked & (_KNOWN_UNITS | _CURRENCY_NAMES):
+        return None if asked & (_KNOWN_UNITS | _CURRENCY_NAMES) == {unit} else undecided
+    question = payload.get("question")
+    question = question[:_QUESTION_WINDOW] if isinstance(question, str) else ""
+    named = {c for c, pattern in _CURRENCY_MENTION.items() if pattern.search(question)}
+    if unit in named or (unit == "dollar" and not named):
+        return None
+    return undecided
 
 
 # -- order of a list ------------------------------------------------------------------------
@@ -693,6 +795,40 @@ def _choice_outcome(payload: dict[str, Any], text: str) -> Outcome:
     return Outcome(Decision.DIFFERENT, f"({letter}) is not the correct choice", "choice")
 
 
+def _option_reference(payload: dict[str, Any]) -> str | None:
+    """The option letter a reference is (``(C)``, ``\\text{(C)}``, ``\\textbf{(C)}``, ``C``):
+    a capital letter alone means a multiple-choice answer, also without ``choices``."""
+    try:
+        ref_text = answer_text(str(payload.get("answer", "")), reference=True)
+    except (MathSyntaxError, TooComplex, Unreadable):
+        return None
+    letter = choice_letter(ref_text)
+    raw = _LETTER_OF.search(ref_text.replace("\\text", "").replace("\\mathrm", ""))
+    if letter is None or raw is None or raw.group() != letter:
+        return None
+    return letter
+
+
+_LETTER_OF = re.compile(r"(?<![A-Za-z\\])[A-Za-z](?![A-Za-z])")
+
+
+def _implied_choice(letter: str, text: str) -> Outcome:
+    """A candidate for a reference that is an option letter: a letter is compared as a letter
+    (a letter only in another case is UNDECIDED: ``c`` may be a variable); anything else (the
+    option's value, a letter with its value) is UNDECIDED: the options are not known."""
+    cand = choice_letter(text)
+    raw = _LETTER_OF.search(text.replace("\\text", "").replace("\\mathrm", ""))
+    if cand is None or raw is None:
+        return Outcome(Decision.UNDECIDED, "the expected answer is an option letter; could not "
+                       f"read one in {_quote(text)}; answer with the letter alone", "choice")
+    if raw.group() != cand:
+        return Outcome(Decision.UNDECIDED, f"`{raw.group()}` may be a variable or the option "
+                       f"({cand}); answer with the capital letter alone", "choice")
+    if cand == letter:
+        return Outcome.equal()
+    return Outcome(Decision.DIFFERENT, f"({cand}) is not the correct choice", "choice")
+
+
 def _base_outcome(text: str, ref_text: str) -> Outcome | None:
     """A bare integer against a base-n reference (``204_5``): read in base n when its digits
     allow; UNDECIDED when only its decimal reading is right (the question asked for base n)."""
@@ -701,10 +837,10 @@ def _base_outcome(text: str, ref_text: str) -> Outcome | None:
     if based is None or not digits.isdigit() or not digits.isascii() or len(digits) > 60:
         return None
     ref_digits, base = based
-    if not 2 <= base <= 36 or any(int(d) >= base for d in ref_digits):
+    if not is_numeral(ref_digits, base):
         return None
     value = int(ref_digits, base)
-    if all(int(d) < base for d in digits) and int(digits, base) == value:
+    if is_numeral(digits, base) and int(digits, base) == value:
         return Outcome.equal()
     if int(digits) == value:
         return Outcome(Decision.UNDECIDED, f"{digits} is the value in base 10; the question "
