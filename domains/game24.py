@@ -268,6 +268,7 @@ _CORRECTION = re.compile(
     r"does not work|let me redo|scratch that)", re.IGNORECASE)
 _CHECK_MARKS = " \t.\u2713\u2714\u2705"
 _MAX_MARKED = 64
+_MAX_FRAGMENTS = 64  # arithmetic fragments checked after the final answer
 
 
 @dataclass(frozen=True)
@@ -410,21 +411,30 @@ def trailing_doubt(tail: Sequence[str], expression: str | None, restated: int | 
     actually``), a false equation, or an expression that is not the answer or a part of it
     (checks such as ``4*5 = 20`` are fine). None when nothing there does."""
     parts = _subexpressions(expression)
+    budget = _MAX_FRAGMENTS
     for raw in tail:
         shown = raw.strip()[:60]
         if _CORRECTION.search(raw):
             return f"after the final answer the reply goes on `{shown}`"
         for run in _ARITHMETIC_RUN.finditer(_clean(raw)):
             fragment = run.group(0).strip(" \t.=")
+            if not _has_operator(fragment):
+                continue
+            budget -= 1
+            if budget < 0:
+                return (f"after the final answer the reply holds more than {_MAX_FRAGMENTS} "
+                        "pieces of arithmetic, too many to check")
             if _stray(fragment, parts, restated):
                 return f"after the final answer the reply states `{fragment[:60]}`"
     return None
 
 
+def _has_operator(fragment: str) -> bool:
+    return any(c in "+-*/" for c in fragment[1:]) and any(c.isdigit() for c in fragment)
+
+
 def _stray(fragment: str, parts: set[str], restated: int | None) -> bool:
     """A fragment after the answer that is a false equation or another expression."""
-    if not any(c in "+-*/" for c in fragment[1:]) or not any(c.isdigit() for c in fragment):
-        return False
     sides = fragment.split("=")
     try:
         values = {evaluate(parse_expression(side)) for side in sides}
