@@ -362,9 +362,12 @@ def _as_steps(expression: str, lines: list[str], given: Sequence[int]) -> Readin
     run = _step_run(lines)
     if run and _canonical(run[-1]) != _canonical(expression):
         run.append(expression)
-    if len(run) < 2:
-        return Reading(expression=expression)
-    return Reading(steps=tuple(run))
+    if len(run) >= 2:
+        return Reading(steps=tuple(run))
+    if sum(1 for line in lines if _chain(line) or _is_step(line)) >= 2:
+        return Reading(error="the reply shows steps that do not read as one chain (a step "
+                             "written in words?)", undecided=True)
+    return Reading(expression=expression)
 
 
 def _uses(expression: str, given: Sequence[int]) -> bool:
