@@ -14,6 +14,8 @@ import json
 import random
 import re
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -21,22 +23,27 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.domain import Domain
+from llm_modulo.domain import Domain, OtherAnswers
 from llm_modulo.errors import ProblemError
-from llm_modulo.jsonanswer import several_answers_message
+from llm_modulo.jsonanswer import Answer, several_answers_message, undecided_message
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.game24.arith import (
+    BinOp,
+    DivisionByZero,
+    Expr,
     ExpressionSyntaxError,
     Num,
+    evaluate,
+    leaves,
     normalize,
     parse_expression,
     render,
 )
+from llm_modulo.verifiers.game24.chain import read_chain
 
 MIN_NUMBERS, MAX_NUMBERS = 1, 6
 MAX_VALUE = 10_000
-_NUMBERS_TEXT = re.compile(r"^\s*-?\d+(\s*[,\s]\s*-?\d+)*\s*$")
 # digits, operators (also the times, divide and minus signs), parentheses
 _EXPRESSION_LINE = re.compile(r"^[\d\s()+\-*/\u00d7\u00f7\u2212.=]+$")
 _EXPRESSION_PREFIX = re.compile(r"[\d\s()+\-*/\u00d7\u00f7\u2212.=]*")
@@ -71,12 +78,13 @@ class Game24Domain(Domain):
         else:
             numbers = raw
         if isinstance(numbers, str):
-            if not _NUMBERS_TEXT.match(numbers):
+            read = numbers_text(numbers)
+            if read is None:
                 raise ProblemError(
                     f"game24 problem must be integers separated by spaces or commas, "
                     f"got {numbers[:60]!r}"
                 )
-            numbers = [int(x) for x in re.split(r"[,\s]+", numbers.strip())]
+            numbers = read
         if not isinstance(numbers, list) or not all(
             isinstance(n, int) and not isinstance(n, bool) for n in numbers
         ):
@@ -132,13 +140,104 @@ class Game24Domain(Domain):
         return Grammar(ebnf=expression_grammar(tuple(sorted(problem.payload["numbers"]))))
 
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
-        target = int(problem.payload.get("target", 24))
-        # a bare target value is the answer only when it is the one given number
-        alone = [int(n) for n in problem.payload["numbers"]] == [target]
-        expression, error = extract_expression(completion, None if alone else target)
-        if expression is None:
+        reading = read_reply(completion, self._given(problem), self._restated(problem))
+        if reading.steps is not None:
+            return Candidate(raw=completion, answer={"steps": list(reading.steps)})
+        if reading.expression is None:
+            error = undecided_message(reading.error) if reading.undecided else reading.error
             return Candidate(raw=completion, parse_error=error)
-        return Candidate(raw=completion, answer={"expression": expression})
+        return Candidate(raw=completion, answer={"expression": reading.expression})
+
+    @staticmethod
+    def _given(problem: Problem) -> list[int]:
+        return [int(n) for n in problem.payload["numbers"]]
+
+    def _restated(self, problem: Problem) -> int | None:
+        """The target, which a reply may restate (``Answer: 24``) without answering, unless
+        it is the one given number."""
+        target = int(problem.payload.get("target", 24))
+        return None if self._given(problem) == [target] else target
+
+    # -- one answer, however it is written ------------------------------------------
+
+    def same_answer(self, problem: Problem, a: Answer, b: Answer) -> bool | None:
+        """Two answers are the same when their expressions are the same once parsed (only
+        the parentheses the value needs kept; a chain of steps as the expression it builds),
+        different when both read and differ; stated values (``= 24``) that differ for the
+        same expression leave it undecided."""
+        ka, kb = self._key(problem, a), self._key(problem, b)
+        if ka is None or kb is None:
+            ta, tb = a.get("expression"), b.get("expression")
+            same_text = isinstance(ta, str) and isinstance(tb, str) and (
+                "".join(ta.split()) == "".join(tb.split()))
+            return True if same_text else None
+        if ka[0] != kb[0]:
+            return False
+        if ka[1] is None or kb[1] is None:
+            return None
+        return True if not ka[1] or not kb[1] or ka[1] == kb[1] else None
+
+    def _key(self, problem: Problem, answer: Answer
+             ) -> tuple[str, frozenset[Fraction] | None] | None:
+        """(the canonical expression, its stated values or None when one does not read)."""
+        steps = answer.get("steps")
+        if isinstance(steps, list) and all(isinstance(x, str) for x in steps):
+            result = read_chain(steps, self._given(problem),
+                                int(problem.payload.get("target", 24)))
+            if result.expression is None or result.value is None:
+                return None
+            return result.expression, frozenset({result.value})
+        text = answer.get("expression")
+        if not isinstance(text, str) or len(text) > 1000:
+            return None
+        expr, *claims = text.split("=")
+        try:
+            tree = parse_expression(expr)
+        except ExpressionSyntaxError:
+            return None
+        try:
+            stated = frozenset(evaluate(parse_expression(c)) for c in claims)
+        except (ExpressionSyntaxError, DivisionByZero):
+            return render(tree), None
+        return render(tree), stated
+
+    def other_answers(self, problem: Problem, answer: Answer, outside: str,
+                      tail: str) -> OtherAnswers:
+        """Boxes, ``Answer:`` lines and one-expression code blocks outside the JSON (the
+        target alone restates it), and what follows the JSON
+        (:func:`trailing_doubt`)."""
+        restated = self._restated(problem)
+        lines = [c for c in (_clean(x) for x in outside.splitlines()) if c]
+        found: list[Answer] = []
+        for text in _marked(outside, lines)[:_MAX_MARKED]:
+            chain = _chain(text)
+            if chain is not None:
+                found.append({"steps": list(chain)})
+            elif _is_expression(text) and not _restates(text, restated):
+                found.append({"expression": text})
+        expression = answer.get("expression")
+        doubt = trailing_doubt(tail.splitlines(),
+                               expression if isinstance(expression, str) else None, restated)
+        return OtherAnswers(tuple(found), doubt)
+
+
+def numbers_text(text: str) -> list[int] | None:
+    """``"4 5 6 10"`` / ``"4, 5, 6, 10"``: integers separated by whitespace or one comma,
+    else None (read without a regex: the old pattern backtracked on long whitespace)."""
+    tokens = text.replace(",", " , ").split()
+    if not tokens or tokens[0] == "," or tokens[-1] == ",":
+        return None
+    out: list[int] = []
+    for prev, token in zip([",", *tokens], tokens, strict=False):
+        if token == ",":
+            if prev == ",":
+                return None
+            continue
+        digits = token[1:] if token.startswith("-") else token
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 12:
+            return None
+        out.append(int(token))
+    return out
 
 
 # -- extraction from free text ---------------------------------------------------------------
@@ -152,13 +251,48 @@ _MARKER = re.compile(r"^(?:the\s+)?(?:final\s+)?(?:answer|expression|solution)(?
                      r"\s*[:\uff1a]?\s*", re.IGNORECASE)
 _ANSWER_LINE = re.compile(r"^(?:the\s+)?(?:final\s+)?answer\b", re.IGNORECASE)
 _LEADER = re.compile(r"^(?:(?:#{1,6}|>|[*+-])\s+)+")  # headings, quotes, bullets
+_STEP_NUMBER = re.compile(r"^(?:step[ \t]*\d{1,3}[ \t]*[:.)]|\d{1,3}[.)][ \t])[ \t]*",
+                          re.IGNORECASE)  # "Step 2:", "2." and "2)" before a step
+# `x` as a times sign between numbers or parentheses (a fixed look-behind, one blank run)
+_TIMES_X = re.compile(r"(?<=[\d)])[ \t]*[xX][ \t]*(?=[\d(])")
+_FRACS = ("\\dfrac", "\\tfrac", "\\frac")
+_MAX_FRACS = 16
+# steps written on one line: "4*5 = 20, 10-6 = 4 and 20+4 = 24"
+_STEP_SEPARATOR = re.compile(r"[,;]|\band\b|\bthen\b", re.IGNORECASE)
+# an arithmetic fragment inside prose (after the operators are made ASCII)
+_ARITHMETIC_RUN = re.compile(r"[\d \t()+\-*/.=]+")
+# words that take back or replace an answer already given
+_CORRECTION = re.compile(
+    r"\b(?:wait|actually|wrong|mistake|incorrect|oops|hold on|reconsider|instead|"
+    r"correction|miscalculat|second thought|not correct|not right|doesn't work|"
+    r"does not work|let me redo|scratch that)", re.IGNORECASE)
 _CHECK_MARKS = " \t.\u2713\u2714\u2705"
 _MAX_MARKED = 64
+_MAX_FRAGMENTS = 64  # arithmetic fragments checked after the final answer
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a free-text reply answers: an expression, a chain of steps, or nothing (with the
+    reason; ``undecided`` when the reply may state another answer that could not be read)."""
+
+    expression: str | None = None
+    steps: tuple[str, ...] | None = None
+    error: str = ""
+    undecided: bool = False
 
 
 def extract_expression(completion: str, restated: int | None = None
                        ) -> tuple[str | None, str]:
-    """The final expression of a free-text reply, or None and the reason.
+    """The final expression of a free-text reply, or None and the reason
+    (:func:`read_reply` without the given numbers: no step chains)."""
+    reading = read_reply(completion, (), restated)
+    return reading.expression, reading.error
+
+
+def read_reply(completion: str, given: Sequence[int], restated: int | None = None
+               ) -> Reading:
+    """The final answer of a free-text reply.
 
     Marked answers come first: every ``\\boxed{...}``, every line starting ``Answer:`` /
     ``Final answer:`` / ``The answer is`` (Markdown bold, ``$``, LaTeX operators and a
@@ -166,24 +300,171 @@ def extract_expression(completion: str, restated: int | None = None
     code block holding one expression. When they give two different expressions (or two
     different stated values), the reply hedges. Without a readable marked answer, the last
     line that is an expression (optionally ``= value``) is taken. Unicode operators
-    (the times sign, the middle dot, the minus sign, ...) read as their ASCII ones.
+    (the times sign, the middle dot, the minus sign, ...), ``x`` between numbers and
+    ``\\frac{a}{b}`` read as their ASCII ones.
+
+    When the answer is one step (``20+4 = 24``) that does not use the ``given`` numbers and
+    the reply shows steps (lines ``a op b = c``, or several on the ``Answer:`` line), the
+    steps are the answer (checked as a chain by the verifier). Text after the final marked
+    answer that corrects it (``Wait, actually: ...``) or states another expression makes the
+    reply undecided.
 
     A marked answer or line that is only the number ``restated`` (the target: ``EXPR = 24``
     then ``Answer: 24``) restates the result: it is no expression, never one that displaces
     the expression it follows (and never a second answer beside it).
     """
-    lines = [ln for ln in (_clean(x) for x in completion.splitlines()) if ln]
-    found = [m for m in _marked(completion, lines) if _is_expression(m)][:_MAX_MARKED]
-    marked = [m for m in found if not _restates(m, restated)]
-    if marked:
-        return _agree(marked)
+    pairs = [(_clean(x), x) for x in completion.splitlines()]
+    lines = [c for c, _ in pairs if c]
+    marked = _marked(completion, lines)[:_MAX_MARKED]
+    chains = [c for c in (_chain(m) for m in marked) if c is not None]
+    found = [m for m in marked if _is_expression(m)]
+    exprs = [m for m in found if not _restates(m, restated)]
+    reading = _choose(exprs, chains, lines, given)
+    if reading is None:
+        for line in reversed(lines):
+            if _is_expression(line) and not _restates(line, restated):
+                return _as_steps(line, lines, given)
+        if found or any(_restates(line, restated) for line in lines):
+            return Reading(error=f"the reply states only the value {restated}, not an "
+                                 "expression over the given numbers")
+        return Reading(error="no expression found in the reply")
+    last = max((k for k, (c, raw) in enumerate(pairs) if _ANSWER_LINE.match(c)
+                or "\\boxed" in raw), default=len(pairs))
+    doubt = trailing_doubt([raw for _, raw in pairs[last + 1:]], reading.expression,
+                           restated)
+    if doubt is not None and reading.expression is not None:
+        return Reading(error=doubt, undecided=True)
+    return reading
+
+
+def _choose(exprs: list[str], chains: list[tuple[str, ...]], lines: list[str],
+            given: Sequence[int]) -> Reading | None:
+    """The marked answer: an expression they agree on, a chain of steps, or a hedge."""
+    if chains and (len(set(chains)) > 1 or exprs):
+        return Reading(error="the reply marks both steps and an expression (or several "
+                             "chains) as its answer; they could not be compared",
+                       undecided=True)
+    if chains:
+        return Reading(steps=chains[0])
+    if not exprs:
+        return None
+    expression, error = _agree(exprs)
+    if expression is None:
+        return Reading(error=error)
+    return _as_steps(expression, lines, given)
+
+
+def _as_steps(expression: str, lines: list[str], given: Sequence[int]) -> Reading:
+    """``expression``, or the reply's steps when it is one step of them (a step that does
+    not use the given numbers, after other step lines)."""
+    if not given or not _is_step(expression) or _uses(expression, given):
+        return Reading(expression=expression)
+    run = _step_run(lines)
+    if run and _canonical(run[-1]) != _canonical(expression):
+        run.append(expression)
+    if len(run) >= 2:
+        return Reading(steps=tuple(run))
+    if sum(1 for line in lines if _chain(line) or _is_step(line)) >= 2:
+        return Reading(error="the reply shows steps that do not read as one chain (a step "
+                             "written in words?)", undecided=True)
+    return Reading(expression=expression)
+
+
+def _uses(expression: str, given: Sequence[int]) -> bool:
+    """Whether the expression before ``=`` uses exactly the given numbers."""
+    try:
+        tree = parse_expression(expression.partition("=")[0])
+    except ExpressionSyntaxError:
+        return False
+    return Counter(leaves(tree)) == Counter(int(n) for n in given)
+
+
+def _is_step(text: str) -> bool:
+    """``a op b = c``: an expression with an operator, then ``=`` and a value."""
+    head, eq, tail = text.partition("=")
+    return bool(eq) and _is_expression(text) and any(c in "+-*/" for c in head.strip()[1:]) \
+        and bool(tail.strip())
+
+
+def _chain(content: str) -> tuple[str, ...] | None:
+    """Two or more steps on one line (``4*5 = 20, 10-6 = 4, 20+4 = 24``), else None."""
+    parts = [p.strip().rstrip(".").strip() for p in _STEP_SEPARATOR.split(content)]
+    parts = [p for p in parts if p]
+    if len(parts) >= 2 and all(_is_step(p) for p in parts):
+        return tuple(parts)
+    return None
+
+
+def _step_run(lines: list[str]) -> list[str]:
+    """The last run of consecutive step lines of the reply (a line may hold several)."""
+    run: list[str] = []
     for line in reversed(lines):
-        if _is_expression(line) and not _restates(line, restated):
-            return line, ""
-    if found or any(_restates(line, restated) for line in lines):
-        return None, (f"the reply states only the value {restated}, not an expression over "
-                      "the given numbers")
-    return None, "no expression found in the reply"
+        steps = _chain(line) or ((line,) if _is_step(line) else None)
+        if steps is None:
+            if run:
+                break
+            continue
+        run[:0] = steps
+    return run
+
+
+def trailing_doubt(tail: Sequence[str], expression: str | None, restated: int | None
+                   ) -> str | None:
+    """Why the text after a final answer may take it back: a correction (``Wait,
+    actually``), a false equation, or an expression that is not the answer or a part of it
+    (checks such as ``4*5 = 20`` are fine). None when nothing there does."""
+    parts = _subexpressions(expression)
+    budget = _MAX_FRAGMENTS
+    for raw in tail:
+        shown = raw.strip()[:60]
+        if _CORRECTION.search(raw):
+            return f"after the final answer the reply goes on `{shown}`"
+        for run in _ARITHMETIC_RUN.finditer(_clean(raw)):
+            fragment = run.group(0).strip(" \t.=")
+            if not _has_operator(fragment):
+                continue
+            budget -= 1
+            if budget < 0:
+                return (f"after the final answer the reply holds more than {_MAX_FRAGMENTS} "
+                        "pieces of arithmetic, too many to check")
+            if _stray(fragment, parts, restated):
+                return f"after the final answer the reply states `{fragment[:60]}`"
+    return None
+
+
+def _has_operator(fragment: str) -> bool:
+    return any(c in "+-*/" for c in fragment[1:]) and any(c.isdigit() for c in fragment)
+
+
+def _stray(fragment: str, parts: set[str], restated: int | None) -> bool:
+    """A fragment after the answer that is a false equation or another expression."""
+    sides = fragment.split("=")
+    try:
+        values = {evaluate(parse_expression(side)) for side in sides}
+        trees = [parse_expression(side) for side in sides]
+    except (ExpressionSyntaxError, DivisionByZero):
+        return False  # not arithmetic that reads: prose such as dates or ranges
+    if len(sides) > 1:
+        return len(values) > 1
+    return render(trees[0]) not in parts and not _restates(fragment, restated)
+
+
+def _subexpressions(expression: str | None) -> set[str]:
+    """The canonical text of every part of the expression (before ``=``)."""
+    if expression is None:
+        return set()
+    try:
+        tree = parse_expression(expression.partition("=")[0])
+    except ExpressionSyntaxError:
+        return set()
+    out: set[str] = set()
+    stack: list[Expr] = [tree]
+    while stack:
+        node = stack.pop()
+        out.add(render(node))
+        if isinstance(node, BinOp):
+            stack.extend((node.left, node.right))
+    return out
 
 
 def _restates(text: str, restated: int | None) -> bool:
@@ -208,7 +489,8 @@ def _marked(completion: str, lines: list[str]) -> list[str]:
         if not content and k + 1 < len(lines):
             content = lines[k + 1]
         boxed = boxed_contents(content)
-        out.append(_clean(boxed[-1]) if boxed else _first_sentence(content))
+        out.append(_clean(boxed[-1]) if boxed else (
+            content if _chain(content) else _first_sentence(content)))
     for m in _FENCE_ANY.finditer(completion):
         body = [ln for ln in (_clean(x) for x in m.group(1).splitlines()) if ln]
         if len(body) == 1:
@@ -255,17 +537,55 @@ def _canonical(expr: str) -> str:
 
 
 def _clean(text: str) -> str:
-    """One line without Markdown emphasis, math delimiters, LaTeX operators and a trailing
-    period or check mark."""
+    """One line without Markdown emphasis, math delimiters, LaTeX operators, a step number
+    and a trailing period or check mark; ``\\frac{a}{b}`` as ``(a)/(b)``, ``4 x 5`` as
+    ``4*5``."""
     text = normalize(text).strip()  # Unicode operators: the ASCII ones the grammar reads
     boxed = boxed_contents(text)
     if len(boxed) == 1 and text.startswith(("\\boxed", "$\\boxed", "\\[\\boxed",
                                                   "\\(\\boxed")):
         text = boxed[0]
+    text = _fractions(text)
     for old, new in _LATEX_OPS:
         text = text.replace(old, new)
     text = _LEADER.sub("", text.strip())
+    text = _STEP_NUMBER.sub("", text)
+    text = _TIMES_X.sub("*", text)
     return text.rstrip(_CHECK_MARKS).strip()
+
+
+def _fractions(text: str) -> str:
+    """``\\frac{a}{b}`` (also ``\\dfrac``, ``\\tfrac``, nested) as ``((a)/(b))``; the text
+    unchanged when a fraction's braces do not close (at most a few fractions, short text)."""
+    if "frac" not in text or len(text) > 1000:
+        return text
+    for _ in range(_MAX_FRACS):
+        start = max(text.rfind(name) for name in _FRACS)
+        if start < 0:
+            return text
+        name = next(n for n in _FRACS if text.startswith(n, start))
+        first = _braced(text, start + len(name))
+        second = _braced(text, first[1]) if first is not None else None
+        if first is None or second is None:
+            return text
+        text = (f"{text[:start]}(({text[first[0]:first[1] - 1]})/"
+                f"({text[second[0]:second[1] - 1]})){text[second[1]:]}")
+    return text
+
+
+def _braced(text: str, at: int) -> tuple[int, int] | None:
+    """(start of the body, index just past the ``}``) of the ``{...}`` at ``at`` (after
+    blanks), or None."""
+    while at < len(text) and text[at] == " ":
+        at += 1
+    if at >= len(text) or text[at] != "{":
+        return None
+    depth = 0
+    for j in range(at, len(text)):
+        depth += (text[j] == "{") - (text[j] == "}")
+        if depth == 0:
+            return at + 1, j + 1
+    return None
 
 
 def _is_expression(text: str) -> bool:

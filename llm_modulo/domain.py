@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,10 +20,15 @@ from pydantic import BaseModel, ValidationError
 from llm_modulo.bounds import NestingError, loads_bounded, read_text_capped
 from llm_modulo.errors import ProblemError, UsageError
 from llm_modulo.jsonanswer import (
+    Answer,
     DuplicateKeyError,
+    ReplyScan,
     duplicate_key_message,
     loads_checked,
-    scan_answers,
+    plain_same,
+    scan_reply,
+    several_answers_message,
+    undecided_message,
 )
 from llm_modulo.structured import JsonSchema, StructuredOutput
 from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem, Status
@@ -31,6 +37,18 @@ from llm_modulo.types import Attempt, Candidate, FeedbackLevel, Message, Problem
 # whitespace backtracked quadratically; every use strips the body anyway.
 _FENCE = re.compile(r"```(?:json)?(.*?)```", re.DOTALL)
 MAX_COMPLETION_CHARS = 100_000
+
+
+@dataclass(frozen=True)
+class OtherAnswers:
+    """What a reply states as its answer outside its JSON answer object
+    (:meth:`Domain.other_answers`)."""
+
+    #: Answers read unambiguously (boxes, ``Answer:`` lines, ...), as answer-field dicts.
+    answers: tuple[Answer, ...] = ()
+    #: Why the reply may state another answer that could not be read (a correction after the
+    #: answer, an answer line that does not read), else None: the reply is UNKNOWN.
+    doubt: str | None = None
 
 
 class Domain(ABC):
@@ -157,21 +175,67 @@ class Domain(ABC):
         (:func:`~llm_modulo.jsonanswer.scan_answers`): two that give different answers, or an
         answer field given twice in one object (also ``"answer"`` and ``"Answer"``), are a
         hedge (a parse error starting with :data:`~llm_modulo.jsonanswer.HEDGE`, which
-        verifiers REJECT). The one answer object is read; without one, JSON is looked for in
+        verifiers REJECT); answers that cannot be shown equal or different
+        (:meth:`same_answer`), or an answer-shaped object that is not valid JSON beside the
+        answer, are undecided (:data:`~llm_modulo.jsonanswer.UNDECIDED`, an UNKNOWN). The one
+        answer object is read, and what the reply states outside it (:meth:`other_answers`)
+        must agree with it; without one, JSON is looked for in
         fenced code blocks, then in the whole reply, then between its first ``{`` and last
         ``}``; a key repeated in the JSON read, at any depth, is a hedge too.
         """
         if len(completion) > MAX_COMPLETION_CHARS:
             return Candidate(raw=completion[:MAX_COMPLETION_CHARS],
                              parse_error=f"completion is {len(completion)} characters long")
-        hedge, first = scan_answers(completion, self.answer_fields())
-        if hedge is not None:
-            return Candidate(raw=completion, parse_error=hedge)
-        for text in ([first] if first is not None else []) + _json_candidates(completion):
+        scan = scan_reply(completion, self.answer_fields(),
+                          lambda a, b: self.same_answer(problem, a, b))
+        if scan.refusal is not None:
+            return Candidate(raw=completion, parse_error=scan.refusal)
+        if scan.first is not None and (read := self._read_json(completion, scan.first)):
+            return self._beside_json(problem, completion, read, scan)
+        for text in _json_candidates(completion):
             read = self._read_json(completion, text)
             if read is not None:
                 return read
         return self.parse_fallback(problem, completion)
+
+    # -- one answer, however it is written ---------------------------------------------
+
+    def same_answer(self, problem: Problem, a: Answer, b: Answer) -> bool | None:
+        """Whether two answers (answer-field dicts) are the same answer: True when shown
+        equal, False when shown different (then a reply giving both hedges: a REJECT), None
+        when neither can be shown (an UNKNOWN). The default
+        (:func:`~llm_modulo.jsonanswer.plain_same`) compares numbers and plain numerals by
+        value and other text after trimming whitespace and ``$``/box wrappers; a domain that
+        can read its answers overrides it."""
+        return plain_same(a, b)
+
+    def other_answers(self, problem: Problem, answer: Answer, outside: str,
+                      tail: str) -> OtherAnswers:
+        """The answers a reply states outside its JSON answer ``answer``: ``outside`` is the
+        reply with every JSON object replaced by a line break, ``tail`` the part of it after
+        the last JSON answer. Each answer is compared with the JSON one
+        (:meth:`same_answer`): one shown different is a hedge, one not shown the same (or a
+        ``doubt``) makes the reply UNKNOWN. Default: nothing is read outside the JSON."""
+        return OtherAnswers()
+
+    def _beside_json(self, problem: Problem, completion: str, read: Candidate,
+                     scan: ReplyScan) -> Candidate:
+        """``read`` (the JSON answer), unless the reply states another answer beside it."""
+        if read.answer is None:
+            return read
+        others = self.other_answers(problem, read.answer, scan.outside(completion),
+                                    scan.outside(completion, max(scan.answer_end, 0)))
+        verdicts = [self.same_answer(problem, read.answer, other) for other in others.answers]
+        if False in verdicts:
+            return Candidate(raw=completion, parse_error=several_answers_message(
+                2, "the JSON answer and another one stated outside it"))
+        if None in verdicts:
+            return Candidate(raw=completion, parse_error=undecided_message(
+                "the reply states an answer outside the JSON that could not be shown to be "
+                "the JSON answer"))
+        if others.doubt is not None:
+            return Candidate(raw=completion, parse_error=undecided_message(others.doubt))
+        return read
 
     def _read_json(self, completion: str, text: str) -> Candidate | None:
         """The candidate a JSON text gives: an answer, a shape error or a hedge; None when

@@ -56,8 +56,13 @@ class CheckResult:
 
     @classmethod
     def reject(cls, *critiques: Critique, **evidence: Any) -> CheckResult:
+        """A REJECT; one with an ``undecided`` critique (a reply whose answer the reader could
+        not settle, :data:`~llm_modulo.jsonanswer.UNDECIDED`) is an UNKNOWN instead, since a
+        REJECT must be proven."""
         if not critiques:
             raise ValueError("a REJECT needs at least one critique saying what failed")
+        if any(c.kind == "undecided" for c in critiques):
+            return cls(Status.UNKNOWN, list(critiques), evidence)
         return cls(Status.REJECT, list(critiques), evidence)
 
     @classmethod

@@ -37,6 +37,9 @@ CSP_DOMAINS: dict[str, tuple[Any, str, Any, Any]] = {
     "csp": ({"variables": {"a": [1, 2]}}, "assignment", {"a": 1}, {"a": 2}),
 }
 ALL = {**BASE_DOMAINS, **CSP_DOMAINS}
+#: Domains whose two answers ("x = 2, x = 3", "x = 2") the shared comparison can show neither
+#: equal nor different (no domain hook yet): two such JSON answers are UNKNOWN, not a hedge.
+UNDECIDED_TEXTS = {"equation"}
 
 
 def verdict(domain: str, completion: str) -> tuple[Status, list[str], list[str]]:
@@ -159,6 +162,11 @@ def test_a_json_answer_outside_a_fence_is_a_second_answer(domain: str) -> None:
     for text in (fenced(a) + f"\nActually: {b}", f"{b}\n" + fenced(a), f"{a} or maybe {b}",
                  fenced(a) + f"\n```python\n{b}\n```", f"Here {{ is {b} }} then {a}"):
         status, kinds, messages = verdict(domain, text)
+        if domain in UNDECIDED_TEXTS and text.count("```json") < 2:
+            # review 3, item 12: texts the default comparison cannot tell apart are UNKNOWN
+            # (the math domains' own fenced-block rule still calls fenced pairs a hedge)
+            assert status is Status.UNKNOWN and kinds == ["undecided"], (text, messages)
+            continue
         assert status is Status.REJECT and kinds == ["hedge"], (text, messages)
         assert "2 different answers" in messages[0]
     # the same answer in and out of a fence, and objects that give no answer, are no hedge
@@ -232,3 +240,88 @@ def test_issue_commands_reject(domain: str, problem: str, candidate: str) -> Non
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     out = json.loads(r.stdout)
     assert out["status"] == "reject" and out["critiques"][0]["kind"] == "hedge", r.stderr
+
+
+# -- review 3: hedges must be proven (items 2, 5, 12) ------------------------------------------
+
+from llm_modulo.jsonanswer import UNDECIDED, plain_same, scan_reply  # noqa: E402
+
+MATH = ({"question": "How many?", "answer": "24"}, "answer")
+
+
+def math_verdict(completion: str) -> tuple[Status, list[str]]:
+    d = get_domain("math_answer")
+    problem = d.parse_problem(MATH[0])
+    result = get_verifier("math").check(problem, d.parse_candidate(problem, completion))
+    return result.status, [c.kind for c in result.critiques]
+
+
+@pytest.mark.parametrize("second", [
+    '{"answer": "1",}', "{'answer': '1'}", '{"answer": "1"', '{"answer": "1\n"}',
+    "{answer: 1}", '{"answer" : "1", "note": }',
+])
+def test_an_answer_object_that_is_not_json_beside_a_valid_one_is_unknown(second: str) -> None:
+    for text in ('{"answer": "24"}\n' + second, second + '\n\n{"answer": "24"}'):
+        assert math_verdict(text) == (Status.UNKNOWN, ["undecided"]), text
+    assert verdict("game24", '{"expression": "(4*5)+(10-6)"}\n'
+                   + second.replace("answer", "expression"))[:2] == (Status.UNKNOWN,
+                                                                      ["undecided"])
+
+
+def test_the_answer_key_inside_valid_json_is_no_stray_object() -> None:
+    assert math_verdict('{"reasoning": {"answer": "x"}, "note": "\\"answer\\": 1"}\n'
+                        '{"answer": "24"}')[0] is Status.ACCEPT
+
+
+@pytest.mark.parametrize("second", ['{"answer": 24}', '{"answer": "24.0"}',
+                                    '{"answer": "\\\\boxed{24}"}', '{"answer": " 24 "}',
+                                    '{"answer": "$24$"}', '{"answer": 24.0}'])
+def test_the_same_answer_spelled_differently_is_no_hedge(second: str) -> None:
+    assert math_verdict('{"answer": "24"}\n\nSo: ' + second)[0] is Status.ACCEPT
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ({"answer": "24"}, {"answer": 24}, True),
+    ({"answer": "24"}, {"answer": "1"}, False),
+    ({"answer": "24"}, {"answer": 1.5}, False),
+    ({"answer": "x = 2"}, {"answer": "2"}, None),        # only the domain could tell
+    ({"answer": "\\frac{1}{2}"}, {"answer": "0.5"}, None),
+    ({"answer": [1, 2]}, {"answer": [2, 1]}, False),     # no text: exact values
+    ({"answer": "a"}, {"answer": " a "}, True),
+])
+def test_plain_same(a: dict[str, Any], b: dict[str, Any], same: bool | None) -> None:
+    assert plain_same(a, b) is same
+    assert plain_same(b, a) is same
+
+
+def test_two_answers_not_shown_equal_or_different_are_unknown_not_a_hedge() -> None:
+    scan = scan_reply('{"answer": "x = 2"} {"answer": "2"}', ("answer",), plain_same)
+    assert scan.refusal is not None and scan.refusal.startswith(UNDECIDED)
+    # one pair proven different is a hedge even when another pair is undecided
+    scan = scan_reply('{"answer": "24"} {"answer": "x"} {"answer": "1"}', ("answer",),
+                      plain_same)
+    assert scan.refusal is not None and scan.refusal.startswith(HEDGE)
+
+
+def test_an_undecided_critique_never_rejects() -> None:
+    from llm_modulo.verifier import CheckResult
+
+    critique = missing_answer_critique(UNDECIDED + "x", "none")
+    assert critique.kind == "undecided"
+    assert CheckResult.reject(critique).status is Status.UNKNOWN
+
+
+@pytest.mark.parametrize("text", [
+    "```" + " " * 60_000 + "x", '{"answer": "1"}\n```' + " " * 60_000 + "x",
+    '{"answer": "1"} "answer"' + " " * 60_000, "{answer" + " " * 60_000 + "x",
+    '```json\n{"answer": 1}\n' * 2_500, "Answer: " + "\\frac{" * 5_000,
+    '{"expression": "1"}\n' + "1+1 a " * 7_000, "4*5 = 20\n" * 4_400, "4 x " * 10_000,
+    "Step " + " " * 60_000 + "1", "1." + " " * 60_000 + "x", "4*5=20 and " * 4_000,
+])
+@pytest.mark.parametrize("domain", ["game24", "math_answer", "graph_coloring"])
+def test_reading_is_linear_on_hostile_replies(domain: str, text: str) -> None:
+    d = get_domain(domain)
+    problem = d.parse_problem(ALL[domain][0])
+    start = time.perf_counter()
+    d.parse_candidate(problem, text)
+    assert time.perf_counter() - start < 1.0

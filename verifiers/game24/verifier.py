@@ -8,6 +8,12 @@ The expression may state its value: ``EXPR = 24`` or a chain ``EXPR = 20 + 4 = 2
 expression is the part before the first ``=``; every stated part after it is parsed with the
 same grammar and must have exactly the expression's value (a claim ``= 25`` is a REJECT,
 however right the expression is). Only the expression must use the given numbers.
+
+A step-by-step solution read from free text arrives as ``{"steps": ["4*5 = 20", ...]}`` and
+is checked as a chain (:func:`~llm_modulo.verifiers.game24.chain.read_chain`): ACCEPT when
+it is exactly an expression over the given numbers equal to the target, REJECT naming the
+step when a step is false or the complete chain ends at another value, UNKNOWN when it cannot
+be read as a chain.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from llm_modulo.verifiers.game24.arith import (
     parse_expression,
     render,
 )
+from llm_modulo.verifiers.game24.chain import MAX_STEPS, read_chain
 
 #: Stated values after the expression (``EXPR = a = b``) read at most.
 MAX_CLAIMS = 4
@@ -51,6 +58,8 @@ class Game24Verifier(Verifier):
         "division_by_zero": "the expression divides by zero",
         "number_missing": "a given number is not used (or used too few times)",
         "number_extra": "a number is used that is not given (or too many times)",
+        "step": "a step of a step-by-step solution is false, or the steps end at another "
+                "value",
     }
 
     @classmethod
@@ -58,6 +67,9 @@ class Game24Verifier(Verifier):
         parse_expression("1+1")  # builds the expression parser (~0.3 s), once per worker
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        steps = (candidate.answer or {}).get("steps")
+        if "expression" not in (candidate.answer or {}) and steps is not None:
+            return check_steps(problem, steps)
         if candidate.answer is None or not isinstance(candidate.answer.get("expression"), str):
             return CheckResult.reject(missing_answer_critique(candidate.parse_error,
                                                               "no expression given"))
@@ -100,6 +112,22 @@ class Game24Verifier(Verifier):
         if critiques:
             return CheckResult.reject(*critiques, value=format_fraction(value))
         return CheckResult.accept(expression=render(tree), value=format_fraction(value))
+
+
+def check_steps(problem: Problem, steps: object) -> CheckResult:
+    """The verdict on a chain of steps (``{"steps": [...]}``)."""
+    if not (isinstance(steps, list) and 0 < len(steps) <= MAX_STEPS and all(
+            isinstance(s, str) and len(s) <= MAX_LENGTH for s in steps)):
+        return CheckResult.unknown(f"the steps are not a list of 1 to {MAX_STEPS} short texts")
+    result = read_chain(steps, [int(n) for n in problem.payload["numbers"]],
+                        int(problem.payload.get("target", 24)))
+    if result.wrong is not None:
+        return CheckResult.reject(Critique(kind="step", message=result.wrong,
+                                           location=result.location))
+    if result.expression is None or result.value is None:
+        return CheckResult.unknown(f"the steps cannot be read as a chain: {result.undecided}")
+    return CheckResult.accept(expression=result.expression,
+                              value=format_fraction(result.value), steps=len(steps))
 
 
 def number_critiques(given: Counter[int], used: Counter[int]) -> list[Critique]:

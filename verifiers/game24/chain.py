@@ -1,0 +1,112 @@
+"""Step-by-step Game of 24 solutions: ``4*5 = 20``, ``10-6 = 4``, ``20+4 = 24``.
+
+A chain is read exactly (:class:`fractions.Fraction`): each step's left side is an expression
+whose numbers are taken from a pool that starts as the given numbers and gains each step's
+result; each step must be true arithmetic; at the end the pool must hold one value. That
+value is the one of the expression built by putting each step's expression in place of the
+result a later step uses, so a complete chain is exactly an expression over the given
+numbers, each used once.
+
+What cannot be read as such a chain (a step that does not parse, a number that is neither a
+given one left nor an earlier result, values left unused) is undecided: the reader may have
+missed a step written in words. Only a false step and a complete chain that ends at another
+value are proven wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from llm_modulo.verifiers.game24.arith import (
+    BinOp,
+    DivisionByZero,
+    Expr,
+    ExpressionSyntaxError,
+    Num,
+    evaluate,
+    format_fraction,
+    parse_expression,
+    render,
+)
+
+#: Longest chain read, in steps.
+MAX_STEPS = 12
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    """One of: ``expression`` and ``value`` (a complete chain), ``wrong`` (a proven error,
+    naming the step), ``undecided`` (why the chain cannot be read)."""
+
+    expression: str | None = None
+    value: Fraction | None = None
+    wrong: str | None = None
+    location: str | None = None
+    undecided: str | None = None
+
+
+@dataclass
+class _Item:
+    value: Fraction
+    tree: Expr
+    given: bool
+
+
+def _substitute(node: Expr, pool: list[_Item]) -> Expr | None:
+    """``node`` with each number taken from ``pool`` (an earlier result first), or None when
+    a number is not there."""
+    if isinstance(node, Num):
+        for prefer_given in (False, True):
+            for k in range(len(pool) - 1, -1, -1):
+                if pool[k].given == prefer_given and pool[k].value == node.value:
+                    return pool.pop(k).tree
+        return None
+    left = _substitute(node.left, pool)
+    right = _substitute(node.right, pool) if left is not None else None
+    if left is None or right is None:
+        return None
+    return BinOp(node.op, left, right, node.start, node.end)
+
+
+def read_chain(steps: Sequence[str], given: Sequence[int], target: int) -> ChainResult:
+    """Check a chain of steps over ``given`` that should reach ``target``."""
+    if not 1 <= len(steps) <= MAX_STEPS:
+        return ChainResult(undecided=f"a chain of {len(steps)} steps is not read "
+                                     f"(1 to {MAX_STEPS})")
+    pool = [_Item(Fraction(n), Num(n, 0), True) for n in given]
+    for k, step in enumerate(steps, 1):
+        where = f"step {k}"
+        shown = step.strip()[:60]
+        left_text, eq, stated_text = step.partition("=")
+        if not eq or "=" in stated_text:
+            return ChainResult(undecided=f"{where} `{shown}` is not one `expression = value`")
+        try:
+            left = parse_expression(left_text)
+            stated = evaluate(parse_expression(stated_text))
+        except (ExpressionSyntaxError, DivisionByZero) as exc:
+            return ChainResult(undecided=f"{where} `{shown}` does not read: {exc}")
+        try:
+            value = evaluate(left)
+        except DivisionByZero:
+            return ChainResult(wrong=f"{where} `{shown}` divides by zero", location=where)
+        if value != stated:
+            return ChainResult(wrong=f"{where} `{shown}` is false: `{left_text.strip()[:60]}` "
+                                     f"is {format_fraction(value)}, not "
+                                     f"{format_fraction(stated)}", location=where)
+        tree = _substitute(left, pool)
+        if tree is None:
+            return ChainResult(undecided=f"{where} `{shown}` uses a number that is neither a "
+                                         "given number left nor an earlier step's result")
+        pool.append(_Item(value, tree, False))
+    if len(pool) != 1:
+        left_over = ", ".join(format_fraction(item.value) for item in pool[:6])
+        return ChainResult(undecided=f"the steps leave {len(pool)} values unused "
+                                     f"({left_over}), so some step was not read")
+    final = pool[0]
+    if final.value != target:
+        return ChainResult(wrong=f"the steps use every given number once and end at "
+                                 f"{format_fraction(final.value)}, not {target}",
+                           location=f"step {len(steps)}")
+    return ChainResult(expression=render(final.tree), value=final.value)
