@@ -13,16 +13,15 @@ use), ``ordered`` (whether a bare list is ordered), ``unit`` (the unit asked for
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain
+from llm_modulo.domain import MAX_COMPLETION_CHARS, Domain, OtherAnswers
 from llm_modulo.errors import ProblemError
-from llm_modulo.jsonanswer import HEDGE, is_hedge
+from llm_modulo.jsonanswer import HEDGE, Answer, is_hedge
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.math.equiv import ASSUMPTIONS, assumed_symbols
 from llm_modulo.verifiers.math.text import (
@@ -34,7 +33,7 @@ from llm_modulo.verifiers.math.text import (
     choice_letter,
     extract_answer,
 )
-from llm_modulo.verifiers.math.verifier import problem_system, readings
+from llm_modulo.verifiers.math.verifier import MathVerifier, problem_system, readings
 
 _ANSWER_HINT = ('Answer as {"answer": "..."} with only the final answer in LaTeX or plain '
                 'text, for example {"answer": "\\\\frac{3}{4}"}. Give exact values (fractions, '
@@ -233,14 +232,59 @@ class MathDomain(Domain):
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         return answer_candidate(completion)
 
-    def parse_candidate(self, problem: Problem, completion: str) -> Candidate:
-        """The JSON answer; two fenced JSON answers that differ are a hedge, not the first."""
-        answers = fenced_answers(completion)
-        if len(set(answers)) > 1:
-            return Candidate(raw=completion[:MAX_COMPLETION_CHARS], parse_error=(
-                f"{HEDGE}it gives {len(set(answers))} different answers in separate code "
-                "blocks; give exactly one final answer"))
-        return super().parse_candidate(problem, completion)
+    def same_answer(self, problem: Problem, a: Answer, b: Answer) -> bool | None:
+        """Two answers of one reply are the same when the math verifier proves ``a`` equal to
+        ``b`` under this problem's reading rules (units, order, assumptions), different when
+        it proves them different, and undecided otherwise."""
+        first, second = a.get("answer"), b.get("answer")
+        if not isinstance(first, str) or not isinstance(second, str):
+            return super().same_answer(problem, a, b)  # a JSON number: compared by value
+        if first.strip() == second.strip() or super().same_answer(problem, a, b):
+            return True
+        # each against the other, as the verifier would judge it: a decision only when both
+        # directions agree (the reading rules are not symmetric: names, units, forms)
+        one, two = _decided(problem, first, second), _decided(problem, second, first)
+        return one if one is two else None
+
+    def other_answers(self, problem: Problem, answer: Answer, outside: str,
+                      tail: str) -> OtherAnswers:
+        """A box, ``####`` or an answer phrase outside the JSON states an answer too; its text
+        is read as a free-text reply is (an answer phrase with nothing after it, as in "The
+        answer is:" before the JSON, states nothing)."""
+        text = outside[:MAX_COMPLETION_CHARS]
+        if _MARKED.search(text) is None:
+            return OtherAnswers()
+        try:
+            stated = extract_answer(text)
+        except MathSyntaxError as exc:
+            return OtherAnswers(doubt=f"the reply also {exc}")
+        except (TooComplex, Unreadable) as exc:
+            return OtherAnswers(doubt=f"an answer stated outside the JSON cannot be read: {exc}")
+        if not stated.strip():
+            return OtherAnswers()
+        return OtherAnswers(answers=({"answer": stated},))
+
+
+def _decided(problem: Problem, candidate: str, reference: str) -> bool | None:
+    """Whether the math verifier proves ``candidate`` equal to ``reference`` (True), proves it
+    different (False) or cannot decide (None), under this problem's reading rules."""
+    keep = {k: v for k, v in problem.payload.items() if k not in _NOT_FOR_COMPARING}
+    try:
+        payload = math_payload({**keep, "answer": reference}, need_answer=True)
+    except ProblemError:
+        return None
+    if payload.get("reference_unreadable"):
+        return None
+    compared = Problem(domain=problem.domain, payload=payload)
+    result = MathVerifier().check(compared, Candidate(raw=candidate, answer={"answer": candidate}))
+    return {"accept": True, "reject": False}.get(result.status.value)
+
+
+#: Payload fields that do not take part in comparing two answers of one reply.
+_NOT_FOR_COMPARING = frozenset({"answer", "equations", "real", "all_solutions",
+                                "reference_unreadable"})
+#: Where a free-text reply states an answer: a box, ``####`` or an answer phrase.
+_MARKED = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])|####|(?i:\banswer\s*(?:is\b|:|=))")
 
 
 class MathAnswerDomain(MathDomain):
@@ -280,17 +324,3 @@ def answer_candidate(completion: str) -> Candidate:
     return Candidate(raw=completion, answer={"answer": text})
 
 
-_FENCE = re.compile(r"```(?:json)?(.*?)```", re.DOTALL)  # linear: no \s* before the lazy body
-
-
-def fenced_answers(completion: str) -> list[str]:
-    """The ``answer`` of every fenced JSON object in a reply (as text), in order."""
-    out = []
-    for m in _FENCE.finditer(completion[:MAX_COMPLETION_CHARS]):
-        try:
-            data = json.loads(m.group(1).strip())
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(data, dict) and "answer" in data:
-            out.append(json.dumps(data["answer"], sort_keys=True))
-    return out

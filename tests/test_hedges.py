@@ -39,7 +39,11 @@ CSP_DOMAINS: dict[str, tuple[Any, str, Any, Any]] = {
 ALL = {**BASE_DOMAINS, **CSP_DOMAINS}
 #: Domains whose two answers ("x = 2, x = 3", "x = 2") the shared comparison can show neither
 #: equal nor different (no domain hook yet): two such JSON answers are UNKNOWN, not a hedge.
-UNDECIDED_TEXTS = {"equation"}
+#: Domains whose two answers the shared comparison cannot tell apart (none now: the math
+#: domains compare two answers with the math verifier, so `x = 2, x = 3` and `x = 2` are
+#: proven different and a reply giving both hedges).
+UNDECIDED_TEXTS: set[str] = set()
+MATH_DOMAINS = {"math_answer", "equation"}
 
 
 def verdict(domain: str, completion: str) -> tuple[Status, list[str], list[str]]:
@@ -173,6 +177,11 @@ def test_a_json_answer_outside_a_fence_is_a_second_answer(domain: str) -> None:
     for text in (fenced(a) + f"\nSo: {a}", f'{{"note": "a {{ brace"}} then {a}',
                  f'\\boxed{{{{x}}}} and {{"reasoning": {b}}} and {a}'):
         status, kinds, messages = verdict(domain, text)
+        if domain in MATH_DOMAINS and "boxed" in text:
+            # the math domains read a box as a stated answer: `x` beside the JSON answer is a
+            # hedge where the two are proven different, else undecided; never an ACCEPT
+            assert status is not Status.ACCEPT, (text, messages)
+            continue
         assert status is Status.ACCEPT, (text, messages)
 
 
@@ -325,3 +334,24 @@ def test_reading_is_linear_on_hostile_replies(domain: str, text: str) -> None:
     start = time.perf_counter()
     d.parse_candidate(problem, text)
     assert time.perf_counter() - start < 1.0
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    # review 3, item 2: the math domains read answers stated outside the JSON one
+    ('\\boxed{1}\n\n{"answer": "24"}', Status.REJECT),
+    ('{"answer": "24"}\n\\boxed{1}', Status.REJECT),
+    ('{"answer": "24"}\nThe answer is 1.', Status.REJECT),
+    ('The answer is:\n```json\n{"answer": "24"}\n```', Status.ACCEPT),
+    ('{"answer": "24"}\n\nSo the answer is \\boxed{24}.', Status.ACCEPT),
+    ('{"answer": "24"}\nThe answer is 24.0', Status.ACCEPT),
+    ('Reasoning: 5*5-1 = 24.\n{"answer": "24"}', Status.ACCEPT),
+    ('{"answer": "24"}\nThe answer is \\boxed{x y z}', Status.UNKNOWN),
+])
+def test_math_reads_answers_stated_beside_the_json(reply: str, expected: Status) -> None:
+    domain = get_domain("math_answer")
+    problem = domain.parse_problem({"question": "How many?", "answer": "24"})
+    result = get_verifier("math").check(problem, domain.parse_candidate(problem, reply))
+    status, kinds = result.status, [c.kind for c in result.critiques]
+    assert status is expected, (reply, [c.message for c in result.critiques])
+    if expected is Status.REJECT:
+        assert kinds == ["hedge"]
