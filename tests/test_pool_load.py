@@ -16,7 +16,7 @@ from llm_modulo import Candidate, Problem, Status
 from llm_modulo.pool import WorkerPool
 from llm_modulo.verifiers.game24.verifier import Game24Verifier
 
-CHECKS = 2_000
+CHECKS = 10_000  # the burst
 ROUND = 8  # candidates per loop round, as the loop sends them
 
 
