@@ -136,7 +136,7 @@ def test_a_solution_that_no_longer_verifies_is_flagged_not_served(
     assert lookup(memory, p, Game24Verifier(), pool) is None
     assert memory.flagged == 1
     flag = corpus.query("SELECT flag_verifier_version, flag_reason FROM solutions")[0]
-    assert flag == ("1.0", "the expression evaluates to 28, not 24")
+    assert flag == (Game24Verifier.version, "the expression evaluates to 28, not 24")
     # the same verifier version does not re-check it again
     again = CorpusMemory(corpus)
     assert lookup(again, p, Game24Verifier(), pool) is None and again.flagged == 0

@@ -102,7 +102,7 @@ def _vertex_var(key: Any) -> str:
 
 class GraphColoringVerifier(CSPVerifier):
     name = "graph_coloring"
-    version = "1.0"
+    version = "1.1"  # issue 11: colour labels, isolated vertices
     timeout_s = 30.0
 
     def build_csp(self, problem: Problem) -> m.CSP:

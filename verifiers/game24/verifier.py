@@ -48,7 +48,7 @@ def _times(n: int) -> str:
 
 class Game24Verifier(Verifier):
     name = "game24"
-    version = "1.0"
+    version = "1.1"  # issue 11: stated values (= 24) and step chains
     sound = True
     timeout_s = 5.0
     memory_mb = 1024

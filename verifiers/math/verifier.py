@@ -164,7 +164,7 @@ class MathVerifier(Verifier):
     """Proven equality with a reference answer, or exact substitution into equations."""
 
     name = "math"
-    version = "1.0"
+    version = "2.0"  # issue 11: prose, separators, order, units, exact decisions
     sound = True
     timeout_s = 10.0
     memory_mb = 1536

@@ -49,7 +49,7 @@ def plan_lines(answer: dict[str, Any] | None) -> list[str] | None:
 
 class PlanVerifier(Verifier):
     name = "pddl_plan"
-    version = "1.0"
+    version = "1.1"  # issue 11: time stamps order the steps
     sound = True
     timeout_s = 10.0
     memory_mb = 1024
