@@ -49,6 +49,7 @@ def main() -> None:
 
     import math_verify
 
+    from llm_modulo.domains.math_answer import MathAnswerDomain
     from llm_modulo.pool import WorkerPool
     from llm_modulo.types import Candidate, Problem, Status
     from llm_modulo.verifiers.math.verifier import MathVerifier, parse_cached
@@ -56,11 +57,13 @@ def main() -> None:
     from tests.test_math_adversarial import HOSTILE
 
     verifier = MathVerifier()
+    domain = MathAnswerDomain()
 
     def ours(cand: str, ref: str, extra: dict[str, Any]) -> str:
+        # as the loop does it: the domain reads the reply once, the verifier decides it
         parse_cached.cache_clear()
         problem = Problem(domain="math_answer", payload={"answer": ref, **extra})
-        return verifier.check(problem, Candidate(raw=cand, answer={"answer": cand})).status.value
+        return verifier.check(problem, domain.parse_candidate(problem, cand)).status.value
 
     def theirs(cand: str, ref: str) -> str:
         gold = math_verify.parse(f"${ref}$")
@@ -94,7 +97,7 @@ def main() -> None:
             for cand, ref, _expected, extra in PAIRS:
                 problem = Problem(domain="math_answer", payload={"answer": ref, **extra})
                 dt, _ = timed(lambda p=problem, c=cand: verifier.verify(
-                    p, Candidate(raw=c, answer={"answer": c}), pool=pool))
+                    p, domain.parse_candidate(p, c), pool=pool))
                 pool_pair.append(dt)
             for text in HOSTILE:
                 dt, verdict = timed(lambda t=text: verifier.verify(
