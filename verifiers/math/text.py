@@ -213,8 +213,6 @@ def field_text(text: str) -> str:
     field holds working or a second answer, not one final answer."""
     if len(text) > MAX_SOURCE_CHARS:
         raise TooComplex(f"the text is {len(text)} characters long (at most {MAX_SOURCE_CHARS})")
-    if (key := duplicate_key(text)) is not None:
-        raise MathSyntaxError(duplicate_key_message(key))
     text = unemphasize(undouble_backslashes(text).strip())
     if len(boxed_spans(text)) > 1:
         boxed = last_boxed(text)  # a list of boxes, or a hedge (MathSyntaxError)
