@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llm_modulo.config import Budget, LoopConfig
     from llm_modulo.corpus import Corpus, CorpusMemory
     from llm_modulo.domain import Domain
     from llm_modulo.errors import (
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
         RetryPolicy,
         SamplingParams,
     )
-    from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
+    from llm_modulo.loop import Solver
     from llm_modulo.pool import WorkerPool
     from llm_modulo.registry import (
         Registry,
@@ -49,7 +50,17 @@ if TYPE_CHECKING:
         get_domain,
         get_verifier,
         register_domain,
+        register_strategy,
         register_verifier,
+    )
+    from llm_modulo.stepwise import Extension, StepParse, StepwiseDomain
+    from llm_modulo.strategy import (
+        AttemptStore,
+        Generation,
+        SearchContext,
+        Stop,
+        Strategy,
+        StrategyOptions,
     )
     from llm_modulo.structured import Choice, Grammar, JsonSchema, Regex, StructuredOutput
     from llm_modulo.types import (
@@ -59,8 +70,11 @@ if TYPE_CHECKING:
         FeedbackLevel,
         Message,
         Problem,
+        SearchNode,
+        SearchTree,
         SolveResult,
         Status,
+        Step,
         StopReason,
         Usage,
         Verdict,
@@ -75,8 +89,8 @@ __version__ = "0.1.0"
 # pyarrow or the HTTP client.
 _LAZY: dict[str, str] = {
     "Attempt": "llm_modulo.types",
-    "AttemptStore": "llm_modulo.loop",
-    "Budget": "llm_modulo.loop",
+    "AttemptStore": "llm_modulo.strategy",
+    "Budget": "llm_modulo.config",
     "Candidate": "llm_modulo.types",
     "CheckResult": "llm_modulo.verifier",
     "Choice": "llm_modulo.structured",
@@ -100,7 +114,7 @@ _LAZY: dict[str, str] = {
     "SetupError": "llm_modulo.errors",
     "LeanUnavailable": "llm_modulo.errors",
     "LeanInstallError": "llm_modulo.errors",
-    "LoopConfig": "llm_modulo.loop",
+    "LoopConfig": "llm_modulo.config",
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
     "ModelServerError": "llm_modulo.errors",
@@ -130,6 +144,18 @@ _LAZY: dict[str, str] = {
     "get_verifier": "llm_modulo.registry",
     "register_domain": "llm_modulo.registry",
     "register_verifier": "llm_modulo.registry",
+    "SearchContext": "llm_modulo.strategy",
+    "Strategy": "llm_modulo.strategy",
+    "StrategyOptions": "llm_modulo.strategy",
+    "Generation": "llm_modulo.strategy",
+    "Stop": "llm_modulo.strategy",
+    "StepwiseDomain": "llm_modulo.stepwise",
+    "StepParse": "llm_modulo.stepwise",
+    "Extension": "llm_modulo.stepwise",
+    "Step": "llm_modulo.types",
+    "SearchNode": "llm_modulo.types",
+    "SearchTree": "llm_modulo.types",
+    "register_strategy": "llm_modulo.registry",
 }
 
 
@@ -159,8 +185,10 @@ __all__ = [
     "Critique",
     "Domain",
     "DuplicateNameError",
+    "Extension",
     "FeedbackLevel",
     "GeneratedChoice",
+    "Generation",
     "Generator",
     "GeneratorError",
     "Grammar",
@@ -183,11 +211,20 @@ __all__ = [
     "RegistryError",
     "RetryPolicy",
     "SamplingParams",
+    "SearchContext",
+    "SearchNode",
+    "SearchTree",
     "SetupError",
     "SolveResult",
     "Solver",
     "Status",
+    "Step",
+    "StepParse",
+    "StepwiseDomain",
+    "Stop",
     "StopReason",
+    "Strategy",
+    "StrategyOptions",
     "StructuredOutput",
     "TransportError",
     "UnknownNameError",
@@ -202,5 +239,6 @@ __all__ = [
     "get_domain",
     "get_verifier",
     "register_domain",
+    "register_strategy",
     "register_verifier",
 ]

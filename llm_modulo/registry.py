@@ -6,7 +6,8 @@ Register in code with the decorators::
     class MyVerifier(Verifier): name = "mine"; ...
 
 or ship a distribution that declares an entry point in one of the groups
-``llm_modulo.verifiers`` / ``llm_modulo.domains`` (value: the class). Entry points
+``llm_modulo.verifiers`` / ``llm_modulo.domains`` / ``llm_modulo.strategies`` (value: the
+class). Entry points
 are read on the first lookup or listing, not at import. A name registered twice
 in code by different objects is a :class:`DuplicateNameError`; a plugin that fails to
 load, or two plugins that claim one name, are recorded for that name and reported
@@ -22,16 +23,19 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from llm_modulo.domain import Domain
 from llm_modulo.errors import DuplicateNameError, PluginLoadError, RegistryError, UnknownNameError
+from llm_modulo.strategy import Strategy, StrategyOptions
 from llm_modulo.verifier import Verifier, unpicklable_reason
 
 VERIFIER_GROUP = "llm_modulo.verifiers"
 DOMAIN_GROUP = "llm_modulo.domains"
+STRATEGY_GROUP = "llm_modulo.strategies"
 PLUGINS_ENV = "LLM_MODULO_PLUGINS"
 
 
@@ -61,7 +65,7 @@ def allowed_entry_points(group: str) -> list[EntryPoint]:
     return found
 
 
-T = TypeVar("T", Verifier, Domain)
+T = TypeVar("T", Verifier, Domain, Strategy)
 
 
 @dataclass(frozen=True)
@@ -181,7 +185,8 @@ class _Table(Generic[T]):
 
 
 class Registry:
-    """Verifiers and domains by name. ``default_registry`` is the process-wide one."""
+    """Verifiers, domains and strategies by name. ``default_registry`` is the process-wide
+    one."""
 
     def __init__(self) -> None:
         # abstract bases are the intended type parameters here
@@ -191,6 +196,9 @@ class Registry:
         self.domains: _Table[Domain] = _Table(
             "domain", Domain, DOMAIN_GROUP  # type: ignore[type-abstract]
         )
+        self.strategies: _Table[Strategy] = _Table(
+            "strategy", Strategy, STRATEGY_GROUP  # type: ignore[type-abstract]
+        )
 
     def register_verifier(self, cls: type[Verifier]) -> type[Verifier]:
         self.verifiers.add(cls, "code")
@@ -199,6 +207,15 @@ class Registry:
     def register_domain(self, cls: type[Domain]) -> type[Domain]:
         self.domains.add(cls, "code")
         return cls
+
+    def register_strategy(self, cls: type[Strategy]) -> type[Strategy]:
+        self.strategies.add(cls, "code")
+        return cls
+
+    def strategy(self, name: str,
+                 options: StrategyOptions | Mapping[str, Any] | None = None) -> Strategy:
+        """The strategy ``name`` with ``options`` (a bad option is a UsageError)."""
+        return self.strategies.get(name)(options)
 
     def verifier(self, name: str) -> Verifier:
         return self.verifiers.get(name)()
@@ -226,6 +243,15 @@ def register_verifier(cls: V) -> V:
 def register_domain(cls: D) -> D:
     """Class decorator: register a domain in the default registry."""
     default_registry.register_domain(cls)
+    return cls
+
+
+S = TypeVar("S", bound=type[Strategy])
+
+
+def register_strategy(cls: S) -> S:
+    """Class decorator: register a strategy in the default registry."""
+    default_registry.register_strategy(cls)
     return cls
 
 

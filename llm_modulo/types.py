@@ -164,12 +164,73 @@ class Attempt(BaseModel):
 
 
 class StopReason(StrEnum):
+    """Why solving one problem ended."""
+
     ACCEPTED = "accepted"
     CACHED = "cached"
+    #: the strategy's own limit (rounds, iterations, simulations) was reached
     ROUNDS = "rounds"
+    #: the token budget (total or generated tokens) was spent
     TOKENS = "tokens"
+    #: the budget in generator requests was spent
+    REQUESTS = "requests"
+    #: a search ran out of live prefixes: every branch was proven dead or could not be read
+    EXHAUSTED = "exhausted"
     WALL_TIME = "wall_time"
     ERROR = "error"
+
+
+class Step(BaseModel):
+    """One step of a stepwise answer: ``text`` as prompts show it, ``data`` as read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class SearchNode(BaseModel):
+    """One node of a search tree: the prefix ending in ``step`` and what is known about it.
+
+    ``verdict`` is the sound prefix check's: ACCEPT = the prefix may still be part of a correct
+    answer as far as the check can prove, REJECT = proven dead (with a critique), UNKNOWN =
+    not decided (never a process label). The root (``id`` 0) has no step and no verdict.
+    """
+
+    id: int
+    parent: int | None = None
+    depth: int = 0
+    step: Step | None = None
+    #: the completion the step was read from (None at the root)
+    completion: str | None = None
+    verdict: Verdict | None = None
+    #: the prefix is a complete answer (the prefix check says so)
+    terminal: bool = False
+    visits: int = 0
+    #: the strategy's running value (mcts: mean rollout value; beam: score)
+    value: float = 0.0
+    #: the generator's prior for this step (probability), when the endpoint gave logprobs
+    prior: float | None = None
+    #: ``(round, sample)`` of the whole-answer attempt judged at this node, if any
+    attempt: tuple[int, int] | None = None
+
+
+class SearchTree(BaseModel):
+    """What a search strategy did: its nodes (``nodes[i].id == i``) and the root prompt."""
+
+    strategy: str
+    prompt: list[Message] = Field(default_factory=list)
+    nodes: list[SearchNode] = Field(default_factory=list)
+
+    def path(self, node_id: int) -> list[SearchNode]:
+        """The nodes from the root's first child down to ``node_id``."""
+        out: list[SearchNode] = []
+        current: int | None = node_id
+        while current is not None and current != 0:
+            node = self.nodes[current]
+            out.append(node)
+            current = node.parent
+        return out[::-1]
 
 
 class SolveResult(BaseModel):
@@ -183,6 +244,12 @@ class SolveResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     elapsed_s: float = 0.0
     model: str | None = None
+    #: the strategy that produced this result (None: served from the corpus)
+    strategy: str | None = None
+    #: generator requests made
+    requests: int = 0
+    #: the search tree of a tree-search strategy
+    search: SearchTree | None = None
 
     @property
     def solved(self) -> bool:

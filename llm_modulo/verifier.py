@@ -96,6 +96,22 @@ class Verifier(ABC):
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         """Decide the candidate. Runs in a worker process; may raise (-> UNKNOWN)."""
 
+    def check_prefix(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """Decide a *partial* answer (a prefix of a stepwise answer, built by the domain's
+        :meth:`~llm_modulo.stepwise.StepwiseDomain.prefix_candidate`): ACCEPT when the prefix
+        may still be part of a correct answer as far as the check can prove, REJECT with a
+        critique naming the step when no completion of it can be correct (proven, like any
+        REJECT: it becomes a negative process label), UNKNOWN otherwise. Evidence
+        ``{"complete": True}`` says the prefix is a whole answer (a search then judges it
+        with :meth:`check`). Runs in a worker process. Verifiers without prefix checks leave
+        this as is (:attr:`checks_prefixes` is then False)."""
+        return CheckResult.unknown(f"verifier {self.name} has no prefix check")
+
+    @classmethod
+    def checks_prefixes(cls) -> bool:
+        """True when this verifier implements :meth:`check_prefix`."""
+        return cls.check_prefix is not Verifier.check_prefix
+
     @classmethod
     def warm_up(cls) -> None:
         """Build what the first check would otherwise build (parsers, tables): the pool runs

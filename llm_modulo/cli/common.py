@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,7 +15,7 @@ from llm_modulo.errors import GeneratorError, LLMModuloError, SetupError
 from llm_modulo.types import FeedbackLevel
 
 if TYPE_CHECKING:
-    from llm_modulo.loop import LoopConfig
+    from llm_modulo.config import LoopConfig
 
 app = typer.Typer(
     name="llm-modulo",
@@ -92,6 +92,19 @@ RequestTimeoutOpt = Annotated[float, typer.Option(
     "--request-timeout", min=0.001, max=86400.0,
     help="Seconds one model request may take in all: every try, every wait between tries "
          "and the whole answer (a server that trickles or stays silent is cut off).")]
+StrategyOpt = Annotated[str, typer.Option(
+    "--strategy", help="How the budget is spent: backprompt (default), best_of_n, beam, mcts "
+                       "(`llm-modulo strategies` lists them and their options).")]
+StrategyOptionOpt = Annotated[list[str] | None, typer.Option(
+    "--strategy-option", "-O", metavar="KEY=VALUE",
+    help="A strategy option (repeatable), e.g. -O beam_width=3.")]
+GeneratedBudgetOpt = Annotated[int | None, typer.Option(
+    "--generated-budget", min=1, help="Generated tokens per problem (every strategy "
+                                      "honours it: the fair budget for comparisons).")]
+RequestBudgetOpt = Annotated[int | None, typer.Option(
+    "--request-budget", min=1, help="Generator requests per problem.")]
+MAX_OPTION_CHARS = 1000
+
 #: The default of --request-timeout (the client's DEFAULT_DEADLINE_S; the CLI does not
 #: import the client to show its help).
 DEFAULT_REQUEST_TIMEOUT_S = 600.0
@@ -99,18 +112,64 @@ DEFAULT_REQUEST_TIMEOUT_S = 600.0
 
 def make_config(rounds: int, samples: int, feedback: FeedbackLevel, temperature: float,
             seed: int | None, max_tokens: int, token_budget: int | None,
-            wall_time: float | None, structured: bool, concurrency: int = 64) -> LoopConfig:
+            wall_time: float | None, structured: bool, concurrency: int = 64, *,
+            strategy: str = "backprompt", strategy_options: list[str] | None = None,
+            generated_budget: int | None = None, request_budget: int | None = None,
+            fits: tuple[Any, Any] | None = None) -> LoopConfig:
+    """The loop's configuration from command-line values; the strategy and its options are
+    checked here (an unknown name, a bad option or, given ``fits=(domain, verifier)``, a
+    domain the strategy cannot search is one line, exit 2)."""
+    from llm_modulo.config import Budget, LoopConfig
     from llm_modulo.generator import SamplingParams
-    from llm_modulo.loop import Budget, LoopConfig
+    from llm_modulo.registry import default_registry
 
+    options = parse_strategy_options(strategy_options or [])
+    chosen = default_registry.strategy(strategy, options)  # UsageError / UnknownNameError
+    if fits is not None:
+        chosen.check_fits(*fits)
     return LoopConfig(
         budget=Budget(rounds=rounds, samples=samples, max_tokens=token_budget,
+                      max_generated_tokens=generated_budget, max_requests=request_budget,
                       wall_time_s=wall_time),
         feedback=feedback,
         sampling=SamplingParams(temperature=temperature, seed=seed, max_tokens=max_tokens),
         structured=structured,
         concurrency=concurrency,
+        strategy=strategy,
+        strategy_options=options,
     )
+
+
+def parse_strategy_options(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs: a value that reads as a JSON number, boolean or null is that;
+    anything else is a string (the strategy's options model validates both)."""
+    from llm_modulo.errors import UsageError
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier() or len(item) > MAX_OPTION_CHARS:
+            raise UsageError(f"--strategy-option wants KEY=VALUE with a name as KEY, not "
+                             f"{item[:80]!r}")
+        if key in options:
+            raise UsageError(f"--strategy-option {key} given twice")
+        options[key] = _scalar(value.strip())
+    return options
+
+
+def _scalar(text: str) -> Any:
+    import json
+
+    if text in ("true", "false", "null") or ((text[:1].isdigit() or text[:1] in "-.") and \
+            len(text) <= 40):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        if value is None or isinstance(value, bool | int | float):
+            return value
+    return text
 
 
 @contextlib.contextmanager

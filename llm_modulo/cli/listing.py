@@ -59,3 +59,16 @@ def _print_listing(what: str, rows: list[dict[str, Any]], errors: list[PluginLoa
         raise typer.Exit(EXIT_USAGE)
 
 
+
+
+def strategies(as_json: JsonOpt = False) -> None:
+    """List registered strategies, their options and origins (exit 2 if a plugin failed)."""
+    rows: list[dict[str, Any]] = []
+    for e in default_registry.strategies.entries():
+        described = e.cls.describe()
+        options = described["options"]
+        rows.append({"name": e.name, "stepwise": e.cls.stepwise,
+                     "options": options if as_json else
+                     ", ".join(f"{k}={v['default']}" for k, v in options.items()) or "-",
+                     "description": e.cls.description, "origin": e.origin})
+    _print_listing("strategies", rows, default_registry.strategies.errors(), as_json)

@@ -22,13 +22,17 @@ from llm_modulo.cli.common import (
     BaseUrlOpt,
     DomainOpt,
     FeedbackOpt,
+    GeneratedBudgetOpt,
     JsonOpt,
     MaxTokensOpt,
     ModelOpt,
+    RequestBudgetOpt,
     RequestTimeoutOpt,
     RoundsOpt,
     SamplesOpt,
     SeedOpt,
+    StrategyOpt,
+    StrategyOptionOpt,
     StructuredOpt,
     TemperatureOpt,
     TokenBudgetOpt,
@@ -45,7 +49,8 @@ from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopRe
 
 if TYPE_CHECKING:  # the loop, the HTTP client and the corpus load when a command runs
     from llm_modulo.batch import BatchSummary
-    from llm_modulo.loop import AttemptStore, LoopConfig
+    from llm_modulo.config import LoopConfig
+    from llm_modulo.strategy import AttemptStore
 
 
 def solve(
@@ -67,6 +72,10 @@ def solve(
     cache: CacheOpt = True,
     as_json: JsonOpt = False,
     request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
+    strategy: StrategyOpt = "backprompt",
+    strategy_option: StrategyOptionOpt = None,
+    generated_budget: GeneratedBudgetOpt = None,
+    request_budget: RequestBudgetOpt = None,
 ) -> None:
     """Solve one problem: generate, verify, back-prompt until a verified answer or budget end.
 
@@ -77,7 +86,10 @@ def solve(
         dom, ver = default_registry.domain_and_verifier(domain)
         prob = dom.load_problem(problem)
         config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
-                             token_budget, wall_time, structured)
+                             token_budget, wall_time, structured, strategy=strategy,
+                             strategy_options=strategy_option,
+                             generated_budget=generated_budget, request_budget=request_budget,
+                             fits=(dom, ver))
         from llm_modulo.generator import checked_api_key
 
         checked_api_key()  # before a run is registered
@@ -144,7 +156,7 @@ def _report(result: SolveResult) -> None:
                   f"(stopped: {result.stop_reason.value})")
     if result.stop_reason is StopReason.CACHED:
         return
-    from llm_modulo.loop import feedback_target
+    from llm_modulo.strategies.backprompt import feedback_target
 
     table = Table(box=None, show_header=True, header_style="dim")
     for col in ("round", "accept", "reject", "unknown", "critique of the back-prompted answer"):
@@ -156,9 +168,17 @@ def _report(result: SolveResult) -> None:
         note = first.verdict.critiques[0].message if first and first.verdict.critiques else ""
         table.add_row(str(r), str(counts[Status.ACCEPT]), str(counts[Status.REJECT]),
                       str(counts[Status.UNKNOWN]), escape(note[:80]))
-    out.print(table)
-    out.print(f"[dim]tokens: {result.usage.prompt_tokens} prompt + "
-              f"{result.usage.completion_tokens} completion; {result.elapsed_s:.1f} s[/]")
+    if result.attempts:
+        out.print(table)
+    if result.search is not None:
+        nodes = result.search.nodes[1:]
+        dead = sum(n.verdict is not None and n.verdict.status is Status.REJECT for n in nodes)
+        depth = max((n.depth for n in nodes), default=0)
+        out.print(f"[dim]search tree: {len(nodes)} steps checked, {dead} proven dead, "
+                  f"depth {depth}[/]")
+    out.print(f"[dim]{result.strategy or 'backprompt'}: {result.requests} requests; tokens: "
+              f"{result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} "
+              f"completion; {result.elapsed_s:.1f} s[/]")
 
 
 def run(
@@ -185,6 +205,10 @@ def run(
     corpus: CorpusOpt = None,
     cache: CacheOpt = True,
     request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
+    strategy: StrategyOpt = "backprompt",
+    strategy_option: StrategyOptionOpt = None,
+    generated_budget: GeneratedBudgetOpt = None,
+    request_budget: RequestBudgetOpt = None,
 ) -> None:
     """Solve a batch of problems; resumable (problems already in --out are skipped).
 
@@ -202,6 +226,11 @@ def run(
         if base_url:
             checked_base_url(base_url)  # before a run is registered
         checked_api_key()
+        config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
+                             token_budget, wall_time, structured, concurrency,
+                             strategy=strategy, strategy_options=strategy_option,
+                             generated_budget=generated_budget, request_budget=request_budget,
+                             fits=(dom, ver))
         problems = read_problems(problems_file, dom)[:limit]
         todo, bad = pending(problems, out_path)
         if bad:
@@ -211,8 +240,6 @@ def run(
                   f"{len(todo)} to solve")
         if not todo:
             raise typer.Exit(EXIT_OK)
-        config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
-                             token_budget, wall_time, structured, concurrency)
         with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
               endpoint(base_url, model) as (url, model_name)):
             err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
@@ -239,6 +266,10 @@ def demo(
     temperature: TemperatureOpt = 1.5,
     seed: SeedOpt = 0,
     corpus: CorpusOpt = None,
+    strategy: StrategyOpt = "backprompt",
+    strategy_option: StrategyOptionOpt = None,
+    generated_budget: GeneratedBudgetOpt = None,
+    request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> None:
     """The main job: start the embedded model, solve Game-of-24 puzzles, print verified answers.
 
@@ -249,11 +280,12 @@ def demo(
         dom, ver = default_registry.domain_and_verifier("game24")
         problems = dom.demo_problems()[:count]
         config = make_config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
-                         True)
+                             True, strategy=strategy, strategy_options=strategy_option,
+                             generated_budget=generated_budget, fits=(dom, ver))
         with (open_memory(corpus, "demo", dom.name, config, reuse=False) as memory,
               endpoint(base_url, None) as (url, model_name)):
-            results = asyncio.run(_collect(_solve_with_progress(dom, ver, url, model_name,
-                                                                config, problems, memory)))
+            results = asyncio.run(_collect(_solve_with_progress(
+                dom, ver, url, model_name, config, problems, memory, request_timeout)))
     table = Table("puzzle", "verified answer", "round", "samples drawn")
     for r in sorted(results, key=lambda r: problems.index(r.problem)):
         nums = " ".join(str(n) for n in r.problem.payload["numbers"])
@@ -306,12 +338,13 @@ def _progress(name: str, total: int) -> Iterator[Callable[[SolveResult], None]]:
 async def _solve_with_progress(
     dom: Any, ver: Any, url: str, model: str | None, config: LoopConfig, problems: list[Problem],
     store: AttemptStore | None = None,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> AsyncIterator[SolveResult]:
     """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
     from llm_modulo.generator import OpenAICompatClient
     from llm_modulo.loop import Solver
 
-    async with OpenAICompatClient(url, model=model) as client:
+    async with OpenAICompatClient(url, model=model, deadline_s=request_timeout) as client:
         solver = Solver(dom, ver, client, config, store=store)
         with _progress(dom.name, len(problems)) as advance:
             async for result in solver.solve_many(problems):
