@@ -50,6 +50,7 @@ app.command()(listing.verifiers)
 app.command()(listing.domains)
 app.command()(serving.serve)
 app.command("fetch-model")(serving.fetch_model)
+app.command("serve-verifiers")(serving.serve_verifiers)
 register_corpus_commands(app, errors_as_messages, out, err)
 
 
