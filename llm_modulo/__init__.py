@@ -51,6 +51,8 @@ if TYPE_CHECKING:
         register_domain,
         register_verifier,
     )
+    from llm_modulo.remote import RemoteVerifier
+    from llm_modulo.service.app import create_verification_app
     from llm_modulo.structured import Choice, Grammar, JsonSchema, Regex, StructuredOutput
     from llm_modulo.types import (
         Attempt,
@@ -111,6 +113,7 @@ _LAZY: dict[str, str] = {
     "Regex": "llm_modulo.structured",
     "Registry": "llm_modulo.registry",
     "RegistryError": "llm_modulo.errors",
+    "RemoteVerifier": "llm_modulo.remote",
     "RetryPolicy": "llm_modulo.generator",
     "SamplingParams": "llm_modulo.generator",
     "SolveResult": "llm_modulo.types",
@@ -125,6 +128,7 @@ _LAZY: dict[str, str] = {
     "Verdict": "llm_modulo.types",
     "Verifier": "llm_modulo.verifier",
     "WorkerPool": "llm_modulo.pool",
+    "create_verification_app": "llm_modulo.service.app",
     "default_registry": "llm_modulo.registry",
     "get_domain": "llm_modulo.registry",
     "get_verifier": "llm_modulo.registry",
@@ -181,6 +185,7 @@ __all__ = [
     "Regex",
     "Registry",
     "RegistryError",
+    "RemoteVerifier",
     "RetryPolicy",
     "SamplingParams",
     "SetupError",
@@ -198,6 +203,7 @@ __all__ = [
     "Verifier",
     "WorkerPool",
     "__version__",
+    "create_verification_app",
     "default_registry",
     "get_domain",
     "get_verifier",

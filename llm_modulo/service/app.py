@@ -153,3 +153,7 @@ def create_app(limits: ServiceLimits | None = None, *, token: str | None = None,
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+#: :func:`create_app` under the name ``llm_modulo`` exports it by.
+create_verification_app = create_app

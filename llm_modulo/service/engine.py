@@ -155,9 +155,9 @@ class Engine:
                 self._hold(task, len(group))
                 jobs.append((i, group, task))
         await self._wait(list(set(problems)), deadline)
-        for i, task in enumerate(problems):
-            if task.done() and isinstance(task.exception(), ProblemRefused):
-                raise Refused(422, f"items[{i}].problem: {task.exception()}")
+        for i, reading in enumerate(problems):
+            if reading.done() and isinstance(reading.exception(), ProblemRefused):
+                raise Refused(422, f"items[{i}].problem: {reading.exception()}")
         await self._wait([task for _, _, task in jobs], deadline)
         results: list[ItemResult] = []
         for i, group, task in jobs:

@@ -36,7 +36,7 @@ def read_problem(domain: Domain, raw: str | dict[str, object]) -> Problem | str:
     """Runs in a worker: the problem, or why it cannot be read (one line)."""
     with no_file_reads():
         try:
-            return domain.parse_problem(raw)  # type: ignore[arg-type]
+            return domain.parse_problem(raw)
         except LLMModuloError as exc:
             message = str(exc)
         except Exception as exc:  # a domain that breaks on odd input: still the input's fault
