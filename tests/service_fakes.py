@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
@@ -23,7 +23,7 @@ class _Said(BaseModel):
 class ScriptedCheck(Verifier):
     name = "svc_script"
     timeout_s = 30.0
-    critique_kinds = {"told": "the completion said reject"}
+    critique_kinds: ClassVar[dict[str, str]] = {"told": "the completion said reject"}
 
     def check(self, problem: Problem, candidate: Candidate) -> CheckResult:
         said = candidate.raw.strip()
