@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.bounds import read_text_capped
+from llm_modulo.bounds import file_reads_allowed, read_text_capped
 from llm_modulo.domain import Domain
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
@@ -30,7 +30,11 @@ from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifiers.pddl.formula import And, AtomF, Formula
 from llm_modulo.verifiers.pddl.nl import Templates
-from llm_modulo.verifiers.pddl.packaged import DATA, packaged_domain, packaged_templates
+from llm_modulo.verifiers.pddl.packaged import (
+    has_templates,
+    packaged_domain,
+    packaged_templates,
+)
 from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
 from llm_modulo.verifiers.pddl.validator import cached_task
 from llm_modulo.verifiers.pddl.verifier import templates_of
@@ -50,6 +54,8 @@ def _text_or_file(value: Any, what: str) -> str:
         raise ProblemError(f"{what} must be PDDL text or a file path")
     if "(" in value:
         return value
+    if not file_reads_allowed():  # before looking: whether a file exists is not told either
+        raise ProblemError(f"{what} must be PDDL text here (file paths are not read)")
     path = Path(value.strip())
     if not os.path.exists(path):  # never raises (a name too long, a NUL byte: False)
         raise ProblemError(f"{what} is neither PDDL text (it has no parenthesis) nor a readable "
@@ -394,7 +400,7 @@ class PDDLDomain(PlanningDomain):
         templates: Any = raw.get("templates")
         if isinstance(templates, str):
             templates = (packaged_templates(templates).to_config()
-                         if (DATA / f"{templates}.yaml").is_file()
+                         if has_templates(templates)
                          else Templates.load(Path(templates)).to_config())
         elif templates is not None:
             templates = Templates.from_config(templates, "templates").to_config()

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
         register_strategy,
         register_verifier,
     )
+    from llm_modulo.remote import RemoteVerifier
+    from llm_modulo.service.app import create_verification_app
     from llm_modulo.stepwise import Extension, StepParse, StepwiseDomain
     from llm_modulo.strategy import (
         AttemptStore,
@@ -125,6 +127,7 @@ _LAZY: dict[str, str] = {
     "Regex": "llm_modulo.structured",
     "Registry": "llm_modulo.registry",
     "RegistryError": "llm_modulo.errors",
+    "RemoteVerifier": "llm_modulo.remote",
     "RetryPolicy": "llm_modulo.generator",
     "SamplingParams": "llm_modulo.generator",
     "SolveResult": "llm_modulo.types",
@@ -139,6 +142,7 @@ _LAZY: dict[str, str] = {
     "Verdict": "llm_modulo.types",
     "Verifier": "llm_modulo.verifier",
     "WorkerPool": "llm_modulo.pool",
+    "create_verification_app": "llm_modulo.service.app",
     "default_registry": "llm_modulo.registry",
     "get_domain": "llm_modulo.registry",
     "get_verifier": "llm_modulo.registry",
@@ -209,6 +213,7 @@ __all__ = [
     "Regex",
     "Registry",
     "RegistryError",
+    "RemoteVerifier",
     "RetryPolicy",
     "SamplingParams",
     "SearchContext",
@@ -235,6 +240,7 @@ __all__ = [
     "Verifier",
     "WorkerPool",
     "__version__",
+    "create_verification_app",
     "default_registry",
     "get_domain",
     "get_verifier",

@@ -6,16 +6,22 @@ and a file larger than its cap is an error before it is read whole. JSON from ou
 through :func:`loads_bounded` (nesting capped, ``NaN``/``Infinity`` refused) and YAML through
 :func:`yaml_load_plain` (no anchors, aliases or tags, so no alias bomb). Each failure raises
 the error class the caller names, with a one-line message.
+
+Input that names files but comes from a client rather than the user (the verification
+service's problems) is read under :func:`no_file_reads`: every read through
+:func:`read_bytes_capped` is then refused, so a problem cannot make the server read its files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
 import re
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +41,37 @@ class NestingError(ValueError):
     """JSON that nests deeper than allowed."""
 
 
+_FILE_READS: contextvars.ContextVar[bool] = contextvars.ContextVar("llm_modulo_file_reads",
+                                                                  default=True)
+
+
+@contextlib.contextmanager
+def no_file_reads() -> Iterator[None]:
+    """Refuse every :func:`read_bytes_capped` (and so :func:`read_text_capped`) inside the
+    block: for input from a network client, whose file names are the server's files."""
+    token = _FILE_READS.set(False)
+    try:
+        yield
+    finally:
+        _FILE_READS.reset(token)
+
+
+@contextlib.contextmanager
+def trusted_file_reads() -> Iterator[None]:
+    """Allow reads inside the block again: for the package's own data files (a name that
+    is checked against the packaged ones first)."""
+    token = _FILE_READS.set(True)
+    try:
+        yield
+    finally:
+        _FILE_READS.reset(token)
+
+
+def file_reads_allowed() -> bool:
+    """False inside :func:`no_file_reads`."""
+    return _FILE_READS.get()
+
+
 def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 and n % (1024 * 1024) == 0 \
         else f"{n} bytes"
@@ -48,6 +85,9 @@ def read_bytes_capped(path: str | Path, what: str, *, limit: int = MAX_INPUT_BYT
     does not block on a FIFO); a file larger than ``limit`` is an error, not a truncation.
     """
     name = str(path)
+    if not _FILE_READS.get():
+        raise error(f"{what} {name[:200]} names a file, and files are not read here (send "
+                    "the content itself)")
     if name in STDIN_NAMES:
         data = sys.stdin.buffer.read(limit + 1)
     else:

@@ -106,6 +106,10 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
     if not texts:
         return []
     pool = pool or default_pool()
+    if verifier.remote:  # decided elsewhere (over HTTP): only the reading happens here
+        candidates = await _reparse(domain, problem, texts, pool)
+        verdicts = await verifier.averify_many([(problem, c) for c in candidates], pool=pool)
+        return list(zip(candidates, verdicts, strict=True))
     if not _picklable(domain):  # a domain the workers cannot receive: parse off-loop here
         return await _judge_in_thread(domain, verifier, problem, texts, pool)
     start = time.monotonic()

@@ -30,6 +30,8 @@ COMMON_CRITIQUE_KINDS: Mapping[str, str] = {
     "unparseable": "no answer could be read from the reply",
     "hedge": "the reply gives more than one answer",
     "undecided": "the verifier could not decide (UNKNOWN)",
+    "unavailable": "the verification service was unreachable, overloaded or shutting down, or "
+                   "answered with something that is not a verdict (UNKNOWN)",
 }
 
 
@@ -122,6 +124,12 @@ class Verifier(ABC):
     #: True when :meth:`check_many` decides a batch cheaper than one check per candidate
     #: (a verifier with a costly start-up, like Lean); :meth:`averify_many` then runs it.
     batched: ClassVar[bool] = False
+
+    #: True when :meth:`averify_many` decides without the worker pool (a verifier behind a
+    #: network service, :class:`~llm_modulo.remote.RemoteVerifier`): :func:`llm_modulo.judge.judge`
+    #: then reads the replies in the pool and hands the candidates to :meth:`averify_many`,
+    #: instead of running :meth:`check` in a worker.
+    remote: ClassVar[bool] = False
 
     def check_many(self, pairs: Sequence[tuple[Problem, Candidate]]) -> list[CheckResult]:
         """Decide many candidates in one worker call (only used when ``batched``)."""

@@ -51,6 +51,7 @@ app.command()(listing.domains)
 app.command()(listing.strategies)
 app.command()(serving.serve)
 app.command("fetch-model")(serving.fetch_model)
+app.command("serve-verifiers")(serving.serve_verifiers)
 register_corpus_commands(app, errors_as_messages, out, err)
 
 

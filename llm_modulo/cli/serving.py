@@ -1,8 +1,10 @@
-"""``serve`` and ``fetch-model``: the embedded vLLM CPU server."""
+"""``serve`` and ``fetch-model``: the embedded vLLM CPU server; ``serve-verifiers``: the
+verification service."""
 
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from llm_modulo.cli.common import (
     errors_as_messages,
     out,
 )
+from llm_modulo.errors import UsageError
 
 
 def serve(
@@ -39,3 +42,70 @@ def fetch_model() -> None:
     out.print(f"model ready at {path}")
 
 
+
+
+def _token(token_env: str | None, token_file: Path | None) -> str | None:
+    import os
+
+    from llm_modulo.bounds import read_text_capped
+    from llm_modulo.service.limits import checked_token
+
+    if token_env is not None and token_file is not None:
+        raise UsageError("give --token-env or --token-file, not both")
+    if token_env is not None:
+        value = os.environ.get(token_env)
+        if not value:
+            raise UsageError(f"--token-env {token_env}: that environment variable is not set")
+        return checked_token(value, f"${token_env}")
+    if token_file is not None:
+        text = read_text_capped(token_file, "token file", limit=4096, error=UsageError)
+        return checked_token(text, f"token file {token_file}")
+    return None
+
+
+def serve_verifiers(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8100,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (beyond loopback "
+                                                     "only with a token).")] = "127.0.0.1",
+    token_env: Annotated[str | None, typer.Option(
+        "--token-env", help="Require `Authorization: Bearer` with the token in this "
+                            "environment variable.")] = None,
+    token_file: Annotated[Path | None, typer.Option(
+        "--token-file", help="Require the bearer token stored in this file.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, max=1024,
+                                                help="Verifier worker processes (default: "
+                                                     "one per CPU).")] = None,
+    max_queue: Annotated[int, typer.Option("--max-queue", min=1, max=10_000_000,
+                                           help="Checks admitted at once; beyond: 429.")] = 1024,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, max=100_000,
+                                           help="Completions per request.")] = 256,
+    max_body: Annotated[int, typer.Option("--max-body-bytes", min=1024, max=2**31,
+                                          help="Bytes per request body.")] = 8 * 1024 * 1024,
+    deadline: Annotated[float, typer.Option("--deadline", min=0.001, max=86400.0,
+                                            help="Seconds a request may take; unfinished "
+                                                 "checks are UNKNOWN.")] = 60.0,
+    drain: Annotated[float, typer.Option("--drain", min=0.0, max=3600.0,
+                                         help="Seconds in-flight checks get after a shutdown "
+                                              "signal.")] = 5.0,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+) -> None:
+    """Serve the registered verifiers over HTTP (POST /v1/verify, GET /v1/verifiers, GET
+    /health, /docs) until Ctrl-C or SIGTERM."""
+    with errors_as_messages():
+        try:
+            from llm_modulo.service.limits import ServiceLimits
+            from llm_modulo.service.run import serve
+        except ImportError as exc:
+            raise UsageError(f"the verification service needs FastAPI and uvicorn "
+                             f"(pip install 'llm-modulo[service]'): {exc}") from None
+        limits = ServiceLimits(max_body_bytes=max_body, max_batch=min(max_batch, max_queue),
+                               max_queue=max_queue, deadline_s=deadline, drain_s=drain)
+        token = _token(token_env, token_file)
+
+        def ready(url: str) -> None:
+            out.print(f"verifying at {url}/v1/verify  (docs: {url}/docs; "
+                      f"{'token required' if token else 'no token'}; Ctrl-C stops)",
+                      highlight=False, soft_wrap=True)
+
+        serve(host, port, limits=limits, token=token, workers=workers,
+              access_log=access_log, on_ready=ready)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from llm_modulo.bounds import trusted_file_reads
 from llm_modulo.errors import ProblemError
 from llm_modulo.verifiers.pddl.nl import Templates
 
@@ -18,14 +19,20 @@ def packaged_names() -> list[str]:
     return sorted(p.stem for p in DATA.glob("*.pddl"))
 
 
+def _plain(name: str) -> bool:
+    """A packaged name: letters, digits and ``_`` (never a path out of the data folder)."""
+    return bool(name) and len(name) <= 100 and name.replace("_", "").isalnum() \
+        and name.isascii()
+
+
 def has_templates(name: str) -> bool:
-    return (DATA / f"{name}.yaml").is_file()
+    return _plain(name) and (DATA / f"{name}.yaml").is_file()
 
 
 @cache
 def packaged_domain(name: str) -> str:
     path = DATA / f"{name}.pddl"
-    if not path.is_file():
+    if not _plain(name) or not path.is_file():
         raise ProblemError(f"no packaged PDDL domain named {name!r}")
     return path.read_text()
 
@@ -33,6 +40,7 @@ def packaged_domain(name: str) -> str:
 @cache
 def packaged_templates(name: str) -> Templates:
     path = DATA / f"{name}.yaml"
-    if not path.is_file():
-        raise ProblemError(f"no packaged templates named {name!r}")
-    return Templates.load(path)
+    if not has_templates(name):
+        raise ProblemError(f"no packaged templates named {name[:100]!r}")
+    with trusted_file_reads():  # the package's own file, also for a problem from a client
+        return Templates.load(path)
