@@ -370,7 +370,7 @@ class Corpus:
 
     def counts(self) -> dict[str, int]:
         """Row counts of the main tables."""
-        tables = ("problems", "runs", "attempts", "solutions", "searches", "search_nodes")
+        tables = ("problems", "runs", "attempts", "solutions")
         return {t: int(self.query(f"SELECT count(*) FROM {t}")[0][0]) for t in tables}
 
 
