@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +370,22 @@ def test_a_tree_that_cannot_be_stored_is_that_problems_error(tmp_path: Path,
         assert corpus.query("SELECT count(*) FROM searches")[0][0] == 0
         assert corpus.query("SELECT count(*) FROM search_nodes")[0][0] == 0
 
+
+
+def test_the_cli_exports_prm_and_refuses_rounds(corpus_path: Path, tmp_path: Path) -> None:
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "llm_modulo.cli", *args,
+                               "--corpus", str(corpus_path)],
+                              capture_output=True, text=True, timeout=120,
+                              stdin=subprocess.DEVNULL)
+
+    out = tmp_path / "cli.jsonl"
+    done = cli("export", "--format", "prm", "--out", str(out), "--split", "0.5", "--json")
+    assert done.returncode == 0, done.stderr
+    files = json.loads(done.stdout)["files"]
+    assert sorted(files.values()) == [0, 3]  # one problem: all its rows on one side
+    refused = cli("export", "--format", "prm", "--out", str(out), "--min-round", "2")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: --min-round/--max-round select attempts by round; prm rows come from search "
+        "trees, which have no rounds"]
