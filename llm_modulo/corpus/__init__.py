@@ -2,7 +2,7 @@
 
 - :class:`Corpus`: the SQLite (WAL) store; :func:`default_corpus_path`.
 - :class:`CorpusMemory`: the loop's store (``Solver(..., store=CorpusMemory(corpus))``).
-- :func:`export` with :class:`ExportOptions`: sft, dpo, openai, parquet, verl.
+- :func:`export` with :class:`ExportOptions`: sft, dpo, openai, parquet, verl, prm.
 - :func:`corpus_stats`, :func:`plot_solve_rate`.
 
 Importing this package imports none of its parts: each loads on first use (so the CLI's
@@ -19,13 +19,20 @@ from llm_modulo.errors import CorpusError
 if TYPE_CHECKING:
     from llm_modulo.corpus.formats import ExportOptions, ExportReport, Reverifier, export
     from llm_modulo.corpus.memory import CorpusMemory
-    from llm_modulo.corpus.stats import CorpusStats, DomainStats, corpus_stats, plot_solve_rate
+    from llm_modulo.corpus.stats import (
+        CorpusStats,
+        DomainStats,
+        SearchStats,
+        corpus_stats,
+        plot_solve_rate,
+    )
     from llm_modulo.corpus.store import Corpus, StoredSolution, default_corpus_path
 
 _LAZY = {
     "ExportOptions": "formats", "ExportReport": "formats", "Reverifier": "formats",
     "export": "formats", "CorpusStats": "stats", "DomainStats": "stats",
-    "corpus_stats": "stats", "plot_solve_rate": "stats", "CorpusMemory": "memory",
+    "SearchStats": "stats", "corpus_stats": "stats", "plot_solve_rate": "stats",
+    "CorpusMemory": "memory",
     "Corpus": "store", "StoredSolution": "store", "default_corpus_path": "store",
 }
 
@@ -48,6 +55,7 @@ __all__ = [
     "ExportOptions",
     "ExportReport",
     "Reverifier",
+    "SearchStats",
     "StoredSolution",
     "corpus_stats",
     "default_corpus_path",

@@ -109,7 +109,8 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")
                            ] = False,
     ) -> None:
-        """Export verified solutions (and REJECTed negatives) as training data."""
+        """Export verified solutions (and REJECTed negatives, and process labels) as training
+        data."""
         from llm_modulo.corpus.formats import ExportOptions, export
 
         with guard():
@@ -180,10 +181,11 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
 
 
 def _runs_table(runs: list[Any], out: Console) -> None:
-    table = Table("run id", "command", "domain", "started (UTC)", "problems", "attempts",
-                  "accepted")
+    table = Table("run id", "command", "domain", "strategy", "started (UTC)", "problems",
+                  "attempts", "accepted")
     for r in runs:
-        table.add_row(r.id, r.command, r.domain or "-", r.started_at.strftime("%Y-%m-%d %H:%M"),
+        table.add_row(r.id, r.command, r.domain or "-", r.strategy or "-",
+                      r.started_at.strftime("%Y-%m-%d %H:%M"),
                       str(r.problems), str(r.attempts), str(r.accepted_attempts))
     out.print(table)
 
@@ -201,3 +203,9 @@ def _stats_table(stats: Any, out: Console) -> None:
     out.print(table)
     if not stats.domains:
         out.print("the corpus holds no attempts yet")
+    if stats.searches:
+        searches = Table("strategy", "search trees", "nodes", "proven-dead prefixes",
+                         title="search trees")
+        for st in stats.searches:
+            searches.add_row(st.strategy, str(st.trees), str(st.nodes), str(st.dead_prefixes))
+        out.print(searches)

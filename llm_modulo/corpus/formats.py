@@ -1,11 +1,13 @@
-"""Export the corpus as training data: ``sft``, ``dpo``, ``openai``, ``parquet``, ``verl``.
+"""Export the corpus as training data: ``sft``, ``dpo``, ``openai``, ``parquet``, ``verl``,
+``prm``.
 
 Every format streams: one SQL statement read in batches, rows turned into records, records
 written as they come (JSONL lines, or pyarrow record batches into a Parquet file). Files are
 written under a temporary name and renamed when complete.
 
 What goes in: only sound ACCEPTs as answers (solutions not flagged by a later verifier), only
-sound REJECTs as negatives. UNKNOWN verdicts never appear.
+sound REJECTs as negatives. UNKNOWN verdicts never appear. ``prm`` rows are step-level process
+labels from stored search trees: sound prefix verdicts only (see :mod:`llm_modulo.corpus.prm`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from llm_modulo.corpus import prm
 from llm_modulo.corpus.kinds import FORMATS as FORMATS
 from llm_modulo.corpus.kinds import ExportFormat, SftStyle
 from llm_modulo.corpus.store import Corpus, check_output_path
@@ -35,7 +38,7 @@ from llm_modulo.types import Candidate, Problem, Status
 Format = ExportFormat
 BATCH_ROWS = 20_000
 _EXTENSIONS = {"sft": ".jsonl", "dpo": ".jsonl", "openai": ".jsonl", "parquet": ".parquet",
-               "verl": ".parquet"}
+               "verl": ".parquet", "prm": ".jsonl"}
 
 
 class ExportOptions(BaseModel):
@@ -63,17 +66,19 @@ class ExportOptions(BaseModel):
             raise ValueError(f"min_round {self.min_round} is above max_round {self.max_round}")
         return self
 
-    def where(self) -> tuple[str, list[Any]]:
-        """SQL conditions on ``a`` (attempts) and ``p`` (problems), and their parameters."""
+    def where(self, table: str = "a") -> tuple[str, list[Any]]:
+        """SQL conditions on ``table`` (``a``: attempts; ``s``: searches, which have no
+        rounds) and ``p`` (problems), and their parameters."""
         clauses: list[str] = []
         params: list[Any] = []
-        for column, values in (("p.domain", self.domains), ("a.run_id", self.runs)):
+        for column, values in (("p.domain", self.domains), (f"{table}.run_id", self.runs)):
             if values:
                 clauses.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
-        for cond, value in (("a.created_at >= ?", _epoch(self.since)),
-                            ("a.created_at < ?", _epoch(self.until)),
-                            ("a.round >= ?", self.min_round), ("a.round <= ?", self.max_round)):
+        for cond, value in ((f"{table}.created_at >= ?", _epoch(self.since)),
+                            (f"{table}.created_at < ?", _epoch(self.until)),
+                            (f"{table}.round >= ?", self.min_round),
+                            (f"{table}.round <= ?", self.max_round)):
             if value is not None:
                 clauses.append(cond)
                 params.append(value)
@@ -119,6 +124,8 @@ class Check:
     answer: str | None
     parse_error: str | None
     expect: Status
+    #: a prefix check instead of a whole-answer check: the steps as (text, data JSON)
+    steps: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(slots=True)
@@ -370,8 +377,55 @@ def _verl(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
         })
 
 
+def _prm(corpus: Corpus, opts: ExportOptions) -> Iterator[Item]:
+    """Step-level process labels (TRL's stepwise supervision): one row per maximal labelled
+    root-to-node path of a stored search tree; identical rows of one root prompt once."""
+    where, params = opts.where("s")
+    sql = ("SELECT s.id, s.problem_hash, p.domain, p.payload, s.prompt_hash, pr.messages,"
+           " s.strategy, n.node_id, n.parent, n.step_text, n.step_data, n.status, n.sound,"
+           " n.terminal, n.verifier, n.verifier_version,"
+           " CASE WHEN a.sound = 1 THEN a.status END, sol.flagged_at IS NOT NULL"
+           " FROM searches s JOIN problems p ON p.hash = s.problem_hash"
+           " JOIN prompts pr ON pr.hash = s.prompt_hash"
+           " JOIN search_nodes n ON n.search_id = s.id"
+           " LEFT JOIN attempts a ON a.id = n.attempt_id"
+           " LEFT JOIN solutions sol ON sol.problem_hash = a.problem_hash"
+           " AND sol.answer = a.answer"
+           f" WHERE {where} ORDER BY s.prompt_hash, s.id, n.node_id")
+    seen: set[tuple[tuple[str, ...], tuple[bool, ...]]] = set()
+    current_prompt = None
+    for _, group in groupby(_rows(corpus, sql, params), key=lambda r: r[0]):
+        rows = list(group)
+        h, domain, payload, prompt_hash, messages, strategy = rows[0][1:7]
+        if prompt_hash != current_prompt:
+            current_prompt, seen = prompt_hash, set()
+        prompt = prm.prompt_text(json.loads(messages))
+        if not prompt:
+            continue  # a tree without a root prompt gives no trainable row
+        nodes = [prm.Node(r[7], r[8], r[9], r[10], r[11], bool(r[12]), bool(r[13]), r[14],
+                          r[15], r[16], bool(r[17])) for r in rows]
+        meta = f',"domain":{_dumps(domain)},"problem_hash":"{h}","strategy":{_dumps(strategy)}'
+        for path, labels in prm.labelled_paths(nodes):
+            steps = tuple(n.step_text or "" for n in path)
+            key = (steps, tuple(labels))
+            if key in seen:
+                continue
+            seen.add(key)
+            last = path[-1]
+            row = (f'{{"prompt":{_dumps(prompt)},"completions":{_dumps(list(steps))},'
+                   f'"labels":{_dumps(labels)}{meta},"verifier":{_dumps(last.verifier)},'
+                   f'"verifier_version":{_dumps(last.verifier_version)}}}')
+            checks: tuple[Check, ...] = ()
+            if opts.reverify:
+                pairs = tuple((n.step_text or "", n.step_data or "{}") for n in path)
+                checks = tuple(Check(domain, payload, "", None, None,
+                                     Status.ACCEPT if ok else Status.REJECT, pairs[: i + 1])
+                               for i, ok in enumerate(labels))
+            yield Item(h, row, checks)
+
+
 _PRODUCERS: dict[str, Callable[[Corpus, ExportOptions], Iterator[Item]]] = {
-    "sft": _sft, "openai": _sft, "dpo": _dpo, "parquet": _parquet, "verl": _verl,
+    "sft": _sft, "openai": _sft, "dpo": _dpo, "parquet": _parquet, "verl": _verl, "prm": _prm,
 }
 _SCHEMAS = {"parquet": PARQUET_SCHEMA, "verl": VERL_SCHEMA}
 
@@ -455,15 +509,19 @@ class Reverifier:
         self.registry = registry or default_registry
         self.pool = pool
         self.concurrency = concurrency
-        self._verifiers: dict[str, Any] = {}
+        self._plugins: dict[str, tuple[Any, Any]] = {}
 
-    def _verifier(self, domain: str) -> Any:
-        if domain not in self._verifiers:
+    def _plugin(self, domain: str) -> tuple[Any, Any]:
+        """The domain and verifier registered today under ``domain``."""
+        if domain not in self._plugins:
             try:
-                self._verifiers[domain] = self.registry.domain_and_verifier(domain)[1]
+                self._plugins[domain] = self.registry.domain_and_verifier(domain)
             except Exception as exc:
                 raise UsageError(f"cannot re-verify domain {domain!r}: {exc}") from None
-        return self._verifiers[domain]
+        return self._plugins[domain]
+
+    def _verifier(self, domain: str) -> Any:
+        return self._plugin(domain)[1]
 
     def passes(self, checks: list[Check]) -> list[bool]:
         return asyncio.run(self._all(checks))
@@ -472,6 +530,8 @@ class Reverifier:
         gate = asyncio.Semaphore(self.concurrency)
 
         async def one(c: Check) -> bool:
+            if c.steps is not None:
+                return await self._prefix(c, gate)
             verifier = self._verifier(c.domain)
             problem = Problem(domain=c.domain, payload=json.loads(c.payload))
             candidate = Candidate(raw=c.completion,
@@ -485,12 +545,44 @@ class Reverifier:
 
         return list(await asyncio.gather(*(one(c) for c in checks)))
 
+    async def _prefix(self, c: Check, gate: asyncio.Semaphore) -> bool:
+        """Today's sound prefix check gives the stored label (a process label is re-checked
+        like an answer: ACCEPT stays ACCEPT, REJECT stays REJECT)."""
+        import time
+        from dataclasses import replace
+
+        from llm_modulo.corpus.prm import check_prefix_of
+        from llm_modulo.pool import default_pool
+        from llm_modulo.stepwise import is_stepwise
+        from llm_modulo.types import Step
+
+        domain, verifier = self._plugin(c.domain)
+        if not is_stepwise(domain, verifier):
+            raise UsageError(f"cannot re-verify the process labels of domain {c.domain!r}: "
+                             "today it is not stepwise, or its verifier checks no prefixes")
+        try:
+            problem = Problem(domain=c.domain, payload=json.loads(c.payload))
+            steps = [Step(text=text, data=json.loads(data)) for text, data in c.steps or ()]
+        except ValueError:  # a stored step that no longer reads: the label is not confirmed
+            return False
+        task = verifier.task(check_prefix_of, (domain, verifier, problem, steps))
+        task = replace(task, warm=(*task.warm, type(domain).__module__))
+        start = time.monotonic()
+        async with gate:
+            try:
+                outcome = (await (self.pool or default_pool()).arun_many([task]))[0]
+            except Exception:
+                return False  # the pool failed: the label is not confirmed
+        verdict = verifier._verdict(outcome, start)
+        return bool(verdict.sound and verdict.status is c.expect)
+
 
 def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
     """The items all of whose answers get the expected verdict today."""
-    checks = [c for item in chunk for c in item.checks]
-    results = iter(reverifier.passes(checks))
-    return [item for item in chunk if all([next(results) for _ in item.checks])]
+    # rows share answers and prefixes (a path's prefixes are other rows' too): check each once
+    unique = list(dict.fromkeys(c for item in chunk for c in item.checks))
+    passed = dict(zip(unique, reverifier.passes(unique), strict=True))
+    return [item for item in chunk if all(passed[c] for c in item.checks)]
 
 
 # -- the export -------------------------------------------------------------------------
@@ -502,6 +594,9 @@ def export(corpus: Corpus, options: ExportOptions, *,
     if options.reverify and options.format is ExportFormat.VERL:
         raise UsageError("--reverify re-checks answers, and verl rows carry none "
                          "(their reward is the verifier itself)")
+    if options.format is ExportFormat.PRM and (options.min_round or options.max_round):
+        raise UsageError("--min-round/--max-round select attempts by round; prm rows come "
+                         "from search trees, which have no rounds")
     paths = options.paths()
     for path in paths.values():
         check_output_path(path, corpus.path)

@@ -12,6 +12,7 @@ class ExportFormat(StrEnum):
     OPENAI = "openai"
     PARQUET = "parquet"
     VERL = "verl"
+    PRM = "prm"
 
 
 class SftStyle(StrEnum):

@@ -1,4 +1,5 @@
-"""The corpus as the loop's memory: record every round, reuse re-verified solutions.
+"""The corpus as the loop's memory: record every round (and every search tree), reuse
+re-verified solutions.
 
 :class:`CorpusMemory` is the :class:`~llm_modulo.loop.AttemptStore` a
 :class:`~llm_modulo.loop.Solver` takes. Database work runs on one background thread, so the
@@ -19,9 +20,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from llm_modulo.corpus.store import Corpus, Prepared, Round, prepare
+from llm_modulo.corpus.store import Corpus, Prepared, Round, prepare, prepare_search
 from llm_modulo.pool import WorkerPool
-from llm_modulo.types import Attempt, Candidate, Problem, Status
+from llm_modulo.types import Attempt, Candidate, Problem, SearchTree, Status
 from llm_modulo.verifier import Verifier
 
 T = TypeVar("T")
@@ -61,6 +62,15 @@ class CorpusMemory:
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         await asyncio.shield(done)  # a cancelled caller does not cancel the others' commit
+
+    async def record_search(self, problem: Problem, tree: SearchTree,
+                            model: str | None) -> None:
+        """Commit one solve's search tree (the :class:`~llm_modulo.strategy.SearchStore`
+        protocol). The solve's rounds are committed before it, so the nodes' attempt links
+        resolve. A failure raises: the Solver makes it this problem's error."""
+        prepared = prepare_search(problem, tree, model, self.run_id)
+        await asyncio.shield(asyncio.ensure_future(self._call(self.corpus.write_search,
+                                                              prepared)))
 
     async def _drain(self) -> None:
         """Commit what is pending, one transaction per batch, until nothing is left."""

@@ -7,6 +7,9 @@ PostgreSQL); booleans are 0/1; times are UNIX seconds (UTC) as REAL. Identity co
 
 from __future__ import annotations
 
+#: Bumped only when a change would break a reader of the previous version. Tables added with
+#: ``CREATE TABLE IF NOT EXISTS`` (the search tables) do not count: an older corpus gains them
+#: when it is next opened, and an older llm-modulo simply ignores them.
 SCHEMA_VERSION = 1
 
 TABLES = """
@@ -82,6 +85,53 @@ CREATE TABLE IF NOT EXISTS solutions (
     UNIQUE (problem_hash, answer)
 );
 CREATE INDEX IF NOT EXISTS solutions_by_attempt ON solutions (attempt_id);
+
+-- One row per solve whose strategy built a search tree (beam, mcts).
+CREATE TABLE IF NOT EXISTS searches (
+    id           INTEGER PRIMARY KEY,     -- the search id (one per solve)
+    problem_hash TEXT NOT NULL REFERENCES problems(hash),
+    run_id       TEXT REFERENCES runs(id),
+    strategy     TEXT NOT NULL,
+    prompt_hash  TEXT NOT NULL REFERENCES prompts(hash),  -- the tree's root prompt
+    model        TEXT,
+    nodes        INTEGER NOT NULL,        -- node count, root included
+    created_at   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS searches_by_problem ON searches (problem_hash, run_id);
+CREATE INDEX IF NOT EXISTS searches_by_run ON searches (run_id);
+
+-- The completions search steps were read from, stored once (one completion gives many steps).
+CREATE TABLE IF NOT EXISTS step_completions (
+    hash TEXT PRIMARY KEY,                -- sha256 of the text
+    text TEXT NOT NULL
+);
+
+-- One row per search-tree node. The verdict columns are the sound prefix check's: ACCEPT =
+-- the prefix may still be part of a correct answer, REJECT = proven dead (a negative process
+-- label), UNKNOWN = undecided (never a label). The root (node_id 0) has no step or verdict.
+CREATE TABLE IF NOT EXISTS search_nodes (
+    search_id        INTEGER NOT NULL REFERENCES searches(id),
+    node_id          INTEGER NOT NULL,
+    parent           INTEGER,             -- node_id of the parent; NULL at the root
+    depth            INTEGER NOT NULL,
+    step_text        TEXT,
+    step_data        TEXT,                -- canonical JSON
+    completion_hash  TEXT REFERENCES step_completions(hash),
+    status           TEXT CHECK (status IN ('accept', 'reject', 'unknown')),
+    sound            INTEGER,
+    critiques        TEXT,                -- JSON list of {kind, message, location, data}
+    verifier         TEXT,
+    verifier_version TEXT,
+    evidence         TEXT,                -- JSON object
+    terminal         INTEGER NOT NULL,    -- the prefix is a complete answer
+    visits           INTEGER NOT NULL,
+    value            REAL,                -- NULL: not a number
+    prior            REAL,
+    attempt_round    INTEGER,             -- (round, sample) of the whole-answer attempt
+    attempt_sample   INTEGER,             -- judged at this node
+    attempt_id       INTEGER REFERENCES attempts(id),  -- that attempt, when it was found
+    PRIMARY KEY (search_id, node_id)
+);
 """
 
 

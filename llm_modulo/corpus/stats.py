@@ -31,10 +31,20 @@ class DomainStats(BaseModel):
         description="all tokens spent on the domain / problems solved")
 
 
+class SearchStats(BaseModel):
+    strategy: str
+    trees: int = Field(description="search trees stored (one per solve)")
+    nodes: int = Field(description="their nodes, roots included")
+    dead_prefixes: int = Field(description="nodes whose prefix a sound check REJECTed "
+                                           "(negative process labels)")
+
+
 class CorpusStats(BaseModel):
     path: str
     runs: int
     domains: list[DomainStats]
+    searches: list[SearchStats] = Field(default_factory=list,
+                                        description="per strategy that stored search trees")
 
 
 _PER_PROBLEM = """
@@ -54,16 +64,33 @@ GROUP BY a.problem_hash
 """
 
 
-def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
-                 runs: tuple[str, ...] = ()) -> CorpusStats:
-    """Per-domain figures over the attempts of ``domains`` and ``runs`` (default: all)."""
+_PER_STRATEGY = """
+SELECT s.strategy, count(*), sum(s.nodes),
+       sum((SELECT count(*) FROM search_nodes n
+            WHERE n.search_id = s.id AND n.status = 'reject' AND n.sound = 1))
+FROM searches s JOIN problems p ON p.hash = s.problem_hash
+WHERE {where}
+GROUP BY s.strategy ORDER BY s.strategy
+"""
+
+
+def _where(domains: tuple[str, ...], runs: tuple[str, ...], table: str
+           ) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
-    for column, values in (("p.domain", domains), ("a.run_id", runs)):
+    for column, values in (("p.domain", domains), (f"{table}.run_id", runs)):
         if values:
             clauses.append(f"{column} IN ({','.join('?' * len(values))})")
             params.extend(values)
-    rows = corpus.query(_PER_PROBLEM.format(where=" AND ".join(clauses) or "1 = 1"), params)
+    return " AND ".join(clauses) or "1 = 1", params
+
+
+def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
+                 runs: tuple[str, ...] = ()) -> CorpusStats:
+    """Per-domain figures over the attempts of ``domains`` and ``runs`` (default: all), and
+    per strategy the search trees stored for them."""
+    where, params = _where(domains, runs, "a")
+    rows = corpus.query(_PER_PROBLEM.format(where=where), params)
     acc: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "problems": 0, "attempts": 0, "accepted": 0, "rejected": 0, "unknown": 0,
         "tokens": 0, "first": Counter(), "max_round": 0})
@@ -98,13 +125,20 @@ def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
             tokens_per_solution=d["tokens"] / solved if solved else None,
         ))
     runs_count = int(corpus.query("SELECT count(*) FROM runs")[0][0])
-    return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out)
+    where, params = _where(domains, runs, "s")
+    searches = [SearchStats(strategy=strategy, trees=trees, nodes=nodes or 0,
+                            dead_prefixes=dead or 0)
+                for strategy, trees, nodes, dead in corpus.query(
+                    _PER_STRATEGY.format(where=where), params)]
+    return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out, searches=searches)
 
 
 class RunInfo(BaseModel):
     id: str
     command: str
     domain: str | None
+    #: the strategy in the run's config (None: a run recorded before strategies existed)
+    strategy: str | None = None
     started_at: datetime
     attempts: int
     problems: int
@@ -118,7 +152,13 @@ def list_runs(corpus: Corpus) -> list[RunInfo]:
         " count(DISTINCT a.problem_hash), coalesce(sum(a.status = 'accept' AND a.sound = 1), 0)"
         " FROM runs r LEFT JOIN attempts a ON a.run_id = r.id"
         " GROUP BY r.id ORDER BY r.started_at")
-    return [RunInfo(id=i, command=c, domain=d, started_at=datetime.fromtimestamp(t, UTC),
+    # the strategy read from the stored config only where it is a JSON string (a damaged
+    # config gives None, never a failed listing)
+    strategies = dict(corpus.query(
+        "SELECT id, CASE WHEN json_valid(config) AND json_type(config, '$.strategy') = 'text'"
+        " THEN json_extract(config, '$.strategy') END FROM runs"))
+    return [RunInfo(id=i, command=c, domain=d, strategy=strategies.get(i),
+                    started_at=datetime.fromtimestamp(t, UTC),
                     attempts=n, problems=p, accepted_attempts=acc)
             for i, c, d, t, n, p, acc in rows]
 

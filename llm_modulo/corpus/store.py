@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import sqlite3
@@ -27,7 +28,17 @@ from llm_modulo.bounds import replace_surrogates
 from llm_modulo.corpus.kinds import CORPUS_ENV as CORPUS_ENV
 from llm_modulo.corpus.schema import SCHEMA_VERSION, statements
 from llm_modulo.errors import CorpusError, UsageError
-from llm_modulo.types import Attempt, Candidate, Critique, Message, Problem, Status, Usage, Verdict
+from llm_modulo.types import (
+    Attempt,
+    Candidate,
+    Critique,
+    Message,
+    Problem,
+    SearchTree,
+    Status,
+    Usage,
+    Verdict,
+)
 
 T = TypeVar("T")
 
@@ -101,6 +112,23 @@ _INSERT_ATTEMPT = (
 _INSERT_SOLUTION = (
     "INSERT OR IGNORE INTO solutions (problem_hash, answer, attempt_id, verifier,"
     " verifier_version, evidence, created_at) VALUES (?,?,?,?,?,?,?)"
+)
+_INSERT_STEP_COMPLETION = "INSERT OR IGNORE INTO step_completions (hash, text) VALUES (?,?)"
+_INSERT_SEARCH = (
+    "INSERT INTO searches (problem_hash, run_id, strategy, prompt_hash, model, nodes,"
+    " created_at) VALUES (?,?,?,?,?,?,?)"
+)
+_INSERT_NODE = (
+    "INSERT INTO search_nodes (search_id, node_id, parent, depth, step_text, step_data,"
+    " completion_hash, status, sound, critiques, verifier, verifier_version, evidence, terminal,"
+    " visits, value, prior, attempt_round, attempt_sample, attempt_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+# the attempt a node links to: this run's newest with that (round, sample) (the solve's rounds
+# are committed before its tree)
+_FIND_ATTEMPT = (
+    "SELECT max(id) FROM attempts WHERE problem_hash = ? AND run_id IS ? AND round = ?"
+    " AND sample = ?"
 )
 _SELECT_SOLUTIONS = (
     "SELECT s.id, s.answer, s.flag_verifier_version, a.round, a.sample, p.messages,"
@@ -293,6 +321,35 @@ class Corpus:
 
         return self.transaction(body)
 
+    def record_search(self, problem: Problem, tree: SearchTree, model: str | None = None,
+                      run_id: str | None = None) -> int:
+        """Store one solve's search tree (every node, with its prefix verdict) in one
+        transaction; returns its search id. A malformed tree raises :class:`ValueError`
+        before anything is written."""
+        return self.write_search(prepare_search(problem, tree, model, run_id))
+
+    def write_search(self, prepared: PreparedSearch) -> int:
+        """Store a tree already serialized by :func:`prepare_search`, in one transaction."""
+        p = prepared
+
+        def body(cur: sqlite3.Cursor) -> int:
+            cur.execute(_INSERT_PROBLEM, p.problem_row)
+            cur.execute(_INSERT_PROMPT, p.prompt)
+            cur.executemany(_INSERT_STEP_COMPLETION, list(p.completions.items()))
+            cur.execute(_INSERT_SEARCH, p.search_row)
+            search_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
+            rows = []
+            for row, link in p.nodes:
+                attempt_id = None
+                if link is not None:
+                    attempt_id = cur.execute(_FIND_ATTEMPT, (p.problem_hash, p.run_id, *link)
+                                             ).fetchone()[0]
+                rows.append((search_id, *row, attempt_id))
+            cur.executemany(_INSERT_NODE, rows)
+            return search_id
+
+        return self.transaction(body)
+
     def flag(self, solution_id: int, verifier_version: str, reason: str) -> None:
         """Mark a solution that today's verifier does not accept: never served or exported."""
         self.transaction(lambda cur: cur.execute(
@@ -388,6 +445,81 @@ def prepare(r: Round, run_id: str | None, now: float | None = None) -> Prepared:
             _text(r.model), sampling_json, seed, _count(a.usage.prompt_tokens),
             _count(a.usage.completion_tokens), _text(a.finish_reason), now)))
     return problem_row, prompts, rows
+
+
+@dataclass(frozen=True)
+class PreparedSearch:
+    """A search tree serialized for :meth:`Corpus.write_search`."""
+
+    problem_hash: str
+    run_id: str | None
+    problem_row: tuple[Any, ...]
+    prompt: tuple[str, str]
+    completions: dict[str, str]
+    search_row: tuple[Any, ...]
+    #: per node: its row (without search id and attempt id), and its (round, sample) link
+    nodes: list[tuple[tuple[Any, ...], tuple[int, int] | None]]
+
+
+_INT64 = 2**63 - 1
+
+
+def _int(value: int | None, what: str) -> int | None:
+    if value is not None and not -_INT64 <= value <= _INT64:
+        raise ValueError(f"search tree: {what} {value} is out of range")
+    return value
+
+
+def prepare_search(problem: Problem, tree: SearchTree, model: str | None,
+                   run_id: str | None, now: float | None = None) -> PreparedSearch:
+    """Serialize a search tree (outside the transaction). Raises :class:`ValueError` for a
+    tree that cannot be stored as it is (two nodes with one id, an integer out of range)."""
+    now = time.time() if now is None else now
+    problem_hash = problem.hash
+    problem_row = (problem_hash, problem.domain, to_json(problem.payload), problem.id, now)
+    messages = _MESSAGES.dump_json(tree.prompt).decode()
+    prompt_hash = hashlib.sha256(messages.encode()).hexdigest()
+    completions: dict[str, str] = {}
+    by_text: dict[str, str] = {}
+    nodes: list[tuple[tuple[Any, ...], tuple[int, int] | None]] = []
+    seen: set[int] = set()
+    for n in tree.nodes:
+        if n.id in seen:
+            raise ValueError(f"search tree: two nodes have id {n.id}")
+        seen.add(n.id)
+        completion_hash = None
+        if n.completion is not None:
+            completion_hash = by_text.get(n.completion)
+            if completion_hash is None:
+                text = replace_surrogates(n.completion)
+                completion_hash = hashlib.sha256(text.encode()).hexdigest()
+                by_text[n.completion] = completion_hash
+                completions[completion_hash] = text
+        v = n.verdict
+        verdict_cols: tuple[Any, ...] = (None,) * 6
+        if v is not None:
+            verdict_cols = (
+                v.status.value, int(v.sound),
+                _CRITIQUES.dump_json(v.critiques, fallback=str).decode() if v.critiques else "[]",
+                _text(v.verifier), _text(v.verifier_version),
+                to_json(v.evidence) if v.evidence else "{}")
+        link = None
+        if n.attempt is not None:
+            _int(n.attempt[0], "attempt round")
+            _int(n.attempt[1], "attempt sample")
+            link = (n.attempt[0], n.attempt[1])
+        value = n.value if math.isfinite(n.value) or math.isinf(n.value) else None
+        nodes.append(((
+            _int(n.id, "node id"), _int(n.parent, "parent"), _int(n.depth, "depth"),
+            None if n.step is None else _text(n.step.text),
+            None if n.step is None else to_json(n.step.data), completion_hash,
+            *verdict_cols, int(n.terminal), _int(n.visits, "visits"), value,
+            n.prior if n.prior is None or math.isfinite(n.prior) else None,
+            *(link or (None, None))), link))
+    search_row = (problem_hash, run_id, _text(tree.strategy), prompt_hash, _text(model),
+                  len(tree.nodes), now)
+    return PreparedSearch(problem_hash, run_id, problem_row, (prompt_hash, messages),
+                          completions, search_row, nodes)
 
 
 def _text(value: str | None) -> str | None:
