@@ -99,9 +99,9 @@ class Solver:
             error = f"strategy {self.strategy.name} returned an attempt that was not accepted"
         try:
             await ctx.save_tree()
-        except Stop as stop:
-            reason, error = (StopReason.ERROR, stop.error) if solution is None else (reason,
-                                                                                     error)
+        except Stop as stop:  # the solution stands (its attempt is stored); the loss is said
+            reason = StopReason.ERROR if solution is None else reason
+            error = stop.error
         return SolveResult(
             problem=problem,
             solution=solution,
