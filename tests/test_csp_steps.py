@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -443,3 +446,15 @@ def test_a_rejected_queens_prefix_has_no_accepted_completion(spec: Any) -> None:
             else:
                 assert any(full[:size] == prefix for full in accepted) or size < len(free)
                 assert (size == len(free)) == (result.evidence.get("complete") is True)
+
+
+def test_the_docs_stepwise_example_prints_what_it_says(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[1] / "docs" / "csp-format.md").read_text()
+    section = text.split("## Stepwise", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.DOTALL)
+    script = tmp_path / "example.py"
+    script.write_text(block)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == block.strip().splitlines()[-1].removeprefix("# ")
