@@ -221,26 +221,27 @@ class GraphColoringVerifier(CSPVerifier):
         taken: dict[int, set[int]] = {}
         for step, (key, value) in enumerate(pairs, 1):
             colour = _colour(value)
-            where = f"step {step} (vertex {shown(key)}: colour {shown(value)})"
             name = _vertex_var(key) if type(key) in (str, int) else None
             s = slot.get(name) if name is not None else None
             if s is None:
-                return dead("unknown_variable", step, where,
+                return dead("unknown_variable", step, _where(step, key, value),
                             f"{shown(key)} is not a vertex of this graph")
             vertex = vertex_of(names[s])
             if vals[s] is not MISSING:
-                return dead("repeated", step, where, f"vertex {vertex} is already coloured")
+                return dead("repeated", step, _where(step, key, value),
+                            f"vertex {vertex} is already coloured")
             if type(colour) is not int:
-                return dead("type", step, where, f"the colour {shown(value)} is not a number")
+                return dead("type", step, _where(step, key, value),
+                            f"the colour {shown(value)} is not a number")
             clash = next((t for t in adjacent[s] if vals[t] == colour), None)
             if clash is not None:
                 low, high = sorted((vertex, vertex_of(names[clash])), key=int)
-                return dead("constraint", step, where,
+                return dead("constraint", step, _where(step, key, value),
                             f"vertices {low} and {high} share an edge and both have colour "
                             f"{shown(value)}", vertices=[int(low), int(high)])
             labels.add(colour)
             if len(labels) > k:
-                return dead("domain", step, where,
+                return dead("domain", step, _where(step, key, value),
                             f"the colouring now uses {len(labels)} different colours, but at "
                             f"most {k} may be used")
             vals[s] = colour
@@ -250,12 +251,16 @@ class GraphColoringVerifier(CSPVerifier):
                     near = taken.setdefault(t, set())
                     near.add(colour)
                     if len(near) >= k:
-                        return dead(DEAD_END, step, where,
+                        return dead(DEAD_END, step, _where(step, key, value),
                                     f"vertex {vertex_of(names[t])} has no colour left: its "
                                     f"coloured neighbours already use {len(near)} different "
                                     f"colours, and at most {k} may be used",
                                     vertex=int(vertex_of(names[t])))
         return alive(len(names) - vals.count(MISSING), len(names))
+
+
+def _where(step: int, key: Any, value: Any) -> str:
+    return f"step {step} (vertex {shown(key)}: colour {shown(value)})"
 
 
 def colours_used(values: list[Any]) -> int:

@@ -104,10 +104,10 @@ class NQueensVerifier(CSPVerifier):
             return dead(DEAD_END, None, "the given queens",
                         f"row {free} has no safe column: every column is attacked", row=free)
         for step, (row, col) in enumerate(pairs, 1):
-            where = f"step {step} (row {shown(row)}: column {shown(col)})"
             failure = board.step(row, col)
             if failure is not None:
                 kind, message, data = failure
+                where = f"step {step} (row {shown(row)}: column {shown(col)})"
                 return dead(kind, step, where, message, **data)
         return alive(len(board.queens), board.n)
 
