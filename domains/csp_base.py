@@ -10,6 +10,7 @@ answers, are a hedge (see :mod:`llm_modulo.jsonanswer`).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llm_modulo.domain import _FENCE, Domain, _json_candidates
@@ -101,3 +102,26 @@ class CSPDomainBase(Domain):
     def parse_fallback(self, problem: Problem, completion: str) -> Candidate:
         return Candidate(raw=completion, parse_error=f"no JSON object with a "
                                                      f"{self.answer_key!r} field in the reply")
+
+
+#: Longest line read as a step (longer lines are prose, never a step).
+MAX_STEP_LINE = 200
+
+
+def step_lines(completion: str, limit: int) -> Iterator[str]:
+    """The non-blank lines of a stepwise reply, markdown emphasis, code ticks and bullets
+    removed, each at most :data:`MAX_STEP_LINE` characters (a longer one comes out empty:
+    it is never a step); nothing at all when the reply is longer than ``limit``. Linear."""
+    if len(completion) > limit:
+        return
+    for line in completion.splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if len(text) > MAX_STEP_LINE:
+            yield ""
+            continue
+        text = text.replace("**", "").replace("`", "").strip()
+        if text[:1] in "-*+" and text[1:2].isspace():
+            text = text[2:].strip()
+        yield text

@@ -10,20 +10,31 @@ comments; ``c OPTIMAL CHROMATIC NUMBER === k`` sets k), or JSON
 Answers: one ``vertex: colour`` per line (the paper's format) or
 ``{"coloring": {"0": 1, ...}}``. Colours are numbers (``2``, ``Color 2``, ``color2``), from 0
 or from 1: what counts is how many different colours are used (at most k).
+
+Stepwise (for search strategies): a step colours one vertex, ``3: 2``, in the fixed order of
+the problem's vertices (smallest first); the step prompt names the vertex that comes next. A
+reply's steps are its ``vertex: colour`` lines (the one-shot answer's format; the first line
+may give just the colour, ``2`` or ``Color 2``, for the vertex asked for) up to the first line
+that is not one, or that colours any vertex but the next: reading stops there (a reply whose
+first step is for another vertex has no step: UNKNOWN, never a REJECT, since colouring
+vertices in another order is not wrong, only not this search's order).
 """
 
 from __future__ import annotations
 
+import json
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
 from llm_modulo.errors import ProblemError
+from llm_modulo.stepwise import StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
-from llm_modulo.types import Candidate, Problem
+from llm_modulo.types import Candidate, Message, Problem, Step
 
 MAX_VERTICES = 1_000_000
 MAX_EDGES = 5_000_000
@@ -33,6 +44,8 @@ _CHROMATIC = re.compile(r"OPTIMAL CHROMATIC NUMBER\s*===\s*(\d+)")
 # the verifier reads: a number, optionally after "colour"; anything else is unreadable)
 _LINE = re.compile(r"(?:[-*+]\s+)?(?:vertex\s*)?(\d{1,9})\s*:(.*)", re.IGNORECASE)
 _GRAMMAR_MAX_VERTICES = 400
+# a step's colour: "2", "Color 2", "colour2", "2." (a number, as the verifier reads colours)
+_STEP_COLOUR = re.compile(r"(?:colou?r\s*)?([0-9]{1,18})\.?", re.IGNORECASE)
 
 
 class ColoringAnswer(BaseModel):
@@ -75,7 +88,7 @@ def parse_dimacs(text: str) -> dict[str, Any]:
     return {"edges": edges, "vertices": declared, "colors": chromatic}
 
 
-class GraphColoringDomain(CSPDomainBase):
+class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
     name = "graph_coloring"
     version = "1.0"
     verifier = "graph_coloring"
@@ -179,6 +192,9 @@ class GraphColoringDomain(CSPDomainBase):
     # -- prompts ----------------------------------------------------------------------
 
     def render_prompt(self, problem: Problem) -> str:
+        return "\n".join([*self._instance_lines(problem), self.answer_instruction(problem)])
+
+    def _instance_lines(self, problem: Problem) -> list[str]:
         p = problem.payload
         vs = p["vertices"]
         lines = ["Color the following graph, described as a set of edges, such that no two "
@@ -192,8 +208,7 @@ class GraphColoringDomain(CSPDomainBase):
         lines.append(f"There are a total of {len(vs)} vertices ({vs[0]} to {vs[-1]}). "
                      "Please label every vertex, even if it is disconnected from the rest of "
                      "the graph.")
-        lines.append(self.answer_instruction(problem))
-        return "\n".join(lines)
+        return lines
 
     def answer_instruction(self, problem: Problem) -> str:
         return ('Give each vertex\'s color on its own line, formatted as '
@@ -222,3 +237,85 @@ class GraphColoringDomain(CSPDomainBase):
             return Candidate(raw=completion, parse_error="no `vertex: color` lines and no "
                                                          "JSON coloring in the reply")
         return Candidate(raw=completion, answer={"coloring": pairs})
+
+    # -- stepwise: one vertex's colour per step --------------------------------------
+
+    def _remaining(self, problem: Problem, prefix: Sequence[Step]) -> list[int]:
+        """The vertices the prefix has not coloured, in the fixed order."""
+        done = {s.data.get("vertex") for s in prefix}
+        return [v for v in problem.payload["vertices"] if v not in done]
+
+    def step_messages(self, problem: Problem, prefix: Sequence[Step]) -> list[Message]:
+        lines = self._instance_lines(problem)
+        if prefix:
+            lines.append("The colors given so far:")
+            lines.extend(s.text for s in prefix)
+        remaining = self._remaining(problem, prefix)
+        k = problem.payload["colors"]
+        colours = f"a number from 1 to {k}" if k is not None else "a number 1, 2, 3, ..."
+        if not remaining:
+            lines.append("Every vertex has a color.")
+        else:
+            v = remaining[0]
+            then = (f", then the vertices after it in order ({', '.join(map(str, remaining[1:4]))}"
+                    f"{', ...' if len(remaining) > 4 else ''}), one per line"
+                    if len(remaining) > 1 else "")
+            lines.append(f"Next is vertex {v}. Write its color as \"{v}: COLOR\", where COLOR "
+                         f"is {colours}{then}, and nothing else.")
+        messages = []
+        if (system := self.system_prompt()) is not None:
+            messages.append(Message(role="system", content=system))
+        messages.append(Message(role="user", content="\n".join(lines)))
+        return messages
+
+    def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
+                    ) -> StepParse:
+        remaining = self._remaining(problem, prefix)
+        if not remaining:
+            return StepParse(error="every vertex is already coloured")
+        steps: list[Step] = []
+        first = True
+        for line in step_lines(completion, self.answer_limit(problem)):
+            if len(steps) == len(remaining):
+                break
+            expected = remaining[len(steps)]
+            colour_text: str | None = None
+            if m := _LINE.fullmatch(line):
+                vertex = int(m.group(1))
+                if vertex != expected:
+                    if steps:
+                        break
+                    return StepParse(error=f"vertex {expected} comes next, but the reply "
+                                           f"colours vertex {vertex}")
+                colour_text = m.group(2).strip()
+            elif first and _STEP_COLOUR.fullmatch(line):
+                colour_text = line  # just the colour, for the vertex asked for
+            first = False
+            colour = _STEP_COLOUR.fullmatch(colour_text) if colour_text is not None else None
+            if colour is None:
+                if steps or colour_text is not None:
+                    break
+                continue  # prose before the first step
+            c = int(colour.group(1))
+            steps.append(Step(text=f"{expected}: {c}", data={"vertex": expected, "color": c}))
+        if not steps:
+            return StepParse(error=f"no `{remaining[0]}: COLOR` line in the reply")
+        return StepParse(steps=tuple(steps))
+
+    def prefix_candidate(self, problem: Problem, steps: Sequence[Step]) -> Candidate:
+        pairs = [[s.data.get("vertex"), s.data.get("color")] for s in steps]
+        return Candidate(raw="\n".join(s.text for s in steps),
+                         answer={"coloring": pairs, "partial": True})
+
+    def assemble(self, problem: Problem, steps: Sequence[Step]) -> str:
+        """``{"coloring": {"0": 2, ...}}``, written pair by pair so that a vertex given twice
+        stays given twice (the check reports it)."""
+        items = ", ".join(f"{json.dumps(str(s.data.get('vertex')))}: "
+                          f"{json.dumps(s.data.get('color'), default=str)}" for s in steps)
+        return f'{{"coloring": {{{items}}}}}'
+
+    def max_steps(self, problem: Problem) -> int:
+        return len(problem.payload["vertices"])
+
+    def step_stop(self, problem: Problem) -> list[str] | None:
+        return ["\n"]

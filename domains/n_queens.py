@@ -3,31 +3,47 @@ other (optionally with some queens already placed).
 
 Problems: ``8``, ``"8"`` or ``{"n": 8, "fixed": {"1": 3}}`` (rows and columns from 1).
 Answer: ``{"columns": [c1, ..., cN]}``, the column of the queen in each row.
+
+Stepwise (for search strategies): a step places the queen of one row, ``row 2: column 5``, in
+the fixed order of the rows not given (smallest first); the step prompt names the row that
+comes next. A reply's steps are its ``row R: column C`` lines (``Row 2: 5`` too; the first line
+may give just the column, ``5`` or ``column 5``, for the row asked for) up to the first line
+that is not one, or that is for any row but the next: reading stops there (a reply whose first
+step is for another row has no step: UNKNOWN, never a REJECT).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import random
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.domains.csp_base import CSPDomainBase
+from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
 from llm_modulo.errors import ProblemError
-from llm_modulo.types import Problem
+from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.csp.checker import compile_csp
 from llm_modulo.verifiers.csp.n_queens import queens_csp
 from llm_modulo.verifiers.csp.solver import Outcome, solve
 
 MAX_N = 200
+# "row 2: column 5", "Row 2: 5", "row2: col 5", "Row 2: column 5." (one colon between them)
+_STEP = re.compile(r"row\s*([0-9]{1,4})\s*:\s*(?:col(?:umn)?\s*)?([0-9]{1,4})\.?",
+                   re.IGNORECASE)
+# just the column, for the row asked for: "5", "column 5"
+_COLUMN = re.compile(r"(?:col(?:umn)?\s*)?([0-9]{1,4})\.?", re.IGNORECASE)
 
 
 class QueensAnswer(BaseModel):
     columns: list[int] = Field(description="column (1..N) of the queen in row 1, 2, ..., N")
 
 
-class NQueensDomain(CSPDomainBase):
+class NQueensDomain(CSPDomainBase, StepwiseDomain):
     name = "n_queens"
     version = "1.0"
     verifier = "n_queens"
@@ -89,6 +105,9 @@ class NQueensDomain(CSPDomainBase):
         return out
 
     def render_prompt(self, problem: Problem) -> str:
+        return "\n".join([*self._instance_lines(problem), self.answer_instruction(problem)])
+
+    def _instance_lines(self, problem: Problem) -> list[str]:
         n, fixed = problem.payload["n"], problem.payload["fixed"]
         lines = [f"Place {n} queens on a {n}x{n} chessboard so that no two queens attack each "
                  "other: no two in the same row, column or diagonal. Rows and columns are "
@@ -97,9 +116,93 @@ class NQueensDomain(CSPDomainBase):
             lines.append("These queens are already placed and must stay: " + ", ".join(
                 f"row {r} column {c}" for r, c in sorted(fixed.items(), key=lambda x: int(x[0]))
             ) + ".")
-        lines.append(self.answer_instruction(problem))
-        return "\n".join(lines)
+        return lines
 
     def answer_instruction(self, problem: Problem) -> str:
         return ('Answer with only {"columns": [c1, c2, ...]}: the column of the queen in row '
                 f'1, 2, ..., {problem.payload["n"]}.')
+
+    # -- stepwise: one row's queen per step -------------------------------------------
+
+    def _remaining(self, problem: Problem, prefix: Sequence[Step]) -> list[int]:
+        """The rows neither given nor placed by the prefix, in order."""
+        done = {s.data.get("row") for s in prefix} | {int(r) for r in problem.payload["fixed"]}
+        return [r for r in range(1, problem.payload["n"] + 1) if r not in done]
+
+    def step_messages(self, problem: Problem, prefix: Sequence[Step]) -> list[Message]:
+        n = problem.payload["n"]
+        lines = self._instance_lines(problem)
+        if prefix:
+            lines.append("The queens placed so far:")
+            lines.extend(s.text for s in prefix)
+        remaining = self._remaining(problem, prefix)
+        if not remaining:
+            lines.append("Every row has its queen.")
+        else:
+            r = remaining[0]
+            then = (f", then the rows after it in order ({', '.join(map(str, remaining[1:4]))}"
+                    f"{', ...' if len(remaining) > 4 else ''}), one per line"
+                    if len(remaining) > 1 else "")
+            lines.append(f"Next is row {r}. Write its queen as \"row {r}: column C\", where C "
+                         f"is a number from 1 to {n}{then}, and nothing else.")
+        messages = []
+        if (system := self.system_prompt()) is not None:
+            messages.append(Message(role="system", content=system))
+        messages.append(Message(role="user", content="\n".join(lines)))
+        return messages
+
+    def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
+                    ) -> StepParse:
+        remaining = self._remaining(problem, prefix)
+        if not remaining:
+            return StepParse(error="every row already has its queen")
+        steps: list[Step] = []
+        first = True
+        for line in step_lines(completion, self.max_answer_chars):
+            if len(steps) == len(remaining):
+                break
+            expected = remaining[len(steps)]
+            if m := _STEP.fullmatch(line):
+                row, col = int(m.group(1)), int(m.group(2))
+                if row != expected:
+                    if steps:
+                        break
+                    return StepParse(error=f"row {expected} comes next, but the reply places "
+                                           f"a queen in row {row}")
+            elif first and (m := _COLUMN.fullmatch(line)):
+                col = int(m.group(1))  # just the column, for the row asked for
+            elif steps:
+                break
+            else:
+                first = False
+                continue  # prose before the first step
+            first = False
+            steps.append(Step(text=f"row {expected}: column {col}",
+                              data={"row": expected, "column": col}))
+        if not steps:
+            return StepParse(error=f"no `row {remaining[0]}: column C` line in the reply")
+        return StepParse(steps=tuple(steps))
+
+    def prefix_candidate(self, problem: Problem, steps: Sequence[Step]) -> Candidate:
+        pairs = [[s.data.get("row"), s.data.get("column")] for s in steps]
+        return Candidate(raw="\n".join(s.text for s in steps),
+                         answer={"queens": pairs, "partial": True})
+
+    def assemble(self, problem: Problem, steps: Sequence[Step]) -> str:
+        """``{"columns": [...]}``: the given queens and the steps' (the first step for a row
+        wins), row 1 on, up to the first row without a queen (the check reports it)."""
+        placed = {int(r): c for r, c in problem.payload["fixed"].items()}
+        for s in steps:
+            placed.setdefault(s.data.get("row"), s.data.get("column"))  # type: ignore[arg-type]
+        columns = []
+        for r in range(1, problem.payload["n"] + 1):
+            if r not in placed:
+                break
+            columns.append(placed[r])
+        return json.dumps({"columns": columns}, default=str)
+
+    def max_steps(self, problem: Problem) -> int:
+        return int(problem.payload["n"]) - len(problem.payload["fixed"])
+
+    def step_stop(self, problem: Problem) -> list[str] | None:
+        return ["\n"]

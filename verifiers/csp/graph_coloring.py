@@ -15,14 +15,23 @@ edge's verdict), and critiques name the colours as the answer wrote them. With m
 different colours the labels are checked as the numbers 1..k, so at least one vertex's colour
 is out of range and named. A vertex without edges has no constraint: it may be left out
 unless the problem sets ``require_all_vertices``; a vertex with an edge never may.
+
+Prefixes (:meth:`GraphColoringVerifier.check_prefix`, for stepwise search): a partial answer
+``{"coloring": [[vertex, colour], ...], "partial": true}``, one pair per step, is dead (REJECT
+naming the step) when a step colours a vertex the graph does not have, colours a vertex again,
+gives a colour that is not a number, gives two vertices of an edge the same colour, brings the
+number of different colours above k, or leaves a vertex not yet coloured whose neighbours
+already use k different colours (forward checking). Every vertex coloured, none of these:
+ACCEPT with ``complete`` (for ``minimize`` problems optimality is left to :meth:`check`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from llm_modulo.types import Problem
+from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult
 from llm_modulo.verifiers.csp import model as m
 from llm_modulo.verifiers.csp.checker import (
@@ -31,6 +40,15 @@ from llm_modulo.verifiers.csp.checker import (
     CompiledCSP,
     Report,
     Violation,
+)
+from llm_modulo.verifiers.csp.prefix import (
+    DEAD_END,
+    PREFIX_CRITIQUE_KINDS,
+    alive,
+    dead,
+    prefix_pairs,
+    shown,
+    undecided,
 )
 from llm_modulo.verifiers.csp.solver import solve
 from llm_modulo.verifiers.csp.verifier import CSPVerifier, Pairs, assignment_pairs
@@ -104,6 +122,8 @@ class GraphColoringVerifier(CSPVerifier):
     name = "graph_coloring"
     version = "1.1"  # issue 11: colour labels, isolated vertices
     timeout_s = 30.0
+    critique_kinds: ClassVar[Mapping[str, str]] = {**CSPVerifier.critique_kinds,
+                                                  **PREFIX_CRITIQUE_KINDS}
 
     def build_csp(self, problem: Problem) -> m.CSP:
         return coloring_csp(problem.payload)
@@ -182,6 +202,65 @@ class GraphColoringVerifier(CSPVerifier):
                  values: list[Any]) -> dict[str, Any]:
         return {"vertices": len(compiled.names), "edges": len(compiled.ne_a),
                 "colors_used": colours_used(values)}
+
+
+    def check_prefix(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """A partial colouring, step by step: the first step that makes it dead is named."""
+        pairs = prefix_pairs(candidate, "coloring")
+        if isinstance(pairs, str):
+            return undecided(pairs)
+        compiled = self.compiled(problem)
+        slot, names, k = compiled.slot, compiled.names, max_colors(problem.payload)
+        adjacent: list[list[int]] = [[] for _ in names]
+        for a, b in zip(compiled.ne_a, compiled.ne_b, strict=True):
+            adjacent[a].append(b)
+            adjacent[b].append(a)
+        vals: list[Any] = [MISSING] * len(names)
+        labels: set[int] = set()
+        # the colours an uncoloured vertex's coloured neighbours use (forward checking)
+        taken: dict[int, set[int]] = {}
+        for step, (key, value) in enumerate(pairs, 1):
+            colour = _colour(value)
+            name = _vertex_var(key) if type(key) in (str, int) else None
+            s = slot.get(name) if name is not None else None
+            if s is None:
+                return dead("unknown_variable", step, _where(step, key, value),
+                            f"{shown(key)} is not a vertex of this graph")
+            vertex = vertex_of(names[s])
+            if vals[s] is not MISSING:
+                return dead("repeated", step, _where(step, key, value),
+                            f"vertex {vertex} is already coloured")
+            if type(colour) is not int:
+                return dead("type", step, _where(step, key, value),
+                            f"the colour {shown(value)} is not a number")
+            clash = next((t for t in adjacent[s] if vals[t] == colour), None)
+            if clash is not None:
+                low, high = sorted((vertex, vertex_of(names[clash])), key=int)
+                return dead("constraint", step, _where(step, key, value),
+                            f"vertices {low} and {high} share an edge and both have colour "
+                            f"{shown(value)}", vertices=[int(low), int(high)])
+            labels.add(colour)
+            if len(labels) > k:
+                return dead("domain", step, _where(step, key, value),
+                            f"the colouring now uses {len(labels)} different colours, but at "
+                            f"most {k} may be used")
+            vals[s] = colour
+            taken.pop(s, None)
+            for t in adjacent[s]:
+                if vals[t] is MISSING:
+                    near = taken.setdefault(t, set())
+                    near.add(colour)
+                    if len(near) >= k:
+                        return dead(DEAD_END, step, _where(step, key, value),
+                                    f"vertex {vertex_of(names[t])} has no colour left: its "
+                                    f"coloured neighbours already use {len(near)} different "
+                                    f"colours, and at most {k} may be used",
+                                    vertex=int(vertex_of(names[t])))
+        return alive(len(names) - vals.count(MISSING), len(names))
+
+
+def _where(step: int, key: Any, value: Any) -> str:
+    return f"step {step} (vertex {shown(key)}: colour {shown(value)})"
 
 
 def colours_used(values: list[Any]) -> int:
