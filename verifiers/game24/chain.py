@@ -15,6 +15,7 @@ value are proven wrong.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +28,7 @@ from llm_modulo.verifiers.game24.arith import (
     Num,
     evaluate,
     format_fraction,
+    leaves,
     parse_expression,
     render,
 )
@@ -54,6 +56,55 @@ class _Item:
     given: bool
 
 
+@dataclass(frozen=True)
+class StepFailure:
+    """Why one step could not be applied: ``division_by_zero`` and ``false`` (proven wrong
+    arithmetic), ``not_left`` (a number that is neither a given number left nor an earlier
+    result; ``number`` names it)."""
+
+    kind: str
+    message: str
+    number: int | None = None
+
+
+class Pool:
+    """The values a chain may still use: the given numbers not yet used and the results of
+    earlier steps not yet used, each with the expression over the given numbers it stands
+    for."""
+
+    def __init__(self, given: Sequence[int]) -> None:
+        self.items = [_Item(Fraction(n), Num(n, 0), True) for n in given]
+
+    def values(self) -> list[Fraction]:
+        return [item.value for item in self.items]
+
+    def apply(self, left: Expr, stated: Fraction, where: str, shown: str, left_text: str
+              ) -> StepFailure | None:
+        """Apply the step ``left = stated``: check its arithmetic exactly, take its numbers
+        from the pool (an earlier result before a given number of the same value) and add
+        its result. On failure the pool is unchanged."""
+        try:
+            value = evaluate(left)
+        except DivisionByZero:
+            return StepFailure("division_by_zero", f"{where} `{shown}` divides by zero")
+        if value != stated:
+            return StepFailure("false", f"{where} `{shown}` is false: `{left_text.strip()[:60]}` "
+                                        f"is {format_fraction(value)}, not "
+                                        f"{format_fraction(stated)}")
+        have = Counter(self.values())
+        for n in leaves(left):
+            if have[Fraction(n)] <= 0:
+                return StepFailure("not_left", f"{where} `{shown}` uses a number that is "
+                                               "neither a given number left nor an earlier "
+                                               "step's result", n)
+            have[Fraction(n)] -= 1
+        tree = _substitute(left, self.items)
+        if tree is None:  # unreachable: the numbers were counted above
+            raise AssertionError("pool count and substitution disagree")
+        self.items.append(_Item(value, tree, False))
+        return None
+
+
 def _substitute(node: Expr, pool: list[_Item]) -> Expr | None:
     """``node`` with each number taken from ``pool`` (an earlier result first), or None when
     a number is not there."""
@@ -75,7 +126,8 @@ def read_chain(steps: Sequence[str], given: Sequence[int], target: int) -> Chain
     if not 1 <= len(steps) <= MAX_STEPS:
         return ChainResult(undecided=f"a chain of {len(steps)} steps is not read "
                                      f"(1 to {MAX_STEPS})")
-    pool = [_Item(Fraction(n), Num(n, 0), True) for n in given]
+    chain = Pool(given)
+    pool = chain.items
     for k, step in enumerate(steps, 1):
         where = f"step {k}"
         shown = step.strip()[:60]
@@ -87,19 +139,11 @@ def read_chain(steps: Sequence[str], given: Sequence[int], target: int) -> Chain
             stated = evaluate(parse_expression(stated_text))
         except (ExpressionSyntaxError, DivisionByZero) as exc:
             return ChainResult(undecided=f"{where} `{shown}` does not read: {exc}")
-        try:
-            value = evaluate(left)
-        except DivisionByZero:
-            return ChainResult(wrong=f"{where} `{shown}` divides by zero", location=where)
-        if value != stated:
-            return ChainResult(wrong=f"{where} `{shown}` is false: `{left_text.strip()[:60]}` "
-                                     f"is {format_fraction(value)}, not "
-                                     f"{format_fraction(stated)}", location=where)
-        tree = _substitute(left, pool)
-        if tree is None:
-            return ChainResult(undecided=f"{where} `{shown}` uses a number that is neither a "
-                                         "given number left nor an earlier step's result")
-        pool.append(_Item(value, tree, False))
+        failure = chain.apply(left, stated, where, shown, left_text)
+        if failure is not None and failure.kind == "not_left":
+            return ChainResult(undecided=failure.message)
+        if failure is not None:
+            return ChainResult(wrong=failure.message, location=where)
     if len(pool) != 1:
         left_over = ", ".join(format_fraction(item.value) for item in pool[:6])
         return ChainResult(undecided=f"the steps leave {len(pool)} values unused "
