@@ -60,11 +60,16 @@ class _Item:
 class StepFailure:
     """Why one step could not be applied: ``division_by_zero`` and ``false`` (proven wrong
     arithmetic), ``not_left`` (a number that is neither a given number left nor an earlier
-    result; ``number`` names it)."""
+    result under any reading; ``number`` names one), ``ambiguous`` (two readings of the
+    step's fractions take different numbers)."""
 
     kind: str
     message: str
     number: int | None = None
+
+
+#: Fractions in one step read either way at most (2 ** this many readings).
+MAX_FRACTIONS = 6
 
 
 class Pool:
@@ -92,30 +97,114 @@ class Pool:
                                         f"is {format_fraction(value)}, not "
                                         f"{format_fraction(stated)}")
         have = Counter(self.values())
-        for n in leaves(left):
-            if have[Fraction(n)] <= 0:
-                return StepFailure("not_left", f"{where} `{shown}` uses a number that is "
-                                               "neither a given number left nor an earlier "
-                                               "step's result", n)
-            have[Fraction(n)] -= 1
-        tree = _substitute(left, self.items)
-        if tree is None:  # unreachable: the numbers were counted above
-            raise AssertionError("pool count and substitution disagree")
-        self.items.append(_Item(value, tree, False))
+        if not _fits(_taken(left, frozenset()), have):
+            return StepFailure("not_left", f"{where} `{shown}` uses a number that is "
+                                           "neither a given number left nor an earlier "
+                                           "step's result", _missing(left, have))
+        self._take(left, value, frozenset())
         return None
 
+    def apply_fractions(self, trees: Sequence[Expr], stated: Fraction, where: str, shown: str
+                        ) -> StepFailure | None:
+        """Apply a step that may name an earlier non-integer result ``a/b`` (``5 - 1/5``
+        after ``1 / 5 = 1/5``), read as each of ``trees`` (the parse as written, and with
+        such fractions in parentheses) with each ``a/b`` node whose value is a non-integer
+        left either a division or that result. Applied when every reading that is true
+        arithmetic and takes numbers that are left takes the same numbers; else
+        ``ambiguous`` (none, or two that differ: the step is not read)."""
+        have = Counter(self.values())
+        found: dict[tuple[Fraction, ...], tuple[Expr, frozenset[int]]] = {}
+        for tree in trees:
+            try:
+                if evaluate(tree) != stated:
+                    continue
+            except DivisionByZero:
+                continue
+            named = _named_fractions(tree, have)
+            if len(named) > MAX_FRACTIONS:
+                return StepFailure("ambiguous", f"{where} `{shown}` holds more than "
+                                                f"{MAX_FRACTIONS} fractions")
+            for mask in range(2 ** len(named)):
+                refs = frozenset(id(node) for k, node in enumerate(named) if mask >> k & 1)
+                taken = _taken(tree, refs)
+                if _fits(taken, have):
+                    found.setdefault(tuple(sorted(taken)), (tree, refs))
+        if len(found) != 1:
+            why = "two ways that take different numbers" if found else \
+                "no way that is true and takes numbers left (its fractions may mean " \
+                "something else)"
+            return StepFailure("ambiguous", f"{where} `{shown}` reads {why}")
+        tree, refs = next(iter(found.values()))
+        self._take(tree, stated, refs)
+        return None
 
-def _substitute(node: Expr, pool: list[_Item]) -> Expr | None:
-    """``node`` with each number taken from ``pool`` (an earlier result first), or None when
-    a number is not there."""
-    if isinstance(node, Num):
+    def _take(self, tree: Expr, value: Fraction, refs: frozenset[int]) -> None:
+        taken = _substitute(tree, self.items, refs)
+        if taken is None:  # unreachable: the numbers were counted first
+            raise AssertionError("pool count and substitution disagree")
+        self.items.append(_Item(value, taken, False))
+
+
+def _fits(taken: list[Fraction], have: Counter[Fraction]) -> bool:
+    return all(have[v] >= c for v, c in Counter(taken).items())
+
+
+def _named_fractions(node: Expr, have: Counter[Fraction]) -> list[BinOp]:
+    """The ``a/b`` nodes (two integers) whose value is a non-integer in the pool."""
+    out: list[BinOp] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if not isinstance(n, BinOp):
+            continue
+        if n.op == "/" and isinstance(n.left, Num) and isinstance(n.right, Num) and \
+                n.right.value != 0:
+            v = Fraction(n.left.value, n.right.value)
+            if v.denominator != 1 and have[v] > 0:
+                out.append(n)
+                continue
+        stack.extend((n.right, n.left))
+    return out
+
+
+def _taken(node: Expr, refs: frozenset[int]) -> list[Fraction]:
+    """The values the step takes from the pool when the nodes in ``refs`` name results."""
+    out: list[Fraction] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Num):
+            out.append(Fraction(n.value))
+        elif id(n) in refs:
+            out.append(evaluate(n))
+        else:
+            stack.extend((n.right, n.left))
+    return out
+
+
+def _missing(node: Expr, have: Counter[Fraction]) -> int | None:
+    """The first number the step uses (left to right) beyond what the pool holds."""
+    left = Counter(have)
+    for n in leaves(node):
+        if left[Fraction(n)] <= 0:
+            return n
+        left[Fraction(n)] -= 1
+    return None
+
+
+def _substitute(node: Expr, pool: list[_Item], refs: frozenset[int] = frozenset()
+                ) -> Expr | None:
+    """``node`` with each number (and each node in ``refs``, by value) taken from ``pool``
+    (an earlier result first), or None when one is not there."""
+    if isinstance(node, Num) or id(node) in refs:
+        value = evaluate(node)
         for prefer_given in (False, True):
             for k in range(len(pool) - 1, -1, -1):
-                if pool[k].given == prefer_given and pool[k].value == node.value:
+                if pool[k].given == prefer_given and pool[k].value == value:
                     return pool.pop(k).tree
         return None
-    left = _substitute(node.left, pool)
-    right = _substitute(node.right, pool) if left is not None else None
+    left = _substitute(node.left, pool, refs)
+    right = _substitute(node.right, pool, refs) if left is not None else None
     if left is None or right is None:
         return None
     return BinOp(node.op, left, right, node.start, node.end)

@@ -5,7 +5,10 @@ its value (an integer or fraction, optionally negative) and, optionally, the num
 after the step in ``(left: ...)`` (separated by blanks or commas, in any order). The
 expression and the values are read with the arithmetic grammar (:mod:`.arith`) and the steps
 are applied with the chain reader's pool (:class:`.chain.Pool`), so a step line means here
-exactly what it means in a whole step-by-step answer.
+exactly what it means in a whole step-by-step answer. An operand is an integer, or ``a/b``
+naming an earlier non-integer result (``5 - 1/5`` after ``1 / 5 = 1/5``; a step that reads
+both ways with different numbers taken is UNKNOWN); a negative result cannot be an operand
+(the grammar has no unary minus), so a step that needs one does not read.
 
 The prefix check (:func:`check_prefix`) decides a partial chain ``{"steps": [line, ...]}``:
 REJECT, naming the step, when a step is false, divides by zero, uses a number that is not
@@ -34,7 +37,6 @@ from llm_modulo.verifiers.game24.arith import (
     evaluate,
     format_fraction,
     parse_expression,
-    render,
     render_full,
 )
 from llm_modulo.verifiers.game24.chain import MAX_STEPS, Pool
@@ -50,8 +52,8 @@ _CRITIQUE_KIND = {"division_by_zero": "division_by_zero", "false": "step",
 
 @dataclass(frozen=True)
 class StepLine:
-    """One step line as read: the expression (its text and tree), the value it states and
-    the numbers it says are left (None when it says nothing)."""
+    """One step line as read: the expression (its text, blanks collapsed, and its tree), the
+    value it states and the numbers it says are left (None when it says nothing)."""
 
     expression: str
     tree: Expr
@@ -60,8 +62,7 @@ class StepLine:
 
     def text(self) -> str:
         """The line as prompts show it: ``4 + 8 = 12 (left: 4 6 12)``."""
-        spaced = "".join(f" {c} " if c in "+-*/" else c for c in render(self.tree))
-        line = f"{spaced} = {format_fraction(self.value)}"
+        line = f"{self.expression} = {format_fraction(self.value)}"
         return line if self.left is None else f"{line} (left: {format_values(self.left)})"
 
 
@@ -133,6 +134,34 @@ def reachable(values: Sequence[Fraction], target: Fraction) -> bool:
     return _reachable(tuple(sorted(values)), target)
 
 
+def _readings(line: StepLine, pool: Sequence[Fraction]) -> list[Expr]:
+    """The step's expression as parsed, and (when it differs) with each ``a/b`` whose value
+    is a non-integer in ``pool`` in parentheses (``5 * 24/5`` as ``5 * (24/5)``)."""
+    fractions = {v for v in pool if v.denominator != 1}
+    tokens: list[str] = []
+    for ch in line.expression:
+        if ch.isdigit() and tokens and tokens[-1].isdigit():
+            tokens[-1] += ch
+        elif not ch.isspace():
+            tokens.append(ch)
+    out, k, grouped = [], 0, False
+    while k < len(tokens):
+        a, op, b = [*tokens[k:k + 3], "", "", ""][:3]
+        if a.isdigit() and op == "/" and b.isdigit() and int(b) != 0 and \
+                Fraction(int(a), int(b)) in fractions:
+            out.append(f"({a}/{b})")
+            k, grouped = k + 3, True
+        else:
+            out.append(a)
+            k += 1
+    if not grouped:
+        return [line.tree]
+    try:
+        return [line.tree, parse_expression(" ".join(out))]
+    except ExpressionSyntaxError:
+        return [line.tree]
+
+
 @dataclass(frozen=True)
 class PrefixState:
     """The pool after the steps that applied, and the verdict when they did not all apply."""
@@ -153,7 +182,14 @@ def apply_steps(lines: Sequence[str], given: Sequence[int], target: Fraction | N
             return PrefixState(pool, CheckResult.unknown(f"{where} `{shown}` does not read as "
                                                          f"a step: {line}"))
         before = format_values(sorted(pool.values()))
-        failure = pool.apply(line.tree, line.value, where, shown, line.expression)
+        fractional = "/" in line.expression and any(v.denominator != 1 for v in pool.values())
+        if fractional:  # an operand may be an earlier fraction: only a reading applies
+            failure = pool.apply_fractions(_readings(line, pool.values()), line.value, where,
+                                           shown)
+            if failure is not None:
+                return PrefixState(pool, CheckResult.unknown(failure.message))
+        else:
+            failure = pool.apply(line.tree, line.value, where, shown, line.expression)
         if failure is not None:
             message = failure.message
             if failure.kind == "not_left":
