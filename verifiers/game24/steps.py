@@ -29,6 +29,7 @@ from functools import lru_cache
 from llm_modulo.types import Critique
 from llm_modulo.verifier import CheckResult
 from llm_modulo.verifiers.game24.arith import (
+    MAX_DIGITS,
     MAX_LENGTH,
     BinOp,
     DivisionByZero,
@@ -74,8 +75,17 @@ def _value(text: str) -> Fraction:
     """An integer or fraction, optionally with a leading minus (the grammar has none)."""
     text = text.strip()
     negative = text.startswith("-")
-    value = evaluate(parse_expression(text[1:] if negative else text))
+    body = text[1:] if negative else text
+    top, slash, bottom = body.partition("/")
+    if _digits(top) and (not slash or (_digits(bottom) and int(bottom) != 0)):
+        value = Fraction(int(top), int(bottom) if slash else 1)  # the common case, fast
+    else:
+        value = evaluate(parse_expression(body))
     return -value if negative else value
+
+
+def _digits(text: str) -> bool:
+    return 0 < len(text) <= MAX_DIGITS and text.isascii() and text.isdigit()
 
 
 def read_step_line(text: str) -> StepLine | str:
