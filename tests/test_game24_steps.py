@@ -457,3 +457,21 @@ def test_steps_round_trip_through_the_text_prompts_show() -> None:
     again = DOMAIN.parse_steps(p, [], "\n".join(s.text for s in steps)).steps
     assert again == steps
     assert all(isinstance(s, Step) for s in steps)
+
+
+_PIECES = st.sampled_from(["4", "8", "12", "1/5", "-", "+", "*", "/", "=", " ", "(", ")",
+                           "(left:", "left", ",", "\n", "Step 1:", "- ", "0", "x", "×", "$",
+                           "**", "24", "1.5", "\\frac{1}{2}", "é"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(st.text(max_size=200), st.lists(_PIECES, max_size=40).map("".join)))
+def test_hostile_step_text_never_raises(text: str) -> None:
+    p = problem("4 4 6 8")
+    parsed = DOMAIN.parse_steps(p, [], text)
+    assert isinstance(parsed, StepParse) and (parsed.steps or parsed.error)
+    for lines in ([s.text for s in parsed.steps], text.splitlines()[:12]):
+        result = prefix_verdict("4 4 6 8", lines)
+        assert result.status in (Status.ACCEPT, Status.REJECT, Status.UNKNOWN)
+        assert all(c.kind in VERIFIER.vocabulary() for c in result.critiques)
+    DOMAIN.assemble(p, parsed.steps)
