@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field
 from llm_modulo.domain import Domain, OtherAnswers
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import Answer, several_answers_message, undecided_message
+from llm_modulo.stepwise import StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
-from llm_modulo.types import Candidate, Problem
+from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.game24.arith import (
     BinOp,
     DivisionByZero,
@@ -35,12 +36,19 @@ from llm_modulo.verifiers.game24.arith import (
     ExpressionSyntaxError,
     Num,
     evaluate,
+    format_fraction,
     leaves,
     normalize,
     parse_expression,
     render,
 )
 from llm_modulo.verifiers.game24.chain import read_chain
+from llm_modulo.verifiers.game24.steps import (
+    chain_expression,
+    format_values,
+    numbers_left,
+    read_step_line,
+)
 
 MIN_NUMBERS, MAX_NUMBERS = 1, 6
 MAX_VALUE = 10_000
@@ -56,7 +64,7 @@ class Game24Answer(BaseModel):
                             max_length=200)
 
 
-class Game24Domain(Domain):
+class Game24Domain(Domain, StepwiseDomain):
     name = "game24"
     version = "1.0"
     verifier = "game24"
@@ -220,6 +228,77 @@ class Game24Domain(Domain):
                                expression if isinstance(expression, str) else None, restated)
         return OtherAnswers(tuple(found), doubt)
 
+    # -- one step at a time (Tree-of-Thoughts step lines) ----------------------------
+
+    def step_messages(self, problem: Problem, prefix: Sequence[Step]) -> list[Message]:
+        """The puzzle, the steps so far, the numbers left and a short worked example (for
+        another target, so it is never a puzzle's answer)."""
+        given = self._given(problem)
+        lines = [s.text for s in prefix]
+        left = numbers_left(lines, given)
+        prompt = [
+            "Game of 24, one step at a time. Each step takes two of the numbers left, "
+            "combines them with + - * or /, and is one line: a op b = result (left: the "
+            "numbers left).",
+            "Example: to make 10 from 1 2 3 4:",
+            *_EXAMPLE,
+            f"Now make {problem.payload['target']} from {' '.join(map(str, given))}.",
+            "Steps so far:" if lines else "Steps so far: none",
+            *lines,
+        ]
+        if left is not None:
+            prompt.append(f"Numbers left: {format_values(left)}")
+        prompt.append("Write the next step, one line in exactly that format.")
+        return [Message(role="system", content="You solve the Game of 24 step by step."),
+                Message(role="user", content="\n".join(prompt))]
+
+    def step_stop(self, problem: Problem) -> list[str] | None:
+        return ["\n"]
+
+    def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
+                    ) -> StepParse:
+        """Step lines from the start of ``completion`` (blank lines skipped; bullets,
+        ``Step 1:`` / ``1.``, Markdown and Unicode operators removed as in whole answers);
+        the first line that is not a step ends them."""
+        room = self.max_steps(problem) - len(prefix)
+        if room <= 0:
+            return StepParse(error="the prefix already has the most steps an answer takes")
+        steps: list[Step] = []
+        error = "the completion holds no step"
+        for raw in completion[:_MAX_STEP_TEXT].splitlines():
+            if len(steps) >= room:
+                break
+            if not raw.strip():
+                continue
+            line = read_step_line(_clean(raw)) if len(raw) <= _MAX_STEP_LINE else \
+                f"the line is longer than {_MAX_STEP_LINE} characters"
+            if isinstance(line, str):
+                error = f"`{raw.strip()[:60]}` is not a step: {line}"
+                break
+            data: dict[str, Any] = {"expression": render(line.tree),
+                                    "value": format_fraction(line.value)}
+            if line.left is not None:
+                data["left"] = format_values(line.left)
+            steps.append(Step(text=line.text(), data=data))
+        return StepParse(tuple(steps), None if steps else error)
+
+    def prefix_candidate(self, problem: Problem, steps: Sequence[Step]) -> Candidate:
+        lines = [s.text for s in steps]
+        return Candidate(raw="\n".join(lines), answer={"steps": lines})
+
+    def assemble(self, problem: Problem, steps: Sequence[Step]) -> str:
+        """``{"expression": ...}`` with every step's operation in parentheses (the steps'
+        arithmetic exactly), or the step lines without their ``(left: ...)`` when they do
+        not build one expression over the given numbers (the check then says why)."""
+        lines = [s.text for s in steps]
+        expression = chain_expression(lines, self._given(problem))
+        if expression is not None:
+            return json.dumps({"expression": expression})
+        return "\n".join(line.partition("(left")[0].strip() for line in lines)
+
+    def max_steps(self, problem: Problem) -> int:
+        return max(0, len(problem.payload["numbers"]) - 1)
+
 
 def numbers_text(text: str) -> list[int] | None:
     """``"4 5 6 10"`` / ``"4, 5, 6, 10"``: integers separated by whitespace or one comma,
@@ -268,6 +347,9 @@ _CORRECTION = re.compile(
     r"does not work|let me redo|scratch that)", re.IGNORECASE)
 _CHECK_MARKS = " \t.\u2713\u2714\u2705"
 _MAX_MARKED = 64
+_MAX_STEP_TEXT = 20_000  # characters of a completion read for steps
+_MAX_STEP_LINE = 1_000
+_EXAMPLE = ("2 * 3 = 6 (left: 1 4 6)", "4 + 6 = 10 (left: 1 10)", "10 * 1 = 10 (left: 10)")
 _MAX_FRAGMENTS = 64  # arithmetic fragments checked after the final answer
 
 

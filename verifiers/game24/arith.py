@@ -191,6 +191,18 @@ def render(node: Expr, parent_prec: int = 0, right_side: bool = False) -> str:
     return f"({text})" if needs else text
 
 
+def render_full(node: Expr) -> str:
+    """Text with every operation in parentheses but the outermost: the exact tree, each step
+    as written, whatever the precedence."""
+    if isinstance(node, Num):
+        return str(node.value)
+    return f"{_full(node.left)}{node.op}{_full(node.right)}"
+
+
+def _full(node: Expr) -> str:
+    return str(node.value) if isinstance(node, Num) else f"({render_full(node)})"
+
+
 def format_fraction(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)

@@ -14,6 +14,9 @@ is checked as a chain (:func:`~llm_modulo.verifiers.game24.chain.read_chain`): A
 it is exactly an expression over the given numbers equal to the target, REJECT naming the
 step when a step is false or the complete chain ends at another value, UNKNOWN when it cannot
 be read as a chain.
+
+Partial chains of Tree-of-Thoughts step lines (``4 + 8 = 12 (left: 4 6 12)``) are decided by
+:meth:`Game24Verifier.check_prefix` (:mod:`~llm_modulo.verifiers.game24.steps`).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from llm_modulo.verifiers.game24.arith import (
     render,
 )
 from llm_modulo.verifiers.game24.chain import MAX_STEPS, read_chain
+from llm_modulo.verifiers.game24.steps import check_prefix
 
 #: Stated values after the expression (``EXPR = a = b``) read at most.
 MAX_CLAIMS = 4
@@ -60,6 +64,9 @@ class Game24Verifier(Verifier):
         "number_extra": "a number is used that is not given (or too many times)",
         "step": "a step of a step-by-step solution is false, or the steps end at another "
                 "value",
+        "left": "a step states numbers left that are not the ones left (prefix check)",
+        "dead_end": "the numbers left after a step cannot make the target (prefix check: an "
+                    "exhaustive exact search)",
     }
 
     @classmethod
@@ -112,6 +119,14 @@ class Game24Verifier(Verifier):
         if critiques:
             return CheckResult.reject(*critiques, value=format_fraction(value))
         return CheckResult.accept(expression=render(tree), value=format_fraction(value))
+
+
+    def check_prefix(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """A partial chain ``{"steps": ["4 + 8 = 12 (left: 4 6 12)", ...]}``
+        (:func:`~llm_modulo.verifiers.game24.steps.check_prefix`)."""
+        lines = (candidate.answer or {}).get("steps")
+        return check_prefix(lines, [int(n) for n in problem.payload["numbers"]],
+                            int(problem.payload.get("target", 24)))
 
 
 def check_steps(problem: Problem, steps: object) -> CheckResult:
