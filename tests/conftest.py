@@ -32,11 +32,11 @@ def _enforce_critique_vocabularies() -> None:
         return result
 
     def wrap(cls: type[Verifier]) -> None:
-        for name in ("check", "check_many"):
+        for name in ("check", "check_prefix", "check_many"):
             original = cls.__dict__.get(name)
             if original is None or getattr(original, "_audited", False):
                 continue
-            if name == "check":
+            if name in ("check", "check_prefix"):
                 def method(self: Verifier, problem: Any, candidate: Any,
                            _original: Any = original) -> Any:
                     return audited(self, _original(self, problem, candidate))
