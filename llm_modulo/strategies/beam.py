@@ -77,7 +77,8 @@ class Beam(Strategy):
                 prefix = builder.prefix(parent)
                 with domain_errors(ctx, "render a step prompt"):
                     messages = prompt if parent == 0 else domain.step_messages(problem, prefix)
-                params = ctx.params(k, stop=stop, logprobs=0 if opts.logprobs else None)
+                params = ctx.params(k, stop=stop,
+                                    logprobs=0 if opts.logprobs else None)
                 generation = await ctx.generate(messages, params)
                 with domain_errors(ctx, "read steps"):
                     extensions = await ctx.extend([(prefix, c.text)

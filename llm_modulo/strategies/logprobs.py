@@ -50,7 +50,10 @@ def _mean(values: list[Any], *, allow_leading_none: bool) -> float | None:
             continue
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of 400 digits is valid JSON
+            return None
         if not math.isfinite(number) or number > _SLACK:
             return None
         total += min(number, 0.0)
