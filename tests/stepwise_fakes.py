@@ -291,3 +291,27 @@ def responder(body: dict[str, Any]) -> list[str]:
     params = SamplingParams(n=int(body.get("n", 1)), max_tokens=int(body.get("max_tokens", 256)),
                             stop=[stop] if isinstance(stop, str) else stop)
     return RushPolicy(learns=True)(messages, params)
+
+
+class BrokenPromptDomain(ToySumDomain):
+    """Its step prompts raise (a domain bug)."""
+
+    def step_messages(self, problem: Problem, prefix: Sequence[Step]) -> list[Message]:
+        if prefix:
+            raise ValueError("no prompt for you")
+        return super().step_messages(problem, prefix)
+
+
+class BrokenReaderDomain(ToySumDomain):
+    """Its step reader raises (in the worker)."""
+
+    def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
+                    ) -> StepParse:
+        raise RuntimeError("reader bug")
+
+
+class BrokenAssembleDomain(ToySumDomain):
+    """It cannot write a whole answer."""
+
+    def assemble(self, problem: Problem, steps: Sequence[Step]) -> str:
+        raise KeyError("assemble bug")

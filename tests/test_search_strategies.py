@@ -402,3 +402,35 @@ def test_bad_options_are_refused() -> None:
         MCTS({"c_puct": -1})
     with pytest.raises(UsageError):
         MCTS({"nonsense": 1})
+
+
+# a domain's bug ends the problem, never the batch; strategies need a stepwise domain -----------
+
+@pytest.mark.parametrize("make", TREES)
+@pytest.mark.parametrize("broken", ["prompt", "reader", "assemble"])
+def test_domain_bugs_end_the_problem_cleanly(make: Any, broken: str, pool: WorkerPool) -> None:
+    from tests import stepwise_fakes
+
+    domain = {"prompt": stepwise_fakes.BrokenPromptDomain,
+              "reader": stepwise_fakes.BrokenReaderDomain,
+              "assemble": stepwise_fakes.BrokenAssembleDomain}[broken]()
+    config = LoopConfig(budget=Budget(rounds=10, samples=3))
+    solver = Solver(domain, VERIFIER, PolicyGenerator(RushPolicy()), config, strategy=make(),
+                    pool=pool)
+    result = asyncio.run(solver.solve(toy_problem()))
+    assert not result.solved
+    if broken == "reader":  # nothing readable: no label, no answer, the search runs dry
+        assert result.stop_reason is StopReason.EXHAUSTED
+        assert result.search is not None and len(result.search.nodes) == 1
+    else:
+        assert result.stop_reason is StopReason.ERROR
+        assert result.error is not None and "domain toysum failed to" in result.error
+
+
+@pytest.mark.parametrize("make", TREES)
+def test_tree_search_needs_a_stepwise_domain(make: Any) -> None:
+    from llm_modulo.errors import UsageError
+    from tests.fakes import EchoDomain, EchoStatus
+
+    with pytest.raises(UsageError, match="stepwise"):
+        Solver(EchoDomain(), EchoStatus(), PolicyGenerator(RushPolicy()), strategy=make())

@@ -63,6 +63,9 @@ class Beam(Strategy):
             max_steps = domain.max_steps(problem)
             stop = domain.step_stop(problem)
             prompt = domain.step_messages(problem, ())
+        if max_steps < 1:
+            raise Stop(StopReason.ERROR, f"domain {ctx.domain.name} allows no step "
+                                         f"(max_steps {max_steps})")
         depth_limit = min(opts.max_depth or max_steps, max_steps)
         k = opts.expand or ctx.budget.samples
         builder = TreeBuilder(self.name, prompt)
@@ -85,10 +88,12 @@ class Beam(Strategy):
                                                    for c in generation.choices])
                 options, _ = read_options(generation, extensions, set())
                 builder.node(parent).visits += 1
-                shares = priors([o.logprob for o in options])
+                shares: list[float | None] = list(priors([o.logprob for o in options]))
+                if any(o.logprob is None for o in options):
+                    shares = [None] * len(options)  # no comparable prior: none recorded
                 for option, prior in zip(options, shares, strict=True):
                     node_id = builder.add(parent, option.step, option.verdict, option.completion,
-                                          prior=prior if option.logprob is not None else None,
+                                          prior=prior,
                                           value=option.count / max(1, len(generation.choices)))
                     if is_complete(option.verdict):
                         complete.append(node_id)

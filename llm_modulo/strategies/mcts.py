@@ -13,7 +13,8 @@ Each simulation:
    merged; every distinct step becomes a child *with its verdict*: REJECT children (proven
    dead: process labels) and UNKNOWN ones (undecided: never labels) stay in the tree but are
    never selected or expanded. Children that complete an answer are judged at once by the
-   ordinary check (``ctx.judge_steps``, round = the simulation): a sound ACCEPT ends the search.
+   ordinary check (``ctx.judge_steps``, round = the simulation): a sound ACCEPT ends the
+   search; otherwise their values are backpropagated and the simulation makes no rollout.
 3. **Value** of the best new live child: with ``rollout``, one request for the remaining
    steps after its prefix, read and prefix-checked step by step (the steps become nodes: their
    verdicts are process labels too), then the completed answer judged by the sound verifier.
@@ -76,9 +77,12 @@ class _Search:
         self.ctx, self.opts = ctx, opts
         domain, problem = ctx.stepwise, ctx.problem
         with domain_errors(ctx, "describe its steps"):
-            self.max_steps = max(1, domain.max_steps(problem))
+            self.max_steps = domain.max_steps(problem)
             self.stop = domain.step_stop(problem)
             prompt = domain.step_messages(problem, ())
+        if self.max_steps < 1:
+            raise Stop(StopReason.ERROR, f"domain {ctx.domain.name} allows no step "
+                                         f"(max_steps {self.max_steps})")
         self.depth_limit = min(opts.max_depth or self.max_steps, self.max_steps)
         self.builder = TreeBuilder(name, prompt)
         ctx.tree = self.builder.tree
