@@ -196,13 +196,15 @@ class SearchContext:
     def params(self, n: int | None = None, **update: Any) -> SamplingParams:
         """The loop's sampling parameters for the next request: ``n`` samples (default: the
         budget's), a seed that differs per request (base seed + request index), and
-        ``max_tokens`` no larger than the generated-token budget leaves per sample."""
+        ``max_tokens`` no larger than the generated-token budget leaves per sample (with
+        fewer tokens left than samples wanted, fewer samples of one token each)."""
         base = self.config.sampling
         count = n or self.budget.samples
         seed = None if base.seed is None else base.seed + self.requests
         max_tokens = update.pop("max_tokens", None) or base.max_tokens
         remaining = self.remaining_generated()
         if remaining is not None:
+            count = max(1, min(count, remaining))
             max_tokens = max(1, min(max_tokens, remaining // count))
         return base.model_copy(update={"n": count, "seed": seed, "max_tokens": max_tokens,
                                        **update})
