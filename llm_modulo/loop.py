@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from llm_modulo.config import Budget, LoopConfig
 from llm_modulo.domain import Domain
+from llm_modulo.errors import CorpusError
 from llm_modulo.generator import Generator
 from llm_modulo.pool import WorkerPool
 from llm_modulo.strategies.backprompt import feedback_target
@@ -93,6 +94,11 @@ class Solver:
             reason, error = stop.reason, stop.error
         except TimeoutError:
             reason = StopReason.WALL_TIME
+        except CorpusError:
+            raise  # the corpus itself is failing: every problem would lose its rounds
+        except Exception as exc:  # a strategy plugin's bug ends this problem, not the batch
+            reason = StopReason.ERROR
+            error = f"strategy {self.strategy.name} failed: {type(exc).__name__}: {exc}"
         if solution is not None and not solution.verdict.accepted:
             # a strategy's bug must never pass a non-accepted attempt off as a solution
             solution, reason = None, StopReason.ERROR

@@ -97,9 +97,11 @@ def test_generated_token_budget_is_honoured(scripted: ScriptedServer, pool: Work
     result = solve(scripted, pool, strategy, Budget(rounds=50, samples=2,
                                                     max_generated_tokens=9))
     assert result.stop_reason is StopReason.TOKENS
-    assert result.usage.completion_tokens == 12  # 3 requests x 2 samples x 2; then spent
-    asked = [r["max_tokens"] for r in scripted.completion_requests()]
-    assert asked == [4, 2, 1]  # never more per sample than the budget leaves (9//2, 5//2, 1)
+    assert result.usage.completion_tokens == 10  # 2 + 2 samples x 2, then 1 sample; spent
+    asked = [(r["n"], r["max_tokens"]) for r in scripted.completion_requests()]
+    # never more per sample than the budget leaves (9//2, 5//2), and with 1 token left for
+    # 2 samples, one sample of one token
+    assert asked == [(2, 4), (2, 2), (1, 1)]
 
 
 def test_per_sample_max_tokens_is_unchanged_without_a_generated_budget(
@@ -115,6 +117,20 @@ class ClaimsAnything(Strategy):
     async def search(self, ctx: SearchContext) -> Attempt | None:
         generation = await ctx.generate(ctx.domain.initial_messages(ctx.problem), ctx.params(1))
         return (await ctx.attempts(1, generation))[0]  # returned even when rejected: a bug
+
+
+class Buggy(Strategy):
+    name: ClassVar[str] = "buggy"
+
+    async def search(self, ctx: SearchContext) -> Attempt | None:
+        raise KeyError("oops")
+
+
+def test_a_strategy_bug_ends_the_problem_not_the_batch(scripted: ScriptedServer,
+                                                       pool: WorkerPool) -> None:
+    result = solve(scripted, pool, Buggy(), Budget())
+    assert result.stop_reason is StopReason.ERROR
+    assert "strategy buggy failed: KeyError" in (result.error or "")
 
 
 def test_a_strategy_cannot_pass_off_a_rejected_attempt(scripted: ScriptedServer,
