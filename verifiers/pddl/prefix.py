@@ -51,6 +51,7 @@ class _Known:
     templates: Templates | None
     reader: NLReader | None
     lines: tuple[str, ...]
+    chars: int
     steps: tuple[Step, ...]
     state: frozenset[Atom]
 
@@ -108,12 +109,13 @@ def _read_step(task: Task, reader: NLReader | None, line: str, index: int
 def check_prefix(task: Task, lines: Sequence[str], templates: Templates | None = None
                  ) -> CheckResult:
     """The prefix verdict on ``lines`` (see the module docstring)."""
-    if len(lines) > MAX_STEPS or sum(len(x) for x in lines) > MAX_PLAN_CHARS:
-        return CheckResult.unknown(f"the prefix is longer than {MAX_STEPS} steps or "
-                                   f"{MAX_PLAN_CHARS} characters")
     key = tuple(lines)
     known, reader, most_recent = _longest_known(task, templates, key)
     start = 0 if known is None else len(known.lines)
+    chars = (0 if known is None else known.chars) + sum(len(x) for x in key[start:])
+    if len(key) > MAX_STEPS or chars > MAX_PLAN_CHARS:
+        return CheckResult.unknown(f"the prefix is longer than {MAX_STEPS} steps or "
+                                   f"{MAX_PLAN_CHARS} characters")
     state = task.init if known is None else known.state
     new: list[Step] = []
     for i in range(start, len(key)):
@@ -132,6 +134,6 @@ def check_prefix(task: Task, lines: Sequence[str], templates: Templates | None =
         return CheckResult.reject(*report.critiques(), steps=len(steps), complete=False,
                                   failure=first.kind, step=first.step.index, executed=executed)
     if new or known is None:
-        _remember(_Known(task, templates, reader, key, steps, after),
+        _remember(_Known(task, templates, reader, key, chars, steps, after),
                   replace_first=most_recent and bool(new))
     return CheckResult.accept(complete=task.goal_holds(after), steps=len(steps))

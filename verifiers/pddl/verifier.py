@@ -44,9 +44,15 @@ def plan_lines(answer: dict[str, Any] | None) -> list[str] | None:
     plan = None if answer is None else answer.get("plan")
     if isinstance(plan, str):
         return plan.splitlines()
-    if isinstance(plan, list) and all(isinstance(x, str) for x in plan):
-        return [line for x in plan for line in (x.splitlines() or [""])]
-    return None
+    if not isinstance(plan, list):
+        return None
+    try:
+        lines = "\n".join(plan).splitlines()  # TypeError: an item is not a string
+    except TypeError:
+        return None
+    if lines == plan:  # the common case (no item has a line break), all in C: prefix checks
+        return lines
+    return [line for x in plan for line in (x.splitlines() or [""])]
 
 
 class PlanVerifier(Verifier):
