@@ -339,6 +339,22 @@ def test_remembered_prefixes_give_the_verdicts_of_fresh_checks() -> None:
     assert len(prefix_module._KNOWN) <= prefix_module.KEEP
 
 
+def test_remembered_prefixes_are_kept_apart_per_problem() -> None:
+    """The same lines on two problems (and on one problem with and without templates)."""
+    problems = [bw_problem(3), bw_problem(4), PDDL.parse_problem(
+        {"domain": bw_problem(3).payload["domain"], "problem": bw_problem(3).payload["problem"]})]
+    lines = reference_plan("instances/blocksworld/generated_basic/instance-3.pddl")
+    expected = []
+    for problem in problems:
+        prefix_module._KNOWN.clear()
+        expected.append([check_lines(problem, lines[:k]).status for k in range(len(lines) + 1)])
+    assert expected[0] != expected[1] and expected[0] == expected[2]
+    prefix_module._KNOWN.clear()
+    for k in range(len(lines) + 1):
+        for problem, statuses in zip(problems, expected, strict=True):
+            assert check_lines(problem, lines[:k]).status is statuses[k]
+
+
 # -- reading steps from model output --------------------------------------------------------
 
 MESSY: dict[str, tuple[str, list[str]]] = {

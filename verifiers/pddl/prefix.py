@@ -41,18 +41,19 @@ from llm_modulo.verifiers.pddl.validator import STRUCTURAL, Report, read_lines
 
 #: alive prefixes remembered per worker process (a search's current branches)
 KEEP = 8
+#: a prefix longer than this (in characters) is not remembered (bounds a worker's memory)
+REMEMBER_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
 class _Known:
-    """An alive prefix of a task: its lines, its steps and the state they lead to."""
+    """An alive prefix of a task: its lines, their length and the state they lead to."""
 
     task: Task
     templates: Templates | None
     reader: NLReader | None
     lines: tuple[str, ...]
     chars: int
-    steps: tuple[Step, ...]
     state: frozenset[Atom]
 
 
@@ -125,15 +126,14 @@ def check_prefix(task: Task, lines: Sequence[str], templates: Templates | None =
                                        f"a prefix is one unstamped action per line")
         new.append(step)
     after, issues = task.advance(state, new)
-    steps = (*(known.steps if known is not None else ()), *new)
     if issues:
-        report = Report(task, list(steps), [], Result(issues, len(steps), 0, None), templates)
+        report = Report(task, new, [], Result(issues, len(key), 0, None), templates)
         first = issues[0]
         assert first.step is not None
         executed = 0 if first.kind in STRUCTURAL else first.step.index - 1
-        return CheckResult.reject(*report.critiques(), steps=len(steps), complete=False,
+        return CheckResult.reject(*report.critiques(), steps=len(key), complete=False,
                                   failure=first.kind, step=first.step.index, executed=executed)
-    if new or known is None:
-        _remember(_Known(task, templates, reader, key, chars, steps, after),
+    if (new or known is None) and chars <= REMEMBER_CHARS:
+        _remember(_Known(task, templates, reader, key, chars, after),
                   replace_first=most_recent and bool(new))
-    return CheckResult.accept(complete=task.goal_holds(after), steps=len(steps))
+    return CheckResult.accept(complete=task.goal_holds(after), steps=len(key))
