@@ -16,6 +16,7 @@ import json
 import os
 import random
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,10 +25,12 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.bounds import file_reads_allowed, read_text_capped
 from llm_modulo.domain import Domain
+from llm_modulo.domains.plan_steps import assemble_plan, prefix_answer, read_steps
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
+from llm_modulo.stepwise import StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
-from llm_modulo.types import Candidate, Problem
+from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.pddl.formula import And, AtomF, Formula
 from llm_modulo.verifiers.pddl.nl import Templates
 from llm_modulo.verifiers.pddl.packaged import (
@@ -66,13 +69,18 @@ def _text_or_file(value: Any, what: str) -> str:
     return text
 
 
-class PlanningDomain(Domain):
-    """Base of the planning domains: one verifier, PlanBench-style prompts."""
+class PlanningDomain(Domain, StepwiseDomain):
+    """Base of the planning domains: one verifier, PlanBench-style prompts, stepwise plans
+    (a step is one ground action, see :mod:`llm_modulo.domains.plan_steps`)."""
 
     verifier = "pddl_plan"
     answer_model = PlanAnswer
     #: packaged PDDL domain and templates (PlanBench); None for ``pddl``
     packaged: ClassVar[str | None] = None
+    #: the search depth cap is ``steps_per_object * objects + steps_extra`` (at most
+    #: MAX_PLAN_STEPS); None: MAX_PLAN_STEPS, the longest plan an answer may give
+    steps_per_object: ClassVar[int | None] = None
+    steps_extra: ClassVar[int] = 0
 
     # -- problems ---------------------------------------------------------------------
 
@@ -109,35 +117,78 @@ class PlanningDomain(Domain):
         return "You are a careful planner. You answer with a single JSON object and nothing else."
 
     def render_prompt(self, problem: Problem) -> str:
-        task = cached_task(problem.payload["domain"], problem.payload["problem"])
-        templates = templates_of(problem.payload)
+        english = _english(problem)
+        question = ("What is the plan to achieve my goal?" if english else
+                    "What is the plan to achieve the goal?")
+        return (self._statement(problem) + question
+                + " Just give the actions in the plan.\n" + self.answer_instruction(problem))
+
+    def _statement(self, problem: Problem) -> str:
+        """The problem as the prompts state it: PlanBench's English description, initial
+        state and goal, or the PDDL domain and problem (ends with a blank line)."""
+        payload: dict[str, Any] = problem.payload
+        templates = templates_of(payload)
         if templates is None or not templates.intro:
-            return self._pddl_prompt(problem)
+            domain, problem_text = str(payload["domain"]), str(payload["problem"])
+            return ("Here is a planning domain in PDDL:\n\n" + domain.strip()
+                    + "\n\nand a problem in that domain:\n\n" + problem_text.strip()
+                    + "\n\n")
+        task = cached_task(payload["domain"], payload["problem"])
         init = templates.facts_text(task.init)
         goal = _goal_text(task.problem.goal, templates)
         return (f"{templates.intro.rstrip()}\n\n[STATEMENT]\n"
                 f"As initial conditions I have that, {init}.\n"
-                f"My goal is to have that {goal}.\n\n"
-                "What is the plan to achieve my goal? Just give the actions in the plan.\n"
-                + self.answer_instruction(problem))
-
-    def _pddl_prompt(self, problem: Problem) -> str:
-        payload: dict[str, str] = problem.payload
-        return ("Here is a planning domain in PDDL:\n\n" + payload["domain"].strip()
-                + "\n\nand a problem in that domain:\n\n" + payload["problem"].strip()
-                + "\n\nWhat is the plan to achieve the goal? Just give the actions in the plan.\n"
-                + self.answer_instruction(problem))
+                f"My goal is to have that {goal}.\n\n")
 
     def answer_instruction(self, problem: Problem) -> str:
-        templates = templates_of(problem.payload)
-        if templates is not None and templates.intro:
-            forms = "; ".join(f'"{t.replace("{}", "<object>")}"'
-                              for t in templates.actions.values())
-            how = f"each written as one of: {forms}"
-        else:
-            how = 'each in PDDL form "(action-name object ...)"'
         return ('Answer with only a JSON object {"plan": [...]} listing the actions in order, '
-                f"one per item, {how}.")
+                f"one per item, each {_action_forms(problem)}.")
+
+    # -- stepwise ---------------------------------------------------------------------
+
+    def step_messages(self, problem: Problem, prefix: Sequence[Step]) -> list[Message]:
+        """The problem as the one-shot prompt states it, the plan so far, and a request for
+        the next action(s), one per line."""
+        if prefix:
+            so_far = "My plan so far is:\n" + "\n".join(s.text for s in prefix) + "\n\n"
+        else:
+            so_far = "My plan has no actions yet.\n\n"
+        ask = (f"Write the next action of the plan, {_action_forms(problem)}. Write one action "
+               "per line and nothing else.")
+        return [Message(role="system", content="You are a careful planner. You answer with "
+                        "plan actions, one per line, and nothing else."),
+                Message(role="user", content=self._statement(problem) + so_far + ask)]
+
+    def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
+                    ) -> StepParse:
+        try:
+            task = cached_task(problem.payload["domain"], problem.payload["problem"])
+            templates = templates_of(problem.payload)
+        except PDDLError as exc:
+            return StepParse(error=f"the planning problem cannot be used: {exc}")
+        return read_steps(task, templates, completion, self.max_steps(problem) - len(prefix))
+
+    def prefix_candidate(self, problem: Problem, steps: Sequence[Step]) -> Candidate:
+        answer = prefix_answer(steps)
+        return Candidate(raw="\n".join(answer["plan"]), answer=answer)
+
+    def assemble(self, problem: Problem, steps: Sequence[Step]) -> str:
+        return assemble_plan(steps)
+
+    def max_steps(self, problem: Problem) -> int:
+        """``steps_per_object`` times the problem's objects plus ``steps_extra`` (a bound on
+        the length of a shortest plan, when the class has one), else MAX_PLAN_STEPS."""
+        if self.steps_per_object is None:
+            return MAX_PLAN_STEPS
+        try:
+            task = cached_task(problem.payload["domain"], problem.payload["problem"])
+        except PDDLError:
+            return MAX_PLAN_STEPS
+        bound = self.steps_per_object * len(task.object_types) + self.steps_extra
+        return min(MAX_PLAN_STEPS, bound)
+
+    def step_stop(self, problem: Problem) -> list[str] | None:
+        return ["\n"]
 
     # -- structured output and extraction ---------------------------------------------
 
@@ -267,6 +318,20 @@ def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
     return "\n".join(head + lines) + "\n"
 
 
+def _english(problem: Problem) -> bool:
+    """Whether prompts describe ``problem`` in English (PlanBench templates with an intro)."""
+    templates = templates_of(problem.payload)
+    return templates is not None and bool(templates.intro)
+
+
+def _action_forms(problem: Problem) -> str:
+    templates = templates_of(problem.payload)
+    if templates is not None and templates.intro:
+        forms = "; ".join(f'"{t.replace("{}", "<object>")}"' for t in templates.actions.values())
+        return f"written as one of: {forms}"
+    return 'in PDDL form "(action-name object ...)"'
+
+
 def _goal_text(goal: Formula, templates: Templates) -> str:
     parts = goal.parts if isinstance(goal, And) else (goal,)
     atoms = [(p.pred, *p.args) for p in parts if isinstance(p, AtomF)]
@@ -332,6 +397,10 @@ class BlocksworldDomain(PlanningDomain):
     packaged = "blocksworld"
     description = "PlanBench blocksworld: stack blocks into the goal towers (4 operators)."
     mystery: ClassVar[bool] = False
+    #: a shortest plan has at most 4n + 2 steps for n blocks: put down what is held, put
+    #: every stacked block on the table (2 each), build the goal towers (2 each), pick one up
+    steps_per_object = 4
+    steps_extra = 2
 
     def payload_from_dict(self, raw: dict[str, Any]) -> dict[str, Any]:
         if "blocks" in raw and "problem" not in raw:
@@ -362,6 +431,10 @@ class LogisticsDomain(PlanningDomain):
     packaged = "logistics"
     description = ("PlanBench logistics: move packages by truck within and by airplane "
                    "between cities.")
+    #: a shortest plan has at most 12 steps per package (truck to it, load, truck to the
+    #: airport, unload, plane to it, load, fly, unload, truck to it, load, drive, unload)
+    #: plus one per vehicle: 12 per object bounds it
+    steps_per_object = 12
 
 
 class DepotsDomain(PlanningDomain):
@@ -377,6 +450,7 @@ class ObfuscatedDeceptiveLogisticsDomain(PlanningDomain):
     packaged = "obfuscated_deceptive_logistics"
     description = ("PlanBench logistics with misleading words for its actions and predicates "
                    "(`clip`, `next`) and objects named object_N.")
+    steps_per_object = 12  # logistics renamed: the same bound
 
 
 class ObfuscatedRandomizedLogisticsDomain(PlanningDomain):
@@ -385,6 +459,7 @@ class ObfuscatedRandomizedLogisticsDomain(PlanningDomain):
     packaged = "obfuscated_randomized_logistics"
     description = ("PlanBench logistics with random strings for its actions and predicates "
                    "and objects named object_N.")
+    steps_per_object = 12  # logistics renamed: the same bound
 
 
 class PDDLDomain(PlanningDomain):

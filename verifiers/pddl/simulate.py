@@ -221,6 +221,32 @@ class Task:
                       run.cost if not run.failed else None, run.states, run.order,
                       run.undecided)
 
+    def advance(self, state: frozenset[Atom], steps: Sequence[Step]
+                ) -> tuple[frozenset[Atom], list[Issue]]:
+        """Run unstamped ``steps`` one after another from ``state``, by the rules
+        :meth:`validate` runs a plan of unstamped steps by: every step is type-checked first
+        (action, arity, objects, types; any problem there is the failure and nothing runs),
+        then each is executed in turn, stopping at the first whose precondition is false.
+
+        Returns the state after the steps that ran and the issues (none: every step ran).
+        Used to check a plan's prefixes one step at a time without re-running them.
+        """
+        if any(step.time is not None for step in steps):
+            raise ValueError("advance() runs unstamped steps only")
+        bad = [issue for step in steps if (issue := self.check_step(step)) is not None]
+        if bad:
+            return state, bad
+        run = _Run(self, trace=False)
+        run.state = set(state)
+        for step in steps:
+            if not run.step(float(step.index), step, apply_failed=False):
+                return frozenset(run.state), run.issues
+        return frozenset(run.state), []
+
+    def goal_holds(self, state: frozenset[Atom]) -> bool:
+        """True when the problem's goal holds in ``state``."""
+        return self.problem.goal.holds(state, {}, self.objects_of)
+
 
 class _Run:
     """The state of one simulation: what has been applied, found and recorded."""

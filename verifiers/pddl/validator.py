@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -177,15 +177,11 @@ class Report:
         return out
 
 
-def validate(task: Task, plan: str | Sequence[str], templates: Templates | None = None, *,
-             all_errors: bool = True, trace: bool = False,
-             reader: NLReader | None = None, form: PlanForm = "lines") -> Report:
-    """Validate plan text (IPC or, with ``templates``, English) against ``task``.
+Chooser = Callable[[list[tuple[str, tuple[str, ...]]]], tuple[str, tuple[str, ...]] | None]
 
-    ``form`` says how the text is read (:data:`PlanForm`).
-    """
-    if reader is None and templates is not None:
-        reader = templates.reader(task.object_types)
+
+def chooser(task: Task) -> Chooser:
+    """How the line reader picks among an English line's readings for ``task``."""
 
     def choose(readings: list[tuple[str, tuple[str, ...]]]) -> tuple[str, tuple[str, ...]] | None:
         """The one reading of the right types, else None (ambiguous); if none is, the first.
@@ -201,9 +197,31 @@ def validate(task: Task, plan: str | Sequence[str], templates: Templates | None 
             return None
         return (typed or readings)[0]
 
+    return choose
+
+
+def read_lines(task: Task, plan: str | Sequence[str], templates: Templates | None = None, *,
+               reader: NLReader | None = None) -> tuple[list[Step], list[LineError]]:
+    """Plan text read as :func:`validate` reads it with ``form="lines"`` (leniently, PDDL or,
+    with ``templates``, English steps): the steps and the lines that are no action."""
+    if reader is None and templates is not None:
+        reader = templates.reader(task.object_types)
+    return parse_plan(plan, reader, chooser(task))
+
+
+def validate(task: Task, plan: str | Sequence[str], templates: Templates | None = None, *,
+             all_errors: bool = True, trace: bool = False,
+             reader: NLReader | None = None, form: PlanForm = "lines") -> Report:
+    """Validate plan text (IPC or, with ``templates``, English) against ``task``.
+
+    ``form`` says how the text is read (:data:`PlanForm`).
+    """
+    if reader is None and templates is not None:
+        reader = templates.reader(task.object_types)
+    choose = chooser(task)
     stopped = False  # VAL's parser stopped: what it read is no plan to run
     if form == "lines":
-        steps, errors = parse_plan(plan, reader, choose)
+        steps, errors = read_lines(task, plan, reader=reader)
     else:
         text = plan if isinstance(plan, str) else "\n".join(plan)
         steps, errors = parse_val_plan(text, task.domain.functions)

@@ -21,7 +21,9 @@ from llm_modulo.types import Candidate, Problem
 from llm_modulo.verifier import CheckResult, Verifier
 from llm_modulo.verifiers.pddl.nl import Templates
 from llm_modulo.verifiers.pddl.packaged import packaged_templates
+from llm_modulo.verifiers.pddl.prefix import check_prefix
 from llm_modulo.verifiers.pddl.sexpr import PDDLError, UnsupportedPDDL
+from llm_modulo.verifiers.pddl.simulate import Task
 from llm_modulo.verifiers.pddl.validator import cached_task, validate
 
 
@@ -42,9 +44,15 @@ def plan_lines(answer: dict[str, Any] | None) -> list[str] | None:
     plan = None if answer is None else answer.get("plan")
     if isinstance(plan, str):
         return plan.splitlines()
-    if isinstance(plan, list) and all(isinstance(x, str) for x in plan):
-        return [line for x in plan for line in (x.splitlines() or [""])]
-    return None
+    if not isinstance(plan, list):
+        return None
+    try:
+        lines = "\n".join(plan).splitlines()  # TypeError: an item is not a string
+    except TypeError:
+        return None
+    if lines == plan:  # the common case (no item has a line break), all in C: prefix checks
+        return lines
+    return [line for x in plan for line in (x.splitlines() or [""])]
 
 
 class PlanVerifier(Verifier):
@@ -69,18 +77,41 @@ class PlanVerifier(Verifier):
         if lines is None:
             return CheckResult.reject(missing_answer_critique(
                 candidate.parse_error, "no plan given (expected a list of actions)"))
-        payload = problem.payload
-        try:
-            task = cached_task(payload["domain"], payload["problem"])
-            templates = templates_of(payload)
-        except UnsupportedPDDL as exc:
-            return CheckResult.unknown(f"unsupported: {exc}", kind="unsupported")
-        except PDDLError as exc:
-            return CheckResult.unknown(f"the planning problem is not valid PDDL: {exc}",
-                                       kind="bad_problem")
+        loaded = _load(problem)
+        if isinstance(loaded, CheckResult):
+            return loaded
+        task, templates = loaded
         report = validate(task, lines, templates)
         if report.valid:
             return CheckResult.accept(**report.evidence())
         if report.undecided is not None:
             return CheckResult.unknown(report.undecided, kind="undecided", **report.evidence())
         return CheckResult.reject(*report.critiques(), **report.evidence())
+
+    def check_prefix(self, problem: Problem, candidate: Candidate) -> CheckResult:
+        """The beginning of a plan, ``{"plan": [action, ...]}`` with one unstamped action per
+        item: REJECT when no plan of unstamped steps starting with it can be valid (a step
+        names an unknown action or object, has a wrong arity or type, or is not executable
+        where it runs), ACCEPT with ``{"complete": True}`` when it is a valid plan, ACCEPT
+        when it runs and the goal does not hold yet, UNKNOWN otherwise (see
+        :mod:`llm_modulo.verifiers.pddl.prefix`)."""
+        lines = plan_lines(candidate.answer)
+        if lines is None:
+            return CheckResult.unknown("no prefix given (expected a list of actions)")
+        loaded = _load(problem)
+        if isinstance(loaded, CheckResult):
+            return loaded
+        task, templates = loaded
+        return check_prefix(task, lines, templates)
+
+
+def _load(problem: Problem) -> tuple[Task, Templates | None] | CheckResult:
+    """The problem's compiled task and templates, or the UNKNOWN saying why there are none."""
+    payload = problem.payload
+    try:
+        return cached_task(payload["domain"], payload["problem"]), templates_of(payload)
+    except UnsupportedPDDL as exc:
+        return CheckResult.unknown(f"unsupported: {exc}", kind="unsupported")
+    except PDDLError as exc:
+        return CheckResult.unknown(f"the planning problem is not valid PDDL: {exc}",
+                                   kind="bad_problem")
