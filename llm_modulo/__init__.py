@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     )
     from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
     from llm_modulo.pool import WorkerPool
+    from llm_modulo.rewards.environment import load_environment
+    from llm_modulo.rewards.trl import reward_function
     from llm_modulo.registry import (
         Registry,
         default_registry,
@@ -128,8 +130,12 @@ _LAZY: dict[str, str] = {
     "default_registry": "llm_modulo.registry",
     "get_domain": "llm_modulo.registry",
     "get_verifier": "llm_modulo.registry",
+    # PrimeIntellect verifiers' loader imports the module named after the environment id
+    # (`llm-modulo` -> `llm_modulo`) and calls its load_environment
+    "load_environment": "llm_modulo.rewards.environment",
     "register_domain": "llm_modulo.registry",
     "register_verifier": "llm_modulo.registry",
+    "reward_function": "llm_modulo.rewards.trl",
 }
 
 
@@ -201,6 +207,8 @@ __all__ = [
     "default_registry",
     "get_domain",
     "get_verifier",
+    "load_environment",
     "register_domain",
     "register_verifier",
+    "reward_function",
 ]
