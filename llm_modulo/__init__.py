@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     )
     from llm_modulo.loop import AttemptStore, Budget, LoopConfig, Solver
     from llm_modulo.pool import WorkerPool
-    from llm_modulo.rewards.environment import load_environment
-    from llm_modulo.rewards.trl import reward_function
     from llm_modulo.registry import (
         Registry,
         default_registry,
@@ -53,6 +51,8 @@ if TYPE_CHECKING:
         register_domain,
         register_verifier,
     )
+    from llm_modulo.rewards.environment import load_environment
+    from llm_modulo.rewards.trl import reward_function
     from llm_modulo.structured import Choice, Grammar, JsonSchema, Regex, StructuredOutput
     from llm_modulo.types import (
         Attempt,
