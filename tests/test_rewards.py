@@ -258,3 +258,35 @@ def test_sft_and_parquet_export_rows_score(corpus_path: Path, tmp_path: Path) ->
     got = reward_function("game24")(prompts=[0] * len(records),
                                     completions=[r["completion"] for r in records], **kwargs)
     assert got == [1.0 if r["verdict"] == "accept" else 0.0 for r in records]
+
+
+# -- the docs' runnable blocks ------------------------------------------------------------
+
+
+def _doc_blocks() -> list[str]:
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training-rewards.md").read_text()
+    # the blocks the page says run in the tests: the ones that print (the others need a
+    # trainer, a GPU or PrimeIntellect's verifiers)
+    return [b for b in re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+            if "print(" in b]
+
+
+def test_docs_blocks_print_what_the_docs_say(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    blocks = _doc_blocks()
+    assert len(blocks) == 2
+    printed = []
+    for i, block in enumerate(blocks):
+        script = tmp_path / f"block{i}.py"
+        script.write_text(block)
+        done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                              timeout=180, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        printed.append(done.stdout.strip().splitlines())
+    assert printed[0] == ["[1.0, 0.0, None]"]
+    assert printed[1] == ["{'score': 1.0, 'decided': 1.0, 'accepted': 1.0, 'unknown': 0.0}",
+                          "[1.0, 0.0, 0.5] [1.0, 1.0, 0.0]"]
