@@ -54,6 +54,8 @@ if TYPE_CHECKING:
         register_verifier,
     )
     from llm_modulo.remote import RemoteVerifier
+    from llm_modulo.rewards.environment import load_environment
+    from llm_modulo.rewards.trl import reward_function
     from llm_modulo.service.app import create_verification_app
     from llm_modulo.stepwise import Extension, StepParse, StepwiseDomain
     from llm_modulo.strategy import (
@@ -146,6 +148,9 @@ _LAZY: dict[str, str] = {
     "default_registry": "llm_modulo.registry",
     "get_domain": "llm_modulo.registry",
     "get_verifier": "llm_modulo.registry",
+    # PrimeIntellect verifiers' loader imports the module named after the environment id
+    # (`llm-modulo` -> `llm_modulo`) and calls its load_environment
+    "load_environment": "llm_modulo.rewards.environment",
     "register_domain": "llm_modulo.registry",
     "register_verifier": "llm_modulo.registry",
     "SearchContext": "llm_modulo.strategy",
@@ -160,6 +165,7 @@ _LAZY: dict[str, str] = {
     "SearchNode": "llm_modulo.types",
     "SearchTree": "llm_modulo.types",
     "register_strategy": "llm_modulo.registry",
+    "reward_function": "llm_modulo.rewards.trl",
 }
 
 
@@ -244,7 +250,9 @@ __all__ = [
     "default_registry",
     "get_domain",
     "get_verifier",
+    "load_environment",
     "register_domain",
     "register_strategy",
     "register_verifier",
+    "reward_function",
 ]
