@@ -299,6 +299,17 @@ class Game24Domain(Domain, StepwiseDomain):
     def max_steps(self, problem: Problem) -> int:
         return max(0, len(problem.payload["numbers"]) - 1)
 
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
+                        ) -> StructuredOutput | None:
+        """A grammar of *legal moves* from the numbers left: two of them, an operation, its
+        exact result and the numbers then left (``steps`` > 1: chains of such moves to the
+        last number). It only shapes sampling (like the whole-answer grammar): every step is
+        still read and checked, and which move leads to the target is left to the search."""
+        left = numbers_left([s.text for s in prefix], self._given(problem))
+        if left is None or len(left) < 2 or len(left) > 4 or any(v < 0 for v in left):
+            return None
+        return Grammar(ebnf=step_grammar(tuple(left), steps > 1))
+
 
 def numbers_text(text: str) -> list[int] | None:
     """``"4 5 6 10"`` / ``"4, 5, 6, 10"``: integers separated by whitespace or one comma,
@@ -804,3 +815,36 @@ def _cached_solution(numbers: tuple[int, ...]) -> str:
     if numbers in KNOWN_SOLUTIONS:
         return KNOWN_SOLUTIONS[numbers]
     return solve24(numbers) or "0"
+
+
+@lru_cache(maxsize=512)
+def step_grammar(left: tuple[Fraction, ...], chain: bool) -> str:
+    """xgrammar EBNF of one legal step from ``left`` (``chain``: legal steps down to one
+    number, one per line). Sums and products once per pair, differences larger minus smaller,
+    quotients both ways with a non-zero divisor."""
+    names: dict[tuple[Fraction, ...], str] = {}
+    rules: list[str] = []
+
+    def name(state: tuple[Fraction, ...]) -> str:
+        if state in names:
+            return names[state]
+        rule = f"s{len(names)}"
+        names[state] = rule
+        alternatives = []
+        for i, j in itertools.combinations(range(len(state)), 2):
+            a, b = state[i], state[j]
+            rest = [v for k, v in enumerate(state) if k not in (i, j)]
+            moves = [(a, "+", b, a + b), (a, "*", b, a * b),
+                     (max(a, b), "-", min(a, b), abs(a - b))]
+            moves += [(x, "/", y, x / y) for x, y in ((a, b), (b, a)) if y != 0]
+            for x, op, y, result in dict.fromkeys(moves):
+                after = tuple(sorted([*rest, result]))
+                line = (f"{format_fraction(x)} {op} {format_fraction(y)} = "
+                        f"{format_fraction(result)} (left: {format_values(after)})")
+                more = f' "\\n" {name(after)}' if chain and len(after) > 1 else ""
+                alternatives.append(f'"{line}"{more}')
+        rules.append(f"{rule} ::= " + " | ".join(dict.fromkeys(alternatives)))
+        return rule
+
+    root = name(tuple(sorted(left)))
+    return "\n".join([f"root ::= {root}", *rules]) + "\n"

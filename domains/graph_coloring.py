@@ -317,5 +317,18 @@ class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
     def max_steps(self, problem: Problem) -> int:
         return len(problem.payload["vertices"])
 
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
+                        ) -> StructuredOutput | None:
+        """``V: COLOR`` lines for the next ``steps`` vertices in order, colours 1..k (only
+        shapes sampling: every step is still read and checked)."""
+        remaining = self._remaining(problem, prefix)[: max(1, steps)]
+        vertices = problem.payload["vertices"]
+        if not remaining or len(vertices) > _GRAMMAR_MAX_VERTICES:
+            return None
+        k = min(problem.payload["colors"] or len(vertices), len(vertices))
+        colour = " | ".join(f'"{c}"' for c in range(1, k + 1))
+        body = ' "\\n" '.join(f'"{v}: " c' for v in remaining)
+        return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")
+
     def step_stop(self, problem: Problem) -> list[str] | None:
         return ["\n"]

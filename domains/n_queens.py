@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
 from llm_modulo.errors import ProblemError
 from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.csp.checker import compile_csp
 from llm_modulo.verifiers.csp.n_queens import queens_csp
@@ -37,6 +38,7 @@ _STEP = re.compile(r"row\s*([0-9]{1,4})\s*:\s*(?:col(?:umn)?\s*)?([0-9]{1,4})\.?
                    re.IGNORECASE)
 # just the column, for the row asked for: "5", "column 5"
 _COLUMN = re.compile(r"(?:col(?:umn)?\s*)?([0-9]{1,4})\.?", re.IGNORECASE)
+_GRAMMAR_MAX_N = 400  # bounds a step grammar (a column alternative per column)
 
 
 class QueensAnswer(BaseModel):
@@ -203,6 +205,18 @@ class NQueensDomain(CSPDomainBase, StepwiseDomain):
 
     def max_steps(self, problem: Problem) -> int:
         return int(problem.payload["n"]) - len(problem.payload["fixed"])
+
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
+                        ) -> StructuredOutput | None:
+        """``row R: column C`` lines for the next ``steps`` rows in order, columns 1..n (only
+        shapes sampling: every step is still read and checked)."""
+        n = int(problem.payload["n"])
+        remaining = self._remaining(problem, prefix)[: max(1, steps)]
+        if not remaining or n > _GRAMMAR_MAX_N:
+            return None
+        column = " | ".join(f'"{c}"' for c in range(1, n + 1))
+        body = ' "\\n" '.join(f'"row {r}: column " c' for r in remaining)
+        return Grammar(ebnf=f"root ::= {body}\nc ::= {column}\n")
 
     def step_stop(self, problem: Problem) -> list[str] | None:
         return ["\n"]

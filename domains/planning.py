@@ -187,6 +187,16 @@ class PlanningDomain(Domain, StepwiseDomain):
         bound = self.steps_per_object * len(task.object_types) + self.steps_extra
         return min(MAX_PLAN_STEPS, bound)
 
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
+                        ) -> StructuredOutput | None:
+        """Well-formed, well-typed action lines (one, or one per line for ``steps`` > 1), as
+        the whole-plan grammar admits them; only shapes sampling: every step is still read
+        and checked."""
+        grammar = step_grammar(problem.payload["domain"], problem.payload["problem"],
+                               json.dumps(problem.payload.get("templates"), sort_keys=True),
+                               steps > 1)
+        return None if grammar is None else Grammar(ebnf=grammar)
+
     def step_stop(self, problem: Problem) -> list[str] | None:
         return ["\n"]
 
@@ -274,6 +284,28 @@ def _ebnf(text: str) -> str:
 @lru_cache(maxsize=256)
 def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
     """xgrammar EBNF of a plan answer for this problem (None if a name cannot be expressed)."""
+    rules = action_rules(domain, problem, templates_json)
+    if rules is None:
+        return None
+    head = ['root ::= "{\\"plan\\":[" (step ("," step)*)? "]}"',
+            'step ::= "\\"" act "\\""']
+    return "\n".join(head + rules) + "\n"
+
+
+@lru_cache(maxsize=256)
+def step_grammar(domain: str, problem: str, templates_json: str, chain: bool) -> str | None:
+    """xgrammar EBNF of one action line (``chain``: action lines, one per line)."""
+    rules = action_rules(domain, problem, templates_json)
+    if rules is None:
+        return None
+    root = 'root ::= act ("\\n" act)*' if chain else "root ::= act"
+    return "\n".join([root, *rules]) + "\n"
+
+
+@lru_cache(maxsize=256)
+def action_rules(domain: str, problem: str, templates_json: str) -> list[str] | None:
+    """The EBNF rules of one well-formed, well-typed action (``act ::= ...`` and its object
+    rules), as the prompts write actions; None if a name cannot be expressed."""
     task = cached_task(domain, problem)
     spec = json.loads(templates_json)
     templates = templates_of({"templates": spec}) if spec is not None else None
@@ -312,10 +344,7 @@ def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
             alternatives.append(" ".join(parts))
     if not alternatives:
         return None
-    head = ['root ::= "{\\"plan\\":[" (step ("," step)*)? "]}"',
-            'step ::= "\\"" act "\\""',
-            "act ::= " + " | ".join(alternatives)]
-    return "\n".join(head + lines) + "\n"
+    return ["act ::= " + " | ".join(alternatives), *lines]
 
 
 def _english(problem: Problem) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 
 from llm_modulo.domain import Domain
 from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
+from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Status, Step, Verdict
 from llm_modulo.verifier import CheckResult, Verifier
 
@@ -70,6 +71,13 @@ class StepwiseDomain(ABC):
 
     def step_stop(self, problem: Problem) -> list[str] | None:
         """Stop sequences for a request that wants just the next step (default: none)."""
+        return None
+
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
+                        ) -> StructuredOutput | None:
+        """The decoding constraint for a request that wants the next ``steps`` steps after
+        ``prefix`` (1: one step; more: a rollout), or None (default: unconstrained). It only
+        shapes what is sampled: every step is still read and checked as if unconstrained."""
         return None
 
 

@@ -229,10 +229,11 @@ def test_exhausted_when_every_option_is_dead(make: Any, pool: WorkerPool) -> Non
     problem = toy_problem()
     result = solve(make(), gen, pool, problem, rounds=50)
     assert result.stop_reason is StopReason.EXHAUSTED and not result.solved
-    assert result.requests == 1
+    assert result.requests == 3  # the root is sampled 3 times (beam retries, mcts expansions)
     assert_consistent(result, problem)
     tree = result.search
-    assert tree is not None and len(tree.nodes) == 3  # root, +7, +9 (garbage is no step)
+    # root, +7, +9 (garbage is no step; the same step proposed again is not added twice)
+    assert tree is not None and len(tree.nodes) == 3
     assert all(n.verdict.status is Status.REJECT for n in tree.nodes[1:])  # type: ignore
 
 
@@ -341,7 +342,9 @@ def test_only_unknown_options_exhaust_without_a_label(make: Any, pool: WorkerPoo
     assert tree is not None
     statuses = {n.step.text: n.verdict.status for n in tree.nodes[1:]}  # type: ignore
     assert statuses == {"+3": Status.UNKNOWN, "+7": Status.REJECT}
-    assert result.requests == 1  # the undecided step was not expanded
+    # the undecided step was never expanded: every request samples the root again
+    assert result.requests == 3
+    assert all(prefix == [] for prefix in step_prefixes(gen))
 
 
 # (8) best_of_n and backprompt --------------------------------------------------------------

@@ -13,6 +13,8 @@ the check is binary, so they are ranked by the generator's mean token logprob of
 when the endpoint gives one for every proposal of the depth, then by how many samples
 proposed the step, then by the order they came in.
 
+A depth that leaves no live proposal is sampled again up to ``retries`` times (a weak model's
+samples are not every possible step); a step already proposed at a node is not added twice.
 A problem's requests go out one at a time (the budget is checked before each); throughput
 comes from solving many problems at once. The search ends with ``exhausted`` when no live
 node is left, and ``rounds`` when ``max_depth`` is reached without an accepted answer.
@@ -24,6 +26,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from llm_modulo.generator import SamplingParams
 from llm_modulo.strategies.logprobs import priors
 from llm_modulo.strategies.tree import (
     TreeBuilder,
@@ -31,9 +34,10 @@ from llm_modulo.strategies.tree import (
     is_alive,
     is_complete,
     read_options,
+    step_constraint,
 )
 from llm_modulo.strategy import SearchContext, Stop, Strategy, StrategyOptions
-from llm_modulo.types import Attempt, StopReason
+from llm_modulo.types import Attempt, Message, StopReason
 
 
 class BeamOptions(StrategyOptions):
@@ -46,6 +50,9 @@ class BeamOptions(StrategyOptions):
                                               "domain's max_steps)")
     logprobs: bool = Field(default=True,
                            description="ask the endpoint for logprobs to rank proposals")
+    retries: int = Field(default=2, ge=0, le=16,
+                         description="times a depth is sampled again when it left no live "
+                                     "proposal (the samples are not every possible step)")
 
 
 class Beam(Strategy):
@@ -71,46 +78,62 @@ class Beam(Strategy):
         builder = TreeBuilder(self.name, prompt)
         ctx.tree = builder.tree
         beam = [0]
-        for depth in range(1, depth_limit + 1):
-            live: list[int] = []
-            complete: list[int] = []
-            logprobs: dict[int, float | None] = {}
-            params = None
-            for parent in beam:
-                prefix = builder.prefix(parent)
-                with domain_errors(ctx, "render a step prompt"):
-                    messages = prompt if parent == 0 else domain.step_messages(problem, prefix)
-                params = ctx.params(k, stop=stop,
-                                    logprobs=0 if opts.logprobs else None)
-                generation = await ctx.generate(messages, params)
-                with domain_errors(ctx, "read steps"):
-                    extensions = await ctx.extend([(prefix, c.text)
-                                                   for c in generation.choices])
-                options, _ = read_options(generation, extensions, set())
-                builder.node(parent).visits += 1
-                shares: list[float | None] = list(priors([o.logprob for o in options]))
-                if any(o.logprob is None for o in options):
-                    shares = [None] * len(options)  # no comparable prior: none recorded
-                for option, prior in zip(options, shares, strict=True):
-                    node_id = builder.add(parent, option.step, option.verdict, option.completion,
-                                          prior=prior,
-                                          value=option.count / max(1, len(generation.choices)))
-                    if is_complete(option.verdict):
-                        complete.append(node_id)
-                    elif is_alive(option.verdict):
-                        live.append(node_id)
-                        logprobs[node_id] = option.logprob
-            if complete and params is not None:
-                with domain_errors(ctx, "assemble an answer"):
-                    attempts = await ctx.judge_steps(
-                        depth, [builder.prefix(n) for n in complete], params)
-                accepted = builder.link(complete, attempts)
-                if accepted is not None:
-                    return accepted
+        judged = 0
+        for _depth in range(1, depth_limit + 1):
+            for _ in range(opts.retries + 1):
+                live, complete, logprobs, params = await self._expand(
+                    ctx, builder, beam, k, stop, prompt, opts.logprobs)
+                if complete and params is not None:
+                    judged += 1
+                    with domain_errors(ctx, "assemble an answer"):
+                        attempts = await ctx.judge_steps(
+                            judged, [builder.prefix(n) for n in complete], params)
+                    accepted = builder.link(complete, attempts)
+                    if accepted is not None:
+                        return accepted
+                if live:
+                    break
             if not live:
                 raise Stop(StopReason.EXHAUSTED)
             beam = self._best(builder, live, logprobs, opts.beam_width)
         return None
+
+    @staticmethod
+    async def _expand(ctx: SearchContext, builder: TreeBuilder, beam: list[int], k: int,
+                      stop: list[str] | None, prompt: list[Message], logprobs_on: bool
+                      ) -> tuple[list[int], list[int], dict[int, float | None],
+                                 SamplingParams | None]:
+        """One request of ``k`` next-step samples per beam node: the live and the complete
+        proposals added to the tree, their logprobs, and the last request's parameters."""
+        domain, problem = ctx.stepwise, ctx.problem
+        live: list[int] = []
+        complete: list[int] = []
+        logprobs: dict[int, float | None] = {}
+        params = None
+        for parent in beam:
+            prefix = builder.prefix(parent)
+            with domain_errors(ctx, "render a step prompt"):
+                messages = prompt if parent == 0 else domain.step_messages(problem, prefix)
+            params = ctx.params(k, stop=stop, logprobs=0 if logprobs_on else None)
+            generation = await ctx.generate(messages, params,
+                                            step_constraint(ctx, prefix, 1))
+            with domain_errors(ctx, "read steps"):
+                extensions = await ctx.extend([(prefix, c.text) for c in generation.choices])
+            options, _ = read_options(generation, extensions, builder.known(parent))
+            builder.node(parent).visits += 1
+            shares: list[float | None] = list(priors([o.logprob for o in options]))
+            if any(o.logprob is None for o in options):
+                shares = [None] * len(options)  # no comparable prior: none recorded
+            for option, prior in zip(options, shares, strict=True):
+                node_id = builder.add(parent, option.step, option.verdict, option.completion,
+                                      prior=prior,
+                                      value=option.count / max(1, len(generation.choices)))
+                if is_complete(option.verdict):
+                    complete.append(node_id)
+                elif is_alive(option.verdict):
+                    live.append(node_id)
+                    logprobs[node_id] = option.logprob
+        return live, complete, logprobs, params
 
     @staticmethod
     def _best(builder: TreeBuilder, live: list[int], logprobs: dict[int, float | None],

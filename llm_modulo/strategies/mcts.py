@@ -47,6 +47,7 @@ from llm_modulo.strategies.tree import (
     is_alive,
     is_dead,
     read_options,
+    step_constraint,
 )
 from llm_modulo.strategy import SearchContext, Stop, Strategy, StrategyOptions
 from llm_modulo.types import Attempt, Status, Step, StopReason, Verdict
@@ -68,6 +69,9 @@ class MCTSOptions(StrategyOptions):
                                               "domain's max_steps)")
     logprobs: bool = Field(default=True,
                            description="ask the endpoint for logprobs (the PUCT prior)")
+    expansions: int = Field(default=3, ge=1, le=64,
+                            description="times a node is sampled before it is closed when "
+                                        "its children leave nothing to try")
 
 
 class _Search:
@@ -89,6 +93,7 @@ class _Search:
         # beside the tree, per node id: expanded here, nothing left to try below, proven
         # dead (REJECT, or every child dead), summed value, value of a judged whole answer
         self.expanded: list[bool] = [False]
+        self.expansions: list[int] = [0]
         self.closed: list[bool] = [False]
         self.dead: list[bool] = [False]
         self.total: list[float] = [0.0]
@@ -102,6 +107,7 @@ class _Search:
         dead = is_dead(verdict)
         node = self.builder.node(node_id)
         self.expanded.append(False)
+        self.expansions.append(0)
         self.dead.append(dead)
         self.closed.append(dead or not is_alive(verdict) or node.terminal
                            or node.depth >= self.depth_limit)
@@ -109,10 +115,12 @@ class _Search:
         return node_id
 
     def settle(self, node_id: int | None) -> None:
-        """Close expanded nodes with nothing left to try, from ``node_id`` up."""
+        """Close expanded nodes with nothing left to try (sampled ``expansions`` times), from
+        ``node_id`` up."""
         while node_id is not None and self.expanded[node_id] and not self.closed[node_id]:
             children = self.builder.children[node_id]
-            if any(not self.closed[c] for c in children):
+            if any(not self.closed[c] for c in children) or \
+                    self.expansions[node_id] < self.opts.expansions:
                 return
             self.closed[node_id] = True
             self.dead[node_id] = bool(children) and all(self.dead[c] for c in children)
@@ -125,8 +133,10 @@ class _Search:
             if self.closed[node_id]:
                 return None
             open_children = [c for c in self.builder.children[node_id] if not self.closed[c]]
-            if not open_children:  # defensive: settle() closes such nodes
-                self.settle(node_id)
+            if not open_children:
+                if self.expansions[node_id] < self.opts.expansions:
+                    return node_id  # sampled again: its samples were not every step
+                self.settle(node_id)  # defensive: settle() closes such nodes
                 node_id = 0
                 continue
             node_id = max(open_children, key=lambda c: self._puct(node_id, c))
@@ -184,11 +194,12 @@ class _Search:
             messages = ctx.stepwise.step_messages(ctx.problem, prefix)
         params = ctx.params(self.opts.expand or ctx.budget.samples, stop=self.stop,
                             logprobs=0 if self.opts.logprobs else None)
-        generation = await ctx.generate(messages, params)
+        generation = await ctx.generate(messages, params, step_constraint(ctx, prefix, 1))
         with domain_errors(ctx, "read steps"):
             extensions = await ctx.extend([(prefix, c.text) for c in generation.choices])
         options, _ = read_options(generation, extensions, self.builder.known(leaf))
         self.expanded[leaf] = True
+        self.expansions[leaf] += 1
         shares = priors([o.logprob for o in options])
         uniform = any(o.logprob is None for o in options)
         new = [self.add(leaf, o.step, o.verdict, o.completion, None if uniform else p)
@@ -223,7 +234,8 @@ class _Search:
         with domain_errors(ctx, "render a step prompt"):
             messages = ctx.stepwise.step_messages(ctx.problem, prefix)
         params = ctx.params(1)
-        generation = await ctx.generate(messages, params)
+        generation = await ctx.generate(
+            messages, params, step_constraint(ctx, prefix, self.max_steps - len(prefix)))
         if not generation.choices:
             self.backprop(start, self.progress(start))
             return None

@@ -19,6 +19,7 @@ from llm_modulo.errors import CorpusError
 from llm_modulo.stepwise import Extension
 from llm_modulo.strategies.logprobs import mean_logprob
 from llm_modulo.strategy import Generation, SearchContext, Stop
+from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import (
     Attempt,
     Message,
@@ -42,6 +43,16 @@ def domain_errors(ctx: SearchContext, what: str) -> Iterator[None]:
     except Exception as exc:
         raise Stop(StopReason.ERROR, f"domain {ctx.domain.name} failed to {what}: "
                                      f"{type(exc).__name__}: {exc}") from None
+
+
+def step_constraint(ctx: SearchContext, prefix: Sequence[Step], steps: int
+                    ) -> StructuredOutput | None:
+    """The domain's decoding constraint for the next ``steps`` steps, when the loop asks for
+    structured output (``LoopConfig.structured``), else None."""
+    if not ctx.config.structured:
+        return None
+    with domain_errors(ctx, "build its step constraint"):
+        return ctx.stepwise.step_structured(ctx.problem, prefix, steps)
 
 
 def is_alive(verdict: Verdict | None) -> bool:
