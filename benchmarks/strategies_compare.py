@@ -56,6 +56,11 @@ def load_problems(domain: Domain, limit: int, seed: int) -> list[Problem]:
         # every 34th puzzle: an even spread over the difficulty ranks (1-1362)
         picked = rows[::max(1, len(rows) // max(limit, 1))][:limit]
         return [domain.parse_problem(r["numbers"]) for r in picked]
+    planbench = SHARED / "planbench" / "instances" / domain.name / "generated_basic"
+    if planbench.is_dir():  # PlanBench instances: instance-1, instance-2, ...
+        files = sorted(planbench.glob("instance-*.pddl"),
+                       key=lambda f: int(f.stem.rpartition("-")[2]))[:limit]
+        return [domain.parse_problem({"problem": f.read_text(), "id": f.stem}) for f in files]
     with contextlib.suppress(Exception):
         return domain.demo_problems()[:limit] if limit <= 8 else \
             domain.generate_problems(limit, seed)

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,35 @@ def test_cli_solve_on_real_vllm(server: EmbeddedServer) -> None:
     assert r.returncode in (0, 1), r.stderr
     result = json.loads(r.stdout)
     assert result["model"] == "smollm2" and len(result["attempts"]) >= 4
+
+
+@pytest.mark.parametrize("strategy", ["beam", "mcts"])
+def test_cli_tree_search_on_real_vllm(server: EmbeddedServer, strategy: str,
+                                      tmp_path: Path) -> None:
+    """The issue's command: a tree search on the embedded model, every step from the real
+    server checked by the sound prefix check, the tree in the result and the corpus."""
+    r = subprocess.run(
+        [sys.executable, "-m", "llm_modulo.cli", "solve", "--domain", "game24", "--problem",
+         "1 1 4 6", "--strategy", strategy, "--base-url", server.base_url, "--json",
+         "--temperature", "1.5", "--request-budget", "6", "-n", "4",
+         "--corpus", str(tmp_path / "c.db")],
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    assert r.returncode in (0, 1), r.stderr
+    result = json.loads(r.stdout)
+    assert result["strategy"] == strategy and 1 <= result["requests"] <= 6
+    nodes = result["search"]["nodes"]
+    assert len(nodes) >= 2, "no step read from the real model"  # the step grammar holds
+    for node in nodes[1:]:
+        assert node["verdict"]["status"] in ("accept", "reject"), node  # legal moves decide
+    if result["solution"] is not None:
+        assert result["solution"]["verdict"]["status"] == "accept"
+        assert result["solution"]["finish_reason"] == "assembled"
+    export = subprocess.run(
+        [sys.executable, "-m", "llm_modulo.cli", "export", "--format", "prm", "--corpus",
+         str(tmp_path / "c.db"), "--out", str(tmp_path / "prm.jsonl")],
+        capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )
+    assert export.returncode == 0, export.stderr
+    rows = [json.loads(line) for line in (tmp_path / "prm.jsonl").read_text().splitlines()]
+    assert rows and all(len(r["completions"]) == len(r["labels"]) for r in rows)
