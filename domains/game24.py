@@ -14,7 +14,7 @@ import json
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from llm_modulo.domain import Domain, OtherAnswers
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import Answer, several_answers_message, undecided_message
-from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.game24.arith import (
@@ -299,16 +299,22 @@ class Game24Domain(Domain, StepwiseDomain):
     def max_steps(self, problem: Problem) -> int:
         return max(0, len(problem.payload["numbers"]) - 1)
 
-    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
-                        ) -> StructuredOutput | None:
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int,
+                        exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """A grammar of *legal moves* from the numbers left: two of them, an operation, its
         exact result and the numbers then left (``steps`` > 1: chains of such moves to the
-        last number). It only shapes sampling (like the whole-answer grammar): every step is
-        still read and checked, and which move leads to the target is left to the search."""
+        last number); one move leaves out the moves in ``exclude``. It only shapes sampling
+        (like the whole-answer grammar): every step is still read and checked, and which move
+        leads to the target is left to the search."""
         left = numbers_left([s.text for s in prefix], self._given(problem))
         if left is None or len(left) < 2 or len(left) > 4 or any(v < 0 for v in left):
             return None
-        return Grammar(ebnf=step_grammar(tuple(left), steps > 1))
+        if steps > 1:
+            return Grammar(ebnf=step_grammar(tuple(left), True))
+        moves = [m for m in legal_moves(tuple(left)) if m not in exclude]
+        if not moves:
+            raise NoStepLeft(f"every legal step from {format_values(left)} was tried")
+        return Grammar(ebnf="root ::= " + " | ".join(f'"{m}"' for m in moves) + "\n")
 
 
 def numbers_text(text: str) -> list[int] | None:
@@ -818,10 +824,32 @@ def _cached_solution(numbers: tuple[int, ...]) -> str:
 
 
 @lru_cache(maxsize=512)
+def legal_moves(left: tuple[Fraction, ...]) -> tuple[str, ...]:
+    """Every legal step line from the numbers ``left``: sums and products once per pair,
+    differences larger minus smaller, quotients both ways with a non-zero divisor."""
+    return tuple(line for line, _ in _moves(left))
+
+
+def _moves(left: tuple[Fraction, ...]) -> list[tuple[str, tuple[Fraction, ...]]]:
+    out: dict[str, tuple[Fraction, ...]] = {}
+    for i, j in itertools.combinations(range(len(left)), 2):
+        a, b = left[i], left[j]
+        rest = [v for k, v in enumerate(left) if k not in (i, j)]
+        moves = [(a, "+", b, a + b), (a, "*", b, a * b),
+                 (max(a, b), "-", min(a, b), abs(a - b))]
+        moves += [(x, "/", y, x / y) for x, y in ((a, b), (b, a)) if y != 0]
+        for x, op, y, result in moves:
+            after = tuple(sorted([*rest, result]))
+            line = (f"{format_fraction(x)} {op} {format_fraction(y)} = "
+                    f"{format_fraction(result)} (left: {format_values(after)})")
+            out.setdefault(line, after)
+    return list(out.items())
+
+
+@lru_cache(maxsize=512)
 def step_grammar(left: tuple[Fraction, ...], chain: bool) -> str:
     """xgrammar EBNF of one legal step from ``left`` (``chain``: legal steps down to one
-    number, one per line). Sums and products once per pair, differences larger minus smaller,
-    quotients both ways with a non-zero divisor."""
+    number, one per line)."""
     names: dict[tuple[Fraction, ...], str] = {}
     rules: list[str] = []
 
@@ -831,19 +859,10 @@ def step_grammar(left: tuple[Fraction, ...], chain: bool) -> str:
         rule = f"s{len(names)}"
         names[state] = rule
         alternatives = []
-        for i, j in itertools.combinations(range(len(state)), 2):
-            a, b = state[i], state[j]
-            rest = [v for k, v in enumerate(state) if k not in (i, j)]
-            moves = [(a, "+", b, a + b), (a, "*", b, a * b),
-                     (max(a, b), "-", min(a, b), abs(a - b))]
-            moves += [(x, "/", y, x / y) for x, y in ((a, b), (b, a)) if y != 0]
-            for x, op, y, result in dict.fromkeys(moves):
-                after = tuple(sorted([*rest, result]))
-                line = (f"{format_fraction(x)} {op} {format_fraction(y)} = "
-                        f"{format_fraction(result)} (left: {format_values(after)})")
-                more = f' "\\n" {name(after)}' if chain and len(after) > 1 else ""
-                alternatives.append(f'"{line}"{more}')
-        rules.append(f"{rule} ::= " + " | ".join(dict.fromkeys(alternatives)))
+        for line, after in _moves(state):
+            more = f' "\\n" {name(after)}' if chain and len(after) > 1 else ""
+            alternatives.append(f'"{line}"{more}')
+        rules.append(f"{rule} ::= " + " | ".join(alternatives))
         return rule
 
     root = name(tuple(sorted(left)))

@@ -25,14 +25,14 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
 from llm_modulo.errors import ProblemError
-from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 
@@ -317,8 +317,8 @@ class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
     def max_steps(self, problem: Problem) -> int:
         return len(problem.payload["vertices"])
 
-    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
-                        ) -> StructuredOutput | None:
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int,
+                        exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """``V: COLOR`` lines for the next ``steps`` vertices in order, colours 1..k (only
         shapes sampling: every step is still read and checked)."""
         remaining = self._remaining(problem, prefix)[: max(1, steps)]
@@ -326,7 +326,12 @@ class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
         if not remaining or len(vertices) > _GRAMMAR_MAX_VERTICES:
             return None
         k = min(problem.payload["colors"] or len(vertices), len(vertices))
-        colour = " | ".join(f'"{c}"' for c in range(1, k + 1))
+        colours = list(range(1, k + 1))
+        if steps <= 1:  # one vertex: the colours not tried for it yet
+            colours = [c for c in colours if f"{remaining[0]}: {c}" not in exclude]
+            if not colours:
+                raise NoStepLeft(f"every colour of vertex {remaining[0]} was tried")
+        colour = " | ".join(f'"{c}"' for c in colours)
         body = ' "\\n" '.join(f'"{v}: " c' for v in remaining)
         return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")
 

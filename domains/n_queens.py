@@ -18,14 +18,14 @@ import itertools
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
 from llm_modulo.errors import ProblemError
-from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.csp.checker import compile_csp
@@ -206,15 +206,20 @@ class NQueensDomain(CSPDomainBase, StepwiseDomain):
     def max_steps(self, problem: Problem) -> int:
         return int(problem.payload["n"]) - len(problem.payload["fixed"])
 
-    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
-                        ) -> StructuredOutput | None:
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int,
+                        exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """``row R: column C`` lines for the next ``steps`` rows in order, columns 1..n (only
         shapes sampling: every step is still read and checked)."""
         n = int(problem.payload["n"])
         remaining = self._remaining(problem, prefix)[: max(1, steps)]
         if not remaining or n > _GRAMMAR_MAX_N:
             return None
-        column = " | ".join(f'"{c}"' for c in range(1, n + 1))
+        columns = list(range(1, n + 1))
+        if steps <= 1:  # one row: the columns not tried for it yet
+            columns = [c for c in columns if f"row {remaining[0]}: column {c}" not in exclude]
+            if not columns:
+                raise NoStepLeft(f"every column of row {remaining[0]} was tried")
+        column = " | ".join(f'"{c}"' for c in columns)
         body = ' "\\n" '.join(f'"row {r}: column " c' for r in remaining)
         return Grammar(ebnf=f"root ::= {body}\nc ::= {column}\n")
 

@@ -16,7 +16,7 @@ import json
 import os
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -187,8 +187,8 @@ class PlanningDomain(Domain, StepwiseDomain):
         bound = self.steps_per_object * len(task.object_types) + self.steps_extra
         return min(MAX_PLAN_STEPS, bound)
 
-    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
-                        ) -> StructuredOutput | None:
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int,
+                        exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """Well-formed, well-typed action lines (one, or one per line for ``steps`` > 1), as
         the whole-plan grammar admits them; only shapes sampling: every step is still read
         and checked."""

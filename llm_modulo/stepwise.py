@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,6 +26,10 @@ from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
 from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Status, Step, Verdict
 from llm_modulo.verifier import CheckResult, Verifier
+
+
+class NoStepLeft(Exception):
+    """Every step the domain's constraint admits after a prefix was tried already."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +77,15 @@ class StepwiseDomain(ABC):
         """Stop sequences for a request that wants just the next step (default: none)."""
         return None
 
-    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int
-                        ) -> StructuredOutput | None:
+    def step_structured(self, problem: Problem, prefix: Sequence[Step], steps: int,
+                        exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """The decoding constraint for a request that wants the next ``steps`` steps after
         ``prefix`` (1: one step; more: a rollout), or None (default: unconstrained). It only
-        shapes what is sampled: every step is still read and checked as if unconstrained."""
+        shapes what is sampled: every step is still read and checked as if unconstrained.
+
+        ``exclude`` holds the texts of steps already tried after ``prefix``: a constraint
+        that can leave them out does (sampling without replacement), and raises
+        :class:`NoStepLeft` when it would then admit no step at all."""
         return None
 
 

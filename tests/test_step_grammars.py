@@ -16,6 +16,7 @@ from llm_modulo.domains.graph_coloring import GraphColoringDomain
 from llm_modulo.domains.n_queens import NQueensDomain
 from llm_modulo.domains.planning import BlocksworldDomain
 from llm_modulo.pool import WorkerPool
+from llm_modulo.stepwise import NoStepLeft
 from llm_modulo.strategies.beam import Beam
 from llm_modulo.strategies.mcts import MCTS
 from llm_modulo.structured import Grammar
@@ -109,3 +110,77 @@ def test_tree_searches_ask_for_the_step_grammar_only_when_structured(
         assert constraints and all(isinstance(c, Grammar) for c in constraints)
     else:
         assert constraints and all(c is None for c in constraints)
+
+
+def test_grammar_lines_are_the_step_texts_so_tried_steps_can_be_left_out() -> None:
+    problem = GAME24.parse_problem("4 4 6 8")
+    grammar = GAME24.step_structured(problem, [], 1)
+    assert isinstance(grammar, Grammar)
+    lines = _lines(grammar.ebnf)
+    for line in lines:
+        assert GAME24.parse_steps(problem, [], line).steps[0].text == line
+    fewer = GAME24.step_structured(problem, [], 1, exclude=set(lines[:5]))
+    assert isinstance(fewer, Grammar) and _lines(fewer.ebnf) == lines[5:]
+    with pytest.raises(NoStepLeft):
+        GAME24.step_structured(problem, [], 1, exclude=set(lines))
+
+
+def test_colourings_and_queens_leave_tried_steps_out() -> None:
+    coloring, queens = GraphColoringDomain(), NQueensDomain()
+    cp = coloring.generate_problems(1, 0)[0]
+    first = cp.payload["vertices"][0]
+    k = cp.payload["colors"]
+    tried = {f"{first}: {c}" for c in range(1, k)}
+    grammar = coloring.step_structured(cp, [], 1, exclude=tried)
+    assert isinstance(grammar, Grammar) and grammar.ebnf.endswith(f'c ::= "{k}"\n')
+    with pytest.raises(NoStepLeft):
+        coloring.step_structured(cp, [], 1, exclude=tried | {f"{first}: {k}"})
+    qp = queens.generate_problems(1, 0)[0]
+    row = next(r for r in range(1, qp.payload["n"] + 1) if str(r) not in qp.payload["fixed"])
+    every = {f"row {row}: column {c}" for c in range(1, qp.payload["n"] + 1)}
+    with pytest.raises(NoStepLeft):
+        queens.step_structured(qp, [], 1, exclude=every)
+
+
+class FirstAlternative:
+    """A generator that always writes the first move its one-step grammar admits: with tried
+    moves left out, each request proposes a new one (a fake of constrained decoding)."""
+
+    model = "first"
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+    async def generate(self, messages: list[Message], params: SamplingParams,
+                       structured: Any = None) -> Any:
+        from llm_modulo.generator import Completion, GeneratedChoice
+        from llm_modulo.types import Usage
+
+        self.requests += 1
+        assert isinstance(structured, Grammar)
+        text = _lines(structured.ebnf)[0]
+        return Completion(model="first", usage=Usage(prompt_tokens=10, completion_tokens=5),
+                          choices=[GeneratedChoice(index=i, text=text) for i in range(params.n)])
+
+
+@pytest.mark.parametrize("make", [lambda: Beam({"beam_width": 1}),
+                                  lambda: MCTS({"rollout": False, "simulations": 200})],
+                         ids=["beam", "mcts"])
+def test_sampling_without_replacement_proves_a_puzzle_dead(make: Any,
+                                                           pool: WorkerPool) -> None:
+    """1 1 1 1 cannot make 24: every legal first move is tried once (the grammar leaves the
+    tried ones out), each is proven dead, and the search ends exhausted, not out of budget."""
+    gen = FirstAlternative()
+    problem = GAME24.parse_problem("1 1 1 1")
+    config = LoopConfig(budget=Budget(rounds=200, samples=2))
+    result = asyncio.run(Solver(GAME24, Game24Verifier(), gen, config, pool=pool,
+                                strategy=make()).solve(problem))
+    assert result.stop_reason.value == "exhausted"
+    tree = result.search
+    assert tree is not None
+    first = [n for n in tree.nodes[1:] if n.depth == 1]
+    moves = GAME24.step_structured(problem, [], 1)
+    assert isinstance(moves, Grammar)
+    assert sorted(n.step.text for n in first if n.step) == sorted(_lines(moves.ebnf))
+    assert all(n.verdict is not None and n.verdict.status is Status.REJECT for n in first)
+    assert gen.requests == len(first)

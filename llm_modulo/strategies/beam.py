@@ -14,7 +14,9 @@ when the endpoint gives one for every proposal of the depth, then by how many sa
 proposed the step, then by the order they came in.
 
 A depth that leaves no live proposal is sampled again up to ``retries`` times (a weak model's
-samples are not every possible step); a step already proposed at a node is not added twice.
+samples are not every possible step); a step already proposed at a node is not added twice,
+and where the domain's step constraint can leave the tried steps out, it does (sampling
+without replacement: a node whose every admitted step was tried is not sampled again).
 A problem's requests go out one at a time (the budget is checked before each); throughput
 comes from solving many problems at once. The search ends with ``exhausted`` when no live
 node is left, and ``rounds`` when ``max_depth`` is reached without an accepted answer.
@@ -27,6 +29,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from llm_modulo.generator import SamplingParams
+from llm_modulo.stepwise import NoStepLeft
 from llm_modulo.strategies.logprobs import priors
 from llm_modulo.strategies.tree import (
     TreeBuilder,
@@ -50,7 +53,7 @@ class BeamOptions(StrategyOptions):
                                               "domain's max_steps)")
     logprobs: bool = Field(default=True,
                            description="ask the endpoint for logprobs to rank proposals")
-    retries: int = Field(default=2, ge=0, le=16,
+    retries: int = Field(default=4, ge=0, le=64,
                          description="times a depth is sampled again when it left no live "
                                      "proposal (the samples are not every possible step)")
 
@@ -114,9 +117,12 @@ class Beam(Strategy):
             prefix = builder.prefix(parent)
             with domain_errors(ctx, "render a step prompt"):
                 messages = prompt if parent == 0 else domain.step_messages(problem, prefix)
+            try:  # steps tried at this node before are left out where the domain can
+                constraint = step_constraint(ctx, prefix, 1, builder.known(parent))
+            except NoStepLeft:
+                continue  # every step the constraint admits was tried here
             params = ctx.params(k, stop=stop, logprobs=0 if logprobs_on else None)
-            generation = await ctx.generate(messages, params,
-                                            step_constraint(ctx, prefix, 1))
+            generation = await ctx.generate(messages, params, constraint)
             with domain_errors(ctx, "read steps"):
                 extensions = await ctx.extend([(prefix, c.text) for c in generation.choices])
             options, _ = read_options(generation, extensions, builder.known(parent))

@@ -40,6 +40,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from llm_modulo.generator import SamplingParams
+from llm_modulo.stepwise import NoStepLeft
 from llm_modulo.strategies.logprobs import priors
 from llm_modulo.strategies.tree import (
     TreeBuilder,
@@ -69,7 +70,7 @@ class MCTSOptions(StrategyOptions):
                                               "domain's max_steps)")
     logprobs: bool = Field(default=True,
                            description="ask the endpoint for logprobs (the PUCT prior)")
-    expansions: int = Field(default=3, ge=1, le=64,
+    expansions: int = Field(default=4, ge=1, le=64,
                             description="times a node is sampled before it is closed when "
                                         "its children leave nothing to try")
 
@@ -192,9 +193,19 @@ class _Search:
         prefix = self.builder.prefix(leaf)
         with domain_errors(ctx, "render a step prompt"):
             messages = ctx.stepwise.step_messages(ctx.problem, prefix)
+        try:  # steps tried at this node before are left out where the domain can
+            constraint = step_constraint(ctx, prefix, 1, self.builder.known(leaf))
+        except NoStepLeft:  # every step the constraint admits was tried: nothing to sample
+            self.expanded[leaf] = True
+            self.expansions[leaf] = self.opts.expansions
+            self.settle(leaf)
+            if not self.closed[leaf]:  # open children remain below: they are searched
+                return None
+            self.backprop(leaf, 0.0 if self.dead[leaf] else self.progress(leaf))
+            return None
         params = ctx.params(self.opts.expand or ctx.budget.samples, stop=self.stop,
                             logprobs=0 if self.opts.logprobs else None)
-        generation = await ctx.generate(messages, params, step_constraint(ctx, prefix, 1))
+        generation = await ctx.generate(messages, params, constraint)
         with domain_errors(ctx, "read steps"):
             extensions = await ctx.extend([(prefix, c.text) for c in generation.choices])
         options, _ = read_options(generation, extensions, self.builder.known(leaf))

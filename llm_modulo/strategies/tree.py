@@ -11,12 +11,12 @@ below this node") is kept beside the tree, never written into a verdict.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from llm_modulo.errors import CorpusError
-from llm_modulo.stepwise import Extension
+from llm_modulo.stepwise import Extension, NoStepLeft
 from llm_modulo.strategies.logprobs import mean_logprob
 from llm_modulo.strategy import Generation, SearchContext, Stop
 from llm_modulo.structured import StructuredOutput
@@ -38,21 +38,23 @@ def domain_errors(ctx: SearchContext, what: str) -> Iterator[None]:
     (budget stops and a failing corpus pass through unchanged)."""
     try:
         yield
-    except (Stop, CorpusError):
+    except (Stop, CorpusError, NoStepLeft):
         raise
     except Exception as exc:
         raise Stop(StopReason.ERROR, f"domain {ctx.domain.name} failed to {what}: "
                                      f"{type(exc).__name__}: {exc}") from None
 
 
-def step_constraint(ctx: SearchContext, prefix: Sequence[Step], steps: int
-                    ) -> StructuredOutput | None:
-    """The domain's decoding constraint for the next ``steps`` steps, when the loop asks for
-    structured output (``LoopConfig.structured``), else None."""
+def step_constraint(ctx: SearchContext, prefix: Sequence[Step], steps: int,
+                    exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
+    """The domain's decoding constraint for the next ``steps`` steps (leaving out the step
+    texts in ``exclude`` where it can), when the loop asks for structured output
+    (``LoopConfig.structured``), else None. Raises :class:`NoStepLeft` when the constraint
+    admits no untried step."""
     if not ctx.config.structured:
         return None
     with domain_errors(ctx, "build its step constraint"):
-        return ctx.stepwise.step_structured(ctx.problem, prefix, steps)
+        return ctx.stepwise.step_structured(ctx.problem, prefix, steps, exclude)
 
 
 def is_alive(verdict: Verdict | None) -> bool:
