@@ -437,3 +437,28 @@ def test_tree_search_needs_a_stepwise_domain(make: Any) -> None:
 
     with pytest.raises(UsageError, match="stepwise"):
         Solver(EchoDomain(), EchoStatus(), PolicyGenerator(RushPolicy()), strategy=make())
+
+
+# (review) a complete answer in hand is judged before the next request ----------------------
+
+def _fork_policy(messages: list[Any], params: SamplingParams) -> list[str]:
+    """Two live first steps (+1, +2); below +1 the step that completes 4, below +2 one more
+    live step: a beam of width 2 finds the answer under its first parent of depth 2."""
+    prefix = prefix_of(messages)
+    script = {(): ["+1", "+2"], (1,): ["+3"], (2,): ["+1"]}
+    return script.get(tuple(prefix or ()), ["+1"])
+
+
+@pytest.mark.parametrize("max_requests", [2, None])
+def test_beam_judges_a_complete_proposal_before_its_next_request(
+        max_requests: int | None, pool: WorkerPool) -> None:
+    """The first complete proposal of a depth is judged before the beam's next node is
+    expanded: the first sound ACCEPT ends the search (no request after it), and a budget
+    that ends before the next node's request cannot lose it."""
+    problem = toy_problem(target=4, max_step=3, max_steps=2)
+    gen = PolicyGenerator(_fork_policy)
+    result = solve(Beam({"expand": 2, "beam_width": 2}), gen, pool, problem,
+                   samples=2, max_requests=max_requests)
+    assert result.solved and result.stop_reason is StopReason.ACCEPTED, result.stop_reason
+    assert result.requests == len(gen.calls) == 2
+    assert_consistent(result, problem)

@@ -7,11 +7,12 @@ prefix-checked in the worker pool. A proposal is dropped when it repeats a step 
 proposed at the same node, when the check proves it dead (REJECT: it stays in the tree as a
 process label) or when it cannot be read or decided (UNKNOWN: kept in the tree with its
 verdict, never expanded, never ranked, never a label). The proposals that complete an answer
-are written as whole answers and judged, all of a depth at once, by the ordinary check:
-the first sound ACCEPT ends the search. Of the live proposals the ``beam_width`` best go on:
-the check is binary, so they are ranked by the generator's mean token logprob of the step
-when the endpoint gives one for every proposal of the depth, then by how many samples
-proposed the step, then by the order they came in.
+are written as whole answers and judged by the ordinary check as soon as their node's request
+is read, before the next request: the first sound ACCEPT ends the search (and a budget that
+ends at the next request cannot lose an answer already in hand). Of the live proposals the
+``beam_width`` best go on: the check is binary, so they are ranked by the generator's mean
+token logprob of the step when the endpoint gives one for every proposal of the depth, then
+by how many samples proposed the step, then by the order they came in.
 
 A depth that leaves no live proposal is sampled again up to ``retries`` times (a weak model's
 samples are not every possible step); a step already proposed at a node is not added twice,
@@ -24,6 +25,7 @@ node is left, and ``rounds`` when ``max_depth`` is reached without an accepted a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
 from pydantic import Field
@@ -82,18 +84,21 @@ class Beam(Strategy):
         ctx.tree = builder.tree
         beam = [0]
         judged = 0
+
+        async def judge(complete: list[int], params: SamplingParams) -> Attempt | None:
+            nonlocal judged
+            judged += 1
+            with domain_errors(ctx, "assemble an answer"):
+                attempts = await ctx.judge_steps(
+                    judged, [builder.prefix(n) for n in complete], params)
+            return builder.link(complete, attempts)
+
         for _depth in range(1, depth_limit + 1):
             for _ in range(opts.retries + 1):
-                live, complete, logprobs, params = await self._expand(
-                    ctx, builder, beam, k, stop, prompt, opts.logprobs)
-                if complete and params is not None:
-                    judged += 1
-                    with domain_errors(ctx, "assemble an answer"):
-                        attempts = await ctx.judge_steps(
-                            judged, [builder.prefix(n) for n in complete], params)
-                    accepted = builder.link(complete, attempts)
-                    if accepted is not None:
-                        return accepted
+                live, logprobs, accepted = await self._expand(
+                    ctx, builder, beam, k, stop, prompt, opts.logprobs, judge)
+                if accepted is not None:
+                    return accepted
                 if live:
                     break
             if not live:
@@ -103,17 +108,17 @@ class Beam(Strategy):
 
     @staticmethod
     async def _expand(ctx: SearchContext, builder: TreeBuilder, beam: list[int], k: int,
-                      stop: list[str] | None, prompt: list[Message], logprobs_on: bool
-                      ) -> tuple[list[int], list[int], dict[int, float | None],
-                                 SamplingParams | None]:
-        """One request of ``k`` next-step samples per beam node: the live and the complete
-        proposals added to the tree, their logprobs, and the last request's parameters."""
+                      stop: list[str] | None, prompt: list[Message], logprobs_on: bool,
+                      judge: Callable[[list[int], SamplingParams], Awaitable[Attempt | None]]
+                      ) -> tuple[list[int], dict[int, float | None], Attempt | None]:
+        """One request of ``k`` next-step samples per beam node: the live proposals added
+        to the tree and their logprobs; a node's complete proposals are judged (``judge``)
+        before the next node's request, and the first accepted attempt ends the expansion."""
         domain, problem = ctx.stepwise, ctx.problem
         live: list[int] = []
-        complete: list[int] = []
         logprobs: dict[int, float | None] = {}
-        params = None
         for parent in beam:
+            complete: list[int] = []
             prefix = builder.prefix(parent)
             with domain_errors(ctx, "render a step prompt"):
                 messages = prompt if parent == 0 else domain.step_messages(problem, prefix)
@@ -139,7 +144,11 @@ class Beam(Strategy):
                 elif is_alive(option.verdict):
                     live.append(node_id)
                     logprobs[node_id] = option.logprob
-        return live, complete, logprobs, params
+            if complete:
+                accepted = await judge(complete, params)
+                if accepted is not None:
+                    return live, logprobs, accepted
+        return live, logprobs, None
 
     @staticmethod
     def _best(builder: TreeBuilder, live: list[int], logprobs: dict[int, float | None],
