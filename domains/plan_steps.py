@@ -77,8 +77,10 @@ def read_steps(task: Task, templates: Templates | None, completion: str, limit: 
 
 
 def assemble_plan(steps: Sequence[Step]) -> str:
-    """The whole-plan answer for ``steps``, as the one-shot prompt asks for it."""
-    return json.dumps({"plan": [step_action(s) for s in steps]})
+    """The whole-plan answer for ``steps``, as the one-shot prompt asks for it: each step as
+    the prompts write it (English actions for a problem stated in English, PDDL otherwise),
+    so a training row pairs a prompt with an answer in its own language."""
+    return json.dumps({"plan": [s.text for s in steps]})
 
 
 def prefix_answer(steps: Sequence[Step]) -> dict[str, Any]:
