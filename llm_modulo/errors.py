@@ -112,3 +112,8 @@ class LeanInstallError(SetupError):
 
 class LeanUnavailable(SetupError):
     """No Lean to run: neither a native toolchain nor the embedded build is installed."""
+
+
+class UndecidedAnswer(LLMModuloError):
+    """An RL rollout's answer is UNKNOWN (undecided, timed out, unreadable): raised where a
+    framework needs a score, so the rollout is marked failed instead of scored as wrong."""
