@@ -56,7 +56,8 @@ def import_verifiers_v1() -> Any:
         return importlib.import_module("verifiers.v1")
     except ImportError as exc:
         found = sys.modules.get("verifiers")
-        where = getattr(found, "__file__", None) or "not installed"
+        where = ("not installed" if found is None
+                 else getattr(found, "__file__", None) or "a module with no file")
         if found is not None and Path(str(where)).resolve().parent == _own_plugin_folder():
             raise SetupError("the `verifiers` module found is llm-modulo's own source folder "
                              f"({where}), not PrimeIntellect's: run from outside the source "
