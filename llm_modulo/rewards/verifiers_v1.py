@@ -67,9 +67,8 @@ def import_verifiers_v1() -> Any:
 
 
 def _own_plugin_folder() -> Path:
-    import llm_modulo.verifiers
-
-    return Path(next(iter(llm_modulo.verifiers.__path__))).resolve()
+    """The repository's ``verifiers/`` folder (``llm_modulo/verifiers`` links to it)."""
+    return (Path(__file__).resolve().parent.parent / "verifiers").resolve()
 
 
 vf: Any = import_verifiers_v1()
@@ -132,12 +131,12 @@ class LLMModuloTask(vf.Task[LLMModuloTaskData, vf.State, LLMModuloTaskConfig]): 
         _text, scored = await self.llm_modulo_check(trace)
         return scored.status.value
 
-    @vf.metric  # type: ignore[misc]
+    @vf.metric  # type: ignore[untyped-decorator]
     async def llm_modulo_decided(self, trace: Any) -> float:
         """1.0 when the final answer was soundly accepted or rejected, 0.0 for UNKNOWN."""
         return 0.0 if await self._status(trace) == Status.UNKNOWN.value else 1.0
 
-    @vf.reward  # type: ignore[misc]
+    @vf.reward  # type: ignore[untyped-decorator]
     async def llm_modulo_verified(self, trace: Any) -> float:
         """1.0 ACCEPT, 0.0 REJECT; UNKNOWN raises :class:`UndecidedAnswer` (no reward)
         unless the task config gives an ``unknown_score``."""
