@@ -86,6 +86,7 @@ def loader(env_id: str, **env_args: Any) -> Any:
 
 @pytest.fixture()
 def vf(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    pytest.importorskip("datasets", reason="the old verifiers API's datasets are datasets.Dataset")
     fake = types.ModuleType("verifiers")
     for obj in (Rubric, Environment, SingleTurnEnv, MultiTurnEnv):
         setattr(fake, obj.__name__, obj)
