@@ -22,15 +22,20 @@ async def verify_reply(problem: Problem, text: str, scorer: Scorer | None = None
     return (await (scorer or default_scorer()).ascore([Pair(problem, text)]))[0]
 
 
-def record_of(scored: Scored, text: str) -> dict[str, Any]:
-    """A JSON-able record of a verdict (what a trace or a rollout state keeps)."""
+def answer_sha256(text: str) -> str:
+    """The hash a verdict record names its answer by."""
     import hashlib
 
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()
+
+
+def record_of(scored: Scored, text: str) -> dict[str, Any]:
+    """A JSON-able record of a verdict (what a trace or a rollout state keeps)."""
     return {"status": scored.status.value,
             "critiques": [c.message for c in (scored.verdict.critiques if scored.verdict
                                               else [])],
             "detail": scored.detail,
-            "answer_sha256": hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()}
+            "answer_sha256": answer_sha256(text)}
 
 
 def critique_of(problem: Problem, text: str, scored: Scored, level: FeedbackLevel) -> str | None:

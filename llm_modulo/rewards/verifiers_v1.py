@@ -39,7 +39,13 @@ from typing import Any
 from pydantic import Field
 
 from llm_modulo.errors import SetupError, UndecidedAnswer
-from llm_modulo.rewards.backprompt import STATE_KEY, critique_of, record_of, verify_reply
+from llm_modulo.rewards.backprompt import (
+    STATE_KEY,
+    answer_sha256,
+    critique_of,
+    record_of,
+    verify_reply,
+)
 from llm_modulo.rewards.core import Scored
 from llm_modulo.rewards.rows import RowError, completion_text, payload_of, problem_of
 from llm_modulo.types import FeedbackLevel, Problem, Status, canonical_json
@@ -125,8 +131,7 @@ class LLMModuloTask(vf.Task[LLMModuloTaskData, vf.State, LLMModuloTaskConfig]): 
         except RowError:
             text = None
         if (isinstance(record, Mapping) and text is not None
-                and record.get("answer_sha256") == record_of(Scored(None, None), text)[
-                    "answer_sha256"]):
+                and record.get("answer_sha256") == answer_sha256(text)):
             return str(record["status"])
         _text, scored = await self.llm_modulo_check(trace)
         return scored.status.value
