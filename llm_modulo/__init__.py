@@ -148,8 +148,9 @@ _LAZY: dict[str, str] = {
     "default_registry": "llm_modulo.registry",
     "get_domain": "llm_modulo.registry",
     "get_verifier": "llm_modulo.registry",
-    # PrimeIntellect verifiers' loader imports the module named after the environment id
-    # (`llm-modulo` -> `llm_modulo`) and calls its load_environment
+    # the older PrimeIntellect verifiers loader imports the module named after the environment
+    # id (`llm-modulo` -> `llm_modulo`) and calls its load_environment; with verifiers.v1 it
+    # builds the `llm-modulo-env` taskset's env
     "load_environment": "llm_modulo.rewards.environment",
     "register_domain": "llm_modulo.registry",
     "register_verifier": "llm_modulo.registry",

@@ -18,6 +18,7 @@ exception. Everything llm-modulo raises on purpose derives from
     │   ├── HTTPStatusError   a non-retryable or exhausted HTTP error status
     │   └── MalformedResponseError  HTTP 200 whose body is not a completion
     ├── CorpusError           the corpus cannot be opened, read or written
+    ├── UndecidedAnswer       an RL answer is UNKNOWN where a framework wants a score
     └── SetupError            an external part could not be prepared or started
         ├── ModelServerError  the embedded model server
         ├── LeanInstallError  fetching or unpacking the embedded Lean
@@ -112,3 +113,8 @@ class LeanInstallError(SetupError):
 
 class LeanUnavailable(SetupError):
     """No Lean to run: neither a native toolchain nor the embedded build is installed."""
+
+
+class UndecidedAnswer(LLMModuloError):
+    """An RL rollout's answer is UNKNOWN (undecided, timed out, unreadable): raised where a
+    framework needs a score, so the rollout is marked failed instead of scored as wrong."""

@@ -2,8 +2,8 @@
 implements the documented interface (``Rubric(funcs, weights)``, ``SingleTurnEnv``,
 ``MultiTurnEnv`` with ``env_response(messages, state) -> messages`` and
 ``state["final_env_response"]``, ``load_environment(env_id)`` importing the module named
-after the id). The PyPI 0.4 line exports only its v1 Taskset API, which
-``load_environment`` refuses with one clear error (checked too)."""
+after the id). A ``verifiers`` with neither that API nor ``verifiers.v1`` is refused with one
+clear error (checked too); the real ``verifiers.v1`` is tested in test_rewards_env_v1.py."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def loader(env_id: str, **env_args: Any) -> Any:
 
 @pytest.fixture()
 def vf(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    pytest.importorskip("datasets", reason="the old verifiers API's datasets are datasets.Dataset")
     fake = types.ModuleType("verifiers")
     for obj in (Rubric, Environment, SingleTurnEnv, MultiTurnEnv):
         setattr(fake, obj.__name__, obj)
@@ -112,6 +113,7 @@ def test_single_turn_rubric_is_our_verifier(vf: types.ModuleType) -> None:
     assert (bad["reward"], bad["metrics"]["llm_modulo_decided"]) == (0.0, 1.0)
     assert (undecided["reward"], undecided["metrics"]["llm_modulo_decided"]) == (0.0, 0.0)
     assert undecided["state"]["llm_modulo"]["status"] == "unknown"
+    assert good["state"]["llm_modulo"]["status"] == "accept"
 
 
 def test_multi_turn_back_prompts_with_the_critique(vf: types.ModuleType) -> None:
@@ -133,7 +135,7 @@ def test_multi_turn_back_prompts_with_the_critique(vf: types.ModuleType) -> None
     assert stubborn["reward"] == 0.0
 
 
-def test_verl_export_rows_and_a_v1_only_verifiers(vf: types.ModuleType, tmp_path: Any,
+def test_verl_export_rows_and_a_verifiers_without_either_api(vf: types.ModuleType, tmp_path: Any,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -158,5 +160,5 @@ def test_verl_export_rows_and_a_v1_only_verifiers(vf: types.ModuleType, tmp_path
     monkeypatch.setitem(sys.modules, "verifiers", v1)
     from llm_modulo import load_environment
 
-    with pytest.raises(SetupError, match="v1 Taskset API is not supported"):
+    with pytest.raises(SetupError, match=r"verifiers\.v1 cannot be imported"):
         load_environment(domain="game24")
