@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from llm_modulo.bounds import has_surrogate, replace_surrogates
 from llm_modulo.config import LoopConfig
 from llm_modulo.domain import Domain
-from llm_modulo.errors import CorpusError, GeneratorError, UsageError
+from llm_modulo.errors import CorpusError, GeneratorError, LLMModuloError, UsageError
 from llm_modulo.generator import MAX_TOKEN_COUNT, GeneratedChoice, Generator, SamplingParams
 from llm_modulo.judge import DomainParseError, judge
 from llm_modulo.pool import WorkerPool
@@ -68,8 +68,9 @@ class SearchStore(Protocol):
         """Durably store one solve's search tree."""
 
 
-class Stop(Exception):
-    """Raised by :class:`SearchContext` to end a solve (budget spent, generator failed)."""
+class Stop(LLMModuloError):
+    """Raised by :class:`SearchContext` to end a solve (budget spent, generator failed): a
+    signal the :class:`~llm_modulo.loop.Solver` turns into the result's ``stop_reason``."""
 
     def __init__(self, reason: StopReason, error: str | None = None) -> None:
         super().__init__(reason.value if error is None else error)
