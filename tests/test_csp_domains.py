@@ -393,3 +393,18 @@ def test_cli_long_inline_problem_and_candidate() -> None:
     assert len(problem) > 300
     r = cli("check", "--domain", "csp", "--problem", problem, "--candidate", candidate)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_one_queen_board_is_decided() -> None:
+    """n = 1 once crashed the check (an all-different over one variable): every verdict was
+    UNKNOWN. Catalogue: [1] is ACCEPT, [2] is a REJECT (off the board)."""
+    from llm_modulo.domains.n_queens import NQueensDomain
+    from llm_modulo.types import Status
+    from llm_modulo.verifiers.csp.n_queens import NQueensVerifier
+
+    domain, verifier = NQueensDomain(), NQueensVerifier()
+    problem = domain.parse_problem("1")
+    good = domain.parse_candidate(problem, '{"columns": [1]}')
+    bad = domain.parse_candidate(problem, '{"columns": [2]}')
+    assert verifier.check(problem, good).status is Status.ACCEPT
+    assert verifier.check(problem, bad).status is Status.REJECT

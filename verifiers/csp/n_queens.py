@@ -37,7 +37,9 @@ from llm_modulo.verifiers.csp.verifier import AnswerError, CSPVerifier, Pairs
 def queens_csp(payload: dict[str, Any]) -> m.CSP:
     n = int(payload["n"])
     rows = [f"q{i}" for i in range(1, n + 1)]
-    constraints: list[Any] = [m.AllDifferent(kind="all_different", vars=rows, name="columns")]
+    # one queen needs no column constraint (all-different takes two or more variables)
+    constraints: list[Any] = ([m.AllDifferent(kind="all_different", vars=rows, name="columns")]
+                              if n >= 2 else [])
     for i in range(1, n + 1):
         for j in range(i + 1, n + 1):
             constraints.append(m.Expression(kind="expression", expr=f"abs(q{i} - q{j}) != {j - i}",
