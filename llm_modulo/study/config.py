@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 class ProblemSet(_Strict):
     """Where a domain's problems come from: exactly one of ``path`` (a directory of problem
     files matching ``glob``, or a JSONL file), or ``generate`` (the domain's generator with
-    ``seed``). ``limit`` keeps the first problems (files in natural order). ``fallback``
+    ``seed``). ``offset`` skips the first problems and ``limit`` keeps the next ones (files in
+    natural order). ``fallback``
     is used when ``path`` does not exist (said in the report)."""
 
     label: str | None = Field(default=None, max_length=100)
@@ -37,6 +38,8 @@ class ProblemSet(_Strict):
     generate: int | None = Field(default=None, ge=1, le=100_000)
     seed: int = 0
     limit: int | None = Field(default=None, ge=1)
+    #: problems skipped first (e.g. 900 for Tree of Thoughts' Game-of-24 test split)
+    offset: int = Field(default=0, ge=0)
     fallback: ProblemSet | None = None
 
     @model_validator(mode="after")

@@ -65,7 +65,8 @@ def load_set(spec: ProblemSet, domain: Domain, base: Path, limit: int | None = N
                              fallen.problems)
         raise UsageError(f"problem path {path} does not exist")
     if path.is_file():
-        return LoadedSet(label, str(path), read_problems(path, domain)[:cap])
+        chosen = read_problems(path, domain)[spec.offset:spec.offset + cap]
+        return LoadedSet(label, _described(path, spec), chosen)
     files = []
     for i, f in enumerate(path.glob(spec.glob)):
         if i >= MAX_FILES:
@@ -76,11 +77,15 @@ def load_set(spec: ProblemSet, domain: Domain, base: Path, limit: int | None = N
     if not files:
         raise UsageError(f"no problem files matching {spec.glob!r} in {path}")
     problems = []
-    for f in files[:cap]:
+    for f in files[spec.offset:spec.offset + cap]:
         try:
             problem = domain.load_problem(str(f))
         except ProblemError as exc:
             raise ProblemError(f"{f}: {exc}") from None
         problems.append(problem if problem.id is not None
                         else problem.model_copy(update={"id": f.stem}))
-    return LoadedSet(label, f"{path}/{spec.glob}", problems)
+    return LoadedSet(label, _described(path / spec.glob, spec), problems)
+
+
+def _described(path: Path, spec: ProblemSet) -> str:
+    return f"{path}" + (f" (from the {spec.offset + 1}th on)" if spec.offset else "")

@@ -91,8 +91,10 @@ def models_of(config: StudyConfig, options: StudyOptions) -> list[ModelEntry]:
     """The study's endpoints, with ``--base-url`` / ``--model`` applied to every one."""
     if options.base_url is None and options.model is None:
         return config.models
-    return [m.model_copy(update={"base_url": options.base_url or m.base_url,
-                                 "model": options.model or m.model}) for m in config.models]
+    return [m.model_copy(update={
+        "base_url": options.base_url or m.base_url, "model": options.model or m.model,
+        "label": "endpoint" if options.base_url and m.label == "embedded" else m.label})
+        for m in config.models]
 
 
 def plan(config: StudyConfig, options: StudyOptions) -> StudyRun:
