@@ -88,4 +88,4 @@ def load_set(spec: ProblemSet, domain: Domain, base: Path, limit: int | None = N
 
 
 def _described(path: Path, spec: ProblemSet) -> str:
-    return f"{path}" + (f" (from the {spec.offset + 1}th on)" if spec.offset else "")
+    return f"{path}" + (f" (skipping the first {spec.offset})" if spec.offset else "")
