@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from llm_modulo.config import Budget, LoopConfig
     from llm_modulo.corpus import Corpus, CorpusMemory
+    from llm_modulo.critic import Critic, CriticJudgement, CriticMode, CriticRequest
     from llm_modulo.domain import Domain
     from llm_modulo.errors import (
         CorpusError,
@@ -98,6 +99,10 @@ _LAZY: dict[str, str] = {
     "Candidate": "llm_modulo.types",
     "CheckResult": "llm_modulo.verifier",
     "Choice": "llm_modulo.structured",
+    "Critic": "llm_modulo.critic",
+    "CriticJudgement": "llm_modulo.critic",
+    "CriticMode": "llm_modulo.critic",
+    "CriticRequest": "llm_modulo.critic",
     "Completion": "llm_modulo.generator",
     "Corpus": "llm_modulo.corpus",
     "CorpusError": "llm_modulo.errors",
@@ -193,6 +198,10 @@ __all__ = [
     "Corpus",
     "CorpusError",
     "CorpusMemory",
+    "Critic",
+    "CriticJudgement",
+    "CriticMode",
+    "CriticRequest",
     "Critique",
     "Domain",
     "DuplicateNameError",

@@ -27,6 +27,7 @@ from llm_modulo.cli.common import (
     out,
 )
 from llm_modulo.corpus.cli import register as register_corpus_commands
+from llm_modulo.study import cli as study_cli
 
 __all__ = [
     "JsonOpt",
@@ -53,6 +54,7 @@ app.command()(listing.strategies)
 app.command()(serving.serve)
 app.command("fetch-model")(serving.fetch_model)
 app.command("serve-verifiers")(serving.serve_verifiers)
+app.command()(study_cli.study)
 register_corpus_commands(app, errors_as_messages, out, err)
 
 
