@@ -79,7 +79,12 @@ class TRLTrainer:
             import torch
             from datasets import Dataset
             from transformers import AutoModelForCausalLM, AutoTokenizer
-            from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+            from trl import (  # type: ignore[attr-defined]
+                DPOConfig,
+                DPOTrainer,
+                SFTConfig,
+                SFTTrainer,
+            )
         except ImportError as exc:
             raise TrainingError(f"training needs the train extra: pip install "
                                 f"'llm-modulo[train]' ({exc})") from None
@@ -91,7 +96,8 @@ class TRLTrainer:
         model = AutoModelForCausalLM.from_pretrained(job.parent, dtype=torch.float32)
         figures: dict[str, Any] = {"method": cfg.method, "dpo": cfg.dpo}
         start = time.monotonic()
-        common: dict[str, Any] = dict(output_dir=str(tmp / "trainer"), learning_rate=cfg.learning_rate,
+        common: dict[str, Any] = dict(
+                      output_dir=str(tmp / "trainer"), learning_rate=cfg.learning_rate,
                       num_train_epochs=cfg.epochs, max_steps=cfg.max_steps or -1,
                       per_device_train_batch_size=cfg.batch_size,
                       gradient_accumulation_steps=cfg.gradient_accumulation,
