@@ -1,13 +1,18 @@
-"""The training set of one iteration, built from the corpus with the ordinary exports: sound,
-unflagged ACCEPTs only as SFT rows (UNKNOWN never appears in an export), sound REJECTs only
-as DPO negatives; only the runs this lineage solved training problems in; deduplicated;
-every row's problem checked against the held-out split."""
+"""The training set of one iteration, read from the corpus: only sound ACCEPTs whose solution
+is not flagged become SFT rows (UNKNOWN never does), only sound REJECTs become DPO
+negatives; only the runs this lineage solved training problems in; deduplicated; every
+row's problem checked against the held-out split.
+
+The ordinary ``export`` links a solution to the attempt that first found it; here an accepted
+attempt of these runs counts even when an earlier run (a killed phase, another improve run
+on the same corpus) found the same answer first.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +22,16 @@ from llm_modulo.corpus.store import Corpus
 from llm_modulo.improve.splits import check_disjoint
 from llm_modulo.improve.state import write_atomically
 
-_META = ("domain", "problem_hash", "kind")
+_ATTEMPTS = """
+SELECT a.problem_hash, pr.messages, a.completion, a.answer, a.status
+FROM attempts a JOIN problems p ON p.hash = a.problem_hash
+JOIN prompts pr ON pr.hash = a.prompt_hash
+LEFT JOIN solutions s ON s.problem_hash = a.problem_hash AND s.answer = a.answer
+WHERE a.run_id IN ({runs}) AND p.domain = ? AND a.sound = 1
+  AND ((a.status = 'accept' AND s.id IS NOT NULL AND s.flagged_at IS NULL)
+       OR a.status = 'reject')
+ORDER BY a.id
+"""
 
 
 @dataclass(frozen=True)
@@ -31,56 +45,57 @@ class TrainingData:
     query: dict[str, Any]
 
 
+def _initial(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The first prompt: the messages up to and including the first user turn."""
+    end = next((i for i, m in enumerate(messages) if m.get("role") == "user"), 0)
+    return messages[: end + 1]
+
+
 def build(corpus: Corpus, *, domain: str, runs: Sequence[str], eval_hashes: Collection[str],
           out_dir: Path, dpo: bool) -> TrainingData:
-    """Write ``sft.jsonl`` (and ``dpo.jsonl``) to ``out_dir`` from the solutions of ``runs``."""
-    from llm_modulo.corpus.formats import ExportOptions
-
-    sft_rows = _export(corpus, ExportOptions(format="sft", out=Path("sft.jsonl"),
-                                             domains=(domain,), runs=tuple(runs),
-                                             sft_style="prompt-completion"), eval_hashes)
-    sft_path = out_dir / "sft.jsonl"
+    """Write ``sft.jsonl`` (and ``dpo.jsonl``) to ``out_dir`` from the attempts of ``runs``."""
+    rows = (corpus.query(_ATTEMPTS.format(runs=",".join("?" * len(runs))), [*runs, domain])
+            if runs else [])
+    check_disjoint((r[0] for r in rows), eval_hashes)
+    chosen: dict[str, dict[str, Any]] = {}
+    by_problem: dict[str, list[str]] = defaultdict(list)
+    accepted: dict[str, set[str]] = defaultdict(set)
+    for h, messages, completion, answer, status in rows:
+        if status == "accept":
+            accepted[h].add(answer)
+            row = {"prompt": _initial(json.loads(messages)),
+                   "completion": [{"role": "assistant", "content": completion}]}
+            key = json.dumps(row, sort_keys=True, ensure_ascii=False)
+            if key not in chosen:
+                chosen[key] = row
+                by_problem[h].append(key)
+    sft_rows = [chosen[k] for k in sorted(chosen)]
     digest = hashlib.sha256()
     text = _jsonl(sft_rows)
-    write_atomically(sft_path, text)
+    write_atomically(out_dir / "sft.jsonl", text)
     digest.update(text.encode())
-    dpo_path, dpo_count = None, 0
+    dpo_path, dpo_rows = None, []
     if dpo:
-        dpo_rows = _export(corpus, ExportOptions(format="dpo", out=Path("dpo.jsonl"),
-                                                 domains=(domain,), runs=tuple(runs)),
-                           eval_hashes)
+        pairs: dict[str, dict[str, Any]] = {}
+        for h, messages, completion, answer, status in rows:
+            if status != "reject" or not by_problem[h] or answer in accepted[h]:
+                continue  # no verified answer to prefer, or versions disagree on this one
+            good = chosen[by_problem[h][len(pairs) % len(by_problem[h])]]
+            pair = {"prompt": _initial(json.loads(messages)), "chosen": good["completion"],
+                    "rejected": [{"role": "assistant", "content": completion}]}
+            pairs.setdefault(json.dumps(pair, sort_keys=True, ensure_ascii=False), pair)
+        dpo_rows = [pairs[k] for k in sorted(pairs)]
         dpo_path = out_dir / "dpo.jsonl"
         text = _jsonl(dpo_rows)
         write_atomically(dpo_path, text)
         digest.update(text.encode())
-        dpo_count = len(dpo_rows)
-    query = {"formats": ["sft", *(["dpo"] if dpo else [])], "domain": domain,
-             "runs": list(runs), "sft_style": "prompt-completion",
-             "filter": "sound ACCEPTs not flagged (sft); sound REJECTs as negatives (dpo)",
-             "held_out_problems_excluded": len(eval_hashes)}
-    return TrainingData(sft_path, dpo_path, len(sft_rows), dpo_count, digest.hexdigest(),
-                        query)
-
-
-def _export(corpus: Corpus, options: Any, eval_hashes: Collection[str]
-            ) -> list[dict[str, Any]]:
-    """The export's rows, checked against the held-out split, without metadata columns,
-    deduplicated, in a stable order."""
-    from llm_modulo.corpus.formats import export
-
-    if not options.runs:
-        return []
-    with tempfile.TemporaryDirectory(prefix="llm-modulo-improve-") as tmp:
-        target = Path(tmp) / options.out.name
-        export(corpus, options.model_copy(update={"out": target}))
-        rows = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()
-                if line]
-    check_disjoint((r["problem_hash"] for r in rows), eval_hashes)
-    unique: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        clean = {k: v for k, v in row.items() if k not in _META}
-        unique.setdefault(json.dumps(clean, sort_keys=True, ensure_ascii=False), clean)
-    return [unique[k] for k in sorted(unique)]
+    query = {"domain": domain, "runs": list(runs),
+             "sft": "sound ACCEPTs of these runs whose solution is not flagged; first prompt",
+             "dpo": ("sound REJECTs of these runs vs. a verified answer to the same problem"
+                     if dpo else None),
+             "held_out_problems_checked": len(eval_hashes)}
+    return TrainingData(out_dir / "sft.jsonl", dpo_path, len(sft_rows), len(dpo_rows),
+                        digest.hexdigest(), query)
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> str:

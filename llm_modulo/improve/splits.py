@@ -29,22 +29,30 @@ def derived_seed(seed: int, label: str) -> int:
 
 def held_out(domain: Domain, count: int, seed: int) -> list[Problem]:
     """The fixed evaluation split (distinct problems)."""
-    return _distinct(domain.generate_problems(count, derived_seed(seed, "eval")), set())
+    return _draw(domain, count, seed, "eval", set())
 
 
 def training_draw(domain: Domain, count: int, seed: int, iteration: int,
                   exclude: Collection[str]) -> list[Problem]:
     """``count`` fresh training problems for ``iteration``, none in ``exclude`` (hashes):
     fewer only when the domain keeps repeating itself."""
+    chosen = _draw(domain, count, seed, f"train-{iteration}", exclude)
+    check_disjoint((p.hash for p in chosen), exclude)
+    return chosen
+
+
+def _draw(domain: Domain, count: int, seed: int, label: str, exclude: Collection[str]
+          ) -> list[Problem]:
+    """Up to ``count`` distinct problems outside ``exclude``, drawing again (another derived
+    seed) while the domain repeats itself, at most :data:`MAX_DRAWS` times."""
     chosen: list[Problem] = []
     seen = set(exclude)
     for draw in range(MAX_DRAWS):
-        label = f"train-{iteration}" + (f"-{draw}" if draw else "")
-        fresh = _distinct(domain.generate_problems(count, derived_seed(seed, label)), seen)
+        name = label + (f"-{draw}" if draw else "")
+        fresh = _distinct(domain.generate_problems(count, derived_seed(seed, name)), seen)
         chosen.extend(fresh[: count - len(chosen)])
         if len(chosen) >= count:
             break
-    check_disjoint((p.hash for p in chosen), exclude)
     return chosen
 
 
