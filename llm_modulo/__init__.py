@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         DuplicateNameError,
         GeneratorError,
         HTTPStatusError,
+        ImproveError,
         LeanInstallError,
         LeanUnavailable,
         LLMModuloError,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
         ProblemError,
         RegistryError,
         SetupError,
+        TrainingError,
         TransportError,
         UnknownNameError,
         UnsupportedPDDL,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         RetryPolicy,
         SamplingParams,
     )
+    from llm_modulo.improve import ImproveConfig
     from llm_modulo.loop import Solver
     from llm_modulo.pool import WorkerPool
     from llm_modulo.registry import (
@@ -111,6 +114,8 @@ _LAZY: dict[str, str] = {
     "GeneratorError": "llm_modulo.errors",
     "Grammar": "llm_modulo.structured",
     "HTTPStatusError": "llm_modulo.errors",
+    "ImproveConfig": "llm_modulo.improve",
+    "ImproveError": "llm_modulo.errors",
     "JsonSchema": "llm_modulo.structured",
     "LLMModuloError": "llm_modulo.errors",
     "UnsupportedPDDL": "llm_modulo.errors",
@@ -122,6 +127,7 @@ _LAZY: dict[str, str] = {
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
     "ModelServerError": "llm_modulo.errors",
+    "TrainingError": "llm_modulo.errors",
     "OpenAICompatClient": "llm_modulo.generator",
     "PluginLoadError": "llm_modulo.errors",
     "Problem": "llm_modulo.types",
@@ -204,6 +210,8 @@ __all__ = [
     "GeneratorError",
     "Grammar",
     "HTTPStatusError",
+    "ImproveConfig",
+    "ImproveError",
     "JsonSchema",
     "LLMModuloError",
     "LeanInstallError",
@@ -238,6 +246,7 @@ __all__ = [
     "Strategy",
     "StrategyOptions",
     "StructuredOutput",
+    "TrainingError",
     "TransportError",
     "UnknownNameError",
     "UnsupportedPDDL",
