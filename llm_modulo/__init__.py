@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         DuplicateNameError,
         GeneratorError,
         HTTPStatusError,
+        ImproveError,
         LeanInstallError,
         LeanUnavailable,
         LLMModuloError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         ProblemError,
         RegistryError,
         SetupError,
+        TrainingError,
         TransportError,
         UnknownNameError,
         UnsupportedPDDL,
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
         RetryPolicy,
         SamplingParams,
     )
+    from llm_modulo.improve import ImproveConfig
     from llm_modulo.loop import Solver
     from llm_modulo.pool import WorkerPool
     from llm_modulo.registry import (
@@ -116,6 +119,8 @@ _LAZY: dict[str, str] = {
     "GeneratorError": "llm_modulo.errors",
     "Grammar": "llm_modulo.structured",
     "HTTPStatusError": "llm_modulo.errors",
+    "ImproveConfig": "llm_modulo.improve",
+    "ImproveError": "llm_modulo.errors",
     "JsonSchema": "llm_modulo.structured",
     "LLMModuloError": "llm_modulo.errors",
     "UnsupportedPDDL": "llm_modulo.errors",
@@ -127,6 +132,7 @@ _LAZY: dict[str, str] = {
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
     "ModelServerError": "llm_modulo.errors",
+    "TrainingError": "llm_modulo.errors",
     "OpenAICompatClient": "llm_modulo.generator",
     "PluginLoadError": "llm_modulo.errors",
     "Problem": "llm_modulo.types",
@@ -213,6 +219,8 @@ __all__ = [
     "GeneratorError",
     "Grammar",
     "HTTPStatusError",
+    "ImproveConfig",
+    "ImproveError",
     "JsonSchema",
     "LLMModuloError",
     "LeanInstallError",
@@ -247,6 +255,7 @@ __all__ = [
     "Strategy",
     "StrategyOptions",
     "StructuredOutput",
+    "TrainingError",
     "TransportError",
     "UnknownNameError",
     "UnsupportedPDDL",

@@ -104,14 +104,19 @@ class EmbeddedServer:
         startup_timeout_s: float = 600.0,
         log_path: Path | None = None,
         seed: int = 0,
+        model_path: Path | None = None,
+        served_model_name: str | None = None,
     ) -> None:
         self.root = root or data_dir()
+        #: a Hugging Face folder to serve instead of the embedded SmolLM2 (a fine-tuned
+        #: checkpoint), under ``served_model_name`` (default ``smollm2``)
+        self.model_path = model_path
         self.port = port or free_port()
         self.max_model_len = max_model_len
         self.startup_timeout_s = startup_timeout_s
         self.log_path = log_path or self.root / "logs" / f"vllm-{self.port}.log"
         self.seed = seed
-        self.model = SERVED_MODEL_NAME
+        self.model = served_model_name or SERVED_MODEL_NAME
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -155,7 +160,7 @@ class EmbeddedServer:
                 "`pip install 'llm-modulo[serve]'` (see scripts/bootstrap.sh), "
                 "or point --base-url at a running OpenAI-compatible server"
             )
-        model_path = ensure_model(self.root)
+        model_path = self.model_path or ensure_model(self.root)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(

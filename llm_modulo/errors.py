@@ -19,8 +19,11 @@ exception. Everything llm-modulo raises on purpose derives from
     │   └── MalformedResponseError  HTTP 200 whose body is not a completion
     ├── CorpusError           the corpus cannot be opened, read or written
     ├── UndecidedAnswer       an RL answer is UNKNOWN where a framework wants a score
+    ├── ImproveError          a self-improvement run cannot go on safely (a leaked
+    │                         evaluation problem, a run directory of another config)
     └── SetupError            an external part could not be prepared or started
         ├── ModelServerError  the embedded model server
+        ├── TrainingError     fine-tuning (TRL) is not installed or failed
         ├── LeanInstallError  fetching or unpacking the embedded Lean
         └── LeanUnavailable   no Lean to run (neither native nor embedded)
 
@@ -105,6 +108,15 @@ class SetupError(LLMModuloError):
 
 class ModelServerError(SetupError):
     """The embedded model server could not be prepared, started or reached."""
+
+
+class TrainingError(SetupError):
+    """Fine-tuning could not run: the ``train`` extra is missing, or TRL failed."""
+
+
+class ImproveError(LLMModuloError):
+    """A self-improvement run cannot go on safely: an evaluation problem reached a training
+    set, or the run directory belongs to a run with another configuration."""
 
 
 class LeanInstallError(SetupError):

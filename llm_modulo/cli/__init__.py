@@ -17,7 +17,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from llm_modulo.cli import checking, generating, listing, serving, solving
+from llm_modulo.cli import checking, generating, improving, listing, serving, solving
 from llm_modulo.cli.common import (
     JsonOpt,
     app,
@@ -48,6 +48,7 @@ app.command()(checking.check)
 app.command()(solving.run)
 app.command()(solving.demo)
 app.command()(generating.generate)
+app.command()(improving.improve)
 app.command()(listing.verifiers)
 app.command()(listing.domains)
 app.command()(listing.strategies)

@@ -181,12 +181,15 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
 
 
 def _runs_table(runs: list[Any], out: Console) -> None:
-    table = Table("run id", "command", "domain", "strategy", "started (UTC)", "problems",
-                  "attempts", "accepted")
+    lineage = any(r.checkpoint for r in runs)
+    columns = ["run id", "command", "domain", "strategy", "started (UTC)", "problems",
+               "attempts", "accepted"]
+    table = Table(*columns, *(("checkpoint", "role") if lineage else ()))
     for r in runs:
+        extra = (escape(r.checkpoint or "-"), r.role or "-") if lineage else ()
         table.add_row(r.id, r.command, r.domain or "-", r.strategy or "-",
                       r.started_at.strftime("%Y-%m-%d %H:%M"),
-                      str(r.problems), str(r.attempts), str(r.accepted_attempts))
+                      str(r.problems), str(r.attempts), str(r.accepted_attempts), *extra)
     out.print(table)
 
 
@@ -209,3 +212,13 @@ def _stats_table(stats: Any, out: Console) -> None:
         for st in stats.searches:
             searches.add_row(st.strategy, str(st.trees), str(st.nodes), str(st.dead_prefixes))
         out.print(searches)
+    if stats.checkpoints:
+        lineage = Table("checkpoint", "parent", "iteration", "trained on (rows)",
+                        "trained on solutions of", "runs", "solutions found",
+                        title="checkpoint lineage")
+        for c in stats.checkpoints:
+            rows = "-" if c.train_rows is None else str(c.train_rows)
+            lineage.add_row(escape(c.name), escape(c.parent or "-"), str(c.iteration), rows,
+                            escape(", ".join(c.trained_on) or "-"), str(c.runs),
+                            str(c.solutions))
+        out.print(lineage)

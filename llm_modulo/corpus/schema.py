@@ -8,8 +8,8 @@ PostgreSQL); booleans are 0/1; times are UNIX seconds (UTC) as REAL. Identity co
 from __future__ import annotations
 
 #: Bumped only when a change would break a reader of the previous version. Tables added with
-#: ``CREATE TABLE IF NOT EXISTS`` (the search tables) do not count: an older corpus gains them
-#: when it is next opened, and an older llm-modulo simply ignores them.
+#: ``CREATE TABLE IF NOT EXISTS`` (the search and lineage tables) do not count: an older
+#: corpus gains them when it is next opened, and an older llm-modulo simply ignores them.
 SCHEMA_VERSION = 1
 
 TABLES = """
@@ -132,6 +132,32 @@ CREATE TABLE IF NOT EXISTS search_nodes (
     attempt_id       INTEGER REFERENCES attempts(id),  -- that attempt, when it was found
     PRIMARY KEY (search_id, node_id)
 );
+
+-- Lineage of self-improvement (``llm-modulo improve``): one row per checkpoint (the base model
+-- too, with no parent), the runs whose verified solutions trained it, and its manifest.
+CREATE TABLE IF NOT EXISTS checkpoints (
+    name        TEXT PRIMARY KEY,         -- the served model name, the attempts' model
+    parent      TEXT,                     -- the checkpoint it was fine-tuned from
+    path        TEXT NOT NULL,            -- its Hugging Face folder when it was made
+    improve_run TEXT,                     -- the improve run (its id) that made it
+    iteration   INTEGER NOT NULL,
+    data_hash   TEXT,                     -- sha256 of the training file(s)
+    train_rows  INTEGER,
+    trained_on  TEXT NOT NULL,            -- JSON list of run ids whose solutions it learnt
+    manifest    TEXT NOT NULL,            -- the lineage manifest as JSON
+    created_at  REAL NOT NULL
+);
+
+-- Which checkpoint generated a run's attempts, and why (train: solving fresh training
+-- problems; system1 / system2: evaluating on the held-out split).
+CREATE TABLE IF NOT EXISTS checkpoint_runs (
+    run_id      TEXT PRIMARY KEY REFERENCES runs(id),
+    checkpoint  TEXT NOT NULL,
+    role        TEXT NOT NULL CHECK (role IN ('train', 'system1', 'system2')),
+    improve_run TEXT,
+    iteration   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoint_runs_by_checkpoint ON checkpoint_runs (checkpoint);
 """
 
 

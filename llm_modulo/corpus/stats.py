@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from llm_modulo.corpus.lineage import CheckpointInfo, checkpoint_lineage, run_checkpoints
 from llm_modulo.corpus.store import Corpus
 from llm_modulo.errors import UsageError
 
@@ -45,6 +46,9 @@ class CorpusStats(BaseModel):
     domains: list[DomainStats]
     searches: list[SearchStats] = Field(default_factory=list,
                                         description="per strategy that stored search trees")
+    checkpoints: list[CheckpointInfo] = Field(
+        default_factory=list, description="self-improvement lineage: which checkpoint "
+                                          "produced which solutions, and what trained it")
 
 
 _PER_PROBLEM = """
@@ -130,7 +134,8 @@ def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
                             dead_prefixes=dead or 0)
                 for strategy, trees, nodes, dead in corpus.query(
                     _PER_STRATEGY.format(where=where), params)]
-    return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out, searches=searches)
+    return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out, searches=searches,
+                       checkpoints=checkpoint_lineage(corpus))
 
 
 class RunInfo(BaseModel):
@@ -143,6 +148,10 @@ class RunInfo(BaseModel):
     attempts: int
     problems: int
     accepted_attempts: int
+    #: the checkpoint that generated the run's attempts (runs of ``llm-modulo improve``)
+    checkpoint: str | None = None
+    #: why it ran: train (solving training problems), system1 or system2 (evaluation)
+    role: str | None = None
 
 
 def list_runs(corpus: Corpus) -> list[RunInfo]:
@@ -157,9 +166,12 @@ def list_runs(corpus: Corpus) -> list[RunInfo]:
     strategies = dict(corpus.query(
         "SELECT id, CASE WHEN json_valid(config) AND json_type(config, '$.strategy') = 'text'"
         " THEN json_extract(config, '$.strategy') END FROM runs"))
+    lineage = run_checkpoints(corpus)
     return [RunInfo(id=i, command=c, domain=d, strategy=strategies.get(i),
                     started_at=datetime.fromtimestamp(t, UTC),
-                    attempts=n, problems=p, accepted_attempts=acc)
+                    attempts=n, problems=p, accepted_attempts=acc,
+                    checkpoint=lineage.get(i, (None, None))[0],
+                    role=lineage.get(i, (None, None))[1])
             for i, c, d, t, n, p, acc in rows]
 
 
