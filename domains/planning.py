@@ -12,6 +12,7 @@ initial state and the goal. Plans may be PDDL actions or English steps.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -25,10 +26,10 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.bounds import file_reads_allowed, read_text_capped
 from llm_modulo.domain import Domain
-from llm_modulo.domains.plan_steps import assemble_plan, prefix_answer, read_steps
+from llm_modulo.domains.plan_steps import assemble_plan, make_step, prefix_answer, read_steps
 from llm_modulo.errors import ProblemError
 from llm_modulo.jsonanswer import HEDGE
-from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.pddl.formula import And, AtomF, Formula
@@ -191,10 +192,19 @@ class PlanningDomain(Domain, StepwiseDomain):
                         exclude: Collection[str] = frozenset()) -> StructuredOutput | None:
         """Well-formed, well-typed action lines (one, or one per line for ``steps`` > 1), as
         the whole-plan grammar admits them; only shapes sampling: every step is still read
-        and checked."""
+        and checked. One step leaves out the actions in ``exclude`` when the problem has at
+        most :data:`MAX_GROUND_ACTIONS` well-typed ground actions (then they are listed)."""
+        templates_json = json.dumps(problem.payload.get("templates"), sort_keys=True)
+        if steps <= 1 and exclude:
+            ground = ground_actions(problem.payload["domain"], problem.payload["problem"],
+                                    templates_json)
+            if ground is not None:
+                left = [a for a in ground if a not in exclude]
+                if not left:
+                    raise NoStepLeft("every well-typed action was tried after this prefix")
+                return Grammar(ebnf="root ::= " + " | ".join(_ebnf(a) for a in left) + "\n")
         grammar = step_grammar(problem.payload["domain"], problem.payload["problem"],
-                               json.dumps(problem.payload.get("templates"), sort_keys=True),
-                               steps > 1)
+                               templates_json, steps > 1)
         return None if grammar is None else Grammar(ebnf=grammar)
 
     def step_stop(self, problem: Problem) -> list[str] | None:
@@ -290,6 +300,33 @@ def plan_grammar(domain: str, problem: str, templates_json: str) -> str | None:
     head = ['root ::= "{\\"plan\\":[" (step ("," step)*)? "]}"',
             'step ::= "\\"" act "\\""']
     return "\n".join(head + rules) + "\n"
+
+
+#: The most ground actions a step constraint lists one by one (to leave tried ones out).
+MAX_GROUND_ACTIONS = 2000
+
+
+@lru_cache(maxsize=64)
+def ground_actions(domain: str, problem: str, templates_json: str) -> tuple[str, ...] | None:
+    """Every well-typed ground action of the problem as the prompts write a step, or None when
+    there are more than :data:`MAX_GROUND_ACTIONS` or one cannot go in a grammar."""
+    task = cached_task(domain, problem)
+    spec = json.loads(templates_json)
+    templates = templates_of({"templates": spec}) if spec is not None else None
+    out: list[str] = []
+    for name, action in sorted(task.domain.actions.items()):
+        pools = [task.objects_of(types) for _, types in action.params]
+        count = 1
+        for pool in pools:
+            count *= len(pool)
+        if len(out) + count > MAX_GROUND_ACTIONS:
+            return None
+        for args in itertools.product(*pools):
+            text = make_step(name, list(args), templates).text
+            if _EBNF_UNSAFE.search(text):
+                return None
+            out.append(text)
+    return tuple(dict.fromkeys(out)) or None
 
 
 @lru_cache(maxsize=256)

@@ -184,3 +184,19 @@ def test_sampling_without_replacement_proves_a_puzzle_dead(make: Any,
     assert sorted(n.step.text for n in first if n.step) == sorted(_lines(moves.ebnf))
     assert all(n.verdict is not None and n.verdict.status is Status.REJECT for n in first)
     assert gen.requests == len(first)
+
+
+def test_plan_steps_leave_tried_actions_out() -> None:
+    blocks = BlocksworldDomain()
+    problem = blocks.demo_problems()[0]
+    first = blocks.step_structured(problem, [], 1, exclude={"not an action"})
+    assert isinstance(first, Grammar)
+    actions = re.findall(r'"([^"]+)"', first.ebnf)
+    assert len(actions) > 4
+    for action in actions:  # each listed action reads as one step with the same text
+        read = blocks.parse_steps(problem, [], action)
+        assert [s.text for s in read.steps] == [action]
+    fewer = blocks.step_structured(problem, [], 1, exclude=set(actions[:3]))
+    assert isinstance(fewer, Grammar) and re.findall(r'"([^"]+)"', fewer.ebnf) == actions[3:]
+    with pytest.raises(NoStepLeft):
+        blocks.step_structured(problem, [], 1, exclude=set(actions))
