@@ -34,6 +34,10 @@ INSTRUCTIONS = (
     "- one line per error: what is wrong and where\n"
 )
 
+#: The verdict format as a decoding constraint (``LLMCritic(structured=True)``): a verdict line,
+#: and for INCORRECT one to five error lines.
+REPLY_PATTERN = r"VERDICT: (CORRECT|INCORRECT\nERRORS:(\n- [^\n]{1,200}){1,5})"
+
 _NEGATIVE = ("incorrect", "not correct", "wrong", "invalid", "not valid", "fails", "false")
 _POSITIVE = ("correct", "valid", "true", "confirmed")
 _BULLETS = ("- ", "* ", "• ")

@@ -28,9 +28,10 @@ from llm_modulo.errors import GeneratorError, UsageError
 from llm_modulo.generator import OpenAICompatClient, SamplingParams
 from llm_modulo.pool import WorkerPool
 from llm_modulo.remote import _run_blocking
+from llm_modulo.structured import Regex
 from llm_modulo.types import Candidate, Critique, Problem, Status, Verdict, canonical_json
 from llm_modulo.verifier import CheckResult, Verifier
-from llm_modulo.verifiers.critic.prompt import critic_messages, read_reply, shown
+from llm_modulo.verifiers.critic.prompt import REPLY_PATTERN, critic_messages, read_reply, shown
 
 BASE_URL_ENVS = ("LLM_MODULO_CRITIC_BASE_URL", "LLM_MODULO_BASE_URL")
 MODEL_ENV = "LLM_MODULO_CRITIC_MODEL"
@@ -55,7 +56,7 @@ class LLMCritic(Verifier):
 
     def __init__(self, base_url: str | None = None, *, model: str | None = None,
                  max_tokens: int = 512, temperature: float = 0.0, concurrency: int = 16,
-                 deadline_s: float = 300.0) -> None:
+                 deadline_s: float = 300.0, structured: bool = True) -> None:
         url = base_url or next((os.environ[e] for e in BASE_URL_ENVS if os.environ.get(e)),
                                None)
         if max_tokens < 1 or concurrency < 1 or not deadline_s > 0:
@@ -64,6 +65,9 @@ class LLMCritic(Verifier):
         self.model = model or os.environ.get(MODEL_ENV) or None
         self.max_tokens, self.temperature = max_tokens, temperature
         self.concurrency, self.deadline_s = concurrency, deadline_s
+        #: ask the endpoint to keep the reply in the verdict format (a small model otherwise
+        #: rarely writes a VERDICT line); the reply is still read as untrusted text
+        self.structured = structured
         self._client: OpenAICompatClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -143,7 +147,8 @@ class LLMCritic(Verifier):
         messages = critic_messages(request.statement, request.candidate.raw)
         params = SamplingParams(n=1, temperature=self.temperature, max_tokens=self.max_tokens)
         try:
-            completion = await self._http().generate(messages, params)
+            completion = await self._http().generate(
+                messages, params, Regex(pattern=REPLY_PATTERN) if self.structured else None)
         except (GeneratorError, UsageError) as exc:
             return self._made(Status.UNKNOWN, [Critique(
                 kind="unavailable", message=f"the critic could not be asked: {exc}"[:500])],
