@@ -10,12 +10,12 @@ answers, are a hedge (see :mod:`llm_modulo.jsonanswer`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from llm_modulo.domain import _FENCE, Domain, _json_candidates
 from llm_modulo.jsonanswer import duplicate_key_message, scan_answers, several_answers_message
-from llm_modulo.types import Candidate, Problem
+from llm_modulo.types import Candidate, Message, Problem
 
 
 class _Pairs(dict[str, Any]):
@@ -125,3 +125,22 @@ def step_lines(completion: str, limit: int) -> Iterator[str]:
         if text[:1] in "-*+" and text[1:2].isspace():
             text = text[2:].strip()
         yield text
+
+
+def next_step_request(remaining: Sequence[int], noun: str, nouns: str, form: str,
+                      values: str) -> str:
+    """The step prompt's last line: which ``noun`` (vertex, row) comes next, the line form
+    to write it in, and the ones after it in order."""
+    first = remaining[0]
+    after = ", ".join(map(str, remaining[1:4])) + (", ..." if len(remaining) > 4 else "")
+    then = (f", then the {nouns} after it in order ({after}), one per line"
+            if len(remaining) > 1 else "")
+    return (f"Next is {noun} {first}. Write its {form.format(first=first)}, where {values}"
+            f"{then}, and nothing else.")
+
+
+def step_messages_of(system: str | None, lines: list[str]) -> list[Message]:
+    """The step prompt's messages: the system prompt, if any, and ``lines`` as the user's."""
+    messages = [] if system is None else [Message(role="system", content=system)]
+    messages.append(Message(role="user", content="\n".join(lines)))
+    return messages

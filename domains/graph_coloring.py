@@ -30,7 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
+from llm_modulo.domains.csp_base import (
+    CSPDomainBase,
+    next_step_request,
+    step_lines,
+    step_messages_of,
+)
 from llm_modulo.errors import ProblemError
 from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
@@ -256,17 +261,9 @@ class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
         if not remaining:
             lines.append("Every vertex has a color.")
         else:
-            v = remaining[0]
-            then = (f", then the vertices after it in order ({', '.join(map(str, remaining[1:4]))}"
-                    f"{', ...' if len(remaining) > 4 else ''}), one per line"
-                    if len(remaining) > 1 else "")
-            lines.append(f"Next is vertex {v}. Write its color as \"{v}: COLOR\", where COLOR "
-                         f"is {colours}{then}, and nothing else.")
-        messages = []
-        if (system := self.system_prompt()) is not None:
-            messages.append(Message(role="system", content=system))
-        messages.append(Message(role="user", content="\n".join(lines)))
-        return messages
+            lines.append(next_step_request(remaining, "vertex", "vertices",
+                                           'color as "{first}: COLOR"', f"COLOR is {colours}"))
+        return step_messages_of(self.system_prompt(), lines)
 
     def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
                     ) -> StepParse:

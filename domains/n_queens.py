@@ -23,7 +23,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from llm_modulo.domains.csp_base import CSPDomainBase, step_lines
+from llm_modulo.domains.csp_base import (
+    CSPDomainBase,
+    next_step_request,
+    step_lines,
+    step_messages_of,
+)
 from llm_modulo.errors import ProblemError
 from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
@@ -141,17 +146,10 @@ class NQueensDomain(CSPDomainBase, StepwiseDomain):
         if not remaining:
             lines.append("Every row has its queen.")
         else:
-            r = remaining[0]
-            then = (f", then the rows after it in order ({', '.join(map(str, remaining[1:4]))}"
-                    f"{', ...' if len(remaining) > 4 else ''}), one per line"
-                    if len(remaining) > 1 else "")
-            lines.append(f"Next is row {r}. Write its queen as \"row {r}: column C\", where C "
-                         f"is a number from 1 to {n}{then}, and nothing else.")
-        messages = []
-        if (system := self.system_prompt()) is not None:
-            messages.append(Message(role="system", content=system))
-        messages.append(Message(role="user", content="\n".join(lines)))
-        return messages
+            lines.append(next_step_request(remaining, "row", "rows",
+                                           'queen as "row {first}: column C"',
+                                           f"C is a number from 1 to {n}"))
+        return step_messages_of(self.system_prompt(), lines)
 
     def parse_steps(self, problem: Problem, prefix: Sequence[Step], completion: str
                     ) -> StepParse:
