@@ -173,7 +173,13 @@ class SearchContext:
         self.trace: list[Attempt] = []
         self.tree: SearchTree | None = None
         self.strategy = strategy
-        self.model: str | None = getattr(generator, "model", None)
+        self._served: str | None = None  # the model the last response named
+
+    @property
+    def model(self) -> str | None:
+        """The generator's model (a client learns it from the server on its first request),
+        else the one the last response named."""
+        return getattr(self.generator, "model", None) or self._served
 
     # -- the budget ---------------------------------------------------------------------
 
@@ -227,6 +233,7 @@ class SearchContext:
                        f"generator failed: {type(exc).__name__}: {exc}") from None
         usage = bounded_usage(completion.usage)
         self.usage = self.usage + usage
+        self._served = completion.model or self._served
         # a server that sends more samples than asked does not stretch the budget; a lone
         # surrogate (from any generator) becomes U+FFFD, so the attempt can be stored
         choices = [c if not has_surrogate(c.text)

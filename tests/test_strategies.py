@@ -207,3 +207,20 @@ def test_solve_json_reports_strategy_and_requests(scripted: ScriptedServer,
     data = json.loads(result.stdout)
     assert data["strategy"] == "best_of_n" and data["requests"] == 2
     assert data["stop_reason"] == "accepted"
+
+
+@pytest.mark.parametrize("strategy", [BackPrompt(), BestOfN()], ids=lambda s: s.name)
+def test_the_result_names_the_model_the_client_learned(scripted: ScriptedServer,
+                                                       pool: WorkerPool,
+                                                       strategy: Strategy) -> None:
+    """A client given no model learns it from the server on its first request: the result
+    names it (it was None once, when the name was taken before the first request)."""
+    scripted.script(Reply([RIGHT]))
+
+    async def go() -> SolveResult:
+        async with OpenAICompatClient(scripted.base_url) as client:
+            return await Solver(DOMAIN, Game24Verifier(), client, LoopConfig(), pool=pool,
+                                strategy=strategy).solve(PROBLEM)
+
+    result = asyncio.run(go())
+    assert result.solved and result.model == scripted.model
