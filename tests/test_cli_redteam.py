@@ -138,6 +138,10 @@ def test_an_unreachable_endpoint_is_exit_4(tmp_path: Path) -> None:
     assert "generator failed" in r.stdout
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_run_stopped_by_a_signal_keeps_everything_and_resumes(signum: int,
                                                               tmp_path: Path) -> None:
@@ -149,8 +153,11 @@ def test_run_stopped_by_a_signal_keeps_everything_and_resumes(signum: int,
         args = [sys.executable, "-m", "llm_modulo.cli", "run", str(problems), "--out", str(out),
                 "--corpus", str(corpus), "-n", "2", "--concurrency", "2", "--base-url",
                 server.base_url]
+        # SIGINT back to its default in the child: a test run started as a background job
+        # (nohup ... &) ignores SIGINT, and Python keeps an ignored SIGINT ignored
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                text=True, stdin=subprocess.DEVNULL)
+                                text=True, stdin=subprocess.DEVNULL,
+                                preexec_fn=_default_sigint)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)

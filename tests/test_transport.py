@@ -13,7 +13,7 @@ from llm_modulo.transport import ShardedTransport
 
 
 def test_requests_spread_and_counts_return_to_zero(scripted: ScriptedServer) -> None:
-    scripted.latency_s = 0.2
+    scripted.latency_s = 1.0  # long enough that all 16 are in flight even on a loaded machine
     transport = ShardedTransport(max_connections=32, per_shard=4)
 
     async def go() -> list[int]:
