@@ -10,11 +10,13 @@ answers, are a hedge (see :mod:`llm_modulo.jsonanswer`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, ClassVar
 
 from llm_modulo.domain import _FENCE, Domain, _json_candidates
 from llm_modulo.jsonanswer import duplicate_key_message, scan_answers, several_answers_message
+from llm_modulo.stepwise import NoStepLeft
+from llm_modulo.structured import Grammar
 from llm_modulo.types import Candidate, Message, Problem
 
 
@@ -144,3 +146,20 @@ def step_messages_of(system: str | None, lines: list[str]) -> list[Message]:
     messages = [] if system is None else [Message(role="system", content=system)]
     messages.append(Message(role="user", content="\n".join(lines)))
     return messages
+
+
+def assignment_grammar(keys: Sequence[int], label: str, values: int,
+                       exclude: Collection[str], none_left: str) -> Grammar:
+    """The step grammar of the next assignments, in order: one line ``label.format(key=k)``
+    followed by a value in ``1..values`` per key in ``keys``. For one key, the lines in
+    ``exclude`` (steps tried already) are left out, and :class:`NoStepLeft` with
+    ``none_left.format(key=k)`` says when none is left."""
+    choices = list(range(1, values + 1))
+    if len(keys) == 1:  # one step: the values not tried for it yet
+        first = label.format(key=keys[0])
+        choices = [c for c in choices if f"{first}{c}" not in exclude]
+        if not choices:
+            raise NoStepLeft(none_left.format(key=keys[0]))
+    value = " | ".join(f'"{c}"' for c in choices)
+    body = ' "\\n" '.join(f'"{label.format(key=k)}" c' for k in keys)
+    return Grammar(ebnf=f"root ::= {body}\nc ::= {value}\n")

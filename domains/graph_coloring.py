@@ -32,12 +32,13 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.domains.csp_base import (
     CSPDomainBase,
+    assignment_grammar,
     next_step_request,
     step_lines,
     step_messages_of,
 )
 from llm_modulo.errors import ProblemError
-from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
+from llm_modulo.stepwise import StepParse, StepwiseDomain
 from llm_modulo.structured import Grammar, StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 
@@ -323,14 +324,10 @@ class GraphColoringDomain(CSPDomainBase, StepwiseDomain):
         if not remaining or len(vertices) > _GRAMMAR_MAX_VERTICES:
             return None
         k = min(problem.payload["colors"] or len(vertices), len(vertices))
-        colours = list(range(1, k + 1))
-        if steps <= 1:  # one vertex: the colours not tried for it yet
-            colours = [c for c in colours if f"{remaining[0]}: {c}" not in exclude]
-            if not colours:
-                raise NoStepLeft(f"every colour of vertex {remaining[0]} was tried")
-        colour = " | ".join(f'"{c}"' for c in colours)
-        body = ' "\\n" '.join(f'"{v}: " c' for v in remaining)
-        return Grammar(ebnf=f"root ::= {body}\nc ::= {colour}\n")
+        if steps > 1:
+            return assignment_grammar(remaining, "{key}: ", k, (), "")
+        return assignment_grammar(remaining[:1], "{key}: ", k, exclude,
+                                  "every colour of vertex {key} was tried")
 
     def step_stop(self, problem: Problem) -> list[str] | None:
         return ["\n"]

@@ -25,13 +25,14 @@ from pydantic import BaseModel, Field
 
 from llm_modulo.domains.csp_base import (
     CSPDomainBase,
+    assignment_grammar,
     next_step_request,
     step_lines,
     step_messages_of,
 )
 from llm_modulo.errors import ProblemError
-from llm_modulo.stepwise import NoStepLeft, StepParse, StepwiseDomain
-from llm_modulo.structured import Grammar, StructuredOutput
+from llm_modulo.stepwise import StepParse, StepwiseDomain
+from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Step
 from llm_modulo.verifiers.csp.checker import compile_csp
 from llm_modulo.verifiers.csp.n_queens import queens_csp
@@ -212,14 +213,10 @@ class NQueensDomain(CSPDomainBase, StepwiseDomain):
         remaining = self._remaining(problem, prefix)[: max(1, steps)]
         if not remaining or n > _GRAMMAR_MAX_N:
             return None
-        columns = list(range(1, n + 1))
-        if steps <= 1:  # one row: the columns not tried for it yet
-            columns = [c for c in columns if f"row {remaining[0]}: column {c}" not in exclude]
-            if not columns:
-                raise NoStepLeft(f"every column of row {remaining[0]} was tried")
-        column = " | ".join(f'"{c}"' for c in columns)
-        body = ' "\\n" '.join(f'"row {r}: column " c' for r in remaining)
-        return Grammar(ebnf=f"root ::= {body}\nc ::= {column}\n")
+        if steps > 1:
+            return assignment_grammar(remaining, "row {key}: column ", n, (), "")
+        return assignment_grammar(remaining[:1], "row {key}: column ", n, exclude,
+                                  "every column of row {key} was tried")
 
     def step_stop(self, problem: Problem) -> list[str] | None:
         return ["\n"]
