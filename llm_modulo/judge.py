@@ -116,7 +116,7 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
     if verifier.batched:
         task = verifier.task(_parse_and_check_many, (domain, verifier, problem, list(texts)),
                              verifier.batch_timeout_s(len(texts)))
-        task = _with_domain(task, domain)
+        task = with_domain(task, domain)
         outcome = (await pool.arun_many([task]))[0]
         if outcome.kind is OutcomeKind.OK:
             candidates, result = outcome.value
@@ -125,7 +125,7 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
             return list(zip(candidates, verdicts, strict=True))
         candidates = await _reparse(domain, problem, texts, pool)
         return [(c, verifier._verdict(outcome, start)) for c in candidates]
-    tasks = [_with_domain(verifier.task(_parse_and_check, (domain, verifier, problem, text)),
+    tasks = [with_domain(verifier.task(_parse_and_check, (domain, verifier, problem, text)),
                           domain) for text in texts]
     outcomes = await pool.arun_many(tasks)
     out: list[tuple[Candidate, Verdict] | None] = [None] * len(texts)
@@ -142,7 +142,8 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
     return [pair for pair in out if pair is not None]
 
 
-def _with_domain(task: Task, domain: Domain) -> Task:
+def with_domain(task: Task, domain: Domain) -> Task:
+    """``task`` on workers that have also imported ``domain``'s module (outside the deadline)."""
     return replace(task, warm=(*task.warm, type(domain).__module__))
 
 

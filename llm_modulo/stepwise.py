@@ -18,10 +18,11 @@ import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from llm_modulo.domain import Domain
+from llm_modulo.judge import with_domain
 from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
 from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import Candidate, Message, Problem, Status, Step, Verdict
@@ -171,12 +172,10 @@ async def extend(domain: Domain, verifier: Verifier, problem: Problem,
     if not items:
         return []
     start = time.monotonic()
-    tasks = []
-    for prefix, completion in items:
-        limit = domain.max_steps(problem)
-        task = verifier.task(_extend, (domain, verifier, problem, tuple(prefix), completion,
-                                       limit))
-        tasks.append(_warm_domain(task, domain))
+    limit = domain.max_steps(problem)
+    tasks = [with_domain(verifier.task(_extend, (domain, verifier, problem, tuple(prefix),
+                                                 completion, limit)), domain)
+             for prefix, completion in items]
     try:
         outcomes = await (pool or default_pool()).arun_many(tasks)
     except Exception as exc:
@@ -186,10 +185,6 @@ async def extend(domain: Domain, verifier: Verifier, problem: Problem,
     for (prefix, completion), outcome in zip(items, outcomes, strict=True):
         out.append(_extension(verifier, tuple(prefix), completion, outcome, start))
     return out
-
-
-def _warm_domain(task: Any, domain: Domain) -> Any:
-    return replace(task, warm=(*task.warm, type(domain).__module__))
 
 
 def _extension(verifier: Verifier, prefix: tuple[Step, ...], completion: str,
