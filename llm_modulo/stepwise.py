@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llm_modulo.domain import Domain
+from llm_modulo.errors import LLMModuloError
 from llm_modulo.judge import with_domain
 from llm_modulo.pool import Outcome, OutcomeKind, WorkerPool, default_pool
 from llm_modulo.structured import StructuredOutput
@@ -29,8 +30,9 @@ from llm_modulo.types import Candidate, Message, Problem, Status, Step, Verdict
 from llm_modulo.verifier import CheckResult, Verifier
 
 
-class NoStepLeft(Exception):
-    """Every step the domain's constraint admits after a prefix was tried already."""
+class NoStepLeft(LLMModuloError):
+    """Every step the domain's constraint admits after a prefix was tried already (a search
+    signal, caught by the strategies; in the one exception tree like ``Stop``)."""
 
 
 @dataclass(frozen=True)
