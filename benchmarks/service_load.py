@@ -9,6 +9,11 @@ timeouts. Bounded in count and time: each phase stops at ``--checks`` checks or
 
     .venv/bin/python benchmarks/service_load.py                       # about 2 minutes
     .venv/bin/python benchmarks/service_load.py --checks 100000 --seconds 600   # 100k checks
+    .venv/bin/python benchmarks/service_load.py --soak-checks 1000000             # + 1M-check soak
+
+The soak (``--soak-checks``) sends batches of ``--soak-batch`` completions from
+``--soak-clients`` clients, cycling through all three domains, and samples the resident memory
+of the server and its workers every tenth of the way: memory must stay flat.
 """
 
 from __future__ import annotations
@@ -155,6 +160,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def soak(url: str, pid: int, work: dict[str, list[dict[str, Any]]],
+         args: argparse.Namespace) -> None:
+    """``--soak-checks`` checks in ten slices; the RSS of the server tree after each."""
+    items = [item for batch in zip(*work.values(), strict=False) for item in batch]
+    step = max(args.soak_batch, args.soak_checks // 10)
+    done, hangs, lost, unknown, errors = 0, 0, 0, 0, 0
+    samples: list[tuple[int, float, float]] = []
+    began = time.monotonic()
+    while done < args.soak_checks:
+        tally, _ = asyncio.run(run_phase(url, items, args.soak_clients, args.soak_batch,
+                                         min(step, args.soak_checks - done), 10**9,
+                                         args.timeout))
+        done += tally.checks
+        hangs, lost, unknown = hangs + tally.hangs, lost + tally.lost, unknown + tally.unknown
+        errors += sum(tally.errors.values()) + tally.refused_429
+        server_mib, tree_mib, _ = tree_rss(pid)
+        samples.append((done, server_mib, tree_mib))
+        print(f"soak: {done:9d} checks, {time.monotonic() - began:7.1f} s, RSS server "
+              f"{server_mib:.0f} MiB, server + workers {tree_mib:.0f} MiB", flush=True)
+        if tally.checks == 0:
+            break
+    if samples:
+        first, last = samples[0], samples[-1]
+        print(f"soak: {done} checks in {time.monotonic() - began:.0f} s "
+              f"({done / (time.monotonic() - began):.0f} checks/s); RSS from the first tenth "
+              f"to the end: server {last[1] - first[1]:+.1f} MiB, server + workers "
+              f"{last[2] - first[2]:+.1f} MiB (max {max(s[2] for s in samples):.0f}); "
+              f"hangs {hangs}, lost {lost}, unknown {unknown}, errors/429 {errors}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--checks", type=int, default=3000, help="most checks per phase")
@@ -164,6 +199,10 @@ def main() -> None:
     ap.add_argument("--max-queue", type=int, default=512)
     ap.add_argument("--timeout", type=float, default=60.0, help="client timeout (a hang)")
     ap.add_argument("--overload-seconds", type=float, default=8.0)
+    ap.add_argument("--soak-checks", type=int, default=0,
+                    help="checks in the memory soak after the phases (0: none)")
+    ap.add_argument("--soak-batch", type=int, default=64)
+    ap.add_argument("--soak-clients", type=int, default=8)
     args = ap.parse_args()
 
     with socket.socket() as s:
@@ -213,6 +252,8 @@ def main() -> None:
         print(f"RSS after {total.checks} checks: server {after[0]:.0f} MiB "
               f"({after[0] - before[0]:+.0f}), server + workers {after[1]:.0f} MiB "
               f"({after[1] - before[1]:+.0f}); hangs {total.hangs}, lost {total.lost}")
+        if args.soak_checks > 0:
+            soak(url, server.pid, work, args)
         # overload: 256 clients x 16 completions = 4096 checks asked for against the queue cap
         tally, took = asyncio.run(run_phase(url, work["plans"], 256, 16, 10**9,
                                             args.overload_seconds, args.timeout))

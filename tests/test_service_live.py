@@ -63,10 +63,15 @@ def server() -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(30)
+            _, stderr = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            raise
+        # a drained service stops cleanly; it is not a batch job to resume
+        assert proc.returncode == 0, stderr
+        assert "stopped: every check in flight was answered" in stderr
+        assert "resume" not in stderr
 
 
 def _cases() -> list[tuple[str, Problem, list[str]]]:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from llm_modulo.cli.common import (
+    err,
     errors_as_messages,
     out,
 )
@@ -107,5 +108,13 @@ def serve_verifiers(
                       f"{'token required' if token else 'no token'}; Ctrl-C stops)",
                       highlight=False, soft_wrap=True)
 
-        serve(host, port, limits=limits, token=token, workers=workers,
-              access_log=access_log, on_ready=ready)
+        import signal
+
+        try:
+            serve(host, port, limits=limits, token=token, workers=workers,
+                  access_log=access_log, on_ready=ready)
+        except SystemExit as exc:  # uvicorn re-raises the SIGTERM it drained for
+            if exc.code != 128 + signal.SIGTERM:
+                raise
+            err.print("stopped: every check in flight was answered (a verdict, or UNKNOWN "
+                      "when the drain ran out)")
