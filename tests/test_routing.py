@@ -272,7 +272,7 @@ def test_an_endpoint_back_with_another_model_is_set_aside() -> None:
 
 
 def test_base_urls_split_on_commas_and_whitespace() -> None:
-    assert parse_base_urls(["http://a:1/v1/, http://b:2/v1", "http://c:3/v1"]) == [
+    assert parse_base_urls(["http://a:1/v1/, http://b:2/v1", "http://c:3/v1,"]) == [
         "http://a:1/v1", "http://b:2/v1", "http://c:3/v1"]
     assert base_url_text(["http://a:1/v1", "http://b:2/v1"]) == "http://a:1/v1,http://b:2/v1"
     assert base_url_text(None) is None and base_url_text([]) is None
