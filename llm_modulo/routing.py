@@ -264,9 +264,10 @@ class RoutingClient:
 
     async def _choose(self, tried: set[int]) -> int:
         index = self._pick(tried)
-        probes = self._probe_due(asyncio.get_running_loop().time())
-        if index is None and probes:  # nothing healthy: wait for the probes under way
-            await asyncio.wait(probes)
+        probes = set(self._probe_due(asyncio.get_running_loop().time()))
+        while index is None and probes:  # nothing healthy: the first probe to come back
+            _, pending = await asyncio.wait(probes, return_when=asyncio.FIRST_COMPLETED)
+            probes = set(pending)
             index = self._pick(tried)
         if index is None:
             raise TransportError(self._all_down())
@@ -293,7 +294,8 @@ class RoutingClient:
     ) -> Completion:
         """One chat completion from the least-loaded healthy endpoint, tried on the others
         when an endpoint fails (connection, timeout, 5xx)."""
-        await self.start()
+        if not self._started:
+            await self.start()
         tried: set[int] = set()
         while True:
             index = await self._choose(tried)
