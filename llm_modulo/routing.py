@@ -39,7 +39,7 @@ from llm_modulo.errors import (
     TransportError,
     UsageError,
 )
-from llm_modulo.generator import Completion, OpenAICompatClient, SamplingParams
+from llm_modulo.generator import MAX_NAME_CHARS, Completion, OpenAICompatClient, SamplingParams
 from llm_modulo.structured import StructuredOutput
 from llm_modulo.types import Message
 
@@ -49,6 +49,10 @@ DEFAULT_BACKOFF_BASE_S = 1.0
 DEFAULT_BACKOFF_MAX_S = 60.0
 #: Of an endpoint's model list, this many names are quoted in a mismatch message.
 MAX_MODELS_QUOTED = 5
+#: The all-down error names this many endpoints (then a count), each reason cut to
+#: MAX_REASON_CHARS: the message lands in every failed problem's result.
+MAX_ENDPOINTS_NAMED = 8
+MAX_REASON_CHARS = 300
 
 
 class EndpointStats(BaseModel):
@@ -134,7 +138,11 @@ class RoutingClient:
         return self._endpoints[0].url
 
     async def __aenter__(self) -> RoutingClient:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.aclose()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -183,7 +191,7 @@ class RoutingClient:
         return self.model
 
     def _mismatch(self, endpoint: _Endpoint, models: list[str]) -> str:
-        served = ", ".join(models[:MAX_MODELS_QUOTED]) or "no model"
+        served = ", ".join(m[:MAX_NAME_CHARS] for m in models[:MAX_MODELS_QUOTED]) or "no model"
         more = f" and {len(models) - MAX_MODELS_QUOTED} more" if \
             len(models) > MAX_MODELS_QUOTED else ""
         return (f"endpoint {endpoint.url} does not serve model {self.model!r}: it serves "
@@ -212,7 +220,7 @@ class RoutingClient:
         endpoint or a failed probe: requests already in flight that fail there after it is
         down do not stretch its backoff)."""
         endpoint.healthy = False
-        endpoint.reason = reason
+        endpoint.reason = reason[:MAX_REASON_CHARS]
         endpoint.marked_down += 1
         endpoint.consecutive += 1
         wait = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (endpoint.consecutive - 1))
@@ -227,7 +235,7 @@ class RoutingClient:
                 self.model = models[0]
             if self.model is not None and self.model not in models:
                 endpoint.set_aside = True
-                endpoint.reason = self._mismatch(endpoint, models) + " (set aside)"
+                endpoint.reason = f"{self._mismatch(endpoint, models)} (set aside)"
                 return
             self._up(endpoint)
         finally:
@@ -276,7 +284,7 @@ class RoutingClient:
     def _all_down(self) -> str:
         now = asyncio.get_running_loop().time()
         parts = []
-        for e in self._endpoints:
+        for e in self._endpoints[:MAX_ENDPOINTS_NAMED]:
             if e.healthy:
                 parts.append(f"{e.url} (failed this request)")
             elif e.set_aside:
@@ -284,6 +292,8 @@ class RoutingClient:
             else:
                 parts.append(f"{e.url} ({e.reason}; next probe in "
                              f"{max(0.0, e.down_until - now):.1f} s)")
+        if len(self._endpoints) > MAX_ENDPOINTS_NAMED:
+            parts.append(f"and {len(self._endpoints) - MAX_ENDPOINTS_NAMED} more endpoints")
         return f"no generator endpoint can take the request: {'; '.join(parts)}"
 
     async def generate(

@@ -325,3 +325,19 @@ def test_a_routed_batch_solves_like_a_single_client() -> None:
         results = asyncio.run(go())
         assert all(r.solved and r.requests == 2 for r in results)
         assert a.completion_requests() and b.completion_requests()
+
+
+def test_the_all_down_message_is_bounded_however_many_endpoints() -> None:
+    clients = [OpenAICompatClient(f"http://127.0.0.1:{port}/v1", retry=FAST_RETRY)
+               for port in range(1, 13)]
+
+    async def go() -> str:
+        async with RoutingClient(clients, model="m", probe_timeout_s=2.0) as router:
+            with pytest.raises(TransportError) as caught:
+                await router.generate(MESSAGES, SamplingParams())
+            assert not any(s.healthy for s in router.stats())
+            return str(caught.value)
+
+    message = asyncio.run(go())
+    assert "127.0.0.1:8/v1" in message and "127.0.0.1:9/v1" not in message
+    assert message.endswith("and 4 more endpoints") and len(message) < 8 * 400
