@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from llm_modulo.corpus import Corpus, CorpusMemory
     from llm_modulo.critic import Critic, CriticJudgement, CriticMode, CriticRequest
     from llm_modulo.domain import Domain
+    from llm_modulo.endpoints import GeneratorSpec
     from llm_modulo.errors import (
         CorpusError,
         DuplicateNameError,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from llm_modulo.remote import RemoteVerifier
     from llm_modulo.rewards.environment import load_environment
     from llm_modulo.rewards.trl import reward_function
+    from llm_modulo.routing import EndpointStats, RoutingClient
     from llm_modulo.service.app import create_verification_app
     from llm_modulo.stepwise import Extension, StepParse, StepwiseDomain
     from llm_modulo.strategy import (
@@ -116,6 +118,9 @@ _LAZY: dict[str, str] = {
     "FeedbackLevel": "llm_modulo.types",
     "GeneratedChoice": "llm_modulo.generator",
     "Generator": "llm_modulo.generator",
+    "GeneratorSpec": "llm_modulo.endpoints",
+    "EndpointStats": "llm_modulo.routing",
+    "RoutingClient": "llm_modulo.routing",
     "GeneratorError": "llm_modulo.errors",
     "Grammar": "llm_modulo.structured",
     "HTTPStatusError": "llm_modulo.errors",
@@ -211,12 +216,14 @@ __all__ = [
     "Critique",
     "Domain",
     "DuplicateNameError",
+    "EndpointStats",
     "Extension",
     "FeedbackLevel",
     "GeneratedChoice",
     "Generation",
     "Generator",
     "GeneratorError",
+    "GeneratorSpec",
     "Grammar",
     "HTTPStatusError",
     "ImproveConfig",
@@ -239,6 +246,7 @@ __all__ = [
     "RegistryError",
     "RemoteVerifier",
     "RetryPolicy",
+    "RoutingClient",
     "SamplingParams",
     "SearchContext",
     "SearchNode",

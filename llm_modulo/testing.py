@@ -300,7 +300,17 @@ class ScriptedServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _hang_up_if_stopped(self) -> bool:
+                """A stopped server hangs up on a request that arrives on a connection
+                kept alive from before (as a dead server's connections would fail)."""
+                if server._stopped.is_set():
+                    self.close_connection = True
+                    return True
+                return False
+
             def do_GET(self) -> None:
+                if self._hang_up_if_stopped():
+                    return
                 if self.path.rstrip("/") in ("/v1/models", "/models"):
                     body = {"object": "list", "data": [{"id": server.model, "object": "model"}]}
                     self._send(200, json.dumps(body).encode())
@@ -310,6 +320,8 @@ class ScriptedServer:
                     self._send(404, b'{"error": "not found"}')
 
             def do_POST(self) -> None:
+                if self._hang_up_if_stopped():
+                    return
                 self.arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)

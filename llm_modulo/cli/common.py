@@ -63,9 +63,11 @@ def errors_as_messages() -> Iterator[None]:
 
 DomainOpt = Annotated[str, typer.Option("--domain", "-d", help="Registered domain name.")]
 BaseUrlOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option("--base-url", envvar=BASE_URL_ENV,
-                 help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1. "
+                 help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1; repeat it "
+                      "(or separate URLs by commas) to spread requests over several. "
+                      f"{BASE_URL_ENV} may hold several, separated by commas or spaces. "
                       "Default: start the embedded vLLM CPU server."),
 ]
 ModelOpt = Annotated[str | None, typer.Option("--model", help="Model name (default: the "
@@ -172,9 +174,19 @@ def _scalar(text: str) -> Any:
     return text
 
 
+def base_urls(values: list[str] | None) -> str | None:
+    """The ``--base-url`` values checked and joined by commas (the form settings and
+    :func:`endpoint` carry); None when none was given. A malformed URL, one given twice or
+    an empty value is a one-line :class:`~llm_modulo.errors.UsageError`."""
+    from llm_modulo.endpoints import base_url_text
+
+    return base_url_text(values)
+
+
 @contextlib.contextmanager
 def endpoint(base_url: str | None, model: str | None) -> Iterator[tuple[str, str | None]]:
-    """The given endpoint, or the embedded server started for the command's duration."""
+    """The given endpoint(s) (``base_url`` may name several, comma-separated), or the
+    embedded server started for the command's duration."""
     if base_url:
         yield base_url, model
         return

@@ -17,6 +17,7 @@ from llm_modulo.cli.common import (
     RequestBudgetOpt,
     StrategyOpt,
     StrategyOptionOpt,
+    base_urls,
     err,
     errors_as_messages,
     out,
@@ -74,7 +75,8 @@ def improve(
         flags: dict[str, Any] = {
             "run_dir": run_dir, "domain": domain, "iterations": iterations,
             "train_problems": train_problems, "eval_problems": eval_problems, "seed": seed,
-            "base_model": base_model, "base_url": base_url, "model": model, "corpus": corpus,
+            "base_model": base_model, "base_url": base_urls(base_url), "model": model,
+            "corpus": corpus,
             "temperature": temperature, "max_tokens": max_tokens,
         }
         data.update({k: v for k, v in flags.items() if v is not None})

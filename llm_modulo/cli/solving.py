@@ -37,6 +37,7 @@ from llm_modulo.cli.common import (
     TemperatureOpt,
     TokenBudgetOpt,
     WallTimeOpt,
+    base_urls,
     endpoint,
     err,
     errors_as_messages,
@@ -50,6 +51,8 @@ from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopRe
 if TYPE_CHECKING:  # the loop, the HTTP client and the corpus load when a command runs
     from llm_modulo.batch import BatchSummary
     from llm_modulo.config import LoopConfig
+    from llm_modulo.endpoints import GeneratorSpec
+    from llm_modulo.routing import RoutingClient
     from llm_modulo.strategy import AttemptStore
 
 
@@ -92,9 +95,10 @@ def solve(
                              fits=(dom, ver))
         from llm_modulo.generator import checked_api_key
 
-        checked_api_key()  # before a run is registered
+        urls = base_urls(base_url)  # before a run is registered
+        checked_api_key()
         with open_memory(corpus, "solve", dom.name, config, reuse=cache) as memory:
-            result = _solve_one(dom, ver, prob, config, memory, base_url, model,
+            result = _solve_one(dom, ver, prob, config, memory, urls, model,
                                 request_timeout)
     if as_json:
         out.print_json(result.model_dump_json())
@@ -114,7 +118,6 @@ def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: At
         return await memory.lookup(prob, ver, None)
 
     from llm_modulo.corpus.memory import CorpusMemory
-    from llm_modulo.generator import OpenAICompatClient
     from llm_modulo.loop import Solver
 
     cached = asyncio.run(recall())
@@ -125,8 +128,7 @@ def _solve_one(dom: Any, ver: Any, prob: Problem, config: LoopConfig, memory: At
     with endpoint(base_url, model) as (url, model_name):
 
         async def go() -> SolveResult:
-            async with OpenAICompatClient(url, model=model_name,
-                                          deadline_s=request_timeout) as client:
+            async with generator_spec(url, model_name, request_timeout).build() as client:
                 return await Solver(dom, ver, client, config, store=memory).solve(prob)
 
         with err.status("solving ..."):
@@ -217,14 +219,13 @@ def run(
     """
     from llm_modulo.batch import check_appendable, pending, read_problems
     from llm_modulo.corpus.store import check_output_path, default_corpus_path
-    from llm_modulo.generator import checked_api_key, checked_base_url
+    from llm_modulo.generator import checked_api_key
 
     with errors_as_messages():
         dom, ver = default_registry.domain_and_verifier(domain)
         check_output_path(out_path, corpus or default_corpus_path())
         check_appendable(out_path)
-        if base_url:
-            checked_base_url(base_url)  # before a run is registered
+        urls = base_urls(base_url)  # before a run is registered
         checked_api_key()
         config = make_config(rounds, samples, feedback, temperature, seed, max_tokens,
                              token_budget, wall_time, structured, concurrency,
@@ -241,7 +242,7 @@ def run(
         if not todo:
             raise typer.Exit(EXIT_OK)
         with (open_memory(corpus, "run", dom.name, config, reuse=cache) as memory,
-              endpoint(base_url, model) as (url, model_name)):
+              endpoint(urls, model) as (url, model_name)):
             err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
                       f"(run {memory.run_id})[/]",
                       highlight=False)
@@ -282,8 +283,9 @@ def demo(
         config = make_config(rounds, samples, FeedbackLevel.ALL, temperature, seed, 64, None, None,
                              True, strategy=strategy, strategy_options=strategy_option,
                              generated_budget=generated_budget, fits=(dom, ver))
+        urls = base_urls(base_url)
         with (open_memory(corpus, "demo", dom.name, config, reuse=False) as memory,
-              endpoint(base_url, None) as (url, model_name)):
+              endpoint(urls, None) as (url, model_name)):
             results = asyncio.run(_collect(_solve_with_progress(
                 dom, ver, url, model_name, config, problems, memory, request_timeout)))
     table = Table("puzzle", "verified answer", "round", "samples drawn")
@@ -302,15 +304,34 @@ async def _run_batch(dom: Any, ver: Any, url: str, model: str | None, config: Lo
                      todo: list[Problem], out_path: Path,
                      store: AttemptStore | None = None,
                      request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S) -> BatchSummary:
-    """``solve_to_jsonl`` with a client for ``url`` and a progress bar on stderr."""
+    """``solve_to_jsonl`` with a generator for ``url`` (one endpoint or several, comma-
+    separated) and a progress bar on stderr; with several, a line per endpoint at the end."""
     from llm_modulo.batch import solve_to_jsonl
-    from llm_modulo.generator import OpenAICompatClient
     from llm_modulo.loop import Solver
+    from llm_modulo.routing import RoutingClient
 
-    async with OpenAICompatClient(url, model=model, deadline_s=request_timeout) as client:
+    async with generator_spec(url, model, request_timeout).build() as client:
         solver = Solver(dom, ver, client, config, store=store)
-        with _progress(dom.name, len(todo)) as advance:
-            return await solve_to_jsonl(solver, todo, out_path, on_result=advance)
+        try:
+            with _progress(dom.name, len(todo)) as advance:
+                return await solve_to_jsonl(solver, todo, out_path, on_result=advance)
+        finally:
+            if isinstance(client, RoutingClient):
+                _endpoint_report(client)
+
+
+def generator_spec(url: str, model: str | None, request_timeout: float) -> GeneratorSpec:
+    """The generator of a command: the endpoint(s) of ``url`` (comma-separated)."""
+    from llm_modulo.endpoints import GeneratorSpec
+
+    return GeneratorSpec(base_urls=url, model=model, deadline_s=request_timeout)
+
+
+def _endpoint_report(client: RoutingClient) -> None:
+    for s in client.stats():
+        state = "healthy" if s.healthy else f"down ({s.reason})"
+        err.print(f"endpoint {s.base_url}: {s.requests} requests, {s.failures} failed, "
+                  f"{state}", markup=False, highlight=False, soft_wrap=True)
 
 
 async def _collect(results: AsyncIterator[SolveResult]) -> list[SolveResult]:
@@ -341,10 +362,9 @@ async def _solve_with_progress(
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
 ) -> AsyncIterator[SolveResult]:
     """Solve ``problems`` with a progress bar on stderr, yielding each result as it finishes."""
-    from llm_modulo.generator import OpenAICompatClient
     from llm_modulo.loop import Solver
 
-    async with OpenAICompatClient(url, model=model, deadline_s=request_timeout) as client:
+    async with generator_spec(url, model, request_timeout).build() as client:
         solver = Solver(dom, ver, client, config, store=store)
         with _progress(dom.name, len(problems)) as advance:
             async for result in solver.solve_many(problems):

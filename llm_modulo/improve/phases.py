@@ -93,7 +93,7 @@ def solve_recorded(ctx: RunContext, k: int, checkpoint: Checkpoint, problems: li
     """Solve ``problems`` on ``checkpoint`` (served now), recording a new corpus run that the
     lineage tables tie to the checkpoint; stored solutions are never reused."""
     from llm_modulo.corpus.memory import CorpusMemory
-    from llm_modulo.generator import OpenAICompatClient
+    from llm_modulo.endpoints import GeneratorSpec
     from llm_modulo.loop import Solver
 
     endpoint = ctx.serving.serve(checkpoint)
@@ -103,8 +103,9 @@ def solve_recorded(ctx: RunContext, k: int, checkpoint: Checkpoint, problems: li
     memory = CorpusMemory(ctx.corpus, run_id=run_id, reuse=False)
 
     async def go() -> list[SolveResult]:
-        async with OpenAICompatClient(endpoint.base_url, model=endpoint.model,
-                                      deadline_s=ctx.config.request_timeout) as client:
+        spec = GeneratorSpec(base_urls=endpoint.base_url, model=endpoint.model,
+                             deadline_s=ctx.config.request_timeout)
+        async with spec.build() as client:
             solver = Solver(ctx.domain, ctx.verifier, client, loop, store=memory)
             return [r async for r in solver.solve_many(problems)]
 

@@ -40,9 +40,9 @@ def improve(config: ImproveConfig, *, serving: Serving | None = None,
     default_registry.strategy(config.strategy, config.strategy_options).check_fits(
         domain, verifier)
     if config.base_url:
-        from llm_modulo.generator import checked_base_url
+        from llm_modulo.endpoints import parse_base_urls
 
-        checked_base_url(config.base_url)
+        parse_base_urls(config.base_url)  # one or several, comma-separated
     config.run_dir.mkdir(parents=True, exist_ok=True)
     with _locked(config.run_dir):
         state = run_state.load_or_create(config)

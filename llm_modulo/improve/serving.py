@@ -85,8 +85,9 @@ class ExternalServing:
     def serve(self, checkpoint: Checkpoint) -> Endpoint:
         if checkpoint != self._announced:
             self._announced = checkpoint
+            where = self.base_url.replace(",", " and at ")  # several endpoints: on each
             self.say(f"--base-url given: serving is left to you: serve {checkpoint.path} "
-                     f"at {self.base_url} (as {checkpoint.name}) before the next phase")
+                     f"at {where} (as {checkpoint.name}) before the next phase")
         return Endpoint(self.base_url, self.model)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from llm_modulo.cli.common import (
     BaseUrlOpt,
     ModelOpt,
     RequestTimeoutOpt,
+    base_urls,
     endpoint,
     err,
     errors_as_messages,
@@ -56,7 +57,8 @@ def study(
         cfg = load_config(config)
         folder = out_dir or Path("studies") / config.stem
         options = StudyOptions(
-            out_dir=folder, base=config.resolve().parent, limit=limit, base_url=base_url,
+            out_dir=folder, base=config.resolve().parent, limit=limit,
+            base_url=base_urls(base_url),
             model=model, critic_base_url=critic_base_url, critic_model=critic_model,
             corpus=corpus, max_cells=max_cells, request_timeout_s=request_timeout,
             log=lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False))

@@ -159,10 +159,10 @@ def _unique_models(cells: list[Cell]) -> Iterator[ModelEntry]:
 async def _run_model(config: StudyConfig, options: StudyOptions, corpus: Any,
                      writer: ResultWriter, work: list[tuple[Cell, list[Problem]]], url: str,
                      model_name: str | None, run: StudyRun) -> None:
-    from llm_modulo.generator import OpenAICompatClient
+    from llm_modulo.endpoints import GeneratorSpec
 
-    async with OpenAICompatClient(url, model=model_name,
-                                  deadline_s=options.request_timeout_s) as client:
+    spec = GeneratorSpec(base_urls=url, model=model_name, deadline_s=options.request_timeout_s)
+    async with spec.build() as client:
         critic: Critic | None = None
         try:
             for cell, problems in work:
@@ -179,11 +179,12 @@ async def _run_model(config: StudyConfig, options: StudyOptions, corpus: Any,
 
 def _critic(config: StudyConfig, options: StudyOptions, url: str,
             model_name: str | None) -> Critic:
+    from llm_modulo.endpoints import parse_base_urls
     from llm_modulo.registry import default_registry
 
     factory: Any = default_registry.verifiers.get("llm_critic")
-    made = factory(
-        options.critic_base_url or config.critic.base_url or url,
+    made = factory(  # with several generator endpoints, the critic asks the first
+        options.critic_base_url or config.critic.base_url or parse_base_urls(url)[0],
         model=options.critic_model or config.critic.model or model_name,
         max_tokens=config.critic.max_tokens, deadline_s=options.request_timeout_s)
     if not isinstance(made, Critic):
