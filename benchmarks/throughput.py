@@ -150,6 +150,26 @@ def proc_cpu(pid: int) -> float:
         return 0.0
 
 
+def dispatch_cpu() -> float:
+    """CPU seconds of this process's pool dispatch threads (part of the client's CPU)."""
+    import threading
+
+    total = 0.0
+    for t in threading.enumerate():
+        if t.name == "llm-modulo-pool" and t.native_id is not None:
+            total += proc_cpu_path(f"/proc/self/task/{t.native_id}/stat")
+    return total
+
+
+def proc_cpu_path(path: str) -> float:
+    try:
+        with open(path) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def workers_cpu(pool: Any) -> dict[int, float]:
     return {w.proc.pid: proc_cpu(w.proc.pid) for w in list(pool._workers)}
 
@@ -164,12 +184,16 @@ class Row:
     client_cpu_s: float
     worker_cpu_s: float | None = None
     solved: int | None = None
+    dispatch_cpu_s: float | None = None
 
     def show(self) -> str:
         us_req = 1e6 * self.client_cpu_s / self.requests
         us_cand = 1e6 * self.client_cpu_s / self.candidates
         worker = ("" if self.worker_cpu_s is None else
                   f"  workers {1e6 * self.worker_cpu_s / self.candidates:6.0f} us/cand")
+        if self.dispatch_cpu_s is not None:
+            worker += (f"  (of the client's: dispatch threads "
+                       f"{1e6 * self.dispatch_cpu_s / self.requests:.0f} us/req)")
         return (f"{self.name:<13} {self.requests / self.wall_s:8.1f} req/s  "
                 f"ideal/wall {self.ideal_s / self.wall_s:5.3f}  "
                 f"client CPU {us_req:6.0f} us/req {us_cand:6.0f} us/cand{worker}  "
@@ -253,18 +277,21 @@ async def loop(url: str, problems: Sequence[Any], in_flight: int, samples: int,
         await client.list_models()
         solver = Solver(Game24Domain(), Game24Verifier(), client, config, pool=pool)
         before = workers_cpu(pool) if isinstance(pool, _pool_type()) else None
+        threads = dispatch_cpu()
         cpu, start = time.process_time(), time.perf_counter()
         async for result in solver.solve_many(problems):
             per_problem.append(result.requests)
             solved += result.solved
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        threads = dispatch_cpu() - threads
         worker = None
         if before is not None:
             after = workers_cpu(pool)
             worker = sum(after[p] - before.get(p, 0.0) for p in after)
     requests = sum(per_problem)
     return Row(name, requests, requests * samples, wall,
-               ideal_wall(per_problem, in_flight, latency), cpu, worker, solved)
+               ideal_wall(per_problem, in_flight, latency), cpu, worker, solved,
+               threads if before is not None else None)
 
 
 def _pool_type() -> type:

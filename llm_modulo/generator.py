@@ -288,7 +288,8 @@ class OpenAICompatClient:
     ) -> Completion:
         body: dict[str, Any] = {
             "model": await self.resolve_model(),
-            "messages": [m.model_dump() for m in messages],
+            # Message is frozen with exactly these two fields (validated when it was built)
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
             **params.chat_fields(),
         }
         if structured is not None:
@@ -515,9 +516,10 @@ def _choice(c: Any, position: int, *, chat: bool) -> GeneratedChoice | None:
         text = c["text"]
     else:
         return None
-    return GeneratedChoice(index=index, text=text if isinstance(text, str) else "",
-                           finish_reason=_name(c.get("finish_reason")),
-                           logprobs=c.get("logprobs"))
+    # every field checked above: no second validation on the hot path
+    return GeneratedChoice.model_construct(index=index, text=text if isinstance(text, str) else "",
+                                           finish_reason=_name(c.get("finish_reason")),
+                                           logprobs=c.get("logprobs"))
 
 
 def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
@@ -531,12 +533,13 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
         if parsed and all(c is None for c in parsed):
             raise KeyError("no choice holds a completion")
         choices = [c if c is not None else
-                   GeneratedChoice(index=i, text="", finish_reason="malformed")
+                   GeneratedChoice.model_construct(index=i, text="", finish_reason="malformed",
+                                                   logprobs=None)
                    for i, c in enumerate(parsed)]
         usage_data = data.get("usage") or {}
         if not isinstance(usage_data, dict):
             raise TypeError("`usage` is not an object")
-        usage = Usage(
+        usage = Usage.model_construct(
             prompt_tokens=_token_count(usage_data.get("prompt_tokens"), "prompt_tokens"),
             completion_tokens=_token_count(usage_data.get("completion_tokens"),
                                            "completion_tokens"),
@@ -547,4 +550,5 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
             f"completion response is missing fields ({type(exc).__name__}: {exc})"
         ) from None
     choices.sort(key=lambda c: c.index)
-    return Completion(model=model, choices=choices, usage=usage, retries=retries)
+    return Completion.model_construct(model=model, choices=choices, usage=usage,
+                                      retries=retries)

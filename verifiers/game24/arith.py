@@ -128,6 +128,14 @@ def parse_expression(text: str) -> Expr:
             raise ExpressionSyntaxError(f"parentheses nest deeper than {MAX_DEPTH}", i + 1)
     if not text.strip():
         raise ExpressionSyntaxError("the expression is empty")
+    return _parse_checked(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_checked(text: str) -> Expr:
+    """The tree of a normalized text that passed the length and depth checks. Cached: a
+    reply's expression is read once by the domain and again by the verifier, and the tree is
+    immutable (errors are not cached, they are raised again)."""
     try:
         tree = _parser().parse(text)
         return _ToAst().transform(tree)
