@@ -11,10 +11,14 @@ Measured in one run, per setting (``20-50 ms, 256 in flight`` and ``500 ms, 64 i
 
 - ``bare``: a bare ``OpenAICompatClient`` sending the same request pattern (first prompt,
   then a back-prompt), no loop, no verification;
+- ``bare n=1``, ``bare n=16`` (first setting): the same with 1 and 16 samples per request;
 - ``loop+pool``: ``Solver.solve_many`` with every candidate verified in the ``WorkerPool``;
-- ``loop+inline`` (first setting only): the same loop with a benchmark-only stand-in for the
-  pool that runs each task in the event-loop thread (no deadline, no memory cap: not a
-  product mode; it prices the hand-off to the pool).
+- ``loop+corpus`` (first setting): the same, every round committed to a corpus (SQLite in a
+  temporary directory) through ``CorpusMemory``;
+- ``loop+inline``: the same loop with a benchmark-only stand-in for the pool that runs each
+  task in the event-loop thread (no deadline, no memory cap: not a product mode; it prices
+  the hand-off to the pool, and at 500 ms shows what the hops between processes cost in
+  latency on a loaded machine).
 
 Printed per row: requests/s against the server-bound ideal (the makespan of the same requests
 on ``in_flight`` workers at the mean latency); the client process's CPU time (user+sys, all
@@ -264,7 +268,7 @@ async def bare(url: str, problems: Sequence[Any], in_flight: int, samples: int,
 
 
 async def loop(url: str, problems: Sequence[Any], in_flight: int, samples: int,
-               latency: float, pool: Any, name: str) -> Row:
+               latency: float, pool: Any, name: str, store: Any = None) -> Row:
     from llm_modulo import Budget, LoopConfig, OpenAICompatClient, SamplingParams, Solver
     from llm_modulo.domains.game24 import Game24Domain
     from llm_modulo.verifiers.game24.verifier import Game24Verifier
@@ -275,7 +279,8 @@ async def loop(url: str, problems: Sequence[Any], in_flight: int, samples: int,
     solved = 0
     async with OpenAICompatClient(url, model="scripted") as client:
         await client.list_models()
-        solver = Solver(Game24Domain(), Game24Verifier(), client, config, pool=pool)
+        solver = Solver(Game24Domain(), Game24Verifier(), client, config, pool=pool,
+                        store=store)
         before = workers_cpu(pool) if isinstance(pool, _pool_type()) else None
         threads = dispatch_cpu()
         cpu, start = time.process_time(), time.perf_counter()
@@ -294,13 +299,28 @@ async def loop(url: str, problems: Sequence[Any], in_flight: int, samples: int,
                threads if before is not None else None)
 
 
+def with_corpus(url: str, problems: Sequence[Any], in_flight: int, samples: int,
+                latency: float, pool: Any) -> Row:
+    from llm_modulo.corpus.memory import CorpusMemory
+    from llm_modulo.corpus.store import Corpus
+
+    with tempfile.TemporaryDirectory() as tmp, Corpus(Path(tmp) / "c.db") as corpus:
+        run_id = corpus.start_run("benchmark", "game24", {"samples": samples})
+        memory = CorpusMemory(corpus, run_id=run_id, reuse=False)
+        try:
+            return asyncio.run(loop(url, problems, in_flight, samples, latency, pool,
+                                    "loop+corpus", store=memory))
+        finally:
+            memory.close()
+
+
 def _pool_type() -> type:
     from llm_modulo import WorkerPool
     return WorkerPool
 
 
 def setting(lat_lo: float, lat_hi: float, in_flight: int, count: int, samples: int,
-            inline: bool) -> list[Row]:
+            inline: bool, slow: bool = False) -> list[Row]:
     from llm_modulo import WorkerPool
     from llm_modulo.domains.game24 import Game24Domain
 
@@ -315,9 +335,14 @@ def setting(lat_lo: float, lat_hi: float, in_flight: int, count: int, samples: i
             # warm the workers (start, imports, warm-up) outside every measurement
             asyncio.run(loop(url, problems[:32], 32, samples, latency, pool, "warm"))
             rows.append(asyncio.run(bare(url, problems, in_flight, samples, latency)))
+            if inline:  # samples per request: what one request's cost is spread over
+                for n in sorted({1, 16} - {samples}):
+                    rows.append(asyncio.run(bare(url, problems, in_flight, n, latency)))
             rows.append(asyncio.run(loop(url, problems, in_flight, samples, latency, pool,
                                          "loop+pool")))
-        if inline:
+            if inline:  # the same, every round committed to a corpus (SQLite, temp dir)
+                rows.append(with_corpus(url, problems, in_flight, samples, latency, pool))
+        if inline or slow:
             rows.append(asyncio.run(loop(url, problems, in_flight, samples, latency,
                                          InlinePool(), "loop+inline")))
         server_cpu = proc_cpu(proc.pid) - server_before
@@ -340,18 +365,18 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a run of well under a minute")
     ap.add_argument("--samples", type=int, default=4, help="n per request")
     ap.add_argument("--problems", type=int, default=None,
-                    help="problems at 20-50 ms (default 2000, quick 600)")
+                    help="problems at 20-50 ms (default 1500, quick 600)")
     ap.add_argument("--slow-problems", type=int, default=None,
                     help="problems at 500 ms (default 640, quick 256)")
     ap.add_argument("--skip-slow", action="store_true", help="only the 20-50 ms setting")
     args = ap.parse_args()
-    fast = args.problems or (600 if args.quick else 2000)
+    fast = args.problems or (600 if args.quick else 1500)
     slow = args.slow_problems or (256 if args.quick else 640)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at start")
     setting(0.020, 0.050, 256, fast, args.samples, inline=True)
     if not args.skip_slow:
-        rows = setting(0.5, 0.5, 64, slow, args.samples, inline=False)
+        rows = setting(0.5, 0.5, 64, slow, args.samples, inline=False, slow=True)
         loop_row = next(r for r in rows if r.name == "loop+pool")
         print(f"loop+pool ideal/wall at 500 ms: {loop_row.ideal_s / loop_row.wall_s:.3f} "
               f"(goal >= 0.95)")

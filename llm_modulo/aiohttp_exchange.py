@@ -13,6 +13,7 @@ loop); a client used from a later event loop gets a fresh session there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -83,10 +84,16 @@ class AiohttpExchange:
             try:
                 status = response.status
                 error = status >= 400
-                raw: bytes = await read(response.content.iter_any(),
-                                        response.headers.get("Content-Encoding", ""),
-                                        response.headers.get("Content-Length", ""),
-                                        limit(status), error)
+                encoding = response.headers.get("Content-Encoding", "")
+                length = response.headers.get("Content-Length", "")
+                if (not error and not encoding and length.isdigit() and len(length) < 20
+                        and int(length) <= limit(status)):
+                    # the common answer: plain, its length announced and within the cap;
+                    # aiohttp's parser delivers exactly that many bytes, never more
+                    raw: bytes = await response.read()
+                else:
+                    raw = await read(response.content.iter_any(), encoding, length,
+                                     limit(status), error)
                 return status, response.headers.get("Retry-After"), raw
             except BaseException:
                 response.close()  # a body not read to its end: the connection is not reused
@@ -102,7 +109,5 @@ class AiohttpExchange:
     async def aclose(self) -> None:
         session, self._session = self._session, None
         if session is not None and not session.closed:
-            try:
+            with contextlib.suppress(RuntimeError):  # built in an event loop that is gone
                 await session.close()
-            except RuntimeError:  # built in an event loop that is gone
-                pass

@@ -263,6 +263,8 @@ class OpenAICompatClient:
             raise MalformedResponseError(f"/models answer has no model list: {exc!r}") from None
 
     async def resolve_model(self) -> str:
+        if self.model is not None:  # the common case: no lock to take per request
+            return self.model
         async with self._model_lock:
             if self.model is None:
                 models = await self.list_models()
