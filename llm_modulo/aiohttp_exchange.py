@@ -67,7 +67,8 @@ class AiohttpExchange:
             self._session = aiohttp.ClientSession(
                 connector=connector, headers=self._headers, timeout=self._timeout,
                 auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                raise_for_status=False, skip_auto_headers=("User-Agent",))
+                raise_for_status=False,
+                trust_env=True)  # proxies from the environment, as httpx honours them
             self._loop = loop
         return self._session
 
@@ -86,10 +87,11 @@ class AiohttpExchange:
                 error = status >= 400
                 encoding = response.headers.get("Content-Encoding", "")
                 length = response.headers.get("Content-Length", "")
-                if (not error and not encoding and length.isdigit() and len(length) < 20
+                if (not error and not encoding and "Transfer-Encoding" not in response.headers
+                        and length.isascii() and length.isdigit() and len(length) < 20
                         and int(length) <= limit(status)):
-                    # the common answer: plain, its length announced and within the cap;
-                    # aiohttp's parser delivers exactly that many bytes, never more
+                    # the common answer: plain, not chunked, its length announced and within
+                    # the cap; aiohttp's parser delivers exactly that many bytes, never more
                     raw: bytes = await response.read()
                 else:
                     raw = await read(response.content.iter_any(), encoding, length,
@@ -104,7 +106,8 @@ class AiohttpExchange:
             name = {"ServerTimeoutError": "ReadTimeout", "SocketTimeoutError": "ReadTimeout",
                     "ConnectionTimeoutError": "ConnectTimeout"}.get(type(exc).__name__,
                                                                     type(exc).__name__)
-            raise ExchangeError(f"{name}: {exc}".rstrip(": ")) from None
+            detail = " ".join(str(exc).split())[:300]  # one line (aiohttp quotes the header)
+            raise ExchangeError(f"{name}: {detail}".rstrip(": ")) from None
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -21,7 +21,8 @@ MESSAGES = [Message(role="user", content="hi")]
 
 
 async def _ask(url: str, **kw: Any) -> Any:
-    async with OpenAICompatClient(url, model="m", retry=FAST, **kw) as client:
+    kw.setdefault("retry", FAST)
+    async with OpenAICompatClient(url, model="m", **kw) as client:
         return await client.chat(MESSAGES, SamplingParams(n=2, max_tokens=8))
 
 
@@ -114,3 +115,41 @@ def test_cached_parse_trees_leave_errors_and_verdicts_alone() -> None:
         candidate = domain.parse_candidate(problem, text)
         assert verifier.check(problem, candidate).status.value == ("accept" if accepted
                                                                    else "reject")
+
+
+def test_a_length_beside_endless_chunks_is_still_bounded() -> None:
+    """A server announcing a small Content-Length *and* sending endless chunks: the answer is
+    refused (as bad HTTP or as too large), never read without a bound."""
+    import socket
+    import threading
+
+    from llm_modulo.errors import GeneratorError
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n")
+            chunk = b"%x\r\n%s\r\n" % (4096, b" " * 4096)
+            sent = 0
+            while not stop.is_set() and sent < 64 * 1024 * 1024:
+                try:
+                    conn.sendall(chunk)
+                except OSError:
+                    return
+                sent += len(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(GeneratorError):
+            asyncio.run(_ask(f"http://127.0.0.1:{port}/v1", max_response_bytes=100_000,
+                             deadline_s=20, retry=RetryPolicy(max_retries=0)))
+    finally:
+        stop.set()
+        listener.close()
