@@ -15,13 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpExchange", "ExchangeError", "client_timeout", "dumps_body"]
+__all__ = ["AiohttpExchange", "ExchangeError", "client_timeout", "dumps_body", "env_proxy"]
 
 
 class ExchangeError(Exception):
@@ -42,12 +44,26 @@ def dumps_body(body: Any) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
+def env_proxy(url: str) -> str | None:
+    """The proxy ``HTTP_PROXY``/``HTTPS_PROXY`` name for ``url`` (None when unset or when
+    ``NO_PROXY`` covers its host)."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
+        return None
+    return proxy
+
+
 class AiohttpExchange:
     """A lazily built :class:`aiohttp.ClientSession` with the client's headers and limits."""
 
     def __init__(self, *, headers: dict[str, str], timeout: httpx.Timeout | float,
-                 max_connections: int, https: bool) -> None:
+                 max_connections: int, https: bool, base_url: str = "") -> None:
         self._headers = headers
+        # the proxy the environment names for this server (HTTP(S)_PROXY, NO_PROXY), as
+        # httpx honours it; looked up once here (aiohttp's trust_env costs two thread hops
+        # per request)
+        self._proxy = env_proxy(base_url) if base_url else None
         self._timeout = client_timeout(timeout)
         self._max_connections = max(1, max_connections)
         self._https = https
@@ -67,8 +83,7 @@ class AiohttpExchange:
             self._session = aiohttp.ClientSession(
                 connector=connector, headers=self._headers, timeout=self._timeout,
                 auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                raise_for_status=False,
-                trust_env=True)  # proxies from the environment, as httpx honours them
+                raise_for_status=False)
             self._loop = loop
         return self._session
 
@@ -81,7 +96,7 @@ class AiohttpExchange:
         headers = None if body is None else {"Content-Type": "application/json"}
         try:
             response = await session.request(method, url, data=data, headers=headers,
-                                             allow_redirects=False)
+                                             allow_redirects=False, proxy=self._proxy)
             try:
                 status = response.status
                 error = status >= 400

@@ -238,7 +238,8 @@ class OpenAICompatClient:
         else:
             self._aio = AiohttpExchange(headers=headers, timeout=timeout,
                                         max_connections=max_connections,
-                                        https=self.base_url.lower().startswith("https:"))
+                                        https=self.base_url.lower().startswith("https:"),
+                                        base_url=self.base_url)
         self._model_lock = asyncio.Lock()
 
     async def __aenter__(self) -> OpenAICompatClient:

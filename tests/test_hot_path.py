@@ -153,3 +153,19 @@ def test_a_length_beside_endless_chunks_is_still_bounded() -> None:
     finally:
         stop.set()
         listener.close()
+
+
+def test_the_environment_proxy_is_found_once_per_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_modulo.aiohttp_exchange import env_proxy
+
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
+                 "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert env_proxy("http://gpu-1:8000/v1") is None
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    assert env_proxy("http://gpu-1:8000/v1") == "http://proxy:3128"
+    assert env_proxy("http://127.0.0.1:8000/v1") is None
+    assert env_proxy("https://gpu-1/v1") is None  # no HTTPS_PROXY
+    client = OpenAICompatClient("http://gpu-1:8000/v1")
+    assert client._aio is not None and client._aio._proxy == "http://proxy:3128"
