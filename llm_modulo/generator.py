@@ -1,11 +1,13 @@
-"""Async client for OpenAI-compatible endpoints (vLLM first), over httpx.
+"""Async client for OpenAI-compatible endpoints (vLLM first), over aiohttp or httpx.
 
 Transport retries live here and only here: connection errors, read timeouts,
 HTTP 429 (honouring ``Retry-After``) and 5xx are retried with exponential
 backoff and jitter. Re-asking the model after a verifier rejects an answer is
 the loop's business, not the client's.
 
-The httpx transport is a constructor argument, so tests can inject one.
+Requests go over aiohttp (about a fifth of httpx's CPU per request, see
+``benchmarks/throughput.py``) unless an httpx transport is passed to the constructor (tests
+inject one) or ``backend="httpx"`` is asked for; both read the answer with the same bounds.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import os
 import random
 import time
 import zlib
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel, Field
 
+from llm_modulo.aiohttp_exchange import AiohttpExchange, ExchangeError
 from llm_modulo.bounds import NestingError, loads_bounded
 from llm_modulo.errors import (
     HTTPStatusError,
@@ -208,6 +212,7 @@ class OpenAICompatClient:
         max_connections: int = 512,
         deadline_s: float | None = DEFAULT_DEADLINE_S,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        backend: Literal["auto", "aiohttp", "httpx"] = "auto",
     ) -> None:
         self.base_url = checked_base_url(base_url)
         self.model = model
@@ -218,11 +223,23 @@ class OpenAICompatClient:
             raise UsageError(f"the response size cap must be positive, not {max_response_bytes}")
         self.deadline_s = deadline_s
         self.max_response_bytes = max_response_bytes
+        if backend not in ("auto", "aiohttp", "httpx"):
+            raise UsageError(f"the HTTP backend is aiohttp or httpx, not {backend!r}")
+        if backend == "aiohttp" and transport is not None:
+            raise UsageError("an httpx transport needs backend='httpx' (or 'auto')")
         headers = {**_auth_headers(api_key), "Accept-Encoding": ACCEPT_ENCODING}
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers, timeout=timeout,
-            transport=transport or ShardedTransport(max_connections=max_connections),
-        )
+        self._http: httpx.AsyncClient | None = None
+        self._aio: AiohttpExchange | None = None
+        if transport is not None or backend == "httpx":
+            self._http = httpx.AsyncClient(
+                base_url=self.base_url, headers=headers, timeout=timeout,
+                transport=transport or ShardedTransport(max_connections=max_connections),
+            )
+        else:
+            self._aio = AiohttpExchange(headers=headers, timeout=timeout,
+                                        max_connections=max_connections,
+                                        https=self.base_url.lower().startswith("https:"),
+                                        base_url=self.base_url)
         self._model_lock = asyncio.Lock()
 
     async def __aenter__(self) -> OpenAICompatClient:
@@ -232,7 +249,10 @@ class OpenAICompatClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+        if self._aio is not None:
+            await self._aio.aclose()
 
     # -- requests ---------------------------------------------------------------------
 
@@ -244,6 +264,8 @@ class OpenAICompatClient:
             raise MalformedResponseError(f"/models answer has no model list: {exc!r}") from None
 
     async def resolve_model(self) -> str:
+        if self.model is not None:  # the common case: no lock to take per request
+            return self.model
         async with self._model_lock:
             if self.model is None:
                 models = await self.list_models()
@@ -269,7 +291,8 @@ class OpenAICompatClient:
     ) -> Completion:
         body: dict[str, Any] = {
             "model": await self.resolve_model(),
-            "messages": [m.model_dump() for m in messages],
+            # Message is frozen with exactly these two fields (validated when it was built)
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
             **params.chat_fields(),
         }
         if structured is not None:
@@ -306,7 +329,7 @@ class OpenAICompatClient:
             tries = attempt + 1
             try:
                 async with asyncio.timeout_at(deadline):
-                    status, response, raw = await self._exchange(method, path, body)
+                    status, retry_after, raw = await self._exchange(method, path, body)
             except TimeoutError:
                 last = TransportError(f"no complete answer from {url} within the "
                                       f"{self.deadline_s:g} s request deadline")
@@ -314,13 +337,15 @@ class OpenAICompatClient:
             # connect, read timeout, dropped connection, a body that cannot be decoded
             except httpx.RequestError as exc:
                 last = TransportError(f"{type(exc).__name__} talking to {url}: {exc}".rstrip(": "))
+            except ExchangeError as exc:
+                last = TransportError(f"{exc} talking to {url}")
             else:
                 if status < 400:
                     return _decode_body(raw, url, status), attempt
                 last = HTTPStatusError(status, raw.decode("utf-8", "replace"), url)
                 if status not in self.retry.retry_statuses:
                     raise last
-                delay = self.retry.retry_after(response)
+                delay = parse_retry_after(retry_after, self.retry.retry_after_max_s)
             if attempt == self.retry.max_retries:
                 break
             wait = self.retry.backoff(attempt) if delay is None else delay
@@ -332,20 +357,27 @@ class OpenAICompatClient:
             last.args = (f"{last.args[0]} (after {tries} tr{'y' if tries == 1 else 'ies'})",)
         raise last
 
+    def _limit(self, status: int) -> int:
+        if status >= 400:
+            return min(MAX_ERROR_BODY_BYTES, self.max_response_bytes)
+        return self.max_response_bytes
+
     async def _exchange(self, method: str, path: str, body: dict[str, Any] | None
-                        ) -> tuple[int, httpx.Response, bytes]:
-        """One try: the status, the response (its headers) and the body, read within the
+                        ) -> tuple[int, str | None, bytes]:
+        """One try: the status, the ``Retry-After`` header and the body, read within the
         size cap (an error status's body only up to :data:`MAX_ERROR_BODY_BYTES`)."""
+        if self._aio is not None:
+            return await self._aio.exchange(method, f"{self.base_url}{path}", body,
+                                            limit=self._limit, read=read_stream)
+        assert self._http is not None
         request = self._http.build_request(method, path, json=body)
         response = await self._http.send(request, stream=True)
         try:
-            error = response.status_code >= 400
-            limit = min(MAX_ERROR_BODY_BYTES, self.max_response_bytes) if error \
-                else self.max_response_bytes
-            raw = await read_body(response, limit, truncate=error)
+            status = response.status_code
+            raw = await read_body(response, self._limit(status), truncate=status >= 400)
         finally:
             await response.aclose()
-        return response.status_code, response, raw
+        return status, response.headers.get("retry-after"), raw
 
 
 class _BodyTooLarge(MalformedResponseError):
@@ -362,14 +394,21 @@ async def read_body(response: httpx.Response, limit: int, *, truncate: bool = Fa
         if len(content) > limit and not truncate:
             raise MalformedResponseError(f"response body is larger than {limit} bytes")
         return content[:limit]
-    encodings = [e.strip().lower() for e in response.headers.get("content-encoding", "").split(",")
+    return await read_stream(response.aiter_raw(), response.headers.get("content-encoding", ""),
+                             response.headers.get("content-length", ""), limit, truncate)
+
+
+async def read_stream(chunks: AsyncIterator[bytes], content_encoding: str, content_length: str,
+                      limit: int, truncate: bool = False) -> bytes:
+    """:func:`read_body` for any stream of body chunks and its two headers' values."""
+    encodings = [e.strip().lower() for e in content_encoding.split(",")
                  if e.strip() and e.strip().lower() != "identity"]
     if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
         if truncate:
             return b""
         raise MalformedResponseError(f"response uses an encoding that was not asked for: "
-                                     f"{response.headers.get('content-encoding', '')[:100]!r}")
-    announced = response.headers.get("content-length", "")
+                                     f"{content_encoding[:100]!r}")
+    announced = content_length.strip()
     if not truncate and announced.isdigit() and len(announced) < 20 and int(announced) > limit:
         raise MalformedResponseError(f"response body is larger than {limit} bytes "
                                      f"(Content-Length: {announced})")
@@ -377,7 +416,7 @@ async def read_body(response: httpx.Response, limit: int, *, truncate: bool = Fa
     parts: list[bytes] = []
     received = produced = 0
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in chunks:
             received += len(chunk)
             if received > limit:
                 raise _BodyTooLarge(f"response body is larger than {limit} bytes")
@@ -480,9 +519,10 @@ def _choice(c: Any, position: int, *, chat: bool) -> GeneratedChoice | None:
         text = c["text"]
     else:
         return None
-    return GeneratedChoice(index=index, text=text if isinstance(text, str) else "",
-                           finish_reason=_name(c.get("finish_reason")),
-                           logprobs=c.get("logprobs"))
+    # every field checked above: no second validation on the hot path
+    return GeneratedChoice.model_construct(index=index, text=text if isinstance(text, str) else "",
+                                           finish_reason=_name(c.get("finish_reason")),
+                                           logprobs=c.get("logprobs"))
 
 
 def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
@@ -496,12 +536,13 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
         if parsed and all(c is None for c in parsed):
             raise KeyError("no choice holds a completion")
         choices = [c if c is not None else
-                   GeneratedChoice(index=i, text="", finish_reason="malformed")
+                   GeneratedChoice.model_construct(index=i, text="", finish_reason="malformed",
+                                                   logprobs=None)
                    for i, c in enumerate(parsed)]
         usage_data = data.get("usage") or {}
         if not isinstance(usage_data, dict):
             raise TypeError("`usage` is not an object")
-        usage = Usage(
+        usage = Usage.model_construct(
             prompt_tokens=_token_count(usage_data.get("prompt_tokens"), "prompt_tokens"),
             completion_tokens=_token_count(usage_data.get("completion_tokens"),
                                            "completion_tokens"),
@@ -512,4 +553,5 @@ def _parse_completion(data: Any, retries: int, *, chat: bool) -> Completion:
             f"completion response is missing fields ({type(exc).__name__}: {exc})"
         ) from None
     choices.sort(key=lambda c: c.index)
-    return Completion(model=model, choices=choices, usage=usage, retries=retries)
+    return Completion.model_construct(model=model, choices=choices, usage=usage,
+                                      retries=retries)

@@ -12,9 +12,11 @@ read again by a parse-only task, also in the pool, so the attempt still records 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import pickle
 import time
 import traceback
+import weakref
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -91,12 +93,24 @@ def _as_outcome(result: Any) -> Outcome:
     return Outcome(OutcomeKind.OK, value=result)
 
 
+#: Whether each domain object could be pickled when first judged (pickling it costs about as
+#: much as a cheap check; a domain object's picklability does not change while it lives).
+_PICKLABLE: weakref.WeakKeyDictionary[Domain, bool] = weakref.WeakKeyDictionary()
+
+
 def _picklable(domain: Domain) -> bool:
     try:
+        return _PICKLABLE[domain]
+    except (KeyError, TypeError):  # not seen yet, or not weakly referable / hashable
+        pass
+    try:
         pickle.dumps(domain)
+        ok = True
     except Exception:
-        return False
-    return True
+        ok = False
+    with contextlib.suppress(TypeError):
+        _PICKLABLE[domain] = ok
+    return ok
 
 
 async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Sequence[str],
@@ -125,8 +139,9 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
             return list(zip(candidates, verdicts, strict=True))
         candidates = await _reparse(domain, problem, texts, pool)
         return [(c, verifier._verdict(outcome, start)) for c in candidates]
-    tasks = [with_domain(verifier.task(_parse_and_check, (domain, verifier, problem, text)),
-                          domain) for text in texts]
+    shape = with_domain(verifier.task(_parse_and_check, ()), domain)  # one per round
+    tasks = [Task(_parse_and_check, (domain, verifier, problem, text), shape.timeout_s,
+                  shape.memory_bytes, shape.warm) for text in texts]
     outcomes = await pool.arun_many(tasks)
     out: list[tuple[Candidate, Verdict] | None] = [None] * len(texts)
     lost = [i for i, o in enumerate(outcomes) if o.kind is not OutcomeKind.OK]
