@@ -299,7 +299,8 @@ def test_the_spec_pickles_holds_no_key_and_builds_the_right_client(
     assert again == spec and "sekrit" not in spec.model_dump_json()
     one = again.build()
     assert type(one) is OpenAICompatClient and one.deadline_s == 5 and one.model == "m"
-    assert one._http.headers["authorization"] == "Bearer sekrit"
+    assert one._aio is not None  # the default backend
+    assert one._aio._headers["Authorization"] == "Bearer sekrit"
     asyncio.run(one.aclose())
     many = GeneratorSpec(base_urls=["http://127.0.0.1:8000/v1", "http://127.0.0.1:8001/v1"],
                          model="m").build()
