@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from llm_modulo.critic import Critic, CriticJudgement, CriticMode, CriticRequest
     from llm_modulo.domain import Domain
     from llm_modulo.errors import (
+        ClusterError,
         CorpusError,
         DuplicateNameError,
         GeneratorError,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         LeanUnavailable,
         LLMModuloError,
         MalformedResponseError,
+        MissingExtraError,
         ModelServerError,
         PDDLError,
         PluginLoadError,
@@ -108,6 +110,7 @@ _LAZY: dict[str, str] = {
     "CriticRequest": "llm_modulo.critic",
     "Completion": "llm_modulo.generator",
     "Corpus": "llm_modulo.corpus",
+    "ClusterError": "llm_modulo.errors",
     "CorpusError": "llm_modulo.errors",
     "CorpusMemory": "llm_modulo.corpus",
     "Critique": "llm_modulo.types",
@@ -131,6 +134,7 @@ _LAZY: dict[str, str] = {
     "LoopConfig": "llm_modulo.config",
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
+    "MissingExtraError": "llm_modulo.errors",
     "ModelServerError": "llm_modulo.errors",
     "TrainingError": "llm_modulo.errors",
     "OpenAICompatClient": "llm_modulo.generator",
@@ -200,6 +204,7 @@ __all__ = [
     "Candidate",
     "CheckResult",
     "Choice",
+    "ClusterError",
     "Completion",
     "Corpus",
     "CorpusError",
@@ -228,6 +233,7 @@ __all__ = [
     "LoopConfig",
     "MalformedResponseError",
     "Message",
+    "MissingExtraError",
     "ModelServerError",
     "OpenAICompatClient",
     "PDDLError",

@@ -6,6 +6,7 @@ exception. Everything llm-modulo raises on purpose derives from
 
     LLMModuloError
     ├── UsageError            bad flags, bad configuration
+    │   └── MissingExtraError  an optional part (a pip extra) is not installed
     ├── ProblemError          a problem description that cannot be used
     │   └── PDDLError         a domain or problem file that is not valid PDDL
     │       └── UnsupportedPDDL  valid PDDL using a feature the validator does not implement
@@ -40,6 +41,10 @@ class LLMModuloError(Exception):
 
 class UsageError(LLMModuloError):
     """A bad flag, option or configuration value."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is not installed; the message names the extra to install."""
 
 
 class ProblemError(LLMModuloError):
@@ -130,3 +135,7 @@ class LeanUnavailable(SetupError):
 class UndecidedAnswer(LLMModuloError):
     """An RL rollout's answer is UNKNOWN (undecided, timed out, unreadable): raised where a
     framework needs a score, so the rollout is marked failed instead of scored as wrong."""
+
+
+class ClusterError(SetupError):
+    """The Ray cluster could not be started or reached, or lost every solver actor."""

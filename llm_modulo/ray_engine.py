@@ -1,0 +1,226 @@
+"""``--engine ray``: problems sharded over Ray actors, results recorded once by the driver.
+
+Each :class:`SolverActor` builds its own generator from a picklable
+:class:`~llm_modulo.recording.EndpointSpec`, its own killable
+:class:`~llm_modulo.pool.WorkerPool` (the deadline and memory cap hold per check, as
+locally) and runs the ordinary :class:`~llm_modulo.loop.Solver`, many problems at once on
+the actor's event loop. It returns each problem's whole
+:class:`~llm_modulo.recording.ProblemOutcome`; the driver is the corpus's only writer (one
+SQLite file has one writer at a time anyway, and the driver already holds the run): it
+records each outcome in one transaction, then hands the result on (``run --out``).
+
+Ray does the distributing and the recovering: actors are placed with the ``SPREAD``
+strategy, restarted after a node dies (``max_restarts``) and their unfinished calls re-run
+(``max_task_retries``); the driver keeps a bounded window of calls in flight with
+``ray.wait``. A call that fails for good becomes that problem's ``error`` result (retried
+by the next ``run``); nothing is recorded for it.
+
+Ray is an optional dependency (``pip install 'llm-modulo[ray]'``): importing this module
+never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import socket
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llm_modulo.config import LoopConfig
+from llm_modulo.corpus.store import Corpus, StoredSolution
+from llm_modulo.errors import ClusterError, MissingExtraError
+from llm_modulo.recording import CapturingStore, EndpointSpec, ProblemOutcome, record_outcome
+from llm_modulo.types import Problem, SolveResult, StopReason
+
+#: How to get Ray, named in the one-line error when it is missing.
+RAY_EXTRA = "pip install 'llm-modulo[ray]'"
+#: The object store of a Ray started here: results are small (a problem's attempts).
+OBJECT_STORE_BYTES = 100_000_000
+#: An actor is restarted this often after its node dies; its calls are re-run as often.
+MAX_RESTARTS = 8
+MAX_TASK_RETRIES = 8
+#: Calls in flight per actor slot (the driver keeps every actor fed, never all at once).
+WINDOW_PER_SLOT = 2
+#: How long the actors get to close their clients and pools at the end.
+CLOSE_TIMEOUT_S = 10.0
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or :class:`MissingExtraError` naming the extra to install."""
+    try:
+        import ray
+    except ImportError:
+        raise MissingExtraError(f"--engine ray needs Ray, which is not installed: "
+                                f"{RAY_EXTRA}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """Everything a solver actor needs, picklable: the domain by name (each node loads it
+    from its own registry), the generator to build, the loop's config, the run its rounds
+    are serialized under, whether stored solutions are served, and its pool's size."""
+
+    domain: str
+    generator: EndpointSpec
+    config: LoopConfig
+    run_id: str
+    reuse: bool = True
+    pool_size: int = 1
+
+
+class SolverActor:
+    """One shard's solver (a Ray actor once wrapped by ``ray.remote``): its own generator
+    client, worker pool and strategy; many problems at once on its event loop."""
+
+    def __init__(self, spec: ActorSpec) -> None:
+        from llm_modulo.pool import WorkerPool
+        from llm_modulo.registry import default_registry
+
+        self.spec = spec
+        self.domain, self.verifier = default_registry.domain_and_verifier(spec.domain)
+        self.strategy = default_registry.strategy(spec.config.strategy,
+                                                  spec.config.strategy_options)
+        self.pool = WorkerPool(spec.pool_size)
+        self.client: Any = None
+        self.node_id = _node_id()
+        self.hostname = socket.gethostname()
+
+    async def solve(self, problem: Problem, stored: Sequence[StoredSolution]
+                    ) -> ProblemOutcome:
+        from llm_modulo.loop import Solver
+
+        if self.client is None:  # built on the actor's own event loop
+            self.client = self.spec.generator.build()
+        store = CapturingStore(self.spec.run_id, stored, reuse=self.spec.reuse)
+        solver = Solver(self.domain, self.verifier, self.client, self.spec.config,
+                        strategy=self.strategy, pool=self.pool, store=store)
+        result = await solver.solve(problem)
+        return ProblemOutcome.of(result, store, node_id=self.node_id, hostname=self.hostname)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+        self.pool.close()
+
+
+def _node_id() -> str | None:
+    try:
+        return str(import_ray().get_runtime_context().get_node_id())
+    except Exception:  # not in a Ray worker (a test calling the class directly)
+        return None
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None, data_dir: Path) -> Iterator[Any]:
+    """Ray connected for a command: the cluster at ``address``, else a local one started
+    here (CPUs of this machine, a small object store, no dashboard, its logs and sockets
+    under ``data_dir/ray``, usage stats off). Shut down (the driver only) at the end."""
+    ray = import_ray()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address is None:
+        temp_dir = data_dir / "ray"
+        options.update(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
+                       include_dashboard=False, _temp_dir=str(temp_dir))
+    try:
+        if address is None:
+            temp_dir.mkdir(parents=True, exist_ok=True)
+        ray.init(address=address, **options)
+    except Exception as exc:
+        where = f"the Ray cluster at {address}" if address else "a local Ray"
+        raise ClusterError(f"cannot start or reach {where}: {type(exc).__name__}: "
+                           f"{' '.join(str(exc).split())[:300]}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def cluster_cpus(ray: Any) -> int:
+    """Logical CPUs of the connected cluster (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def solve_on_ray(ray: Any, spec: ActorSpec, problems: Iterable[Problem], corpus: Corpus, *,
+                 actors: int, concurrency: int) -> Iterator[ProblemOutcome]:
+    """Solve ``problems`` on ``actors`` solver actors, ``concurrency`` problems in flight in
+    all; record each outcome in ``corpus`` (run ``spec.run_id``), then yield it (a problem
+    lost to Ray yields an ``error`` result with nothing recorded).
+
+    A problem that appears twice is solved once. A result this run recorded already is not
+    yielded again. Every actor dead for good raises :class:`ClusterError` (what finished is
+    recorded).
+    """
+    exceptions = ray.exceptions
+    per_actor = max(1, math.ceil(concurrency / actors))
+    remote = ray.remote(SolverActor).options(
+        num_cpus=0, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES,
+        max_concurrency=per_actor, scheduling_strategy="SPREAD")
+    handles = [remote.remote(spec) for _ in range(actors)]
+    live = set(range(actors))
+    load = [0] * actors
+    window = actors * per_actor * WINDOW_PER_SLOT
+    in_flight: dict[Any, tuple[Problem, int]] = {}
+    seen: set[str] = set()
+    source = iter(problems)
+
+    def submit() -> bool:
+        for problem in source:
+            if problem.hash in seen:
+                continue
+            seen.add(problem.hash)
+            stored = corpus.solutions(problem.hash) if spec.reuse else []
+            slot = min(live, key=lambda i: load[i])
+            in_flight[handles[slot].solve.remote(problem, stored)] = (problem, slot)
+            load[slot] += 1
+            return True
+        return False
+
+    try:
+        while True:
+            while live and len(in_flight) < window and submit():
+                pass
+            if not in_flight:
+                break
+            [ref], _ = ray.wait(list(in_flight), num_returns=1)
+            problem, slot = in_flight.pop(ref)
+            load[slot] -= 1
+            try:
+                outcome: ProblemOutcome = ray.get(ref)
+            except exceptions.RayActorError as exc:
+                live.discard(slot)  # its restarts are spent: give it no more problems
+                yield _lost(problem, f"the solver actor died for good ({_short(exc)})")
+                if not live:
+                    raise ClusterError(f"every solver actor died; run again to resume "
+                                       f"({_short(exc)})") from None
+                continue
+            except exceptions.RayError as exc:
+                yield _lost(problem, f"the Ray call failed: {_short(exc)}")
+                continue
+            if record_outcome(corpus, spec.run_id, outcome, engine="ray"):
+                yield outcome
+    finally:
+        closing = []
+        for h in handles:  # close clients and pools, then end the actors
+            with contextlib.suppress(Exception):
+                closing.append(h.close.remote())
+        with contextlib.suppress(Exception):
+            ray.wait(closing, num_returns=len(closing), timeout=CLOSE_TIMEOUT_S)
+        for h in handles:
+            with contextlib.suppress(Exception):
+                ray.kill(h, no_restart=True)
+
+
+def _lost(problem: Problem, why: str) -> ProblemOutcome:
+    return ProblemOutcome(SolveResult(problem=problem, stop_reason=StopReason.ERROR, error=why))
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
