@@ -110,9 +110,11 @@ class SolverActor:
 
 
 def _node_id() -> str | None:
+    """This process's Ray node id; None outside Ray (asking would start a Ray)."""
     try:
-        return str(import_ray().get_runtime_context().get_node_id())
-    except Exception:  # not in a Ray worker (a test calling the class directly)
+        ray = import_ray()
+        return str(ray.get_runtime_context().get_node_id()) if ray.is_initialized() else None
+    except Exception:
         return None
 
 

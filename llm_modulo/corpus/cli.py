@@ -160,7 +160,8 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
             "--plot", help="Draw solve rate against round per domain to this PNG.")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Per domain: problems, solved, acceptance rate, rounds to accept, tokens."""
+        """Per domain: problems, solved, acceptance rate, rounds to accept, tokens; per Ray
+        node, the results it solved."""
         from llm_modulo.corpus.stats import corpus_stats, plot_solve_rate
 
         with guard():
@@ -212,6 +213,12 @@ def _stats_table(stats: Any, out: Console) -> None:
         for st in stats.searches:
             searches.add_row(st.strategy, str(st.trees), str(st.nodes), str(st.dead_prefixes))
         out.print(searches)
+    if stats.nodes:
+        nodes = Table("host", "Ray node", "results", "solved", title="per node (--engine ray)")
+        for n in stats.nodes:
+            nodes.add_row(escape(n.hostname or "-"), escape(n.node_id or "-"), str(n.results),
+                          str(n.solved))
+        out.print(nodes)
     if stats.checkpoints:
         lineage = Table("checkpoint", "parent", "iteration", "trained on (rows)",
                         "trained on solutions of", "runs", "solutions found",
