@@ -33,7 +33,7 @@ from typing import Any
 
 from llm_modulo.config import LoopConfig
 from llm_modulo.corpus.store import Corpus, StoredSolution
-from llm_modulo.errors import ClusterError, MissingExtraError
+from llm_modulo.errors import ClusterError, MissingExtraError, UsageError
 from llm_modulo.recording import CapturingStore, EndpointSpec, ProblemOutcome, record_outcome
 from llm_modulo.types import Problem, SolveResult, StopReason
 
@@ -46,6 +46,8 @@ MAX_RESTARTS = 8
 MAX_TASK_RETRIES = 8
 #: Calls in flight per actor slot (the driver keeps every actor fed, never all at once).
 WINDOW_PER_SLOT = 2
+#: How long a --ray-address gets to accept a connection.
+CONNECT_TIMEOUT_S = 10.0
 #: How long the actors get to close their clients and pools at the end.
 CLOSE_TIMEOUT_S = 10.0
 
@@ -130,6 +132,8 @@ def ray_session(address: str | None, data_dir: Path) -> Iterator[Any]:
         temp_dir = data_dir / "ray"
         options.update(num_cpus=os.cpu_count() or 1, object_store_memory=OBJECT_STORE_BYTES,
                        include_dashboard=False, _temp_dir=str(temp_dir))
+    if address is not None:
+        check_address(address)  # Ray itself keeps retrying an address nobody answers
     try:
         if address is None:
             temp_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +146,25 @@ def ray_session(address: str | None, data_dir: Path) -> Iterator[Any]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def check_address(address: str) -> None:
+    """Refuse a ``HOST:PORT`` (or ``ray://HOST:PORT``) that accepts no connection within
+    :data:`CONNECT_TIMEOUT_S`; other forms (``auto``) are left to Ray."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        if address in ("auto", "local"):
+            return
+        raise UsageError(f"--ray-address {address[:200]!r} is not HOST:PORT (or auto)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)),
+                                      timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Ray cluster at {address[:200]}: "
+                           f"{exc.strerror or exc}") from None
+    except ValueError as exc:  # a port out of range
+        raise UsageError(f"--ray-address {address[:200]!r}: {exc}") from None
 
 
 def cluster_cpus(ray: Any) -> int:

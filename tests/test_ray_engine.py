@@ -232,3 +232,20 @@ def test_ray_options_need_the_ray_engine(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", str(tmp_path / "p.jsonl"), "--out",
                                       str(tmp_path / "o.jsonl"), "--ray-address", "h:1"])
     assert result.exit_code == 2 and "--ray-address needs --engine ray" in result.stderr
+
+
+@pytest.mark.skipif(not HAVE_RAY, reason="ray is not installed (pip install 'llm-modulo[ray]')")
+@pytest.mark.parametrize(("address", "code", "says"), [
+    ("not an address", 2, "is not HOST:PORT"),
+    (f"127.0.0.1:{_free_port()}", 4, "cannot reach the Ray cluster"),
+])
+def test_a_bad_or_dead_ray_address_is_one_line_before_any_run(
+        tmp_path: Path, address: str, code: int, says: str) -> None:
+    problems = _problems(tmp_path, 1)
+    corpus = tmp_path / "c.sqlite"
+    result = CliRunner().invoke(app, ["run", str(problems), "--out", str(tmp_path / "o.jsonl"),
+                                      "--corpus", str(corpus), "--base-url",
+                                      "http://127.0.0.1:9/v1", "--engine", "ray",
+                                      "--ray-address", address])
+    assert result.exit_code == code and says in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not corpus.exists()

@@ -126,13 +126,16 @@ RayActorsOpt = Annotated[int | None, typer.Option(
 
 def check_engine(engine: Engine, ray_address: str | None, ray_actors: int | None) -> None:
     """Refuse Ray options without ``--engine ray``; with it, refuse a missing Ray (one line
-    naming the extra) before anything else is done."""
+    naming the extra) before anything else is done, and an address that is not ``HOST:PORT``
+    or accepts no connection."""
     from llm_modulo.errors import UsageError
 
     if engine is Engine.RAY:
-        from llm_modulo.ray_engine import import_ray
+        from llm_modulo.ray_engine import check_address, import_ray
 
         import_ray()
+        if ray_address is not None:
+            check_address(ray_address)
         return
     for flag, value in (("--ray-address", ray_address), ("--ray-actors", ray_actors)):
         if value is not None:
