@@ -1,7 +1,8 @@
 """``--engine ray``: problems sharded over Ray actors, results recorded once by the driver.
 
 Each :class:`SolverActor` builds its own generator from a picklable
-:class:`~llm_modulo.recording.EndpointSpec`, its own killable
+:class:`~llm_modulo.recording.EndpointSpec` (one per model), strategies per :class:`Job`
+(a ``run``, or a study's cell), its own killable
 :class:`~llm_modulo.pool.WorkerPool` (the deadline and memory cap hold per check, as
 locally) and runs the ordinary :class:`~llm_modulo.loop.Solver`, many problems at once on
 the actor's event loop. It returns each problem's whole
@@ -63,49 +64,110 @@ def import_ray() -> Any:
 
 
 @dataclass(frozen=True)
-class ActorSpec:
-    """Everything a solver actor needs, picklable: the domain by name (each node loads it
-    from its own registry), the generator to build, the loop's config, the run its rounds
-    are serialized under, whether stored solutions are served, and its pool's size."""
+class CriticSpec:
+    """The LLM critic a ``self_critique`` job's actor builds for itself (study arms)."""
+
+    base_url: str | None
+    model: str | None
+    max_tokens: int
+    deadline_s: float
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a problem is solved as, picklable: the domain by name (each node loads it from
+    its own registry), the loop's config (its strategy by name), the corpus run its rounds
+    are serialized under, whether stored solutions are served, and for a ``self_critique``
+    job the critic to build (its verdicts come back as the outcome's ``observed``)."""
 
     domain: str
-    generator: EndpointSpec
     config: LoopConfig
     run_id: str
     reuse: bool = True
+    critic: CriticSpec | None = None
+
+
+@dataclass(frozen=True)
+class ActorSpec:
+    """What a solver actor is built from: the generator to build and its pool's size."""
+
+    generator: EndpointSpec
     pool_size: int = 1
+
+
+@dataclass
+class _Prepared:
+    domain: Any
+    verifier: Any
+    strategy: Any
+    recorder: Any = None
+    critic: Any = None
 
 
 class SolverActor:
     """One shard's solver (a Ray actor once wrapped by ``ray.remote``): its own generator
-    client, worker pool and strategy; many problems at once on its event loop."""
+    client, worker pool and strategies; many problems at once on its event loop."""
 
     def __init__(self, spec: ActorSpec) -> None:
         from llm_modulo.pool import WorkerPool
-        from llm_modulo.registry import default_registry
 
         self.spec = spec
-        self.domain, self.verifier = default_registry.domain_and_verifier(spec.domain)
-        self.strategy = default_registry.strategy(spec.config.strategy,
-                                                  spec.config.strategy_options)
         self.pool = WorkerPool(spec.pool_size)
         self.client: Any = None
+        self.jobs: dict[str, _Prepared] = {}
         self.node_id = _node_id()
         self.hostname = socket.gethostname()
 
-    async def solve(self, problem: Problem, stored: Sequence[StoredSolution]
+    def _prepared(self, job: Job) -> _Prepared:
+        """The domain, verifier and strategy of a job, made once per job on this actor."""
+        from llm_modulo.registry import default_registry
+
+        made = self.jobs.get(job.run_id)
+        if made is not None:
+            return made
+        domain, verifier = default_registry.domain_and_verifier(job.domain)
+        if job.critic is None:
+            made = _Prepared(domain, verifier, default_registry.strategy(
+                job.config.strategy, job.config.strategy_options))
+        else:
+            from llm_modulo.critic import Critic
+            from llm_modulo.strategies.self_critique import SelfCritique
+            from llm_modulo.study.runner import Recorder
+
+            c = job.critic
+            factory: Any = default_registry.verifiers.get("llm_critic")
+            critic = factory(c.base_url, model=c.model, max_tokens=c.max_tokens,
+                             deadline_s=c.deadline_s)
+            if not isinstance(critic, Critic):
+                raise UsageError("the registered llm_critic verifier is not a critic")
+            recorder = Recorder()
+            made = _Prepared(domain, verifier, SelfCritique(critic=critic, observer=recorder),
+                             recorder, critic)
+        self.jobs[job.run_id] = made
+        return made
+
+    async def solve(self, problem: Problem, stored: Sequence[StoredSolution], job: Job
                     ) -> ProblemOutcome:
         from llm_modulo.loop import Solver
 
         if self.client is None:  # built on the actor's own event loop
             self.client = self.spec.generator.build()
-        store = CapturingStore(self.spec.run_id, stored, reuse=self.spec.reuse)
-        solver = Solver(self.domain, self.verifier, self.client, self.spec.config,
-                        strategy=self.strategy, pool=self.pool, store=store)
+        made = self._prepared(job)
+        store = CapturingStore(job.run_id, stored, reuse=job.reuse)
+        solver = Solver(made.domain, made.verifier, self.client, job.config,
+                        strategy=made.strategy, pool=self.pool, store=store)
         result = await solver.solve(problem)
-        return ProblemOutcome.of(result, store, node_id=self.node_id, hostname=self.hostname)
+        observed = None
+        if made.recorder is not None:  # what the study's recorder saw of this problem
+            observed = (made.recorder.judgements.pop(problem.hash, []),
+                        made.recorder.outcomes.pop(problem.hash, None))
+        return ProblemOutcome.of(result, store, run_id=job.run_id, node_id=self.node_id,
+                                 hostname=self.hostname, observed=observed)
 
     async def close(self) -> None:
+        for made in self.jobs.values():
+            if made.critic is not None:
+                await made.critic.aclose()
         if self.client is not None:
             await self.client.aclose()
         self.pool.close()
@@ -172,15 +234,16 @@ def cluster_cpus(ray: Any) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def solve_on_ray(ray: Any, spec: ActorSpec, problems: Iterable[Problem], corpus: Corpus, *,
-                 actors: int, concurrency: int) -> Iterator[ProblemOutcome]:
-    """Solve ``problems`` on ``actors`` solver actors, ``concurrency`` problems in flight in
-    all; record each outcome in ``corpus`` (run ``spec.run_id``), then yield it (a problem
-    lost to Ray yields an ``error`` result with nothing recorded).
+def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
+                 corpus: Corpus, *, actors: int, concurrency: int
+                 ) -> Iterator[ProblemOutcome]:
+    """Solve each (problem, job) of ``work`` on ``actors`` solver actors, ``concurrency``
+    problems in flight in all; record each outcome in ``corpus`` (under its job's run),
+    then yield it (a problem lost to Ray yields an ``error`` result with nothing recorded).
 
-    A problem that appears twice is solved once. A result this run recorded already is not
-    yielded again. Every actor dead for good raises :class:`ClusterError` (what finished is
-    recorded).
+    A problem given twice for one run is solved once. A result its run recorded already is
+    not yielded again. Every actor dead for good raises :class:`ClusterError` (what finished
+    is recorded).
     """
     exceptions = ray.exceptions
     per_actor = max(1, math.ceil(concurrency / actors))
@@ -191,18 +254,18 @@ def solve_on_ray(ray: Any, spec: ActorSpec, problems: Iterable[Problem], corpus:
     live = set(range(actors))
     load = [0] * actors
     window = actors * per_actor * WINDOW_PER_SLOT
-    in_flight: dict[Any, tuple[Problem, int]] = {}
-    seen: set[str] = set()
-    source = iter(problems)
+    in_flight: dict[Any, tuple[Problem, Job, int]] = {}
+    seen: set[tuple[str, str]] = set()
+    source = iter(work)
 
     def submit() -> bool:
-        for problem in source:
-            if problem.hash in seen:
+        for problem, job in source:
+            if (job.run_id, problem.hash) in seen:
                 continue
-            seen.add(problem.hash)
-            stored = corpus.solutions(problem.hash) if spec.reuse else []
+            seen.add((job.run_id, problem.hash))
+            stored = corpus.solutions(problem.hash) if job.reuse else []
             slot = min(live, key=lambda i: load[i])
-            in_flight[handles[slot].solve.remote(problem, stored)] = (problem, slot)
+            in_flight[handles[slot].solve.remote(problem, stored, job)] = (problem, job, slot)
             load[slot] += 1
             return True
         return False
@@ -214,21 +277,21 @@ def solve_on_ray(ray: Any, spec: ActorSpec, problems: Iterable[Problem], corpus:
             if not in_flight:
                 break
             [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            problem, slot = in_flight.pop(ref)
+            problem, job, slot = in_flight.pop(ref)
             load[slot] -= 1
             try:
                 outcome: ProblemOutcome = ray.get(ref)
             except exceptions.RayActorError as exc:
                 live.discard(slot)  # its restarts are spent: give it no more problems
-                yield _lost(problem, f"the solver actor died for good ({_short(exc)})")
+                yield _lost(problem, job, f"the solver actor died for good ({_short(exc)})")
                 if not live:
                     raise ClusterError(f"every solver actor died; run again to resume "
                                        f"({_short(exc)})") from None
                 continue
             except exceptions.RayError as exc:
-                yield _lost(problem, f"the Ray call failed: {_short(exc)}")
+                yield _lost(problem, job, f"the Ray call failed: {_short(exc)}")
                 continue
-            if record_outcome(corpus, spec.run_id, outcome, engine="ray"):
+            if record_outcome(corpus, job.run_id, outcome, engine="ray"):
                 yield outcome
     finally:
         closing = []
@@ -242,8 +305,9 @@ def solve_on_ray(ray: Any, spec: ActorSpec, problems: Iterable[Problem], corpus:
                 ray.kill(h, no_restart=True)
 
 
-def _lost(problem: Problem, why: str) -> ProblemOutcome:
-    return ProblemOutcome(SolveResult(problem=problem, stop_reason=StopReason.ERROR, error=why))
+def _lost(problem: Problem, job: Job, why: str) -> ProblemOutcome:
+    return ProblemOutcome(SolveResult(problem=problem, stop_reason=StopReason.ERROR, error=why),
+                          run_id=job.run_id)
 
 
 def _short(exc: BaseException) -> str:

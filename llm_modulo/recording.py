@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -107,14 +107,20 @@ class ProblemOutcome:
     search: PreparedSearch | None = None
     flags: list[FlagChange] = field(default_factory=list)
     served: bool = False
+    #: the corpus run it belongs to
+    run_id: str | None = None
     node_id: str | None = None
     hostname: str | None = None
+    #: what a strategy's observer saw of this problem (a study's self-critique arm: the
+    #: critic's judgements and the outcome)
+    observed: Any = None
 
     @classmethod
-    def of(cls, result: SolveResult, store: CapturingStore, *, node_id: str | None,
-           hostname: str | None) -> ProblemOutcome:
-        return cls(result, store.rounds, store.search, store.flags, store.served, node_id,
-                   hostname)
+    def of(cls, result: SolveResult, store: CapturingStore, *, run_id: str | None = None,
+           node_id: str | None = None, hostname: str | None = None,
+           observed: Any = None) -> ProblemOutcome:
+        return cls(result, store.rounds, store.search, store.flags, store.served,
+                   run_id or store.run_id, node_id, hostname, observed)
 
 
 def record_outcome(corpus: Corpus, run_id: str, outcome: ProblemOutcome, *,

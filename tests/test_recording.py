@@ -187,7 +187,7 @@ class _FakeRay:
 
                 class Method:
                     @staticmethod
-                    def remote(problem: Problem, stored: Any) -> _Ref:
+                    def remote(problem: Problem, stored: Any, job: Any) -> _Ref:
                         handle.calls += 1
                         if handle.index in fake.die:
                             return _Ref(error=fake.exceptions.RayActorError("died"))
@@ -195,7 +195,7 @@ class _FakeRay:
                             fake.fail_calls -= 1
                             return _Ref(error=fake.exceptions.RayError("object lost"))
                         return _Ref(asyncio.run(_solve_captured(
-                            problem, handle.spec.run_id, fake.pool, stored)))
+                            problem, job.run_id, fake.pool, stored)))
                 return Method
 
             @property
@@ -230,18 +230,13 @@ class _FakeRay:
         self.killed += 1
 
 
-def _spec(run_id: str) -> Any:
-    from llm_modulo.ray_engine import ActorSpec
-
-    return ActorSpec("game24", EndpointSpec("http://127.0.0.1:9/v1"), CONFIG, run_id)
-
-
 def _drive(fake: _FakeRay, corpus: Corpus, problems: list[Problem], actors: int
            ) -> Iterator[ProblemOutcome]:
-    from llm_modulo.ray_engine import solve_on_ray
+    from llm_modulo.ray_engine import ActorSpec, Job, solve_on_ray
 
-    return solve_on_ray(fake, _spec(corpus.start_run("run", "game24", CONFIG)), problems,
-                        corpus, actors=actors, concurrency=2)
+    job = Job("game24", CONFIG, corpus.start_run("run", "game24", CONFIG))
+    return solve_on_ray(fake, ActorSpec(EndpointSpec("http://127.0.0.1:9/v1")),
+                        ((p, job) for p in problems), corpus, actors=actors, concurrency=2)
 
 
 def test_the_driver_solves_each_problem_once_and_records_it(tmp_path: Path,
@@ -297,13 +292,20 @@ def test_a_dead_actor_gets_no_more_problems_and_all_dead_is_one_cluster_error(
             list(_drive(_FakeRay(pool, die={0, 1}), corpus, problems, 2))
 
 
-def test_the_actor_builds_its_own_generator_pool_and_solver(pool: WorkerPool) -> None:
-    from llm_modulo.ray_engine import SolverActor
+def test_the_actor_builds_its_own_pool_and_each_job_once(pool: WorkerPool) -> None:
+    from llm_modulo.ray_engine import ActorSpec, CriticSpec, Job, SolverActor
 
-    actor = SolverActor(_spec("r"))
+    actor = SolverActor(ActorSpec(EndpointSpec("http://127.0.0.1:9/v1")))
     try:
-        assert actor.node_id is None and actor.hostname
-        assert actor.domain.name == "game24" and actor.verifier.name == "game24"
-        assert actor.strategy.name == default_registry.strategy("backprompt").name
+        assert actor.node_id is None and actor.hostname and actor.pool.size == 1
+        job = Job("game24", CONFIG, "r1")
+        made = actor._prepared(job)
+        assert made is actor._prepared(job) and made.recorder is None
+        assert (made.domain.name, made.verifier.name, made.strategy.name) == (
+            "game24", "game24", default_registry.strategy("backprompt").name)
+        arm = actor._prepared(Job("game24", CONFIG.model_copy(update={
+            "strategy": "self_critique"}), "r2", critic=CriticSpec(
+                "http://127.0.0.1:9/v1", "m", 64, 5.0)))
+        assert arm.strategy.name == "self_critique" and arm.recorder is not None
     finally:
         asyncio.run(actor.close())

@@ -341,21 +341,21 @@ def _run_on_ray(domain: str, url: str, model: str | None, config: LoopConfig,
     """``run --engine ray``: the problems over Ray actors, each result recorded in the
     corpus (once) and then appended to ``out_path``, with one progress bar."""
     from llm_modulo.batch import results_to_jsonl
-    from llm_modulo.ray_engine import ActorSpec, cluster_cpus, ray_session, solve_on_ray
+    from llm_modulo.ray_engine import ActorSpec, Job, cluster_cpus, ray_session, solve_on_ray
     from llm_modulo.recording import EndpointSpec
     from llm_modulo.runtime import data_dir
 
     unique = list({p.hash: p for p in reversed(todo)}.values())[::-1]  # first of each hash
-    spec = ActorSpec(domain, EndpointSpec(url, model, request_timeout), config,
-                     memory.run_id or "", reuse=reuse)
+    spec = ActorSpec(EndpointSpec(url, model, request_timeout))
+    job = Job(domain, config, memory.run_id or "", reuse=reuse)
     with ray_session(ray_address, data_dir()) as ray:
         actors = ray_actors or cluster_cpus(ray)
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         err.print(f"[dim]Ray: {actors} solver actors over {nodes} node(s)[/]", highlight=False)
 
         def results() -> Iterator[SolveResult]:
-            for outcome in solve_on_ray(ray, spec, unique, memory.corpus, actors=actors,
-                                        concurrency=config.concurrency):
+            for outcome in solve_on_ray(ray, spec, ((p, job) for p in unique), memory.corpus,
+                                        actors=actors, concurrency=config.concurrency):
                 memory.served += outcome.served
                 yield outcome.result
 
