@@ -176,6 +176,36 @@ def test_ray_gives_the_results_of_the_local_engine(cluster: Cluster, tmp_path: P
     assert sum(n["results"] for n in nodes) == 6 and all(n["node_id"] for n in nodes)
 
 
+def test_a_study_on_ray_gives_the_local_results(cluster: Cluster, tmp_path: Path) -> None:
+    from tests.study_fakes import DISAPPROVE, responder, study_file
+
+    path = study_file(tmp_path)
+
+    def rows(out: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+        lines = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+        return {(r["cell"], r["problem_hash"]): (r["correct"], r["stop_reason"],
+                                                 r["answer_round"], r["tokens"],
+                                                 r["judgements"], r["critic_stopped"])
+                for r in lines}
+
+    with ScriptedServer(responder(DISAPPROVE)) as server:
+        done = {}
+        for engine in ("local", "ray"):
+            extra = ["--ray-address", cluster.address] if engine == "ray" else []
+            r = subprocess.run(
+                [sys.executable, "-m", "llm_modulo.cli", "study", str(path), "--out",
+                 str(tmp_path / engine), "--base-url", server.base_url, "--engine", engine,
+                 *extra], env=cluster.env, capture_output=True, text=True, timeout=180,
+                stdin=subprocess.DEVNULL)
+            assert r.returncode == 0, r.stderr
+            done[engine] = rows(tmp_path / engine)
+    assert done["ray"] == done["local"] and len(done["local"]) >= 9
+    # the self arms' critic verdicts came back from the actors
+    assert any(v[4] for v in done["ray"].values())
+    assert _attempt_rows(tmp_path / "ray" / "corpus.sqlite") == \
+        _attempt_rows(tmp_path / "local" / "corpus.sqlite")
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)
