@@ -206,6 +206,40 @@ def test_a_study_on_ray_gives_the_local_results(cluster: Cluster, tmp_path: Path
         _attempt_rows(tmp_path / "local" / "corpus.sqlite")
 
 
+def test_improve_solves_on_ray_as_it_does_locally(cluster: Cluster, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_modulo.improve import improve, parse_config
+    from llm_modulo.ray_engine import ray_session
+    from tests.improve_fakes import CopyTrainer, ScriptedServing, responder, tiny_folder
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED"):
+        monkeypatch.setenv(name, cluster.env[name])
+    base = tiny_folder(tmp_path / "base")
+    tables = {}
+    with ScriptedServer(responder) as server:
+        for engine in ("local", "ray"):
+            cfg = parse_config({
+                "run_dir": tmp_path / engine, "corpus": tmp_path / f"{engine}.sqlite",
+                "base_model": base, "base_name": "tiny", "iterations": 1, "train_problems": 4,
+                "eval_problems": 3, "seed": 1, "budget": {"rounds": 1, "samples": 2},
+                "concurrency": 4})
+            with contextlib.ExitStack() as stack:
+                ray = (stack.enter_context(ray_session(cluster.address, tmp_path))
+                       if engine == "ray" else None)
+                table = improve(cfg, serving=ScriptedServing(server.base_url),
+                                trainer=CopyTrainer(), say=lambda _: None, ray=ray)
+            tables[engine] = [(r.iteration, r.system1_pass1, r.system2_rate, r.train_rows)
+                              for r in table]
+    assert tables["ray"] == tables["local"]
+    assert tables["ray"][1][1] == 1.0  # the trained checkpoint solves the held-out split
+    # the same attempts (the checkpoints' names hold each improve run's own id)
+    def unnamed(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return sorted(r[:10] + r[11:] for r in rows)
+
+    assert unnamed(_attempt_rows(tmp_path / "ray.sqlite")) == \
+        unnamed(_attempt_rows(tmp_path / "local.sqlite"))
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)
