@@ -34,7 +34,7 @@ from typing import Any
 
 from llm_modulo.config import LoopConfig
 from llm_modulo.corpus.store import Corpus, StoredSolution
-from llm_modulo.errors import ClusterError, MissingExtraError, UsageError
+from llm_modulo.errors import ClusterError, LLMModuloError, MissingExtraError, UsageError
 from llm_modulo.recording import CapturingStore, EndpointSpec, ProblemOutcome, record_outcome
 from llm_modulo.types import Problem, SolveResult, StopReason
 
@@ -303,6 +303,40 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
         for h in handles:
             with contextlib.suppress(Exception):
                 ray.kill(h, no_restart=True)
+
+
+def _reverify_chunk(checks: list[Any]) -> list[bool]:
+    """A Ray task: re-check answers with this node's registered verifiers, in this worker's
+    pool (pure: a retry gives the same answers)."""
+    from llm_modulo.corpus.formats import Reverifier
+
+    return Reverifier().passes(checks)
+
+
+class RayReverifier:
+    """``export --reverify`` on Ray: the checks of each chunk of rows as Ray tasks of
+    ``chunk`` checks each, retried by Ray when a node dies (``max_retries``); the same
+    ``passes`` as :class:`~llm_modulo.corpus.formats.Reverifier`. A task that fails for good
+    is a :class:`ClusterError` (the export stops and writes nothing), never a dropped row."""
+
+    def __init__(self, ray: Any, *, chunk: int = 256) -> None:
+        self.ray = ray
+        self.chunk = max(1, chunk)
+        self._task = ray.remote(num_cpus=1, max_retries=MAX_TASK_RETRIES)(_reverify_chunk)
+
+    def passes(self, checks: list[Any]) -> list[bool]:
+        refs = [self._task.remote(checks[i:i + self.chunk])
+                for i in range(0, len(checks), self.chunk)]
+        try:
+            parts = self.ray.get(refs)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, LLMModuloError):
+                raise cause from None  # e.g. a domain that is not registered on that node
+            raise ClusterError(f"a re-verification task failed: {_short(exc)}") from None
+        except self.ray.exceptions.RayError as exc:
+            raise ClusterError(f"a re-verification task was lost: {_short(exc)}") from None
+        return [ok for part in parts for ok in part]
 
 
 def _lost(problem: Problem, job: Job, why: str) -> ProblemOutcome:

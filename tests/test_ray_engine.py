@@ -240,6 +240,34 @@ def test_improve_solves_on_ray_as_it_does_locally(cluster: Cluster, tmp_path: Pa
         unnamed(_attempt_rows(tmp_path / "local.sqlite"))
 
 
+def test_export_reverify_on_ray_keeps_and_drops_what_the_local_one_does(
+        cluster: Cluster, tmp_path: Path) -> None:
+    from llm_modulo.generator import SamplingParams
+    from llm_modulo.types import Status
+    from tests.corpus_helpers import attempt, problem, solved_problem
+
+    path = tmp_path / "c.sqlite"
+    with Corpus(path) as corpus:
+        for numbers in NUMBERS[:5]:
+            solved_problem(corpus, numbers)
+        wrong = problem(NUMBERS[6])  # accepted by a buggy verifier of old: 2+2+6+6 is 16
+        corpus.record_round(wrong, [attempt(wrong, "2+2+6+6", Status.ACCEPT, version="0.1")],
+                            SamplingParams(n=1), "m")
+    reports = {}
+    for engine in ("local", "ray"):
+        extra = ["--ray-address", cluster.address] if engine == "ray" else []
+        r = subprocess.run(
+            [sys.executable, "-m", "llm_modulo.cli", "export", "--format", "sft", "--out",
+             str(tmp_path / f"{engine}.jsonl"), "--corpus", str(path), "--reverify",
+             "--json", "--engine", engine, *extra], env=cluster.env, capture_output=True,
+            text=True, timeout=180, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, r.stderr
+        reports[engine] = json.loads(r.stdout)["dropped"]
+    assert reports == {"local": 1, "ray": 1}
+    assert (tmp_path / "ray.jsonl").read_bytes() == (tmp_path / "local.jsonl").read_bytes()
+    assert len((tmp_path / "ray.jsonl").read_text().splitlines()) == 5
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -104,42 +103,6 @@ GeneratedBudgetOpt = Annotated[int | None, typer.Option(
                                       "honours it: the fair budget for comparisons).")]
 RequestBudgetOpt = Annotated[int | None, typer.Option(
     "--request-budget", min=1, help="Generator requests per problem.")]
-
-
-class Engine(StrEnum):
-    """Where a batch command solves: this process, or a Ray cluster."""
-
-    LOCAL = "local"
-    RAY = "ray"
-
-
-EngineOpt = Annotated[Engine, typer.Option(
-    "--engine", help="local: solve in this process; ray: shard the problems over Ray actors "
-                     "(needs the ray extra).")]
-RayAddressOpt = Annotated[str | None, typer.Option(
-    "--ray-address", metavar="HOST:PORT",
-    help="The Ray cluster to join (with --engine ray). Default: start a local Ray.")]
-RayActorsOpt = Annotated[int | None, typer.Option(
-    "--ray-actors", min=1, max=4096,
-    help="Solver actors (with --engine ray). Default: the cluster's CPUs.")]
-
-
-def check_engine(engine: Engine, ray_address: str | None, ray_actors: int | None) -> None:
-    """Refuse Ray options without ``--engine ray``; with it, refuse a missing Ray (one line
-    naming the extra) before anything else is done, and an address that is not ``HOST:PORT``
-    or accepts no connection."""
-    from llm_modulo.errors import UsageError
-
-    if engine is Engine.RAY:
-        from llm_modulo.ray_engine import check_address, import_ray
-
-        import_ray()
-        if ray_address is not None:
-            check_address(ray_address)
-        return
-    for flag, value in (("--ray-address", ray_address), ("--ray-actors", ray_actors)):
-        if value is not None:
-            raise UsageError(f"{flag} needs --engine ray")
 
 
 MAX_OPTION_CHARS = 1000

@@ -13,22 +13,18 @@ from rich.table import Table
 from llm_modulo.cli.common import (
     BaseUrlOpt,
     DomainOpt,
-    Engine,
-    EngineOpt,
     GeneratedBudgetOpt,
     ModelOpt,
-    RayActorsOpt,
-    RayAddressOpt,
     RequestBudgetOpt,
     StrategyOpt,
     StrategyOptionOpt,
-    check_engine,
     err,
     errors_as_messages,
     out,
     parse_strategy_options,
 )
 from llm_modulo.corpus.cli import CorpusOpt
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 
 

@@ -21,15 +21,11 @@ from llm_modulo.cli.common import (
     EXIT_REJECT,
     BaseUrlOpt,
     DomainOpt,
-    Engine,
-    EngineOpt,
     FeedbackOpt,
     GeneratedBudgetOpt,
     JsonOpt,
     MaxTokensOpt,
     ModelOpt,
-    RayActorsOpt,
-    RayAddressOpt,
     RequestBudgetOpt,
     RequestTimeoutOpt,
     RoundsOpt,
@@ -41,7 +37,6 @@ from llm_modulo.cli.common import (
     TemperatureOpt,
     TokenBudgetOpt,
     WallTimeOpt,
-    check_engine,
     endpoint,
     err,
     errors_as_messages,
@@ -49,6 +44,7 @@ from llm_modulo.cli.common import (
     out,
 )
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason

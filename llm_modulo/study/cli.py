@@ -12,18 +12,14 @@ from rich.markup import escape
 from llm_modulo.cli.common import (
     DEFAULT_REQUEST_TIMEOUT_S,
     BaseUrlOpt,
-    Engine,
-    EngineOpt,
     ModelOpt,
-    RayActorsOpt,
-    RayAddressOpt,
     RequestTimeoutOpt,
-    check_engine,
     endpoint,
     err,
     errors_as_messages,
     out,
 )
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 
 
