@@ -339,6 +339,33 @@ class RayReverifier:
         return [ok for part in parts for ok in part]
 
 
+def _judge_task(domain_name: str, problem: Problem, texts: list[str]) -> list[Any]:
+    """A Ray task: read and decide completions with this node's registered domain and
+    verifier, in this worker's killable pool (the deadline and memory cap hold per check)."""
+    import asyncio
+
+    from llm_modulo.judge import judge
+    from llm_modulo.pool import default_pool
+    from llm_modulo.registry import default_registry
+
+    domain, verifier = default_registry.domain_and_verifier(domain_name)
+    return asyncio.run(judge(domain, verifier, problem, texts, pool=default_pool()))
+
+
+class RayJudge:
+    """The verification service's checks as Ray tasks (``serve-verifiers --engine ray``):
+    each group of completions one task, retried by Ray when a node dies (checks are pure);
+    awaited on the service's event loop. A task that fails for good raises, which the
+    service answers as UNKNOWN (``verifier_error``) for those completions."""
+
+    def __init__(self, ray: Any) -> None:
+        self._task = ray.remote(num_cpus=1, max_retries=MAX_TASK_RETRIES)(_judge_task)
+
+    async def __call__(self, domain: str, problem: Problem, texts: list[str]) -> list[Any]:
+        result: list[Any] = await self._task.remote(domain, problem, texts)
+        return result
+
+
 def _lost(problem: Problem, job: Job, why: str) -> ProblemOutcome:
     return ProblemOutcome(SolveResult(problem=problem, stop_reason=StopReason.ERROR, error=why),
                           run_id=job.run_id)

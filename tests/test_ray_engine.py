@@ -268,6 +268,45 @@ def test_export_reverify_on_ray_keeps_and_drops_what_the_local_one_does(
     assert len((tmp_path / "ray.jsonl").read_text().splitlines()) == 5
 
 
+def test_the_service_checks_on_ray_as_it_does_locally(cluster: Cluster, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import httpx
+
+    from llm_modulo.pool import WorkerPool
+    from llm_modulo.ray_engine import RayJudge, ray_session
+    from llm_modulo.service.app import create_app
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_USAGE_STATS_ENABLED"):
+        monkeypatch.setenv(name, cluster.env[name])
+    request = {"items": [
+        {"domain": "game24", "problem": "4 4 6 8",
+         "completions": ['{"expression": "(4+8)*(6-4)"}', '{"expression": "4*6"}', "no"]},
+        {"domain": "game24", "problem": "1 1 4 6", "completion": '{"expression": "6*4*1*1"}'}]}
+
+    def verdicts(remote: Any) -> list[tuple[Any, ...]]:
+        app = create_app(pool=pool, remote_judge=remote)
+
+        async def main() -> Any:
+            async with app.router.lifespan_context(app), httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://svc",
+                    timeout=120) as client:
+                reply = await client.post("/v1/verify", json=request)
+                assert reply.status_code == 200, reply.text
+                return reply.json()["results"]
+
+        return [(r["item"], r["completion"], r["status"], r["answer"], r["sound"],
+                 [c["kind"] for c in r["critiques"]]) for r in asyncio.run(main())]
+
+    with WorkerPool(1) as pool:
+        local = verdicts(None)
+        with ray_session(cluster.address, tmp_path) as ray:
+            far = verdicts(RayJudge(ray))
+    assert far == local
+    assert [v[2] for v in far] == ["accept", "reject", "reject", "accept"]
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)

@@ -13,6 +13,7 @@ from llm_modulo.cli.common import (
     errors_as_messages,
     out,
 )
+from llm_modulo.engines import Engine, EngineOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 
 
@@ -88,10 +89,13 @@ def serve_verifiers(
                                          help="Seconds in-flight checks get after a shutdown "
                                               "signal.")] = 5.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Serve the registered verifiers over HTTP (POST /v1/verify, GET /v1/verifiers, GET
-    /health, /docs) until Ctrl-C or SIGTERM."""
+    /health, /docs) until Ctrl-C or SIGTERM. With --engine ray the checks run as Ray tasks."""
     with errors_as_messages():
+        check_engine(engine, ray_address, None)  # a missing Ray: before anything else
         try:
             from llm_modulo.service.limits import ServiceLimits
             from llm_modulo.service.run import serve
@@ -107,5 +111,12 @@ def serve_verifiers(
                       f"{'token required' if token else 'no token'}; Ctrl-C stops)",
                       highlight=False, soft_wrap=True)
 
-        serve(host, port, limits=limits, token=token, workers=workers,
-              access_log=access_log, on_ready=ready)
+        with contextlib.ExitStack() as stack:
+            remote = None
+            if engine is Engine.RAY:
+                from llm_modulo.ray_engine import RayJudge, ray_session
+                from llm_modulo.runtime import data_dir
+
+                remote = RayJudge(stack.enter_context(ray_session(ray_address, data_dir())))
+            serve(host, port, limits=limits, token=token, workers=workers,
+                  access_log=access_log, on_ready=ready, remote_judge=remote)
