@@ -26,7 +26,8 @@ exception. Everything llm-modulo raises on purpose derives from
         ├── ModelServerError  the embedded model server
         ├── TrainingError     fine-tuning (TRL) is not installed or failed
         ├── LeanInstallError  fetching or unpacking the embedded Lean
-        └── LeanUnavailable   no Lean to run (neither native nor embedded)
+        ├── LeanUnavailable   no Lean to run (neither native nor embedded)
+        └── ClusterError      the Ray cluster could not be started or reached
 
 Plugins derive their own errors from these, so one ``except LLMModuloError`` catches
 everything raised on purpose.
