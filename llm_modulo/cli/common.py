@@ -103,8 +103,6 @@ GeneratedBudgetOpt = Annotated[int | None, typer.Option(
                                       "honours it: the fair budget for comparisons).")]
 RequestBudgetOpt = Annotated[int | None, typer.Option(
     "--request-budget", min=1, help="Generator requests per problem.")]
-
-
 MAX_OPTION_CHARS = 1000
 
 #: The default of --request-timeout (the client's DEFAULT_DEADLINE_S; the CLI does not
