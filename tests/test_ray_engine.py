@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -71,10 +72,12 @@ class Cluster:
                     "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                 os.environ.get("PYTHONPATH")]))}
         self.nodes: list[subprocess.Popen[bytes]] = []
+        self.temp_dirs: list[str] = []
 
     def start_node(self, *args: str) -> subprocess.Popen[bytes]:
         # a short temp dir: Ray's socket paths must stay under 108 bytes
         temp = tempfile.mkdtemp(prefix="lmray", dir="/tmp")
+        self.temp_dirs.append(temp)
         log = open(Path(temp) / "start.log", "wb")  # noqa: SIM115 (lives with the node)
         proc = subprocess.Popen(
             [str(RAY), "start", *args, "--num-cpus", "1", "--object-store-memory", "80000000",
@@ -105,6 +108,8 @@ class Cluster:
     def stop(self) -> None:
         for proc in reversed(self.nodes):
             _stop(proc)
+        for temp in self.temp_dirs:
+            shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
