@@ -82,7 +82,10 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4, help="n per request")
     args = ap.parse_args()
 
-    problems = Game24Domain().generate_problems(args.problems, seed=0)
+    # distinct problems: the Ray engine solves a problem listed twice once, the local once per
+    # listing, and both must do the same work here
+    drawn = Game24Domain().generate_problems(args.problems * 2, seed=0)
+    problems = list({p.hash: p for p in drawn}.values())[: args.problems]
     config = LoopConfig(budget=Budget(rounds=3, samples=args.samples),
                         sampling=SamplingParams(max_tokens=64), concurrency=args.in_flight)
     proc, url = start_server(args.latency, problems)
@@ -100,7 +103,7 @@ def main() -> None:
         proc.terminate()
         proc.wait()
     ideal = args.in_flight / args.latency
-    print(f"problems={args.problems} in_flight={args.in_flight} latency={args.latency}s "
+    print(f"problems={len(problems)} in_flight={args.in_flight} latency={args.latency}s "
           f"n={args.samples}; ideal {ideal:.0f} requests/s")
     base = rows[0][1] / rows[0][2]
     for name, n, seconds, first in rows:

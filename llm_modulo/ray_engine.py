@@ -256,6 +256,7 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
     window = actors * per_actor * WINDOW_PER_SLOT
     in_flight: dict[Any, tuple[Problem, Job, int]] = {}
     seen: set[tuple[str, str]] = set()
+    shipped: dict[str, Any] = {}  # each job in the object store once, not pickled per call
     source = iter(work)
 
     def submit() -> bool:
@@ -265,7 +266,10 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
             seen.add((job.run_id, problem.hash))
             stored = corpus.solutions(problem.hash) if job.reuse else []
             slot = min(live, key=lambda i: load[i])
-            in_flight[handles[slot].solve.remote(problem, stored, job)] = (problem, job, slot)
+            if job.run_id not in shipped:
+                shipped[job.run_id] = ray.put(job)
+            call = handles[slot].solve.remote(problem, stored, shipped[job.run_id])
+            in_flight[call] = (problem, job, slot)
             load[slot] += 1
             return True
         return False

@@ -226,6 +226,9 @@ class _FakeRay:
             raise ref.error
         return ref.value
 
+    def put(self, value: Any) -> Any:
+        return value
+
     def kill(self, handle: Any, no_restart: bool = True) -> None:
         self.killed += 1
 
