@@ -52,7 +52,8 @@ class EndpointSpec:
 
     base_url: str
     model: str | None = None
-    request_timeout_s: float | None = None
+    #: seconds one model request may take in all (the client's default deadline)
+    request_timeout_s: float = 600.0
 
     def build(self) -> OpenAICompatClient:
         """The client, built where it runs (it must be built on that process's event loop)."""
