@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from llm_modulo.domain import Domain
     from llm_modulo.endpoints import GeneratorSpec
     from llm_modulo.errors import (
+        ClusterError,
         CorpusError,
         DuplicateNameError,
         GeneratorError,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
         LeanUnavailable,
         LLMModuloError,
         MalformedResponseError,
+        MissingExtraError,
         ModelServerError,
         PDDLError,
         PluginLoadError,
@@ -110,6 +112,7 @@ _LAZY: dict[str, str] = {
     "CriticRequest": "llm_modulo.critic",
     "Completion": "llm_modulo.generator",
     "Corpus": "llm_modulo.corpus",
+    "ClusterError": "llm_modulo.errors",
     "CorpusError": "llm_modulo.errors",
     "CorpusMemory": "llm_modulo.corpus",
     "Critique": "llm_modulo.types",
@@ -136,6 +139,7 @@ _LAZY: dict[str, str] = {
     "LoopConfig": "llm_modulo.config",
     "MalformedResponseError": "llm_modulo.errors",
     "Message": "llm_modulo.types",
+    "MissingExtraError": "llm_modulo.errors",
     "ModelServerError": "llm_modulo.errors",
     "TrainingError": "llm_modulo.errors",
     "OpenAICompatClient": "llm_modulo.generator",
@@ -205,6 +209,7 @@ __all__ = [
     "Candidate",
     "CheckResult",
     "Choice",
+    "ClusterError",
     "Completion",
     "Corpus",
     "CorpusError",
@@ -235,6 +240,7 @@ __all__ = [
     "LoopConfig",
     "MalformedResponseError",
     "Message",
+    "MissingExtraError",
     "ModelServerError",
     "OpenAICompatClient",
     "PDDLError",

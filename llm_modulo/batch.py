@@ -13,9 +13,10 @@ starts on a fresh line. Unreadable lines are counted, never rewritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,16 +150,52 @@ async def solve_to_jsonl(
     """Solve the problems not yet finished in ``out_path``, appending each result as one
     JSON line as soon as it is known. ``on_result`` sees every new result (progress bars)."""
     todo, bad = pending(problems, out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    _start_on_a_fresh_line(out_path)
     solved = failed = 0
-    with out_path.open("a") as fh:
+    with appending(out_path) as write:
         async for result in solver.solve_many(todo):
-            fh.write(result.model_dump_json() + "\n")
-            fh.flush()
+            write(result)
             solved += result.solved
             failed += result.stop_reason is StopReason.ERROR
             if on_result is not None:
                 on_result(result)
     return BatchSummary(total=len(problems), skipped=len(problems) - len(todo), solved=solved,
                         failed=failed, unreadable_lines=bad)
+
+
+def results_to_jsonl(
+    results: Iterable[SolveResult],
+    problems: list[Problem],
+    todo: list[Problem],
+    out_path: Path,
+    *,
+    unreadable_lines: int = 0,
+    on_result: Callable[[SolveResult], Any] | None = None,
+) -> BatchSummary:
+    """Append ``results`` (of ``todo``, the problems :func:`pending` left of ``problems``),
+    each as one JSON line as soon as it comes: the writing half of :func:`solve_to_jsonl`
+    for results solved elsewhere (``--engine ray``)."""
+    solved = failed = 0
+    with appending(out_path) as write:
+        for result in results:
+            write(result)
+            solved += result.solved
+            failed += result.stop_reason is StopReason.ERROR
+            if on_result is not None:
+                on_result(result)
+    return BatchSummary(total=len(problems), skipped=len(problems) - len(todo), solved=solved,
+                        failed=failed, unreadable_lines=unreadable_lines)
+
+
+@contextlib.contextmanager
+def appending(out_path: Path) -> Iterator[Callable[[SolveResult], None]]:
+    """A function that appends one result as a JSON line and flushes it, to ``out_path``
+    (made if need be; a line a crash cut short is ended first)."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _start_on_a_fresh_line(out_path)
+    with out_path.open("a") as fh:
+
+        def write(result: SolveResult) -> None:
+            fh.write(result.model_dump_json() + "\n")
+            fh.flush()
+
+        yield write

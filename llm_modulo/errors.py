@@ -6,6 +6,7 @@ exception. Everything llm-modulo raises on purpose derives from
 
     LLMModuloError
     ├── UsageError            bad flags, bad configuration
+    │   └── MissingExtraError  an optional part (a pip extra) is not installed
     ├── ProblemError          a problem description that cannot be used
     │   └── PDDLError         a domain or problem file that is not valid PDDL
     │       └── UnsupportedPDDL  valid PDDL using a feature the validator does not implement
@@ -25,7 +26,8 @@ exception. Everything llm-modulo raises on purpose derives from
         ├── ModelServerError  the embedded model server
         ├── TrainingError     fine-tuning (TRL) is not installed or failed
         ├── LeanInstallError  fetching or unpacking the embedded Lean
-        └── LeanUnavailable   no Lean to run (neither native nor embedded)
+        ├── LeanUnavailable   no Lean to run (neither native nor embedded)
+        └── ClusterError      the Ray cluster could not be started or reached
 
 Plugins derive their own errors from these, so one ``except LLMModuloError`` catches
 everything raised on purpose.
@@ -40,6 +42,10 @@ class LLMModuloError(Exception):
 
 class UsageError(LLMModuloError):
     """A bad flag, option or configuration value."""
+
+
+class MissingExtraError(UsageError):
+    """An optional dependency is not installed; the message names the extra to install."""
 
 
 class ProblemError(LLMModuloError):
@@ -130,3 +136,7 @@ class LeanUnavailable(SetupError):
 class UndecidedAnswer(LLMModuloError):
     """An RL rollout's answer is UNKNOWN (undecided, timed out, unreadable): raised where a
     framework needs a score, so the rollout is marked failed instead of scored as wrong."""
+
+
+class ClusterError(SetupError):
+    """The Ray cluster could not be started or reached, or lost every solver actor."""

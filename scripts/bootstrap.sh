@@ -10,12 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 CONSTRAINTS=scripts/constraints-cpu.txt
-echo "bootstrap: installing llm-modulo[serve,dev,service,train] into .venv (about 3 minutes the first time)"
+echo "bootstrap: installing llm-modulo[serve,dev,service,train,ray] into .venv (about 3 minutes the first time)"
 "${PIP[@]}" install --upgrade pip
 # The CPU torch build that lies on these machines; the constraint keeps every later
 # resolution from pulling a CUDA torch.
 "${PIP[@]}" install "torch==2.13.0" -c "$CONSTRAINTS"
-"${PIP[@]}" install -e '.[serve,dev,service,train]' -c "$CONSTRAINTS"
+"${PIP[@]}" install -e '.[serve,dev,service,train,ray]' -c "$CONSTRAINTS"
 # PrimeIntellect's `verifiers` wheel (no dependencies), which tests/test_layout.py installs
 # beside ours to show the two distributions no longer share an import name.
 "${PIP[@]}" download --no-deps -d .cache/test-wheels "verifiers==0.4.0"

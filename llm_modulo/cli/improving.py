@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,8 @@ from llm_modulo.cli.common import (
     parse_strategy_options,
 )
 from llm_modulo.corpus.cli import CorpusOpt
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
+from llm_modulo.errors import UsageError
 
 
 def improve(
@@ -63,6 +66,9 @@ def improve(
                    ] = False,
     config_file: Annotated[Path | None, typer.Option(
         "--config", help="JSON object of improve settings; flags override it.")] = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Self-improvement: K iterations of solve (System 2) -> train (TRL) -> serve -> evaluate
     (System 1 pass@1 and System 2 on a held-out split); prints the per-iteration table."""
@@ -71,6 +77,7 @@ def improve(
     from llm_modulo.improve.runner import improve as run_improve
 
     with errors_as_messages():
+        check_engine(engine, ray_address, ray_actors)  # a missing Ray: before anything else
         data: dict[str, Any] = read_config_file(config_file) if config_file else {}
         flags: dict[str, Any] = {
             "run_dir": run_dir, "domain": domain, "iterations": iterations,
@@ -98,7 +105,19 @@ def improve(
                                         ("dpo", dpo or None)) if v is not None})
         data["train"] = train
         config = parse_config(data)
-        table = run_improve(config, say=lambda line: err.print(escape(line), highlight=False))
+        if engine is Engine.RAY and ray_address and not config.base_url:
+            raise UsageError("--engine ray with --ray-address needs --base-url: the embedded "
+                             "server would listen on this machine's 127.0.0.1 only")
+        with contextlib.ExitStack() as stack:
+            ray = None
+            if engine is Engine.RAY:
+                from llm_modulo.ray_engine import ray_session
+                from llm_modulo.runtime import data_dir
+
+                ray = stack.enter_context(ray_session(ray_address, data_dir()))
+            table = run_improve(config, say=lambda line: err.print(escape(line),
+                                                                   highlight=False),
+                                ray=ray, ray_actors=ray_actors)
     view = Table(*HEADER, title=f"self-improvement on {escape(config.domain)} "
                                f"({escape(str(config.run_dir))})")
     for row in table:

@@ -4,6 +4,7 @@ verification service."""
 from __future__ import annotations
 
 import contextlib
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from llm_modulo.cli.common import (
     errors_as_messages,
     out,
 )
+from llm_modulo.engines import Engine, EngineOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 
 
@@ -89,10 +91,13 @@ def serve_verifiers(
                                          help="Seconds in-flight checks get after a shutdown "
                                               "signal.")] = 5.0,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Serve the registered verifiers over HTTP (POST /v1/verify, GET /v1/verifiers, GET
-    /health, /docs) until Ctrl-C or SIGTERM."""
+    /health, /docs) until Ctrl-C or SIGTERM. With --engine ray the checks run as Ray tasks."""
     with errors_as_messages():
+        check_engine(engine, ray_address, None)  # a missing Ray: before anything else
         try:
             from llm_modulo.service.limits import ServiceLimits
             from llm_modulo.service.run import serve
@@ -108,13 +113,18 @@ def serve_verifiers(
                       f"{'token required' if token else 'no token'}; Ctrl-C stops)",
                       highlight=False, soft_wrap=True)
 
-        import signal
+        with contextlib.ExitStack() as stack:
+            remote = None
+            if engine is Engine.RAY:
+                from llm_modulo.ray_engine import RayJudge, ray_session
+                from llm_modulo.runtime import data_dir
 
-        try:
-            serve(host, port, limits=limits, token=token, workers=workers,
-                  access_log=access_log, on_ready=ready)
-        except SystemExit as exc:  # uvicorn re-raises the SIGTERM it drained for
-            if exc.code != 128 + signal.SIGTERM:
-                raise
-            err.print("stopped: every check in flight was answered (a verdict, or UNKNOWN "
-                      "when the drain ran out)")
+                remote = RayJudge(stack.enter_context(ray_session(ray_address, data_dir())))
+            try:
+                serve(host, port, limits=limits, token=token, workers=workers,
+                      access_log=access_log, on_ready=ready, remote_judge=remote)
+            except SystemExit as exc:  # uvicorn re-raises the SIGTERM it drained for
+                if exc.code != 128 + signal.SIGTERM:
+                    raise
+                err.print("stopped: every check in flight was answered (a verdict, or "
+                          "UNKNOWN when the drain ran out)")

@@ -45,12 +45,15 @@ from llm_modulo.cli.common import (
     out,
 )
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
+from llm_modulo.errors import UsageError
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
 
 if TYPE_CHECKING:  # the loop, the HTTP client and the corpus load when a command runs
     from llm_modulo.batch import BatchSummary
     from llm_modulo.config import LoopConfig
+    from llm_modulo.corpus.memory import CorpusMemory
     from llm_modulo.endpoints import GeneratorSpec
     from llm_modulo.routing import RoutingClient
     from llm_modulo.strategy import AttemptStore
@@ -211,17 +214,26 @@ def run(
     strategy_option: StrategyOptionOpt = None,
     generated_budget: GeneratedBudgetOpt = None,
     request_budget: RequestBudgetOpt = None,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Solve a batch of problems; resumable (problems already in --out are skipped).
 
     Every round is committed to the corpus as it ends; problems solved before (by this run
     before a crash, or any earlier one) are served from it, re-verified, without generating.
+    With --engine ray the problems are sharded over Ray actors and each problem's whole
+    result is committed by this process when it comes back.
     """
     from llm_modulo.batch import check_appendable, pending, read_problems
     from llm_modulo.corpus.store import check_output_path, default_corpus_path
     from llm_modulo.generator import checked_api_key
 
     with errors_as_messages():
+        check_engine(engine, ray_address, ray_actors)  # a missing Ray: before anything else
+        if engine is Engine.RAY and ray_address and not base_url:
+            raise UsageError("--engine ray with --ray-address needs --base-url: the embedded "
+                             "server would listen on this machine's 127.0.0.1 only")
         dom, ver = default_registry.domain_and_verifier(domain)
         check_output_path(out_path, corpus or default_corpus_path())
         check_appendable(out_path)
@@ -246,8 +258,13 @@ def run(
             err.print(f"[dim]recording to {escape(str(memory.corpus.path))} "
                       f"(run {memory.run_id})[/]",
                       highlight=False)
-            summary = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
-                                             out_path, memory, request_timeout))
+            if engine is Engine.RAY:
+                summary = _run_on_ray(dom.name, url, model_name, config, problems, todo, bad,
+                                      out_path, memory, request_timeout, ray_address,
+                                      ray_actors, reuse=cache)
+            else:
+                summary = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
+                                                 out_path, memory, request_timeout))
             if memory.served:
                 err.print(f"{memory.served} served from the corpus (re-verified)")
     failed = summary.failed
@@ -332,6 +349,35 @@ def _endpoint_report(client: RoutingClient) -> None:
         state = "healthy" if s.healthy else f"down ({s.reason})"
         err.print(f"endpoint {s.base_url}: {s.requests} requests, {s.failures} failed, "
                   f"{state}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _run_on_ray(domain: str, url: str, model: str | None, config: LoopConfig,
+                problems: list[Problem], todo: list[Problem], bad: int, out_path: Path,
+                memory: CorpusMemory, request_timeout: float, ray_address: str | None,
+                ray_actors: int | None, *, reuse: bool) -> BatchSummary:
+    """``run --engine ray``: the problems over Ray actors, each result recorded in the
+    corpus (once) and then appended to ``out_path``, with one progress bar."""
+    from llm_modulo.batch import results_to_jsonl
+    from llm_modulo.ray_engine import ActorSpec, Job, cluster_cpus, ray_session, solve_on_ray
+    from llm_modulo.runtime import data_dir
+
+    unique = list({p.hash: p for p in reversed(todo)}.values())[::-1]  # first of each hash
+    spec = ActorSpec(generator_spec(url, model, request_timeout))
+    job = Job(domain, config, memory.run_id or "", reuse=reuse)
+    with ray_session(ray_address, data_dir()) as ray:
+        actors = ray_actors or cluster_cpus(ray)
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        err.print(f"[dim]Ray: {actors} solver actors over {nodes} node(s)[/]", highlight=False)
+
+        def results() -> Iterator[SolveResult]:
+            for outcome in solve_on_ray(ray, spec, ((p, job) for p in unique), memory.corpus,
+                                        actors=actors, concurrency=config.concurrency):
+                memory.served += outcome.served
+                yield outcome.result
+
+        with _progress(domain, len(unique)) as advance:
+            return results_to_jsonl(results(), problems, todo, out_path, unreadable_lines=bad,
+                                    on_result=advance)
 
 
 async def _collect(results: AsyncIterator[SolveResult]) -> list[SolveResult]:

@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from llm_modulo.corpus.kinds import CORPUS_ENV, ExportFormat, SftStyle
+from llm_modulo.engines import Engine, EngineOpt, RayAddressOpt, check_engine
 from llm_modulo.errors import UsageError
 
 if TYPE_CHECKING:
@@ -108,12 +109,18 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
                              ] = SftStyle.MESSAGES,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")
                            ] = False,
+        engine: EngineOpt = Engine.LOCAL,
+        ray_address: RayAddressOpt = None,
     ) -> None:
         """Export verified solutions (and REJECTed negatives, and process labels) as training
-        data."""
+        data. With --reverify --engine ray the re-checks run as Ray tasks."""
         from llm_modulo.corpus.formats import ExportOptions, export
 
         with guard():
+            check_engine(engine, ray_address, None)  # a missing Ray: before anything else
+            if engine is Engine.RAY and not reverify:
+                raise UsageError("--engine ray runs the re-checks of --reverify on Ray; "
+                                 "without --reverify there is nothing to run there")
             try:
                 options = ExportOptions(
                     format=fmt.value, out=out_path, domains=tuple(domain or ()),
@@ -124,8 +131,15 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
                 raise UsageError(f"{where}: {first['msg']}".lstrip(": ")) from None
-            with existing_corpus(corpus) as db:
-                report = export(db, options)
+            with existing_corpus(corpus) as db, contextlib.ExitStack() as stack:
+                reverifier = None
+                if engine is Engine.RAY:
+                    from llm_modulo.ray_engine import RayReverifier, ray_session
+                    from llm_modulo.runtime import data_dir
+
+                    reverifier = RayReverifier(stack.enter_context(
+                        ray_session(ray_address, data_dir())))
+                report = export(db, options, reverifier=reverifier)
         if as_json:
             sys.stdout.write(report.model_dump_json() + "\n")
             return
@@ -160,7 +174,8 @@ def register(app: typer.Typer, guard: Callable[[], contextlib.AbstractContextMan
             "--plot", help="Draw solve rate against round per domain to this PNG.")] = None,
         as_json: Annotated[bool, typer.Option("--json")] = False,
     ) -> None:
-        """Per domain: problems, solved, acceptance rate, rounds to accept, tokens."""
+        """Per domain: problems, solved, acceptance rate, rounds to accept, tokens; per Ray
+        node, the results it solved."""
         from llm_modulo.corpus.stats import corpus_stats, plot_solve_rate
 
         with guard():
@@ -212,6 +227,12 @@ def _stats_table(stats: Any, out: Console) -> None:
         for st in stats.searches:
             searches.add_row(st.strategy, str(st.trees), str(st.nodes), str(st.dead_prefixes))
         out.print(searches)
+    if stats.nodes:
+        nodes = Table("host", "Ray node", "results", "solved", title="per node (--engine ray)")
+        for n in stats.nodes:
+            nodes.add_row(escape(n.hostname or "-"), escape(n.node_id or "-"), str(n.results),
+                          str(n.solved))
+        out.print(nodes)
     if stats.checkpoints:
         lineage = Table("checkpoint", "parent", "iteration", "trained on (rows)",
                         "trained on solutions of", "runs", "solutions found",

@@ -577,7 +577,14 @@ class Reverifier:
         return bool(verdict.sound and verdict.status is c.expect)
 
 
-def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
+class Rechecker(Protocol):
+    """What ``export --reverify`` asks: does each check still get its verdict today
+    (:class:`Reverifier` here, ``ray_engine.RayReverifier`` on a Ray cluster)."""
+
+    def passes(self, checks: list[Check]) -> list[bool]: ...
+
+
+def _reverified(chunk: list[Item], reverifier: Rechecker) -> list[Item]:
     """The items all of whose answers get the expected verdict today."""
     # rows share answers and prefixes (a path's prefixes are other rows' too): check each once
     unique = list(dict.fromkeys(c for item in chunk for c in item.checks))
@@ -589,7 +596,7 @@ def _reverified(chunk: list[Item], reverifier: Reverifier) -> list[Item]:
 
 
 def export(corpus: Corpus, options: ExportOptions, *,
-           reverifier: Reverifier | None = None) -> ExportReport:
+           reverifier: Rechecker | None = None) -> ExportReport:
     """Write ``options.format`` rows to ``options.out`` (or its train/test files)."""
     if options.reverify and options.format is ExportFormat.VERL:
         raise UsageError("--reverify re-checks answers, and verl rows carry none "
@@ -615,7 +622,7 @@ def export(corpus: Corpus, options: ExportOptions, *,
             partial[side].unlink(missing_ok=True)
         raise UsageError(f"cannot write {exc.filename or options.out}: "
                          f"{exc.strerror or exc}") from None
-    checker = (reverifier or Reverifier()) if options.reverify else None
+    checker: Rechecker | None = (reverifier or Reverifier()) if options.reverify else None
     dropped = 0
     try:
         for chunk in _chunks(_PRODUCERS[options.format](corpus, options)):

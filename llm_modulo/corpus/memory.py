@@ -20,7 +20,15 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from llm_modulo.corpus.store import Corpus, Prepared, Round, prepare, prepare_search
+from llm_modulo.corpus.store import (
+    Corpus,
+    FlagChange,
+    Prepared,
+    Round,
+    StoredSolution,
+    prepare,
+    prepare_search,
+)
 from llm_modulo.pool import WorkerPool
 from llm_modulo.types import Attempt, Candidate, Problem, SearchTree, Status
 from llm_modulo.verifier import Verifier
@@ -95,21 +103,40 @@ class CorpusMemory:
         """A stored solution that ``verifier`` accepts today (its fresh verdict attached)."""
         if not self.reuse:
             return None
-        for stored in await self._call(self.corpus.solutions, problem.hash):
-            if stored.flag_verifier_version == verifier.version:
-                continue  # this very verifier version already refused it
-            candidate = Candidate(raw=stored.attempt.completion, answer=stored.answer)
-            verdict = await verifier.averify(problem, candidate, pool=pool)
-            if verdict.accepted:
-                if stored.flag_verifier_version is not None:
-                    await self._call(self.corpus.unflag, stored.id)
-                self.served += 1
-                return stored.attempt.model_copy(update={"verdict": verdict})
-            if verdict.status is Status.REJECT:
-                why = "; ".join(c.message for c in verdict.critiques) or "rejected"
-                await self._call(self.corpus.flag, stored.id, verifier.version, why)
+        stored = await self._call(self.corpus.solutions, problem.hash)
+        found, changes = await recheck_stored(problem, stored, verifier, pool)
+        for solution_id, version, why in changes:
+            if version is None:
+                await self._call(self.corpus.unflag, solution_id)
+            else:
+                await self._call(self.corpus.flag, solution_id, version, why)
                 self.flagged += 1
-        return None
+        if found is not None:
+            self.served += 1
+        return found
+
+
+async def recheck_stored(problem: Problem, stored: Sequence[StoredSolution],
+                         verifier: Verifier, pool: WorkerPool | None = None
+                         ) -> tuple[Attempt | None, list[FlagChange]]:
+    """The first stored solution that ``verifier`` accepts today (its fresh verdict
+    attached), and the flag changes that checking found: a REJECT flags its solution, an
+    ACCEPT of a flagged one clears the flag; an UNKNOWN changes nothing. A solution this
+    very verifier version flagged already is not checked again."""
+    changes: list[FlagChange] = []
+    for s in stored:
+        if s.flag_verifier_version == verifier.version:
+            continue  # this very verifier version already refused it
+        candidate = Candidate(raw=s.attempt.completion, answer=s.answer)
+        verdict = await verifier.averify(problem, candidate, pool=pool)
+        if verdict.accepted:
+            if s.flag_verifier_version is not None:
+                changes.append((s.id, None, ""))
+            return s.attempt.model_copy(update={"verdict": verdict}), changes
+        if verdict.status is Status.REJECT:
+            why = "; ".join(c.message for c in verdict.critiques) or "rejected"
+            changes.append((s.id, verifier.version, why))
+    return None, changes
 
 
 def _settle(batch: list[tuple[Prepared, asyncio.Future[None]]], error: Exception | None

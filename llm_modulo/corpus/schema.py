@@ -8,7 +8,7 @@ PostgreSQL); booleans are 0/1; times are UNIX seconds (UTC) as REAL. Identity co
 from __future__ import annotations
 
 #: Bumped only when a change would break a reader of the previous version. Tables added with
-#: ``CREATE TABLE IF NOT EXISTS`` (the search and lineage tables) do not count: an older
+#: ``CREATE TABLE IF NOT EXISTS`` (the search, lineage and run-result tables) do not count: an older
 #: corpus gains them when it is next opened, and an older llm-modulo simply ignores them.
 SCHEMA_VERSION = 1
 
@@ -158,6 +158,20 @@ CREATE TABLE IF NOT EXISTS checkpoint_runs (
     iteration   INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoint_runs_by_checkpoint ON checkpoint_runs (checkpoint);
+
+-- One row per (run, problem) whose whole result a driver recorded at once (``run --engine
+-- ray``): the guard that makes a retried or repeated result a no-op, and where it was solved.
+CREATE TABLE IF NOT EXISTS run_results (
+    run_id       TEXT NOT NULL REFERENCES runs(id),
+    problem_hash TEXT NOT NULL REFERENCES problems(hash),
+    stop_reason  TEXT NOT NULL,
+    solved       INTEGER NOT NULL,
+    engine       TEXT NOT NULL,           -- ray
+    node_id      TEXT,                    -- the Ray node id of the actor that solved it
+    hostname     TEXT,
+    created_at   REAL NOT NULL,
+    PRIMARY KEY (run_id, problem_hash)
+);
 """
 
 

@@ -40,6 +40,13 @@ class SearchStats(BaseModel):
                                            "(negative process labels)")
 
 
+class NodeStats(BaseModel):
+    hostname: str | None
+    node_id: str | None = Field(description="the Ray node id")
+    results: int = Field(description="problem results recorded from this node")
+    solved: int
+
+
 class CorpusStats(BaseModel):
     path: str
     runs: int
@@ -49,6 +56,9 @@ class CorpusStats(BaseModel):
     checkpoints: list[CheckpointInfo] = Field(
         default_factory=list, description="self-improvement lineage: which checkpoint "
                                           "produced which solutions, and what trained it")
+    nodes: list[NodeStats] = Field(
+        default_factory=list, description="per Ray node, the results it solved "
+                                          "(runs of --engine ray)")
 
 
 _PER_PROBLEM = """
@@ -75,6 +85,14 @@ SELECT s.strategy, count(*), sum(s.nodes),
 FROM searches s JOIN problems p ON p.hash = s.problem_hash
 WHERE {where}
 GROUP BY s.strategy ORDER BY s.strategy
+"""
+
+
+_PER_NODE = """
+SELECT r.hostname, r.node_id, count(*), sum(r.solved)
+FROM run_results r JOIN problems p ON p.hash = r.problem_hash
+WHERE {where}
+GROUP BY r.hostname, r.node_id ORDER BY r.hostname, r.node_id
 """
 
 
@@ -134,8 +152,11 @@ def corpus_stats(corpus: Corpus, *, domains: tuple[str, ...] = (),
                             dead_prefixes=dead or 0)
                 for strategy, trees, nodes, dead in corpus.query(
                     _PER_STRATEGY.format(where=where), params)]
+    where, params = _where(domains, runs, "r")
+    nodes = [NodeStats(hostname=host, node_id=node, results=n, solved=solved or 0)
+             for host, node, n, solved in corpus.query(_PER_NODE.format(where=where), params)]
     return CorpusStats(path=str(corpus.path), runs=runs_count, domains=out, searches=searches,
-                       checkpoints=checkpoint_lineage(corpus))
+                       checkpoints=checkpoint_lineage(corpus), nodes=nodes)
 
 
 class RunInfo(BaseModel):

@@ -130,6 +130,14 @@ _FIND_ATTEMPT = (
     "SELECT max(id) FROM attempts WHERE problem_hash = ? AND run_id IS ? AND round = ?"
     " AND sample = ?"
 )
+_INSERT_RUN_RESULT = (
+    "INSERT OR IGNORE INTO run_results (run_id, problem_hash, stop_reason, solved, engine,"
+    " node_id, hostname, created_at) VALUES (?,?,?,?,?,?,?,?)"
+)
+_FLAG = ("UPDATE solutions SET flagged_at = ?, flag_verifier_version = ?, flag_reason = ?"
+         " WHERE id = ?")
+_UNFLAG = ("UPDATE solutions SET flagged_at = NULL, flag_verifier_version = NULL,"
+           " flag_reason = NULL WHERE id = ?")
 _SELECT_SOLUTIONS = (
     "SELECT s.id, s.answer, s.flag_verifier_version, a.round, a.sample, p.messages,"
     " a.completion, a.parse_error, a.status, a.sound, a.critiques, a.evidence, a.verifier,"
@@ -294,32 +302,7 @@ class Corpus:
 
     def write(self, prepared: Sequence[Prepared]) -> list[list[int]]:
         """Store rounds already serialized by :func:`prepare`, in one transaction."""
-        problem_rows = [problem_row for problem_row, _, _ in prepared]
-        prompt_rows = [kv for _, prompts, _ in prepared for kv in prompts.items()]
-        attempt_rows = [row for _, _, rows in prepared for _, row in rows]
-
-        def body(cur: sqlite3.Cursor) -> list[list[int]]:
-            cur.executemany(_INSERT_PROBLEM, problem_rows)
-            cur.executemany(_INSERT_PROMPT, prompt_rows)
-            if not attempt_rows:
-                return [[] for _ in prepared]
-            cur.executemany(_INSERT_ATTEMPT, attempt_rows)
-            # the write lock is ours, so this transaction's rows took consecutive ids
-            next_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
-            next_id -= len(attempt_rows) - 1
-            ids, solutions = [], []
-            for _, _, rows in prepared:
-                round_ids = []
-                for solution, _ in rows:
-                    round_ids.append(next_id)
-                    if solution is not None:
-                        solutions.append((*solution[:2], next_id, *solution[2:]))
-                    next_id += 1
-                ids.append(round_ids)
-            cur.executemany(_INSERT_SOLUTION, solutions)
-            return ids
-
-        return self.transaction(body)
+        return self.transaction(lambda cur: _insert_rounds(cur, prepared))
 
     def record_search(self, problem: Problem, tree: SearchTree, model: str | None = None,
                       run_id: str | None = None) -> int:
@@ -330,36 +313,42 @@ class Corpus:
 
     def write_search(self, prepared: PreparedSearch) -> int:
         """Store a tree already serialized by :func:`prepare_search`, in one transaction."""
-        p = prepared
+        return self.transaction(lambda cur: _insert_search(cur, prepared))
 
-        def body(cur: sqlite3.Cursor) -> int:
-            cur.execute(_INSERT_PROBLEM, p.problem_row)
-            cur.execute(_INSERT_PROMPT, p.prompt)
-            cur.executemany(_INSERT_STEP_COMPLETION, list(p.completions.items()))
-            cur.execute(_INSERT_SEARCH, p.search_row)
-            search_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
-            rows = []
-            for row, link in p.nodes:
-                attempt_id = None
-                if link is not None:
-                    attempt_id = cur.execute(_FIND_ATTEMPT, (p.problem_hash, p.run_id, *link)
-                                             ).fetchone()[0]
-                rows.append((search_id, *row, attempt_id))
-            cur.executemany(_INSERT_NODE, rows)
-            return search_id
+    def write_result(self, result: PreparedResult) -> bool:
+        """Store one problem's whole result at once: its rounds, its search tree, the flag
+        changes of its corpus lookup and its ``run_results`` row, in one transaction.
+
+        ``(run id, problem hash)`` is the result's identity: a result already recorded for
+        this run is not stored again (returns False, nothing written); solutions are kept
+        once per ``(problem hash, answer)`` whatever run finds them.
+        """
+
+        def body(cur: sqlite3.Cursor) -> bool:
+            cur.execute(_INSERT_PROBLEM, result.problem_row)
+            cur.execute(_INSERT_RUN_RESULT, result.result_row)
+            if cur.rowcount == 0:
+                return False  # this run recorded this problem already (a retry, a repeat)
+            _insert_rounds(cur, result.rounds)
+            if result.search is not None:
+                _insert_search(cur, result.search)
+            for solution_id, verifier_version, reason in result.flags:
+                if verifier_version is None:
+                    cur.execute(_UNFLAG, (solution_id,))
+                else:
+                    cur.execute(_FLAG, (time.time(), verifier_version, reason[:1000],
+                                        solution_id))
+            return True
 
         return self.transaction(body)
 
     def flag(self, solution_id: int, verifier_version: str, reason: str) -> None:
         """Mark a solution that today's verifier does not accept: never served or exported."""
         self.transaction(lambda cur: cur.execute(
-            "UPDATE solutions SET flagged_at = ?, flag_verifier_version = ?, flag_reason = ?"
-            " WHERE id = ?", (time.time(), verifier_version, reason[:1000], solution_id)))
+            _FLAG, (time.time(), verifier_version, reason[:1000], solution_id)))
 
     def unflag(self, solution_id: int) -> None:
-        self.transaction(lambda cur: cur.execute(
-            "UPDATE solutions SET flagged_at = NULL, flag_verifier_version = NULL,"
-            " flag_reason = NULL WHERE id = ?", (solution_id,)))
+        self.transaction(lambda cur: cur.execute(_UNFLAG, (solution_id,)))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -392,6 +381,48 @@ def _solution(row: tuple[Any, ...], problem_hash: str) -> StoredSolution:
     )
     return StoredSolution(id=sid, problem_hash=problem_hash, answer=answer_value,
                           attempt=attempt, flag_verifier_version=flag_version)
+
+
+def _insert_rounds(cur: sqlite3.Cursor, prepared: Sequence[Prepared]) -> list[list[int]]:
+    """Insert prepared rounds inside the caller's transaction; their attempts' row ids."""
+    cur.executemany(_INSERT_PROBLEM, [problem_row for problem_row, _, _ in prepared])
+    cur.executemany(_INSERT_PROMPT, [kv for _, prompts, _ in prepared for kv in prompts.items()])
+    attempt_rows = [row for _, _, rows in prepared for _, row in rows]
+    if not attempt_rows:
+        return [[] for _ in prepared]
+    cur.executemany(_INSERT_ATTEMPT, attempt_rows)
+    # the write lock is ours, so this transaction's rows took consecutive ids
+    next_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
+    next_id -= len(attempt_rows) - 1
+    ids, solutions = [], []
+    for _, _, rows in prepared:
+        round_ids = []
+        for solution, _ in rows:
+            round_ids.append(next_id)
+            if solution is not None:
+                solutions.append((*solution[:2], next_id, *solution[2:]))
+            next_id += 1
+        ids.append(round_ids)
+    cur.executemany(_INSERT_SOLUTION, solutions)
+    return ids
+
+
+def _insert_search(cur: sqlite3.Cursor, p: PreparedSearch) -> int:
+    """Insert a prepared search tree inside the caller's transaction; its search id."""
+    cur.execute(_INSERT_PROBLEM, p.problem_row)
+    cur.execute(_INSERT_PROMPT, p.prompt)
+    cur.executemany(_INSERT_STEP_COMPLETION, list(p.completions.items()))
+    cur.execute(_INSERT_SEARCH, p.search_row)
+    search_id = int(cur.execute("SELECT last_insert_rowid()").fetchone()[0])
+    rows = []
+    for row, link in p.nodes:
+        attempt_id = None
+        if link is not None:
+            attempt_id = cur.execute(_FIND_ATTEMPT, (p.problem_hash, p.run_id, *link)
+                                     ).fetchone()[0]
+        rows.append((search_id, *row, attempt_id))
+    cur.executemany(_INSERT_NODE, rows)
+    return search_id
 
 
 @dataclass(frozen=True)
@@ -530,3 +561,35 @@ def _text(value: str | None) -> str | None:
 def _count(value: int) -> int:
     """A token count within SQLite's integers (and far from overflowing their sums)."""
     return max(0, min(value, 2**31 - 1))
+
+
+#: A flag change found by a corpus lookup: (solution id, verifier version, reason); a
+#: version of None clears the flag (today's verifier accepts the solution again).
+FlagChange = tuple[int, str | None, str]
+
+
+@dataclass(frozen=True)
+class PreparedResult:
+    """One problem's whole result serialized for :meth:`Corpus.write_result`."""
+
+    problem_hash: str
+    problem_row: tuple[Any, ...]
+    result_row: tuple[Any, ...]
+    rounds: list[Prepared]
+    search: PreparedSearch | None
+    flags: list[FlagChange]
+
+
+def prepare_result(problem: Problem, rounds: Sequence[Prepared], search: PreparedSearch | None,
+                   flags: Sequence[FlagChange], *, run_id: str, stop_reason: str, solved: bool,
+                   engine: str, node_id: str | None, hostname: str | None,
+                   now: float | None = None) -> PreparedResult:
+    """A result for :meth:`Corpus.write_result` from rounds and a tree serialized (where the
+    problem was solved) by :func:`prepare` and :func:`prepare_search` under ``run_id``."""
+    now = time.time() if now is None else now
+    problem_hash = problem.hash
+    problem_row = (problem_hash, problem.domain, to_json(problem.payload), problem.id, now)
+    result_row = (run_id, problem_hash, stop_reason, int(solved), engine, _text(node_id),
+                  _text(hostname), now)
+    return PreparedResult(problem_hash, problem_row, result_row, list(rounds), search,
+                          list(flags))

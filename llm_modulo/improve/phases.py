@@ -46,6 +46,10 @@ class RunContext:
     eval_problems: list[Problem]
     say: Callable[[str], None] = print
     eval_hashes: frozenset[str] = field(default=frozenset())
+    #: the connected ``ray`` module: problems solved on Ray actors (``--engine ray``)
+    ray: Any = None
+    #: solver actors on Ray (default: the cluster's CPUs)
+    ray_actors: int | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -100,20 +104,24 @@ def solve_recorded(ctx: RunContext, k: int, checkpoint: Checkpoint, problems: li
     run_id = ctx.corpus.start_run(f"{COMMAND}-{role}", ctx.domain.name, loop)
     lineage.record_run(ctx.corpus, run_id=run_id, checkpoint=checkpoint.name, role=role,
                        improve_run=ctx.state.run_id, iteration=k)
-    memory = CorpusMemory(ctx.corpus, run_id=run_id, reuse=False)
-
-    async def go() -> list[SolveResult]:
-        spec = GeneratorSpec(base_urls=endpoint.base_url, model=endpoint.model,
-                             deadline_s=ctx.config.request_timeout)
-        async with spec.build() as client:
-            solver = Solver(ctx.domain, ctx.verifier, client, loop, store=memory)
-            return [r async for r in solver.solve_many(problems)]
-
     start = time.monotonic()
-    try:
-        results = asyncio.run(go())
-    finally:
-        memory.close()
+    if ctx.ray is not None:
+        results = _solve_on_ray(ctx, endpoint.base_url, endpoint.model, problems, loop,
+                                run_id)
+    else:
+        memory = CorpusMemory(ctx.corpus, run_id=run_id, reuse=False)
+
+        async def go() -> list[SolveResult]:
+            spec = GeneratorSpec(base_urls=endpoint.base_url, model=endpoint.model,
+                                 deadline_s=ctx.config.request_timeout)
+            async with spec.build() as client:
+                solver = Solver(ctx.domain, ctx.verifier, client, loop, store=memory)
+                return [r async for r in solver.solve_many(problems)]
+
+        try:
+            results = asyncio.run(go())
+        finally:
+            memory.close()
     solved = sum(r.solved for r in results)
     return {"run_id": run_id, "checkpoint": checkpoint.name, "problems": len(results),
             "solved": solved, "rate": solved / len(results) if results else 0.0,
@@ -122,6 +130,20 @@ def solve_recorded(ctx: RunContext, k: int, checkpoint: Checkpoint, problems: li
             "completion_tokens": sum(r.usage.completion_tokens for r in results),
             "requests": sum(r.requests for r in results),
             "seconds": time.monotonic() - start}
+
+
+def _solve_on_ray(ctx: RunContext, url: str, model: str | None, problems: list[Problem],
+                  loop: LoopConfig, run_id: str) -> list[SolveResult]:
+    """The problems over Ray actors, each result recorded once (under ``run_id``) here."""
+    from llm_modulo.endpoints import GeneratorSpec
+    from llm_modulo.ray_engine import ActorSpec, Job, cluster_cpus, solve_on_ray
+
+    spec = ActorSpec(GeneratorSpec(base_urls=url, model=model,
+                                   deadline_s=ctx.config.request_timeout))
+    job = Job(ctx.domain.name, loop, run_id, reuse=False)
+    return [o.result for o in solve_on_ray(
+        ctx.ray, spec, ((p, job) for p in problems), ctx.corpus,
+        actors=ctx.ray_actors or cluster_cpus(ctx.ray), concurrency=loop.concurrency)]
 
 
 def solve(ctx: RunContext, k: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from llm_modulo.errors import ImproveError, UsageError
 from llm_modulo.improve import state as run_state
@@ -26,11 +27,13 @@ PhaseHook = Callable[[int, str, str], None]
 
 def improve(config: ImproveConfig, *, serving: Serving | None = None,
             trainer: Trainer | None = None, hook: PhaseHook | None = None,
-            say: Callable[[str], None] = print) -> list[IterationRow]:
+            say: Callable[[str], None] = print, ray: Any = None,
+            ray_actors: int | None = None) -> list[IterationRow]:
     """Run (or resume) the self-improvement loop; returns the per-iteration table.
 
     ``serving`` defaults to the embedded vLLM restarted on each checkpoint (or, with
-    ``config.base_url``, the user's server); ``trainer`` to TRL.
+    ``config.base_url``, the user's server); ``trainer`` to TRL. With ``ray`` (the
+    connected module) the solving (training problems and evaluation) runs on Ray actors.
     """
     from llm_modulo.corpus.lineage import record_base
     from llm_modulo.corpus.store import Corpus
@@ -63,7 +66,8 @@ def improve(config: ImproveConfig, *, serving: Serving | None = None,
                                  verifier=verifier, corpus=corpus, serving=serving,
                                  trainer=trainer or TRLTrainer(), base=base,
                                  eval_problems=eval_problems, say=say,
-                                 eval_hashes=frozenset(p.hash for p in eval_problems))
+                                 eval_hashes=frozenset(p.hash for p in eval_problems),
+                                 ray=ray, ray_actors=ray_actors)
                 for k in range(config.iterations + 1):
                     _iteration(ctx, k, hook)
         finally:

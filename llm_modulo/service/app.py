@@ -25,7 +25,7 @@ from llm_modulo import __version__
 from llm_modulo.pool import WorkerPool
 from llm_modulo.registry import Registry
 from llm_modulo.service.body import Refused, parse_request, read_capped
-from llm_modulo.service.engine import Engine
+from llm_modulo.service.engine import Engine, RemoteJudge
 from llm_modulo.service.limits import ServiceLimits, token_matches
 from llm_modulo.service.schema import (
     ErrorResponse,
@@ -61,11 +61,14 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 
 def create_app(limits: ServiceLimits | None = None, *, token: str | None = None,
                workers: int | None = None, registry: Registry | None = None,
-               pool: WorkerPool | None = None) -> FastAPI:
+               pool: WorkerPool | None = None,
+               remote_judge: RemoteJudge | None = None) -> FastAPI:
     """The verification service as an ASGI app. Its lifespan starts one worker pool
-    (``workers`` processes, or ``pool`` if given) and closes it on shutdown."""
+    (``workers`` processes, or ``pool`` if given) and closes it on shutdown; with
+    ``remote_judge`` (``ray_engine.RayJudge``) the checks run there instead."""
     limits = limits or ServiceLimits()
-    engine = Engine(limits, workers=workers, registry=registry, pool=pool)
+    engine = Engine(limits, workers=workers, registry=registry, pool=pool,
+                    remote_judge=remote_judge)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

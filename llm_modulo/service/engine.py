@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from llm_modulo.domain import Domain
@@ -65,12 +65,20 @@ class _Admission:
         self.count = max(0, self.count - n)
 
 
+#: Judging elsewhere (``ray_engine.RayJudge``): ``(domain name, problem, texts)`` to what
+#: :func:`~llm_modulo.judge.judge` returns; a failure is the completions' UNKNOWN.
+RemoteJudge = Callable[[str, Problem, list[str]], Awaitable[list[tuple[Candidate, Verdict]]]]
+
+
 class Engine:
-    """The verification work of one service: its pool, domains, admission and drain."""
+    """The verification work of one service: its pool, domains, admission and drain. With
+    ``remote_judge`` the checks run there (e.g. Ray tasks); problems are still read here."""
 
     def __init__(self, limits: ServiceLimits, *, workers: int | None = None,
-                 registry: Registry | None = None, pool: WorkerPool | None = None) -> None:
+                 registry: Registry | None = None, pool: WorkerPool | None = None,
+                 remote_judge: RemoteJudge | None = None) -> None:
         self.limits = limits
+        self.remote_judge = remote_judge
         self.registry = registry or default_registry
         self.workers = workers
         self._given_pool = pool
@@ -191,6 +199,8 @@ class Engine:
     async def _judge(self, domain: Domain, verifier: Verifier, problem: asyncio.Task[Problem],
                      texts: list[str]) -> list[tuple[Candidate, Verdict]]:
         read = await asyncio.shield(problem)
+        if self.remote_judge is not None:
+            return await self.remote_judge(domain.name, read, texts)
         assert self.pool is not None
         return await judge(domain, verifier, read, texts, pool=self.pool)
 

@@ -14,7 +14,7 @@ from types import FrameType
 import uvicorn
 
 from llm_modulo.service.app import create_app
-from llm_modulo.service.engine import Engine
+from llm_modulo.service.engine import Engine, RemoteJudge
 from llm_modulo.service.limits import ServiceLimits, require_token_beyond_loopback
 
 #: Seconds uvicorn waits for answers beyond the drain before it cuts connections.
@@ -33,12 +33,13 @@ class _DrainingServer(uvicorn.Server):
 
 def serve(host: str, port: int, *, limits: ServiceLimits | None = None,
           token: str | None = None, workers: int | None = None, access_log: bool = False,
-          on_ready: Callable[[str], None] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None,
+          remote_judge: RemoteJudge | None = None) -> None:
     """Serve until SIGINT/SIGTERM. Refuses (:class:`~llm_modulo.errors.UsageError`) a
     non-loopback ``host`` without a ``token``."""
     require_token_beyond_loopback(host, token)
     limits = limits or ServiceLimits()
-    app = create_app(limits, token=token, workers=workers)
+    app = create_app(limits, token=token, workers=workers, remote_judge=remote_judge)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             access_log=access_log, lifespan="on",
                             timeout_graceful_shutdown=int(limits.drain_s + ANSWER_MARGIN_S))

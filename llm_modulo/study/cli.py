@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,8 @@ from llm_modulo.cli.common import (
     errors_as_messages,
     out,
 )
+from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
+from llm_modulo.errors import UsageError
 
 
 def study(
@@ -43,18 +46,28 @@ def study(
         "--max-cells", min=1, help="Run at most this many unfinished cells, then report.")
     ] = None,
     request_timeout: RequestTimeoutOpt = DEFAULT_REQUEST_TIMEOUT_S,
+    engine: EngineOpt = Engine.LOCAL,
+    ray_address: RayAddressOpt = None,
+    ray_actors: RayActorsOpt = None,
 ) -> None:
     """Run a study: a grid of domains x problem sets x models x strategies x critic modes x
     feedback levels x round limits. Resumable (finished cells and problems are not solved
     again), recorded in the corpus (a run per cell), reported in OUT/report/ (tables, plots,
-    report.md with the published figures beside ours)."""
+    report.md with the published figures beside ours). With --engine ray the cells' problems
+    are sharded over Ray actors."""
     from llm_modulo.study.config import load_config
     from llm_modulo.study.report import write_report
     from llm_modulo.study.results import read_results
     from llm_modulo.study.runner import StudyOptions, run_study
 
     with errors_as_messages():
+        check_engine(engine, ray_address, ray_actors)  # a missing Ray: before anything else
         cfg = load_config(config)
+        if engine is Engine.RAY and ray_address and not (base_url or all(
+                m.base_url for m in cfg.models)):
+            raise UsageError("--engine ray with --ray-address needs --base-url (or a base_url "
+                             "for every model): the embedded server would listen on this "
+                             "machine's 127.0.0.1 only")
         folder = out_dir or Path("studies") / config.stem
         options = StudyOptions(
             out_dir=folder, base=config.resolve().parent, limit=limit,
@@ -62,7 +75,14 @@ def study(
             model=model, critic_base_url=critic_base_url, critic_model=critic_model,
             corpus=corpus, max_cells=max_cells, request_timeout_s=request_timeout,
             log=lambda line: err.print(f"[dim]{escape(line)}[/]", highlight=False))
-        run = run_study(cfg, options, endpoint)
+        with contextlib.ExitStack() as stack:
+            if engine is Engine.RAY:
+                from llm_modulo.ray_engine import ray_session
+                from llm_modulo.runtime import data_dir
+
+                options.ray = stack.enter_context(ray_session(ray_address, data_dir()))
+                options.ray_actors = ray_actors
+            run = run_study(cfg, options, endpoint)
         results, unreadable = read_results(folder)
         report = write_report(cfg, run.cells, results, folder, sets=run.sets,
                               dropped=run.dropped, unreadable=unreadable)

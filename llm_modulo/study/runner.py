@@ -58,6 +58,10 @@ class StudyOptions:
     max_cells: int | None = None
     request_timeout_s: float = 600.0
     log: Callable[[str], None] = field(default=lambda _line: None)
+    #: the connected ``ray`` module: cells solved on Ray actors (``--engine ray``)
+    ray: Any = None
+    #: solver actors on Ray (default: the cluster's CPUs)
+    ray_actors: int | None = None
 
 
 @dataclass
@@ -141,8 +145,12 @@ def run_study(config: StudyConfig, options: StudyOptions, endpoint: EndpointFact
                 if not work:
                     continue
                 with endpoint(model.base_url, model.model) as (url, model_name):
-                    asyncio.run(_run_model(config, options, corpus, writer, work, url,
-                                           model_name, run))
+                    if options.ray is not None:
+                        _run_model_on_ray(config, options, corpus, writer, work, url,
+                                          model_name, run)
+                    else:
+                        asyncio.run(_run_model(config, options, corpus, writer, work, url,
+                                               model_name, run))
     finally:
         writer.close()
     return run
@@ -175,6 +183,59 @@ async def _run_model(config: StudyConfig, options: StudyOptions, corpus: Any,
         finally:
             if critic is not None:
                 await critic.aclose()
+
+
+def _run_model_on_ray(config: StudyConfig, options: StudyOptions, corpus: Any,
+                      writer: ResultWriter, work: list[tuple[Cell, list[Problem]]], url: str,
+                      model_name: str | None, run: StudyRun) -> None:
+    """One model's cells on Ray actors: a corpus run per cell as locally, every cell's
+    problems in flight together, each result recorded once by this process."""
+    from llm_modulo.endpoints import GeneratorSpec
+    from llm_modulo.ray_engine import (
+        ActorSpec,
+        CriticSpec,
+        Job,
+        cluster_cpus,
+        solve_on_ray,
+    )
+
+    jobs: list[tuple[Cell, Job, list[Problem]]] = []
+    for cell, problems in work:
+        loop = loop_config(config, cell)
+        critic = None
+        if cell.mode is CriticMode.SELF:
+            critic = CriticSpec(options.critic_base_url or config.critic.base_url or url,
+                                options.critic_model or config.critic.model or model_name,
+                                config.critic.max_tokens, options.request_timeout_s)
+        run_id = corpus.start_run("study", cell.domain, _run_config(config, cell, loop))
+        jobs.append((cell, Job(cell.domain, loop, run_id, reuse=False, critic=critic),
+                     problems))
+        options.log(f"cell {cell.key(config)}: {len(problems)} problems (on Ray)")
+    cells = {job.run_id: cell for cell, job, _ in jobs}
+    spec = ActorSpec(GeneratorSpec(base_urls=url, model=model_name,
+                                   deadline_s=options.request_timeout_s))
+    outcomes = solve_on_ray(options.ray, spec,
+                            ((p, job) for _, job, problems in jobs for p in problems),
+                            corpus, actors=options.ray_actors or cluster_cpus(options.ray),
+                            concurrency=config.concurrency)
+    for outcome in outcomes:
+        recorder = Recorder()
+        key = outcome.result.problem.hash
+        if outcome.observed is not None:
+            recorder.judgements[key], outcome_seen = outcome.observed
+            if outcome_seen is not None:
+                recorder.outcomes[key] = outcome_seen
+        writer.write(problem_result(config, cells[outcome.run_id or ""], outcome.result,
+                                    recorder))
+    run.cells_run += len(jobs)
+    run.problems_solved_now += sum(len(problems) for _, _, problems in jobs)
+
+
+def _run_config(config: StudyConfig, cell: Cell, loop: LoopConfig) -> dict[str, Any]:
+    """A cell's corpus run configuration."""
+    return {"study": config.name, "cell": cell.key(config), "arm": cell.arm,
+            "critic_mode": cell.mode.value, "set": cell.set_label,
+            "model": cell.model.label, "loop": loop.model_dump(mode="json")}
 
 
 def _critic(config: StudyConfig, options: StudyOptions, url: str,
@@ -216,10 +277,7 @@ async def _run_cell(config: StudyConfig, cell: Cell, problems: list[Problem],
         strategy: Any = SelfCritique(critic=critic, observer=recorder)
     else:
         strategy = default_registry.strategy(cell.run_strategy)
-    run_config = {"study": config.name, "cell": cell.key(config), "arm": cell.arm,
-                  "critic_mode": cell.mode.value, "set": cell.set_label,
-                  "model": cell.model.label, "loop": loop.model_dump(mode="json")}
-    run_id = corpus.start_run("study", cell.domain, run_config)
+    run_id = corpus.start_run("study", cell.domain, _run_config(config, cell, loop))
     memory = CorpusMemory(corpus, run_id=run_id, reuse=False)
     try:
         solver = Solver(domain, verifier, generator, loop, strategy=strategy, store=memory)
