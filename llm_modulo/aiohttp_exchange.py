@@ -70,8 +70,10 @@ class AiohttpExchange:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _current(self) -> aiohttp.ClientSession:
+    async def _current(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
+        if self._loop is not loop and self._loop is not None and self._loop.is_closed():
+            await self.aclose()  # the last loop's session: closed here, not reported unclosed
         if self._session is None or self._loop is not loop or self._session.closed:
             ssl: Any = True
             if self._https:
@@ -91,7 +93,7 @@ class AiohttpExchange:
                        read: Callable[..., Any]) -> tuple[int, str | None, bytes]:
         """One try: the status, the ``Retry-After`` header and the body, read by ``read``
         within ``limit(status)`` bytes (truncated, not refused, for an error status)."""
-        session = self._current()
+        session = await self._current()
         data = None if body is None else dumps_body(body)
         headers = None if body is None else {"Content-Type": "application/json"}
         try:
