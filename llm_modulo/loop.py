@@ -16,7 +16,7 @@ import contextlib
 import gc
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator
 
 from llm_modulo.config import Budget, LoopConfig
 from llm_modulo.domain import Domain
@@ -166,12 +166,15 @@ class Solver:
         """Solve ``problems`` with at most ``concurrency`` in flight; yield as each finishes.
         While it runs, the garbage collector's young generation is collected less often
         (:func:`batch_gc`)."""
+        # aclosing: closing this generator closes the inner one now (its finally cancels the
+        # solves in flight), not whenever the inner one is garbage-collected
         with batch_gc():
-            async for result in self._solve_many(problems, concurrency):
-                yield result
+            async with contextlib.aclosing(self._solve_many(problems, concurrency)) as results:
+                async for result in results:
+                    yield result
 
     async def _solve_many(self, problems: Iterable[Problem], concurrency: int | None
-                          ) -> AsyncIterator[SolveResult]:
+                          ) -> AsyncGenerator[SolveResult, None]:
         limit = concurrency or self.config.concurrency
         source = iter(problems)
         results: asyncio.Queue[SolveResult | None] = asyncio.Queue()
