@@ -123,7 +123,11 @@ class AiohttpExchange:
             name = {"ServerTimeoutError": "ReadTimeout", "SocketTimeoutError": "ReadTimeout",
                     "ConnectionTimeoutError": "ConnectTimeout"}.get(type(exc).__name__,
                                                                     type(exc).__name__)
-            detail = " ".join(str(exc).split())[:300]  # one line (aiohttp quotes the header)
+            text = str(exc)
+            if type(exc) is aiohttp.ClientResponseError:  # the answer is not valid HTTP; its
+                # str() starts "400, message=" (aiohttp's own code, not the server's status)
+                name, text = "InvalidHTTPAnswer", exc.message
+            detail = " ".join(text.split())[:300]  # one line (aiohttp quotes the header)
             raise ExchangeError(f"{name}: {detail}".rstrip(": ")) from None
 
     async def aclose(self) -> None:

@@ -307,3 +307,21 @@ def test_a_cancelled_solve_many_restores_the_gc(default_gc: None) -> None:
 
     assert asyncio.run(go()) == 700
     assert solver.running == 0
+
+
+def test_an_answer_that_is_not_http_is_not_reported_as_a_status() -> None:
+    """aiohttp words a parse error as ``400, message=...``: the line must not read as if
+    the server had answered HTTP 400."""
+    url, stop = _raw_server(b"HTTP/1.1 abc\r\n\r\n")
+
+    async def ask() -> Any:
+        async with OpenAICompatClient(url, model="m", retry=RetryPolicy(max_retries=0)) as c:
+            return await c.chat([Message(role="user", content="x")], SamplingParams())
+
+    try:
+        with pytest.raises(GeneratorError) as caught:
+            asyncio.run(ask())
+    finally:
+        stop()
+    assert "400" not in str(caught.value)
+    assert "Bad status line" in str(caught.value)
