@@ -325,3 +325,18 @@ def test_an_answer_that_is_not_http_is_not_reported_as_a_status() -> None:
         stop()
     assert "400" not in str(caught.value)
     assert "Bad status line" in str(caught.value)
+
+
+class _FailingSolver(_SlowSolver):
+    async def solve(self, problem: Problem) -> SolveResult:
+        raise LookupError("a bug in solve")
+
+
+def test_an_exception_out_of_solve_many_restores_the_gc(default_gc: None) -> None:
+    async def go() -> None:
+        async for _ in _FailingSolver().solve_many(_problems(3), concurrency=2):
+            pass
+
+    with pytest.raises(LookupError):
+        asyncio.run(go())
+    assert gc.get_threshold()[0] == 700
