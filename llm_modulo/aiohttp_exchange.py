@@ -44,6 +44,15 @@ def dumps_body(body: Any) -> bytes:
                       allow_nan=False).encode("utf-8")
 
 
+def _proxy_password(proxy: str | None) -> str | None:
+    if not proxy:
+        return None
+    try:
+        return urllib.parse.urlsplit(proxy).password
+    except ValueError:
+        return None
+
+
 def env_proxy(url: str) -> str | None:
     """The proxy ``HTTP_PROXY``/``HTTPS_PROXY`` name for ``url`` (None when unset or when
     ``NO_PROXY`` covers its host)."""
@@ -127,7 +136,11 @@ class AiohttpExchange:
             if type(exc) is aiohttp.ClientResponseError:  # the answer is not valid HTTP; its
                 # str() starts "400, message=" (aiohttp's own code, not the server's status)
                 name, text = "InvalidHTTPAnswer", exc.message
-            detail = " ".join(text.split())[:300]  # one line (aiohttp quotes the header)
+            detail = " ".join(text.split())  # one line (aiohttp quotes the header)
+            secret = _proxy_password(self._proxy)
+            if secret:  # a proxy URL from the environment may carry a password: never echo it
+                detail = detail.replace(secret, "***")
+            detail = detail[:300]
             raise ExchangeError(f"{name}: {detail}".rstrip(": ")) from None
 
     async def aclose(self) -> None:

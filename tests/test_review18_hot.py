@@ -340,3 +340,24 @@ def test_an_exception_out_of_solve_many_restores_the_gc(default_gc: None) -> Non
     with pytest.raises(LookupError):
         asyncio.run(go())
     assert gc.get_threshold()[0] == 700
+
+
+def test_a_proxy_password_from_the_environment_is_never_echoed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a proxy that refuses connections: the error line names the failure, not the password
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:hunter2secret@127.0.0.1:{port}x")  # malformed
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    async def main() -> str:
+        async with OpenAICompatClient("http://192.0.2.1:9/v1", model="m", deadline_s=5,
+                                      retry=RetryPolicy(max_retries=0)) as client:
+            with pytest.raises(GeneratorError) as info:
+                await client.chat([Message(role="user", content="hi")], SamplingParams())
+            return str(info.value)
+
+    message = asyncio.run(main())
+    assert "hunter2secret" not in message
