@@ -312,6 +312,19 @@ def test_the_service_checks_on_ray_as_it_does_locally(cluster: Cluster, tmp_path
     assert [v[2] for v in far] == ["accept", "reject", "reject", "accept"]
 
 
+def _nodes_with_results(corpus: Path) -> int:
+    """Distinct Ray nodes in the corpus's results so far (0 while it cannot be read)."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{corpus}?mode=ro", uri=True,
+                                                timeout=1)) as db:
+            return int(db.execute("SELECT count(DISTINCT node_id) FROM run_results")
+                       .fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)
@@ -324,8 +337,11 @@ def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
                    "--ray-actors", "2", "--concurrency", "2", env=cluster.env, wait=False)
         try:
             end = time.monotonic() + 120
+            # kill once both nodes have finished problems (an actor may start late under
+            # load) and a few results are out
             while time.monotonic() < end and run.poll() is None and (
-                    not out.exists() or len(out.read_text().splitlines()) < 3):
+                    not out.exists() or len(out.read_text().splitlines()) < 3
+                    or _nodes_with_results(corpus) < 2):
                 time.sleep(0.1)
             done_before = len(out.read_text().splitlines()) if out.exists() else 0
             _kill_session(cluster.nodes[1], signal.SIGKILL)  # the second node, mid-run
