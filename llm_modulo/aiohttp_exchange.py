@@ -40,8 +40,12 @@ def client_timeout(timeout: httpx.Timeout | float) -> aiohttp.ClientTimeout:
 
 def dumps_body(body: Any) -> bytes:
     """A request body as httpx's ``json=`` would send it (compact, UTF-8, no NaN)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (e.g. "\ud800" in a problem file): escaped
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":"),
+                          allow_nan=False).encode("ascii")
 
 
 def _proxy_password(proxy: str | None) -> str | None:

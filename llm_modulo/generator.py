@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, Field
 
-from llm_modulo.aiohttp_exchange import AiohttpExchange, ExchangeError
+from llm_modulo.aiohttp_exchange import AiohttpExchange, ExchangeError, dumps_body
 from llm_modulo.bounds import NestingError, loads_bounded
 from llm_modulo.errors import (
     HTTPStatusError,
@@ -370,7 +370,9 @@ class OpenAICompatClient:
             return await self._aio.exchange(method, f"{self.base_url}{path}", body,
                                             limit=self._limit, read=read_stream)
         assert self._http is not None
-        request = self._http.build_request(method, path, json=body)
+        request = (self._http.build_request(method, path) if body is None else
+                   self._http.build_request(method, path, content=dumps_body(body),
+                                            headers={"Content-Type": "application/json"}))
         response = await self._http.send(request, stream=True)
         try:
             status = response.status_code

@@ -361,3 +361,32 @@ def test_a_proxy_password_from_the_environment_is_never_echoed(
 
     message = asyncio.run(main())
     assert "hunter2secret" not in message
+
+
+def test_a_lone_surrogate_in_a_prompt_is_sent_escaped_not_an_encoding_crash() -> None:
+    from llm_modulo.aiohttp_exchange import dumps_body
+
+    body = {"messages": [{"role": "user", "content": "numbers \ud800 4 4 6 8"}]}
+    raw = dumps_body(body)
+    assert json.loads(raw) == body  # valid JSON whose text is the prompt, escaped
+    assert dumps_body({"x": "é"}) == '{"x":"é"}'.encode()  # the common case is unchanged
+
+
+@pytest.mark.parametrize("backend", ["aiohttp", "httpx"])
+def test_a_lone_surrogate_reaches_the_server_on_either_backend(backend: str) -> None:
+    seen: list[str] = []
+
+    def responder(request: dict[str, Any]) -> list[str]:
+        seen.append(request["messages"][0]["content"])
+        return ['{"expression": "(4+8)*(6-4)"}']
+
+    async def main() -> str:
+        async with OpenAICompatClient(server.base_url, model="m", backend=backend,  # type: ignore[arg-type]
+                                      retry=RetryPolicy(max_retries=0)) as client:
+            done = await client.chat([Message(role="user", content="a \ud800 b")],
+                                     SamplingParams())
+            return done.choices[0].text
+
+    with ScriptedServer(responder=responder) as server:
+        assert "(4+8)" in asyncio.run(main())
+    assert seen == ["a \ud800 b"]
