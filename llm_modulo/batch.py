@@ -28,15 +28,15 @@ from llm_modulo.loop import Solver
 from llm_modulo.types import Problem, SolveResult, StopReason
 
 
-@dataclass(frozen=True)
+@dataclass
 class BatchSummary:
     """What a batch did: problems given, already finished before, solved and failed now."""
 
     total: int
     skipped: int
-    solved: int
-    failed: int
-    unreadable_lines: int
+    solved: int = 0
+    failed: int = 0
+    unreadable_lines: int = 0
 
     @property
     def attempted(self) -> int:
@@ -150,16 +150,12 @@ async def solve_to_jsonl(
     """Solve the problems not yet finished in ``out_path``, appending each result as one
     JSON line as soon as it is known. ``on_result`` sees every new result (progress bars)."""
     todo, bad = pending(problems, out_path)
-    solved = failed = 0
+    summary = BatchSummary(total=len(problems), skipped=len(problems) - len(todo),
+                           unreadable_lines=bad)
     with appending(out_path) as write:
         async for result in solver.solve_many(todo):
-            write(result)
-            solved += result.solved
-            failed += result.stop_reason is StopReason.ERROR
-            if on_result is not None:
-                on_result(result)
-    return BatchSummary(total=len(problems), skipped=len(problems) - len(todo), solved=solved,
-                        failed=failed, unreadable_lines=bad)
+            _emit(result, summary, write, on_result)
+    return summary
 
 
 def results_to_jsonl(
@@ -174,16 +170,22 @@ def results_to_jsonl(
     """Append ``results`` (of ``todo``, the problems :func:`pending` left of ``problems``),
     each as one JSON line as soon as it comes: the writing half of :func:`solve_to_jsonl`
     for results solved elsewhere (``--engine ray``)."""
-    solved = failed = 0
+    summary = BatchSummary(total=len(problems), skipped=len(problems) - len(todo),
+                           unreadable_lines=unreadable_lines)
     with appending(out_path) as write:
         for result in results:
-            write(result)
-            solved += result.solved
-            failed += result.stop_reason is StopReason.ERROR
-            if on_result is not None:
-                on_result(result)
-    return BatchSummary(total=len(problems), skipped=len(problems) - len(todo), solved=solved,
-                        failed=failed, unreadable_lines=unreadable_lines)
+            _emit(result, summary, write, on_result)
+    return summary
+
+
+def _emit(result: SolveResult, summary: BatchSummary, write: Callable[[SolveResult], None],
+          on_result: Callable[[SolveResult], Any] | None) -> None:
+    """Append ``result``, count it in ``summary``, then tell ``on_result``."""
+    write(result)
+    summary.solved += result.solved
+    summary.failed += result.stop_reason is StopReason.ERROR
+    if on_result is not None:
+        on_result(result)
 
 
 @contextlib.contextmanager
