@@ -10,9 +10,8 @@ the actor's event loop. It returns each problem's whole
 SQLite file has one writer at a time anyway, and the driver already holds the run): it
 records each outcome in one transaction, then hands the result on (``run --out``).
 
-Ray does the distributing and the recovering: actors are placed on the alive nodes in
-turn (a soft node affinity: ``SPREAD`` alone may put them all on one node), restarted on a
-node left after theirs dies (``max_restarts``) and their unfinished calls re-run
+Ray does the distributing and the recovering: actors are placed with the ``SPREAD``
+strategy, restarted after a node dies (``max_restarts``) and their unfinished calls re-run
 (``max_task_retries``); the driver keeps a bounded window of calls in flight with
 ``ray.wait``. A call that fails for good becomes that problem's ``error`` result (retried
 by the next ``run``); nothing is recorded for it.
@@ -249,10 +248,10 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
     """
     exceptions = ray.exceptions
     per_actor = max(1, math.ceil(concurrency / actors))
-    handles = [ray.remote(SolverActor).options(
+    remote = ray.remote(SolverActor).options(
         num_cpus=0, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES,
-        max_concurrency=per_actor, scheduling_strategy=where).remote(spec)
-        for where in _placements(ray, actors)]
+        max_concurrency=per_actor, scheduling_strategy="SPREAD")
+    handles = [remote.remote(spec) for _ in range(actors)]
     live = set(range(actors))
     load = [0] * actors
     window = actors * per_actor * WINDOW_PER_SLOT
@@ -309,23 +308,6 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
         for h in handles:
             with contextlib.suppress(Exception):
                 ray.kill(h, no_restart=True)
-
-
-def _placements(ray: Any, actors: int) -> list[Any]:
-    """Where each actor goes: the alive nodes in turn, each actor pinned softly to one (an
-    actor whose node dies restarts on a node left). ``SPREAD`` alone is best effort: with
-    zero-CPU actors Ray may put them all on one node. ``SPREAD`` if the nodes cannot be
-    listed."""
-    try:
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-        nodes = sorted(str(n["NodeID"]) for n in ray.nodes() if n.get("Alive"))
-    except Exception:
-        nodes = []
-    if not nodes:
-        return ["SPREAD"] * actors
-    return [NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=True)
-            for i in range(actors)]
 
 
 def _reverify_chunk(checks: list[Any]) -> list[bool]:
