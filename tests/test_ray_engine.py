@@ -325,32 +325,57 @@ def _nodes_with_results(corpus: Path) -> int:
         return 0
 
 
+def _per_node(corpus: Path) -> list[tuple[Any, ...]]:
+    """Results per Ray node (shown when the kill was not mid-run)."""
+    with Corpus(corpus) as db:
+        return db.query("SELECT node_id, count(*) FROM run_results GROUP BY 1")
+
+
 def test_a_node_killed_mid_run_loses_nothing_and_duplicates_nothing(
         cluster: Cluster, tmp_path: Path) -> None:
     count = len(NUMBERS)
     problems = _problems(tmp_path, count)
-    out, corpus = tmp_path / "out.jsonl", tmp_path / "c.sqlite"
-    # slow answers: every problem takes two rounds of 0.4 s, one problem per actor at a time
-    with ScriptedServer(scripted_responder, latency_s=0.4) as server:
-        run = _run(str(problems), "--out", str(out), "--corpus", str(corpus), "--base-url",
-                   server.base_url, "--engine", "ray", "--ray-address", cluster.address,
-                   "--ray-actors", "2", "--concurrency", "2", env=cluster.env, wait=False)
-        try:
-            end = time.monotonic() + 120
-            # kill once both nodes have finished problems (an actor may start late under
-            # load) and a few results are out
-            while time.monotonic() < end and run.poll() is None and (
-                    not out.exists() or len(out.read_text().splitlines()) < 3
-                    or _nodes_with_results(corpus) < 2):
-                time.sleep(0.1)
-            done_before = len(out.read_text().splitlines()) if out.exists() else 0
-            _kill_session(cluster.nodes[1], signal.SIGKILL)  # the second node, mid-run
-            _, stderr = run.communicate(timeout=150)
-        finally:
-            if run.poll() is None:
-                run.kill()
+    # slow answers: every problem takes two rounds of 1.5 s, one problem per actor at a time
+    # (long enough for the second node's actor to start and take problems under load)
+    with ScriptedServer(scripted_responder, latency_s=1.5) as server:
+        # Ray's SPREAD is best effort: on a loaded machine both actors sometimes land on one
+        # node, and killing the other would test nothing. Such a try is stopped once half the
+        # problems are done on one node, and the run starts again with a fresh corpus.
+        for attempt in range(4):
+            out, corpus = tmp_path / f"out{attempt}.jsonl", tmp_path / f"c{attempt}.sqlite"
+            run = _run(str(problems), "--out", str(out), "--corpus", str(corpus),
+                       "--base-url", server.base_url, "--engine", "ray", "--ray-address",
+                       cluster.address, "--ray-actors", "2", "--concurrency", "2",
+                       env=cluster.env, wait=False)
+            killed, done_before, stderr = False, 0, ""
+            try:
+                end = time.monotonic() + 120
+                # kill the second node once both nodes have finished problems (then it hosts
+                # an actor with work) and a few results are out
+                while time.monotonic() < end and run.poll() is None:
+                    done = len(out.read_text().splitlines()) if out.exists() else 0
+                    nodes = _nodes_with_results(corpus)
+                    if done >= 3 and nodes >= 2:
+                        done_before = done
+                        _kill_session(cluster.nodes[1], signal.SIGKILL)  # mid-run
+                        killed = True
+                        break
+                    if done >= count // 2 and nodes < 2:
+                        break  # one node does all the work: try again
+                    time.sleep(0.1)
+                if killed:
+                    _, stderr = run.communicate(timeout=150)
+            finally:
+                if run.poll() is None and not killed:
+                    run.kill()
+                    run.wait()
+            if killed:
+                break
+        else:
+            pytest.skip("Ray placed both solver actors on one node in 4 runs (SPREAD is "
+                        "best effort); the node kill could not be tested")
     assert run.returncode == 0, stderr
-    assert 0 < done_before < count, "the node was not killed mid-run"
+    assert 0 < done_before < count, ("the node was not killed mid-run", _per_node(corpus))
     rows = _out(out)
     hashes = [r["problem"]["hash"] for r in rows]
     assert len(hashes) == len(set(hashes)) == count  # complete and unique
