@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 from llm_modulo import (
     Budget,
@@ -65,22 +66,26 @@ async def raw_baseline(url: str, domain: Game24Domain, problems: list[Problem],
     """Two requests per problem (first prompt, then a back-prompt), no verification."""
     params = SamplingParams(n=samples, max_tokens=64)
     source = iter(problems)
-    count = 0
-
-    async def worker(client: OpenAICompatClient) -> None:
-        nonlocal count
-        for p in source:
-            first = domain.initial_messages(p)
-            reply = await client.chat(first, params)
-            follow = [*first, Message(role="assistant", content=reply.choices[0].text),
-                      Message(role="user", content="That answer is not correct.")]
-            await client.chat(follow, params)
-            count += 2
-
     start = time.perf_counter()
     async with OpenAICompatClient(url, model="scripted") as client:
-        await asyncio.gather(*(worker(client) for _ in range(in_flight)))
-    return count, time.perf_counter() - start
+        sent = await asyncio.gather(*(two_rounds(client, domain, source, params)
+                                      for _ in range(in_flight)))
+    return sum(sent), time.perf_counter() - start
+
+
+async def two_rounds(client: OpenAICompatClient, domain: Game24Domain,
+                     source: Iterator[Problem], params: SamplingParams) -> int:
+    """One worker of the bare-client baseline: for each problem it takes from ``source``, the
+    first prompt, then a back-prompt; the requests it sent."""
+    sent = 0
+    for p in source:
+        first = domain.initial_messages(p)
+        reply = await client.chat(first, params)
+        follow = [*first, Message(role="assistant", content=reply.choices[0].text),
+                  Message(role="user", content="That answer is not correct.")]
+        await client.chat(follow, params)
+        sent += 2
+    return sent
 
 
 async def loop_run(url: str, domain: Game24Domain, problems: list[Problem], in_flight: int,

@@ -240,29 +240,22 @@ class InlinePool:
 
 async def bare(url: str, problems: Sequence[Any], in_flight: int, samples: int,
                latency: float) -> Row:
-    from llm_modulo import Message, OpenAICompatClient, SamplingParams
+    from loop_overhead import two_rounds  # this folder (sys.path[0] when run as a script)
+
+    from llm_modulo import OpenAICompatClient, SamplingParams
     from llm_modulo.domains.game24 import Game24Domain
 
     domain = Game24Domain()
     params = SamplingParams(n=samples, max_tokens=64)
     source = iter(problems)
-    count = 0
-
-    async def worker(client: OpenAICompatClient) -> None:
-        nonlocal count
-        for p in source:
-            first = domain.initial_messages(p)
-            reply = await client.chat(first, params)
-            follow = [*first, Message(role="assistant", content=reply.choices[0].text),
-                      Message(role="user", content="That answer is not correct.")]
-            await client.chat(follow, params)
-            count += 2
 
     async with OpenAICompatClient(url, model="scripted") as client:
         await client.list_models()  # one connection made before the clock starts
         cpu, start = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(in_flight)))
+        sent = await asyncio.gather(*(two_rounds(client, domain, source, params)
+                                      for _ in range(in_flight)))
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    count = sum(sent)
     return Row(f"bare n={samples}", count, count * samples, wall,
                ideal_wall([2] * len(problems), in_flight, latency), cpu)
 
