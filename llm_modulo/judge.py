@@ -140,8 +140,7 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
         candidates = await _reparse(domain, problem, texts, pool)
         return [(c, verifier._verdict(outcome, start)) for c in candidates]
     shape = with_domain(verifier.task(_parse_and_check, ()), domain)  # one per round
-    tasks = [Task(_parse_and_check, (domain, verifier, problem, text), shape.timeout_s,
-                  shape.memory_bytes, shape.warm) for text in texts]
+    tasks = [replace(shape, args=(domain, verifier, problem, text)) for text in texts]
     outcomes = await pool.arun_many(tasks)
     out: list[tuple[Candidate, Verdict] | None] = [None] * len(texts)
     lost = [i for i, o in enumerate(outcomes) if o.kind is not OutcomeKind.OK]
