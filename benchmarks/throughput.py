@@ -9,6 +9,10 @@ problem takes two requests.
 
 Measured in one run, per setting (``20-50 ms, 256 in flight`` and ``500 ms, 64 in flight``):
 
+- ``raw`` (first setting): the floor, the same request pattern over a benchmark-only
+  ``asyncio.Protocol`` that writes each request in one call and reads the reply by its
+  Content-Length (JSON encode and decode included; no bounds, no timeouts, no errors handled):
+  what any asyncio HTTP client pays per request on this machine;
 - ``bare``: a bare ``OpenAICompatClient`` sending the same request pattern (first prompt,
   then a back-prompt), no loop, no verification;
 - ``bare n=1``, ``bare n=16`` (first setting): the same with 1 and 16 samples per request;
@@ -260,6 +264,76 @@ async def bare(url: str, problems: Sequence[Any], in_flight: int, samples: int,
                ideal_wall([2] * len(problems), in_flight, latency), cpu)
 
 
+class _RawConnection(asyncio.Protocol):
+    """Benchmark-only floor: the least an asyncio HTTP/1.1 client can do per request (one
+    write, reads until the Content-Length body is in, one future). No timeouts, no bounds,
+    no error handling: not a client, a measure of what every client pays on this machine."""
+
+    def __init__(self) -> None:
+        self.buf = b""
+        self.waiter: asyncio.Future[bytes] | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = self.buf[:end].lower()
+        at = head.find(b"content-length:")
+        stop = head.find(b"\r\n", at)
+        length = int(head[at + 15:stop if stop >= 0 else None])
+        if len(self.buf) >= end + 4 + length and self.waiter is not None:
+            body, self.buf = self.buf[end + 4:end + 4 + length], self.buf[end + 4 + length:]
+            self.waiter.set_result(body)
+
+    async def post(self, host: bytes, path: bytes, doc: dict[str, Any]) -> Any:
+        body = json.dumps(doc).encode()
+        self.waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json"
+                             b"\r\nContent-Length: %d\r\n\r\n%s" % (path, host, len(body), body))
+        return json.loads(await self.waiter)
+
+
+async def raw(url: str, problems: Sequence[Any], in_flight: int, samples: int,
+              latency: float) -> Row:
+    """The bare client's request pattern over :class:`_RawConnection` (the CPU floor)."""
+    from llm_modulo.domains.game24 import Game24Domain
+
+    domain = Game24Domain()
+    source = iter(problems)
+    hostport = url.split("//", 1)[1].split("/", 1)[0]
+    host, port = hostport.rsplit(":", 1)
+    path = ("/" + url.split("//", 1)[1].split("/", 1)[1] + "/chat/completions").encode()
+    loop = asyncio.get_running_loop()
+
+    async def worker(conn: _RawConnection) -> int:
+        sent = 0
+        for p in source:
+            first = [{"role": m.role, "content": m.content} for m in domain.initial_messages(p)]
+            fields = {"model": "scripted", "n": samples, "max_tokens": 64}
+            reply = await conn.post(hostport.encode(), path, {"messages": first, **fields})
+            text = reply["choices"][0]["message"]["content"]
+            follow = [*first, {"role": "assistant", "content": text},
+                      {"role": "user", "content": "That answer is not correct."}]
+            await conn.post(hostport.encode(), path, {"messages": follow, **fields})
+            sent += 2
+        return sent
+
+    conns = [(await loop.create_connection(_RawConnection, host, int(port)))[1]
+             for _ in range(in_flight)]
+    cpu, start = time.process_time(), time.perf_counter()
+    sent = await asyncio.gather(*(worker(c) for c in conns))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    for c in conns:
+        c.transport.close()
+    count = sum(sent)
+    return Row(f"raw n={samples}", count, count * samples, wall,
+               ideal_wall([2] * len(problems), in_flight, latency), cpu)
+
+
 async def loop(url: str, problems: Sequence[Any], in_flight: int, samples: int,
                latency: float, pool: Any, name: str, store: Any = None) -> Row:
     from llm_modulo import Budget, LoopConfig, OpenAICompatClient, SamplingParams, Solver
@@ -327,6 +401,8 @@ def setting(lat_lo: float, lat_hi: float, in_flight: int, count: int, samples: i
         with WorkerPool() as pool:
             # warm the workers (start, imports, warm-up) outside every measurement
             asyncio.run(loop(url, problems[:32], 32, samples, latency, pool, "warm"))
+            if inline:  # the floor: what any asyncio HTTP client pays per request
+                rows.append(asyncio.run(raw(url, problems, in_flight, samples, latency)))
             rows.append(asyncio.run(bare(url, problems, in_flight, samples, latency)))
             if inline:  # samples per request: what one request's cost is spread over
                 for n in sorted({1, 16} - {samples}):
