@@ -23,6 +23,11 @@ Measured in one run, per setting (``20-50 ms, 256 in flight`` and ``500 ms, 64 i
   task in the event-loop thread (no deadline, no memory cap: not a product mode; it prices
   the hand-off to the pool, and at 500 ms shows what the hops between processes cost in
   latency on a loaded machine).
+- ``loop alone`` (first setting): the loop's own CPU per request, with a benchmark-only
+  in-process generator (the server's answers, at once) and verdicts answered from memory
+  (each distinct check run once, before the clock starts): no HTTP, no check, no hand-off.
+  Its wall ratio means nothing (no latency); its CPU is what the loop adds to the bare client
+  and the checks.
 
 Printed per row: requests/s against the server-bound ideal (the makespan of the same requests
 on ``in_flight`` workers at the mean latency); the client process's CPU time (user+sys, all
@@ -242,6 +247,69 @@ class InlinePool:
         return out
 
 
+class MemoPool(InlinePool):
+    """Benchmark-only: runs each distinct task (problem and completion) once in this thread,
+    then answers it from memory. With :class:`Canned`, it leaves the loop's own CPU per
+    round: no HTTP, no check, no hand-off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[tuple[Any, int, Any], Any] = {}
+
+    async def arun_many(self, tasks: Sequence[Any]) -> list[Any]:
+        out = []
+        for task in tasks:
+            key = (task.fn, id(task.args[2]), task.args[3])  # (fn, problem, text)
+            if key not in self._memo:
+                self._memo[key] = (await super().arun_many([task]))[0]
+            out.append(self._memo[key])
+        return out
+
+
+class Canned:
+    """Benchmark-only generator: the scripted server's answers, in-process, at once."""
+
+    model: str | None = "scripted"
+
+    async def generate(self, messages: Any, params: Any, structured: Any = None) -> Any:
+        from llm_modulo.domains.game24 import scripted_responder
+        from llm_modulo.generator import Completion, GeneratedChoice
+        from llm_modulo.types import Usage
+
+        texts = scripted_responder({"messages": [{"role": m.role, "content": m.content}
+                                                 for m in messages]})
+        choices = [GeneratedChoice.model_construct(index=i, text=texts[i % len(texts)],
+                                                   finish_reason="stop", logprobs=None)
+                   for i in range(params.n)]
+        return Completion.model_construct(
+            model="scripted", choices=choices, retries=0,
+            usage=Usage.model_construct(prompt_tokens=60, completion_tokens=12 * params.n))
+
+
+async def loop_alone(problems: Sequence[Any], in_flight: int, samples: int,
+                     latency: float) -> Row:
+    """The loop's own CPU: :class:`Canned` answers, :class:`MemoPool` verdicts (a first
+    pass fills the memo; the second is measured)."""
+    from llm_modulo import Budget, LoopConfig, SamplingParams, Solver
+    from llm_modulo.domains.game24 import Game24Domain
+    from llm_modulo.verifiers.game24.verifier import Game24Verifier
+
+    config = LoopConfig(budget=Budget(rounds=3, samples=samples),
+                        sampling=SamplingParams(max_tokens=64), concurrency=in_flight)
+    memo: Any = MemoPool()  # the pool's arun_many, nothing else
+    solver = Solver(Game24Domain(), Game24Verifier(), Canned(), config, pool=memo)
+    async for _ in solver.solve_many(problems):
+        pass
+    per_problem: list[int] = []
+    cpu, start = time.process_time(), time.perf_counter()
+    async for result in solver.solve_many(problems):
+        per_problem.append(result.requests)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    requests = sum(per_problem)
+    return Row("loop alone", requests, requests * samples, wall,
+               ideal_wall(per_problem, in_flight, latency), cpu)
+
+
 async def bare(url: str, problems: Sequence[Any], in_flight: int, samples: int,
                latency: float) -> Row:
     from loop_overhead import two_rounds  # this folder (sys.path[0] when run as a script)
@@ -414,6 +482,8 @@ def setting(lat_lo: float, lat_hi: float, in_flight: int, count: int, samples: i
         if inline or slow:
             rows.append(asyncio.run(loop(url, problems, in_flight, samples, latency,
                                          InlinePool(), "loop+inline")))
+        if inline:  # the loop's own work: no HTTP, no checks, no pool
+            rows.append(asyncio.run(loop_alone(problems, in_flight, samples, latency)))
         server_cpu = proc_cpu(proc.pid) - server_before
     finally:
         proc.terminate()
