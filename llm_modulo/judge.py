@@ -140,7 +140,7 @@ async def judge(domain: Domain, verifier: Verifier, problem: Problem, texts: Seq
         candidates = await _reparse(domain, problem, texts, pool)
         return [(c, verifier._verdict(outcome, start)) for c in candidates]
     shape = with_domain(verifier.task(_parse_and_check, ()), domain)  # one per round
-    tasks = [replace(shape, args=(domain, verifier, problem, text)) for text in texts]
+    tasks = [shape.with_args((domain, verifier, problem, text)) for text in texts]
     outcomes = await pool.arun_many(tasks)
     out: list[tuple[Candidate, Verdict] | None] = [None] * len(texts)
     lost = [i for i, o in enumerate(outcomes) if o.kind is not OutcomeKind.OK]

@@ -85,6 +85,11 @@ class Task:
     memory_bytes: int | None = None
     warm: tuple[str, ...] = ()
 
+    def with_args(self, args: tuple[Any, ...]) -> Task:
+        """This task with other ``args`` (a third of ``dataclasses.replace``'s cost: a
+        round's tasks are built from one template; a test checks every field is kept)."""
+        return Task(self.fn, args, self.timeout_s, self.memory_bytes, self.warm)
+
 
 # -- the worker process ---------------------------------------------------------------------
 

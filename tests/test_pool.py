@@ -81,3 +81,21 @@ def test_workers_are_reused(pool: WorkerPool) -> None:
     for _ in range(10):
         assert_pool_still_serves(pool)
     assert pool.restarts == before
+
+
+def test_a_task_with_other_args_keeps_every_other_field() -> None:
+    """``Task.with_args`` builds the round's tasks from one template; a field added to Task
+    and not copied there would be dropped silently (a deadline or a memory cap lost)."""
+    import dataclasses
+
+    from llm_modulo.pool import Task
+
+    template = Task(print, ("a",), timeout_s=3.5, memory_bytes=1 << 20, warm=("x", "y:z"))
+    made = template.with_args(("b", 2))
+    assert made.args == ("b", 2)
+    for field in dataclasses.fields(Task):
+        if field.name != "args":
+            assert getattr(made, field.name) == getattr(template, field.name), field.name
+    # every field set to a non-default value above, so a new field must be added here too
+    assert {f.name for f in dataclasses.fields(Task)} == {"fn", "args", "timeout_s",
+                                                           "memory_bytes", "warm"}
