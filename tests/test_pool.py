@@ -99,3 +99,61 @@ def test_a_task_with_other_args_keeps_every_other_field() -> None:
     # every field set to a non-default value above, so a new field must be added here too
     assert {f.name for f in dataclasses.fields(Task)} == {"fn", "args", "timeout_s",
                                                            "memory_bytes", "warm"}
+
+
+def test_results_finished_together_wake_the_event_loop_once() -> None:
+    """Results posted while the loop is busy are handed over by one wake-up, each to its own
+    caller."""
+    import threading
+
+    from llm_modulo.pool import Outcome, OutcomeKind, _Mailbox
+
+    async def go() -> tuple[list[str], int]:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        real = loop.call_soon_threadsafe
+
+        def counting(*args: object) -> object:
+            nonlocal wakeups
+            wakeups += 1
+            return real(*args)  # type: ignore[arg-type]
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
+        box = _Mailbox(loop)
+        futures = [loop.create_future() for _ in range(5)]
+        posters = [threading.Thread(target=box.post,
+                                    args=(f, [Outcome(OutcomeKind.OK, value=str(i))]))
+                   for i, f in enumerate(futures)]
+        for t in posters:  # the loop does not run while they post
+            t.start()
+        for t in posters:
+            t.join()
+        got = [(await f)[0].value for f in futures]
+        return got, wakeups
+
+    got, wakeups = asyncio.run(go())
+    assert got == ["0", "1", "2", "3", "4"]
+    assert wakeups == 1
+
+
+def test_results_for_a_closed_event_loop_are_dropped_not_kept() -> None:
+    from llm_modulo.pool import Outcome, OutcomeKind, _Mailbox
+
+    loop = asyncio.new_event_loop()
+    box = _Mailbox(loop)
+    future = loop.create_future()
+    loop.close()
+    with pytest.raises(RuntimeError):
+        box.post(future, [Outcome(OutcomeKind.OK)])
+    assert box._waiting == []  # nothing holds the closed loop's futures
+    assert not box._scheduled  # and a later post would try again
+
+
+def test_an_event_loop_that_is_gone_leaves_no_mailbox_behind() -> None:
+    import gc
+
+    with WorkerPool(1) as pool:
+        for _ in range(3):
+            assert asyncio.run(pool.arun(len, ("abc",), timeout_s=30)).value == 3
+        gc.collect()
+        assert len(pool._mailboxes) == 0
