@@ -96,12 +96,16 @@ def main() -> None:
                         sampling=SamplingParams(max_tokens=64), concurrency=args.in_flight)
     proc, url = start_server(args.latency, problems)
     rows = []
+    idle = 0.0
     try:
         with (tempfile.TemporaryDirectory(prefix="lmrb", dir="/tmp") as tmp,
               Corpus(Path(tmp) / "c.sqlite") as corpus):
             local(url, problems[: args.in_flight], config, corpus)  # warm up
             rows.append(("local", *local(url, problems, config, corpus), 0.0, 0.0))
             with ray_session(None, Path(tmp)) as ray:
+                cpu = time.process_time()
+                time.sleep(2.0)  # what the driver spends connected to Ray doing nothing
+                idle = (time.process_time() - cpu) / 2.0
                 for chunk in args.chunks or [None]:
                     kw = {} if chunk is None else {"chunk": chunk}
                     for actors in (1, 2):
@@ -116,9 +120,12 @@ def main() -> None:
     print(f"problems={len(problems)} in_flight={args.in_flight} latency={args.latency}s "
           f"n={args.samples}; ideal {ideal:.0f} requests/s")
     base = rows[0][1] / rows[0][2]
+    print(f"the driver connected to Ray, idle: {idle * 1e3:.0f} ms of CPU per second (included "
+          f"below; net: without it)")
     for name, n, seconds, first, cpu in rows:
         rate = n / seconds
-        driver = f"  driver CPU {cpu / len(problems) * 1e3:.2f} ms/problem" if cpu else ""
+        driver = (f"  driver CPU {cpu / len(problems) * 1e3:.2f} ms/problem (net "
+                  f"{(cpu - idle * seconds) / len(problems) * 1e3:.2f})") if cpu else ""
         print(f"{name:28} {seconds:6.2f} s  {rate:7.1f} requests/s  /ideal "
               f"{rate / ideal:.3f}  /local {rate / base:.2f}  first result after "
               f"{first:.2f} s{driver}")
