@@ -330,24 +330,27 @@ class RoutingClient:
         limit ends first)."""
         n = len(self._endpoints)
         best: int | None = None
-        best_key = (True, 0.0, 0)
+        best_limited, best_until, best_load = True, 0.0, 0
         for step in range(n):
             i = (self._next + step) % n
             e = self._endpoints[i]
             if i in tried or not e.healthy:
                 continue
             limited = e.limited_until > now
-            key = (limited, e.limited_until if limited else 0.0, e.in_flight)
-            if best is None or key < best_key:
-                best, best_key = i, key
+            until = e.limited_until if limited else 0.0
+            if best is None or (limited, until, e.in_flight) < (best_limited, best_until,
+                                                               best_load):
+                best, best_limited, best_until, best_load = i, limited, until, e.in_flight
         if best is not None:
             self._next = (best + 1) % n
         return best
 
     def _alternative(self, index: int, tried: set[int], now: float) -> bool:
         """Whether another endpoint could take a request at once, were ``index`` to say 429."""
-        return any(j != index and j not in tried and e.healthy and e.limited_until <= now
-                   for j, e in enumerate(self._endpoints))
+        for j, e in enumerate(self._endpoints):
+            if e.healthy and e.limited_until <= now and j != index and j not in tried:
+                return True
+        return False
 
     async def _choose(self, tried: set[int]) -> int:
         loop = asyncio.get_running_loop()
