@@ -391,7 +391,8 @@ class RoutingClient:
         structured: StructuredOutput | None = None,
     ) -> Completion:
         """One chat completion from the least-loaded healthy endpoint, tried on the others
-        when an endpoint fails (connection, timeout, 5xx)."""
+        when an endpoint fails (connection, timeout, 5xx) or says 429 while another could
+        take it at once."""
         if not self._started:
             await self.start()
         loop = asyncio.get_running_loop()
