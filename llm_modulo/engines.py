@@ -28,7 +28,13 @@ RayActorsOpt = Annotated[int | None, typer.Option(
     help="Solver actors (with --engine ray). Default: the cluster's CPUs.")]
 
 
-def check_engine(engine: Engine, ray_address: str | None, ray_actors: int | None) -> None:
+RayChunkOpt = Annotated[int | None, typer.Option(
+    "--ray-chunk", min=1, max=4096,
+    help="Problems per actor call, at most (with --engine ray). Default: 16.")]
+
+
+def check_engine(engine: Engine, ray_address: str | None, ray_actors: int | None,
+                 ray_chunk: int | None = None) -> None:
     """Refuse Ray options without ``--engine ray``; with it, refuse a missing Ray (one line
     naming the extra) before anything else is done, and an address that is not ``HOST:PORT``
     or accepts no connection."""
@@ -41,6 +47,7 @@ def check_engine(engine: Engine, ray_address: str | None, ray_actors: int | None
         if ray_address is not None:
             check_address(ray_address)
         return
-    for flag, value in (("--ray-address", ray_address), ("--ray-actors", ray_actors)):
+    for flag, value in (("--ray-address", ray_address), ("--ray-actors", ray_actors),
+                        ("--ray-chunk", ray_chunk)):
         if value is not None:
             raise UsageError(f"{flag} needs --engine ray")

@@ -94,8 +94,11 @@ class TransportError(GeneratorError):
 class HTTPStatusError(GeneratorError):
     """The endpoint answered with an error status that was not retried or kept failing."""
 
-    def __init__(self, status_code: int, body: str, url: str) -> None:
+    def __init__(self, status_code: int, body: str, url: str,
+                 retry_after: float | None = None) -> None:
         self.status_code, self.body, self.url = status_code, body, url
+        #: the wait the answer's ``Retry-After`` asked for, capped (None: absent, unreadable)
+        self.retry_after = retry_after
         snippet = body.strip().replace("\n", " ")[:300]
         super().__init__(f"HTTP {status_code} from {url}: {snippet}")
 

@@ -19,7 +19,7 @@ import os
 import random
 import time
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from typing import Any, Literal, Protocol
 
 import httpx
@@ -288,7 +288,11 @@ class OpenAICompatClient:
         messages: list[Message],
         params: SamplingParams,
         structured: StructuredOutput | None = None,
+        *,
+        fail_fast: Collection[int] = (),
     ) -> Completion:
+        """A chat completion; a status in ``fail_fast`` (429 for a router that has another
+        endpoint to try) is raised at its first answer instead of retried here."""
         body: dict[str, Any] = {
             "model": await self.resolve_model(),
             # Message is frozen with exactly these two fields (validated when it was built)
@@ -297,7 +301,7 @@ class OpenAICompatClient:
         }
         if structured is not None:
             body.update(structured.request_fields())
-        data, retries = await self._request("POST", "/chat/completions", body)
+        data, retries = await self._request("POST", "/chat/completions", body, fail_fast)
         return _parse_completion(data, retries, chat=True)
 
     async def complete(
@@ -317,7 +321,8 @@ class OpenAICompatClient:
         return _parse_completion(data, retries, chat=False)
 
     async def _request(
-        self, method: str, path: str, body: dict[str, Any] | None = None
+        self, method: str, path: str, body: dict[str, Any] | None = None,
+        fail_fast: Collection[int] = (),
     ) -> tuple[Any, int]:
         url = f"{self.base_url}{path}"
         loop = asyncio.get_running_loop()
@@ -342,10 +347,10 @@ class OpenAICompatClient:
             else:
                 if status < 400:
                     return _decode_body(raw, url, status), attempt
-                last = HTTPStatusError(status, raw.decode("utf-8", "replace"), url)
-                if status not in self.retry.retry_statuses:
-                    raise last
                 delay = parse_retry_after(retry_after, self.retry.retry_after_max_s)
+                last = HTTPStatusError(status, raw.decode("utf-8", "replace"), url, delay)
+                if status not in self.retry.retry_statuses or status in fail_fast:
+                    raise last
             if attempt == self.retry.max_retries:
                 break
             wait = self.retry.backoff(attempt) if delay is None else delay

@@ -5,16 +5,18 @@ Each :class:`SolverActor` builds its own generator from a picklable
 (a ``run``, or a study's cell), its own killable
 :class:`~llm_modulo.pool.WorkerPool` (the deadline and memory cap hold per check, as
 locally) and runs the ordinary :class:`~llm_modulo.loop.Solver`, many problems at once on
-the actor's event loop. It returns each problem's whole
+the actor's event loop. A call carries a chunk of problems of one job (``chunk``, fewer
+when there is not enough work left to feed every actor) and returns each problem's whole
 :class:`~llm_modulo.recording.ProblemOutcome`; the driver is the corpus's only writer (one
 SQLite file has one writer at a time anyway, and the driver already holds the run): it
-records each outcome in one transaction, then hands the result on (``run --out``).
+records the outcomes of every call that has come back in one transaction, then hands the
+results on (``run --out``), one per problem.
 
 Ray does the distributing and the recovering: actors are placed with the ``SPREAD``
 strategy, restarted after a node dies (``max_restarts``) and their unfinished calls re-run
-(``max_task_retries``); the driver keeps a bounded window of calls in flight with
-``ray.wait``. A call that fails for good becomes that problem's ``error`` result (retried
-by the next ``run``); nothing is recorded for it.
+(``max_task_retries``); the driver keeps a bounded window of problems in flight with
+``ray.wait``. A call that fails for good becomes an ``error`` result for each of its
+problems (retried by the next ``run``); nothing is recorded for them.
 
 Ray is an optional dependency (``pip install 'llm-modulo[ray]'``): importing this module
 never imports it.
@@ -22,11 +24,14 @@ never imports it.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
 import socket
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +41,7 @@ from llm_modulo.config import LoopConfig
 from llm_modulo.corpus.store import Corpus, StoredSolution
 from llm_modulo.endpoints import GeneratorSpec
 from llm_modulo.errors import ClusterError, LLMModuloError, MissingExtraError, UsageError
-from llm_modulo.recording import CapturingStore, ProblemOutcome, record_outcome
+from llm_modulo.recording import CapturingStore, ProblemOutcome, record_outcomes
 from llm_modulo.types import Problem, SolveResult, StopReason
 
 #: How to get Ray, named in the one-line error when it is missing.
@@ -46,8 +51,11 @@ OBJECT_STORE_BYTES = 100_000_000
 #: An actor is restarted this often after its node dies; its calls are re-run as often.
 MAX_RESTARTS = 8
 MAX_TASK_RETRIES = 8
-#: Calls in flight per actor slot (the driver keeps every actor fed, never all at once).
+#: Problems in flight per actor slot (the driver keeps every actor fed, never all at once).
 WINDOW_PER_SLOT = 2
+#: Problems per actor call, at most: each call costs the driver about 1.6 ms of Ray's own
+#: work however many problems it carries (``benchmarks/ray_engine.py --chunks``).
+DEFAULT_CHUNK = 16
 #: How long a --ray-address gets to accept a connection.
 CONNECT_TIMEOUT_S = 10.0
 #: How long the actors get to close their clients and pools at the end.
@@ -90,10 +98,12 @@ class Job:
 
 @dataclass(frozen=True)
 class ActorSpec:
-    """What a solver actor is built from: the generator to build and its pool's size."""
+    """What a solver actor is built from: the generator to build, its pool's size and how
+    many problems it solves at once (None: as many as its calls bring)."""
 
     generator: GeneratorSpec
     pool_size: int = 1
+    in_flight: int | None = None
 
 
 @dataclass
@@ -118,6 +128,7 @@ class SolverActor:
         self.jobs: dict[str, _Prepared] = {}
         self.node_id = _node_id()
         self.hostname = socket.gethostname()
+        self._gate: asyncio.Semaphore | None = None
 
     def _prepared(self, job: Job) -> _Prepared:
         """The domain, verifier and strategy of a job, made once per job on this actor."""
@@ -164,6 +175,26 @@ class SolverActor:
                         made.recorder.outcomes.pop(problem.hash, None))
         return ProblemOutcome.of(result, store, run_id=job.run_id, node_id=self.node_id,
                                  hostname=self.hostname, observed=observed)
+
+    async def solve_many(self, items: Sequence[tuple[Problem, Sequence[StoredSolution]]],
+                         job: Job) -> list[ProblemOutcome]:
+        """A chunk of problems (each with its stored solutions), solved at once within the
+        actor's ``in_flight``; one outcome per problem, in order. A problem whose solving
+        raises is a ``lost`` outcome (nothing to record), never the chunk's failure."""
+        if self._gate is None and self.spec.in_flight is not None:
+            self._gate = asyncio.Semaphore(self.spec.in_flight)  # on the actor's loop
+        return list(await asyncio.gather(*(self._solve_gated(p, stored, job)
+                                           for p, stored in items)))
+
+    async def _solve_gated(self, problem: Problem, stored: Sequence[StoredSolution], job: Job
+                           ) -> ProblemOutcome:
+        try:
+            if self._gate is None:
+                return await self.solve(problem, stored, job)
+            async with self._gate:
+                return await self.solve(problem, stored, job)
+        except Exception as exc:
+            return _lost(problem, job, f"solving failed on the actor: {_short(exc)}")
 
     async def close(self) -> None:
         for made in self.jobs.values():
@@ -236,11 +267,13 @@ def cluster_cpus(ray: Any) -> int:
 
 
 def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
-                 corpus: Corpus, *, actors: int, concurrency: int
+                 corpus: Corpus, *, actors: int, concurrency: int, chunk: int = DEFAULT_CHUNK
                  ) -> Iterator[ProblemOutcome]:
     """Solve each (problem, job) of ``work`` on ``actors`` solver actors, ``concurrency``
-    problems in flight in all; record each outcome in ``corpus`` (under its job's run),
-    then yield it (a problem lost to Ray yields an ``error`` result with nothing recorded).
+    problems in flight in all, up to ``chunk`` problems of one job per actor call; record
+    the outcomes (each under its job's run) of every call back so far in one transaction,
+    then yield them one by one (a problem lost to Ray yields an ``error`` result with
+    nothing recorded).
 
     A problem given twice for one run is solved once. A result its run recorded already is
     not yielded again. Every actor dead for good raises :class:`ClusterError` (what finished
@@ -248,56 +281,93 @@ def solve_on_ray(ray: Any, spec: ActorSpec, work: Iterable[tuple[Problem, Job]],
     """
     exceptions = ray.exceptions
     per_actor = max(1, math.ceil(concurrency / actors))
+    chunk = max(1, min(chunk, per_actor))  # a call never holds more than an actor solves
+    window = actors * per_actor * WINDOW_PER_SLOT  # problems in flight, all calls together
     remote = ray.remote(SolverActor).options(
         num_cpus=0, max_restarts=MAX_RESTARTS, max_task_retries=MAX_TASK_RETRIES,
-        max_concurrency=per_actor, scheduling_strategy="SPREAD")
+        max_concurrency=per_actor * WINDOW_PER_SLOT, scheduling_strategy="SPREAD")
+    spec = dataclasses.replace(spec, in_flight=per_actor)
     handles = [remote.remote(spec) for _ in range(actors)]
     live = set(range(actors))
-    load = [0] * actors
-    window = actors * per_actor * WINDOW_PER_SLOT
-    in_flight: dict[Any, tuple[Problem, Job, int]] = {}
+    load = [0] * actors  # problems in flight per actor
+    in_flight: dict[Any, tuple[list[Problem], Job, int]] = {}
+    waiting = 0  # problems in flight, all calls
     seen: set[tuple[str, str]] = set()
     shipped: dict[str, Any] = {}  # each job in the object store once, not pickled per call
     source = iter(work)
+    ahead: deque[tuple[Problem, Job]] = deque()  # read, not sent yet (at most a window)
 
-    def submit() -> bool:
+    def read_ahead() -> None:
         for problem, job in source:
             if (job.run_id, problem.hash) in seen:
                 continue
             seen.add((job.run_id, problem.hash))
-            stored = corpus.solutions(problem.hash) if job.reuse else []
-            slot = min(live, key=lambda i: load[i])
-            if job.run_id not in shipped:
-                shipped[job.run_id] = ray.put(job)
-            call = handles[slot].solve.remote(problem, stored, shipped[job.run_id])
-            in_flight[call] = (problem, job, slot)
-            load[slot] += 1
-            return True
-        return False
+            ahead.append((problem, job))
+            if len(ahead) >= window:
+                return
+
+    def submit() -> bool:
+        nonlocal waiting
+        if len(ahead) < window:
+            read_ahead()
+        if not ahead:
+            return False
+        # the work left is spread over every live actor before a call takes a whole chunk
+        size = min(chunk, math.ceil(len(ahead) / len(live)))
+        job = ahead[0][1]
+        problems: list[Problem] = []
+        while ahead and len(problems) < size and ahead[0][1].run_id == job.run_id:
+            problems.append(ahead.popleft()[0])
+        items = [(p, corpus.solutions(p.hash) if job.reuse else []) for p in problems]
+        slot = min(live, key=lambda i: load[i])
+        if job.run_id not in shipped:
+            shipped[job.run_id] = ray.put(job)
+        call = handles[slot].solve_many.remote(items, shipped[job.run_id])
+        in_flight[call] = (problems, job, slot)
+        load[slot] += len(problems)
+        waiting += len(problems)
+        return True
 
     try:
         while True:
-            while live and len(in_flight) < window and submit():
+            while live and waiting < window and submit():
                 pass
             if not in_flight:
                 break
-            [ref], _ = ray.wait(list(in_flight), num_returns=1)
-            problem, job, slot = in_flight.pop(ref)
-            load[slot] -= 1
-            try:
-                outcome: ProblemOutcome = ray.get(ref)
-            except exceptions.RayActorError as exc:
-                live.discard(slot)  # its restarts are spent: give it no more problems
-                yield _lost(problem, job, f"the solver actor died for good ({_short(exc)})")
-                if not live:
-                    raise ClusterError(f"every solver actor died; run again to resume "
-                                       f"({_short(exc)})") from None
-                continue
-            except exceptions.RayError as exc:
-                yield _lost(problem, job, f"the Ray call failed: {_short(exc)}")
-                continue
-            if record_outcome(corpus, job.run_id, outcome, engine="ray"):
-                yield outcome
+            refs = list(in_flight)
+            ready, rest = ray.wait(refs, num_returns=1)
+            if rest:  # every other call back by now: its outcomes share the transaction
+                ready += ray.wait(rest, num_returns=len(rest), timeout=0)[0]
+            finished: list[tuple[str, ProblemOutcome]] = []
+            lost: list[ProblemOutcome] = []
+            dead: BaseException | None = None
+            for ref in ready:
+                problems, job, slot = in_flight.pop(ref)
+                load[slot] -= len(problems)
+                waiting -= len(problems)
+                try:
+                    outcomes: list[ProblemOutcome] = ray.get(ref)
+                except exceptions.RayActorError as exc:
+                    live.discard(slot)  # its restarts are spent: give it no more problems
+                    dead = exc
+                    why = f"the solver actor died for good ({_short(exc)})"
+                    lost += [_lost(p, job, why) for p in problems]
+                    continue
+                except exceptions.RayError as exc:
+                    lost += [_lost(p, job, f"the Ray call failed: {_short(exc)}")
+                             for p in problems]
+                    continue
+                for outcome in outcomes:
+                    if outcome.lost:
+                        lost.append(outcome)
+                    else:
+                        finished.append((job.run_id, outcome))
+            recorded = record_outcomes(corpus, finished, engine="ray")
+            yield from lost
+            yield from (o for (_, o), new in zip(finished, recorded, strict=True) if new)
+            if not live:
+                raise ClusterError(f"every solver actor died; run again to resume "
+                                   f"({_short(dead or Exception('no actor left'))})")
     finally:
         closing = []
         for h in handles:  # close clients and pools, then end the actors
@@ -373,7 +443,7 @@ class RayJudge:
 
 def _lost(problem: Problem, job: Job, why: str) -> ProblemOutcome:
     return ProblemOutcome(SolveResult(problem=problem, stop_reason=StopReason.ERROR, error=why),
-                          run_id=job.run_id)
+                          run_id=job.run_id, lost=True)
 
 
 def _short(exc: BaseException) -> str:

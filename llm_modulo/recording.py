@@ -28,6 +28,7 @@ from llm_modulo.corpus.store import (
     Corpus,
     FlagChange,
     Prepared,
+    PreparedResult,
     PreparedSearch,
     Round,
     StoredSolution,
@@ -92,6 +93,9 @@ class ProblemOutcome:
     #: what a strategy's observer saw of this problem (a study's self-critique arm: the
     #: critic's judgements and the outcome)
     observed: Any = None
+    #: the problem was not finished (its solver raised, its Ray call was lost): ``result``
+    #: is an ``error`` naming why and nothing is recorded (the next run retries it)
+    lost: bool = False
 
     @classmethod
     def of(cls, result: SolveResult, store: CapturingStore, *, run_id: str | None = None,
@@ -105,9 +109,19 @@ def record_outcome(corpus: Corpus, run_id: str, outcome: ProblemOutcome, *,
                    engine: str) -> bool:
     """Record one problem's outcome in one transaction; False when this run had recorded
     that problem already (then nothing is written)."""
+    return corpus.write_result(_prepared(run_id, outcome, engine))
+
+
+def record_outcomes(corpus: Corpus, outcomes: Sequence[tuple[str, ProblemOutcome]], *,
+                    engine: str) -> list[bool]:
+    """Record several (run id, outcome) pairs in one transaction: all of them or, if it
+    fails, none; per outcome, False when its run had recorded that problem already (a
+    retried call, a second copy in ``outcomes``: then nothing of it is written)."""
+    return corpus.write_results([_prepared(run_id, o, engine) for run_id, o in outcomes])
+
+
+def _prepared(run_id: str, outcome: ProblemOutcome, engine: str) -> PreparedResult:
     r = outcome.result
-    prepared = prepare_result(r.problem, outcome.rounds, outcome.search, outcome.flags,
-                              run_id=run_id, stop_reason=r.stop_reason.value, solved=r.solved,
-                              engine=engine, node_id=outcome.node_id,
-                              hostname=outcome.hostname)
-    return corpus.write_result(prepared)
+    return prepare_result(r.problem, outcome.rounds, outcome.search, outcome.flags,
+                          run_id=run_id, stop_reason=r.stop_reason.value, solved=r.solved,
+                          engine=engine, node_id=outcome.node_id, hostname=outcome.hostname)

@@ -405,10 +405,11 @@ def test_a_missing_ray_is_one_line_naming_the_extra(monkeypatch: pytest.MonkeyPa
     assert lines[0].startswith("error:") and not out.exists()
 
 
-def test_ray_options_need_the_ray_engine(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("flag", "value"), [("--ray-address", "h:1"), ("--ray-chunk", "4")])
+def test_ray_options_need_the_ray_engine(tmp_path: Path, flag: str, value: str) -> None:
     result = CliRunner().invoke(app, ["run", str(tmp_path / "p.jsonl"), "--out",
-                                      str(tmp_path / "o.jsonl"), "--ray-address", "h:1"])
-    assert result.exit_code == 2 and "--ray-address needs --engine ray" in result.stderr
+                                      str(tmp_path / "o.jsonl"), flag, value])
+    assert result.exit_code == 2 and f"{flag} needs --engine ray" in result.stderr
 
 
 @pytest.mark.skipif(not HAVE_RAY, reason="ray is not installed (pip install 'llm-modulo[ray]')")

@@ -6,6 +6,7 @@ survives lost calls and dead actors (against a fake ``ray``)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -20,10 +21,16 @@ from llm_modulo.corpus import Corpus, CorpusMemory
 from llm_modulo.corpus.stats import corpus_stats
 from llm_modulo.domains.game24 import Game24Domain, scripted_responder
 from llm_modulo.endpoints import GeneratorSpec
-from llm_modulo.errors import ClusterError
+from llm_modulo.errors import ClusterError, CorpusError
 from llm_modulo.loop import Solver
 from llm_modulo.pool import WorkerPool
-from llm_modulo.recording import CapturingStore, ProblemOutcome, record_outcome
+from llm_modulo.recording import (
+    CapturingStore,
+    ProblemOutcome,
+    _prepared,
+    record_outcome,
+    record_outcomes,
+)
 from llm_modulo.registry import default_registry
 from llm_modulo.testing import FunctionGenerator
 from llm_modulo.types import Message, Problem, SolveResult, StopReason
@@ -156,8 +163,9 @@ class _Ref:
 
 
 class _FakeRay:
-    """Just enough of ``ray`` for :func:`solve_on_ray`: calls run at once, in process;
-    ``die`` names actor indexes whose calls fail as a dead actor's do."""
+    """Just enough of ``ray`` for :func:`solve_on_ray`: calls run at once, in process (each
+    a chunk of problems); ``die`` names actor indexes whose calls fail as a dead actor's do,
+    ``fail_calls`` the first calls lost as an object is."""
 
     class exceptions:  # the module's name
         class RayError(Exception):
@@ -181,22 +189,25 @@ class _FakeRay:
                 fake.actors.append(self)
                 self.spec = spec
                 self.calls = 0
+                self.problems = 0
 
             @property
-            def solve(self) -> Any:
+            def solve_many(self) -> Any:
                 handle = self
 
                 class Method:
                     @staticmethod
-                    def remote(problem: Problem, stored: Any, job: Any) -> _Ref:
+                    def remote(items: list[tuple[Problem, Any]], job: Any) -> _Ref:
                         handle.calls += 1
+                        handle.problems += len(items)
                         if handle.index in fake.die:
                             return _Ref(error=fake.exceptions.RayActorError("died"))
                         if fake.fail_calls:
                             fake.fail_calls -= 1
                             return _Ref(error=fake.exceptions.RayError("object lost"))
-                        return _Ref(asyncio.run(_solve_captured(
-                            problem, job.run_id, fake.pool, stored)))
+                        return _Ref([asyncio.run(_solve_captured(
+                            problem, job.run_id, fake.pool, stored))
+                            for problem, stored in items])
                 return Method
 
             @property
@@ -234,13 +245,14 @@ class _FakeRay:
         self.killed += 1
 
 
-def _drive(fake: _FakeRay, corpus: Corpus, problems: list[Problem], actors: int
-           ) -> Iterator[ProblemOutcome]:
+def _drive(fake: _FakeRay, corpus: Corpus, problems: list[Problem], actors: int,
+           chunk: int = 1, concurrency: int = 2) -> Iterator[ProblemOutcome]:
     from llm_modulo.ray_engine import ActorSpec, Job, solve_on_ray
 
     job = Job("game24", CONFIG, corpus.start_run("run", "game24", CONFIG))
     return solve_on_ray(fake, ActorSpec(GeneratorSpec(base_urls="http://127.0.0.1:9/v1")),
-                        ((p, job) for p in problems), corpus, actors=actors, concurrency=2)
+                        ((p, job) for p in problems), corpus, actors=actors,
+                        concurrency=concurrency, chunk=chunk)
 
 
 def test_the_driver_solves_each_problem_once_and_records_it(tmp_path: Path,
@@ -313,3 +325,132 @@ def test_the_actor_builds_its_own_pool_and_each_job_once(pool: WorkerPool) -> No
         assert arm.strategy.name == "self_critique" and arm.recorder is not None
     finally:
         asyncio.run(actor.close())
+
+
+# -- chunks of problems per call, batches of results per transaction --------------------------
+
+
+def _many_problems(n: int) -> list[Problem]:
+    return DOMAIN.generate_problems(n, seed=1)
+
+
+def test_chunked_calls_and_batched_transactions_solve_and_record_each_problem_once(
+        tmp_path: Path, pool: WorkerPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    problems = _many_problems(12)
+    transactions: list[int] = []
+    write_results = Corpus.write_results
+
+    def counting(self: Corpus, results: Any) -> list[bool]:
+        transactions.append(len(results))
+        return write_results(self, results)
+
+    monkeypatch.setattr(Corpus, "write_results", counting)
+    fake = _FakeRay(pool)
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        outcomes = list(_drive(fake, corpus, [*problems, *problems[:3]], 2, chunk=4,
+                               concurrency=8))
+        hashes = [o.result.problem.hash for o in outcomes]
+        assert sorted(hashes) == sorted(p.hash for p in problems)  # complete and unique
+        assert corpus.query("SELECT count(*), count(DISTINCT problem_hash) FROM "
+                            "run_results") == [(12, 12)]
+    assert sum(a.problems for a in fake.actors) == 12
+    calls = sum(a.calls for a in fake.actors)
+    assert calls < 12 and all(a.calls for a in fake.actors)  # chunks, over both actors
+    # every call back at once shares one transaction (the fake's calls are all back)
+    assert sum(transactions) == 12 and len(transactions) < calls
+
+
+def test_the_last_problems_are_spread_over_the_actors_not_chunked_onto_one(
+        tmp_path: Path, pool: WorkerPool) -> None:
+    fake = _FakeRay(pool)
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        assert len(list(_drive(fake, corpus, _many_problems(4), 4, chunk=16,
+                               concurrency=64))) == 4
+    assert [a.problems for a in fake.actors] == [1, 1, 1, 1]
+
+
+def test_a_lost_chunk_is_an_error_for_each_of_its_problems_and_the_rest_is_recorded(
+        tmp_path: Path, pool: WorkerPool) -> None:
+    problems = _many_problems(8)
+    out = tmp_path / "out.jsonl"
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        fake = _FakeRay(pool, fail_calls=1)
+        todo, bad = pending(problems, out)
+        outcomes = list(_drive(fake, corpus, todo, 1, chunk=4, concurrency=4))
+        lost = [o for o in outcomes if o.lost]
+        assert len(lost) == 4 and all("object lost" in (o.result.error or "") for o in lost)
+        assert corpus.query("SELECT count(*) FROM run_results")[0][0] == 4
+        results_to_jsonl((o.result for o in outcomes), problems, todo, out,
+                         unreadable_lines=bad)
+        todo, bad = pending(problems, out)
+        assert sorted(p.hash for p in todo) == sorted(o.result.problem.hash for o in lost)
+        results_to_jsonl((o.result for o in _drive(_FakeRay(pool), corpus, todo, 1, chunk=4,
+                                                    concurrency=4)), problems, todo, out)
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        finished = [r["problem"]["hash"] for r in rows if r["stop_reason"] != "error"]
+        assert sorted(finished) == sorted(p.hash for p in problems)
+        assert corpus.query("SELECT count(*) FROM run_results")[0][0] == 8
+
+
+def test_a_retried_chunk_records_nothing_twice(tmp_path: Path, pool: WorkerPool) -> None:
+    problems = _problems()
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        run_id = corpus.start_run("run", "game24", CONFIG)
+        first = [asyncio.run(_solve_captured(p, run_id, pool)) for p in problems[:3]]
+        assert record_outcomes(corpus, [(run_id, o) for o in first], engine="ray") == \
+            [True] * 3
+        before = corpus.counts()
+        # a retried call's copies, and a copy within one batch: only the new one is written
+        again = [asyncio.run(_solve_captured(p, run_id, pool)) for p in problems]
+        assert record_outcomes(corpus, [(run_id, o) for o in [*again, again[3]]],
+                               engine="ray") == [False, False, False, True, False]
+        assert corpus.counts()["solutions"] == before["solutions"] + 1
+        assert corpus.query("SELECT count(*) FROM run_results")[0][0] == 4
+
+
+def test_a_batch_is_recorded_whole_or_not_at_all(tmp_path: Path, pool: WorkerPool) -> None:
+    problems = _problems()
+    with Corpus(tmp_path / "c.sqlite") as corpus:
+        run_id = corpus.start_run("run", "game24", CONFIG)
+        outcomes = [asyncio.run(_solve_captured(p, run_id, pool)) for p in problems[:2]]
+        broken = _prepared(run_id, outcomes[1], "ray")
+        # a value SQLite does not take, in the second result's row
+        broken = dataclasses.replace(broken, result_row=(*broken.result_row[:-1], object()))
+        with pytest.raises(CorpusError, match="not supported"):
+            corpus.write_results([_prepared(
+                run_id, outcomes[0], "ray"), broken])
+        assert corpus.query("SELECT count(*) FROM run_results")[0][0] == 0
+        assert corpus.counts()["attempts"] == 0
+
+
+def test_the_actor_solves_a_chunk_in_order_and_one_bad_problem_is_lost_alone(
+        pool: WorkerPool, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llm_modulo.ray_engine import ActorSpec, Job, SolverActor
+
+    problems = _problems()
+    actor = SolverActor(ActorSpec(GeneratorSpec(base_urls="http://127.0.0.1:9/v1"),
+                                  in_flight=2))
+    running = peak = 0
+
+    async def solve(problem: Problem, stored: Any, job: Any) -> ProblemOutcome:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        if problem.hash == problems[1].hash:
+            raise RuntimeError("a bug")
+        return await _solve_captured(problem, job.run_id, pool)
+
+    monkeypatch.setattr(actor, "solve", solve)
+    try:
+        outcomes = asyncio.run(actor.solve_many([(p, []) for p in problems],
+                                                Job("game24", CONFIG, "r1")))
+    finally:
+        asyncio.run(actor.close())
+    assert [o.result.problem.hash for o in outcomes] == [p.hash for p in problems]
+    assert [o.lost for o in outcomes] == [False, True, False, False]
+    assert "solving failed on the actor: RuntimeError: a bug" in (outcomes[1].result.error
+                                                                   or "")
+    assert outcomes[1].rounds == [] and outcomes[0].result.solved
+    assert peak == 2  # the actor's in_flight bounds its problems, whatever its calls bring

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import pickle
 import re
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -20,7 +21,7 @@ from llm_modulo.generator import OpenAICompatClient, RetryPolicy, SamplingParams
 from llm_modulo.loop import Solver
 from llm_modulo.registry import default_registry
 from llm_modulo.routing import RoutingClient
-from llm_modulo.testing import ScriptedServer, Status
+from llm_modulo.testing import BadRetryAfter, ScriptedServer, Status
 from llm_modulo.types import Message, StopReason
 
 MESSAGES = [Message(role="user", content="hello there")]
@@ -28,12 +29,13 @@ FAST_RETRY = RetryPolicy(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
 
 
 def _router(servers: list[ScriptedServer], *, model: str | None = "scripted",
-            backoff_base_s: float = 0.05, probe_timeout_s: float = 2.0) -> RoutingClient:
+            backoff_base_s: float = 0.05, probe_timeout_s: float = 2.0,
+            rate_limit_max_s: float = 60.0) -> RoutingClient:
     clients = [OpenAICompatClient(s.base_url, model=model, retry=FAST_RETRY, deadline_s=10)
                for s in servers]
     return RoutingClient(clients, model=model, backoff_base_s=backoff_base_s,
                          backoff_max_s=max(0.2, backoff_base_s),
-                         probe_timeout_s=probe_timeout_s)
+                         probe_timeout_s=probe_timeout_s, rate_limit_max_s=rate_limit_max_s)
 
 
 @pytest.fixture
@@ -132,9 +134,10 @@ def test_a_down_endpoint_is_probed_and_used_again_when_it_is_back() -> None:
                          for _ in range(4)]
                 assert texts == ["a"] * 4
                 down = router.stats()[1]
-                assert not down.healthy and down.failures >= 1 and down.marked_down == 1
+                assert not down.healthy and down.failures >= 1 and down.marked_down >= 1
                 with ScriptedServer(lambda body: ["b again"], port=port) as back:
-                    await asyncio.sleep(0.1)  # the backoff is over: the next request probes
+                    # the background probe finds it back, no request needed
+                    await _until(lambda: router.stats()[1].healthy)
                     seen = set()
                     for _ in range(6):
                         seen.add((await router.generate(MESSAGES,
@@ -145,6 +148,13 @@ def test_a_down_endpoint_is_probed_and_used_again_when_it_is_back() -> None:
                     assert back.completion_requests()
 
         asyncio.run(go())
+
+
+async def _until(condition: Any, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await asyncio.sleep(0.01)
 
 
 def test_a_5xx_after_the_clients_retries_marks_down_and_the_request_moves() -> None:
@@ -342,3 +352,186 @@ def test_the_all_down_message_is_bounded_however_many_endpoints() -> None:
     message = asyncio.run(go())
     assert "127.0.0.1:8/v1" in message and "127.0.0.1:9/v1" not in message
     assert message.endswith("and 4 more endpoints") and len(message) < 8 * 400
+
+
+# -- 429: rate-limited endpoints hand the request over --------------------------------------
+
+
+def _texts_of(router: RoutingClient, n: int) -> Any:
+    async def go() -> list[str]:
+        return [(await router.generate(MESSAGES, SamplingParams())).choices[0].text
+                for _ in range(n)]
+    return go()
+
+
+def test_a_429_moves_the_request_at_once_and_leaves_the_endpoint_alone_for_retry_after(
+        ) -> None:
+    with ScriptedServer(lambda body: ["one two three"]) as a, \
+            ScriptedServer(lambda body: ["b"]) as b:
+        a.script(Status(429, headers={"Retry-After": "30"}))
+
+        async def go() -> RoutingClient:
+            async with _router([a, b], backoff_base_s=30.0) as router:
+                began = time.monotonic()
+                first = await router.generate(MESSAGES, SamplingParams())
+                assert time.monotonic() - began < 5  # not the 30 s Retry-After
+                assert first.choices[0].text == "b"
+                # the request counts once: one completion, no retry, b's usage only
+                assert first.retries == 0 and first.usage.completion_tokens == 1
+                # a is alive but the last choice for 30 s: b takes everything meanwhile
+                assert await _texts_of(router, 4) == ["b"] * 4
+                return router
+
+        stats = asyncio.run(go()).stats()
+    assert len(a.completion_requests()) == 1 and len(b.completion_requests()) == 5
+    assert stats[0].healthy and stats[0].marked_down == 0 and stats[0].reason is None
+    assert (stats[0].rate_limited, stats[0].failures, stats[0].requests) == (1, 1, 1)
+    assert stats[1].rate_limited == 0 and stats[1].requests == 5
+
+
+def test_an_unreadable_retry_after_gets_the_backoff_then_the_endpoint_is_used_again() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a, ScriptedServer(lambda body: ["b"]) as b:
+        a.script(BadRetryAfter("soon"))
+
+        async def go() -> list[str]:
+            async with _router([a, b], backoff_base_s=0.05) as router:
+                assert await _texts_of(router, 1) == ["b"]
+                await asyncio.sleep(0.15)  # the 0.05 s backoff is over
+                return await _texts_of(router, 4)
+
+        assert sorted(asyncio.run(go())) == ["a", "a", "b", "b"]
+
+
+def test_retry_after_is_capped() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a, ScriptedServer(lambda body: ["b"]) as b:
+        a.script(Status(429, headers={"Retry-After": "86400"}))
+
+        async def go() -> list[str]:
+            async with _router([a, b], rate_limit_max_s=0.1) as router:
+                assert await _texts_of(router, 1) == ["b"]
+                await asyncio.sleep(0.2)
+                return await _texts_of(router, 4)
+
+        assert "a" in asyncio.run(go())
+
+
+def test_every_endpoint_rate_limited_waits_retry_after_on_one_as_a_single_client() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a, ScriptedServer(lambda body: ["b"]) as b:
+        a.script(Status(429, headers={"Retry-After": "0.3"}))
+        b.script(Status(429, headers={"Retry-After": "0.3"}))
+
+        async def go() -> tuple[str, float, RoutingClient]:
+            async with _router([a, b], backoff_base_s=30.0) as router:
+                began = time.monotonic()
+                text = (await router.generate(MESSAGES, SamplingParams())).choices[0].text
+                return text, time.monotonic() - began, router
+
+        text, took, router = asyncio.run(go())
+    # a said 429 and b was free: moved to b; b said 429 with a limited too: b's client
+    # waited b's Retry-After and asked b again
+    assert text == "b" and took >= 0.3
+    assert len(a.completion_requests()) == 1 and len(b.completion_requests()) == 2
+    assert all(s.healthy and s.marked_down == 0 for s in router.stats())
+
+
+def test_one_endpoint_retries_a_429_after_retry_after_as_before() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a:
+        a.script(Status(429, headers={"Retry-After": "0.2"}))
+
+        async def go(generator: Any) -> tuple[str, float]:
+            async with generator:
+                began = time.monotonic()
+                text = (await generator.generate(MESSAGES, SamplingParams())).choices[0].text
+                return text, time.monotonic() - began
+
+        text, took = asyncio.run(go(_router([a])))
+        assert text == "a" and took >= 0.2 and len(a.completion_requests()) == 2
+        a.script(Status(429, headers={"Retry-After": "0.2"}))
+        text, took = asyncio.run(go(OpenAICompatClient(a.base_url, model="scripted",
+                                                       retry=FAST_RETRY)))
+        assert text == "a" and took >= 0.2 and len(a.completion_requests()) == 4
+
+
+def test_a_rate_limited_endpoint_costs_no_problem_a_second_request() -> None:
+    """Many 429s during a batch: each problem still spends exactly its rounds, each request
+    counted once in requests and tokens."""
+    dom, ver = default_registry.domain_and_verifier("game24")
+    problems = [dom.load_problem(f"{a} {b} 6 8") for a in range(1, 5) for b in range(1, 4)]
+    wrong = '{"expression": "1+2+3+4"}'
+    rounds = 3
+    with ExitStack() as stack:
+        servers = [stack.enter_context(ScriptedServer(lambda body: [wrong], latency_s=0.02))
+                   for _ in range(3)]
+        servers[0].script(*[Status(429, headers={"Retry-After": "0.05"})] * 10)
+
+        async def go() -> tuple[list[Any], tuple[Any, ...]]:
+            async with _router(servers) as router:
+                solver = Solver(dom, ver, router, _solve_config(rounds))
+                return [r async for r in solver.solve_many(problems)], router.stats()
+
+        results, stats = asyncio.run(go())
+    assert all(r.stop_reason is not StopReason.ERROR for r in results)
+    for r in results:
+        assert r.requests == rounds
+        assert r.usage.completion_tokens == rounds * 2 * len(wrong.split())
+    assert stats[0].rate_limited >= 1 and all(s.healthy for s in stats)
+
+
+# -- the background probe ----------------------------------------------------------------------
+
+
+def _record_loop_errors(errors: list[Any]) -> None:
+    asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(
+        context))
+
+
+def test_a_down_endpoint_is_probed_in_the_background_one_watch_at_a_time() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a, ScriptedServer(lambda body: ["b"]) as b:
+        port = b.port
+        errors: list[Any] = []
+
+        async def go() -> None:
+            _record_loop_errors(errors)
+            async with _router([a, b], backoff_base_s=0.02) as router:
+                b.stop()
+                await asyncio.gather(*(router.generate(MESSAGES, SamplingParams())
+                                       for _ in range(4)))
+                watch = router._endpoints[1].probe
+                assert watch is not None and not watch.done()
+                # no request is sent, yet it is probed again and again by the same task
+                await _until(lambda: router.stats()[1].marked_down >= 3)
+                assert router._endpoints[1].probe is watch
+                with ScriptedServer(lambda body: ["b again"], port=port) as back:
+                    await _until(lambda: router.stats()[1].healthy)
+                    assert watch.done() and not back.completion_requests()
+                    assert "b again" in await _texts_of(router, 4)
+
+        asyncio.run(go())
+    assert errors == []
+
+
+def test_the_background_probe_ends_with_the_client_and_never_leaks_an_exception() -> None:
+    with ScriptedServer(lambda body: ["a"]) as a, ScriptedServer(lambda body: ["b"]) as b:
+        errors: list[Any] = []
+
+        async def go() -> None:
+            _record_loop_errors(errors)
+            router = _router([a, b], backoff_base_s=0.02)
+            async with router:
+                broken = router._endpoints[1]
+
+                async def boom() -> list[str]:
+                    raise RuntimeError("a bug in the probe")
+
+                broken.client.list_models = boom  # type: ignore[method-assign]
+                b.stop()
+                await _texts_of(router, 3)
+                await _until(lambda: broken.marked_down >= 3)  # the watch survives it
+                assert "probe failed: RuntimeError: a bug in the probe" in (broken.reason or "")
+                watch = broken.probe
+            assert watch is not None and watch.cancelled()
+            with pytest.raises(TransportError):  # closed: a request waits for nothing
+                await router._choose({0, 1})
+
+        asyncio.run(go())
+    assert errors == []

@@ -45,7 +45,14 @@ from llm_modulo.cli.common import (
     out,
 )
 from llm_modulo.corpus.cli import CacheOpt, CorpusOpt, open_memory
-from llm_modulo.engines import Engine, EngineOpt, RayActorsOpt, RayAddressOpt, check_engine
+from llm_modulo.engines import (
+    Engine,
+    EngineOpt,
+    RayActorsOpt,
+    RayAddressOpt,
+    RayChunkOpt,
+    check_engine,
+)
 from llm_modulo.errors import UsageError
 from llm_modulo.registry import default_registry
 from llm_modulo.types import FeedbackLevel, Problem, SolveResult, Status, StopReason
@@ -217,6 +224,7 @@ def run(
     engine: EngineOpt = Engine.LOCAL,
     ray_address: RayAddressOpt = None,
     ray_actors: RayActorsOpt = None,
+    ray_chunk: RayChunkOpt = None,
 ) -> None:
     """Solve a batch of problems; resumable (problems already in --out are skipped).
 
@@ -230,7 +238,7 @@ def run(
     from llm_modulo.generator import checked_api_key
 
     with errors_as_messages():
-        check_engine(engine, ray_address, ray_actors)  # a missing Ray: before anything else
+        check_engine(engine, ray_address, ray_actors, ray_chunk)  # a missing Ray: first
         if engine is Engine.RAY and ray_address and not base_url:
             raise UsageError("--engine ray with --ray-address needs --base-url: the embedded "
                              "server would listen on this machine's 127.0.0.1 only")
@@ -261,7 +269,7 @@ def run(
             if engine is Engine.RAY:
                 summary = _run_on_ray(dom.name, url, model_name, config, problems, todo, bad,
                                       out_path, memory, request_timeout, ray_address,
-                                      ray_actors, reuse=cache)
+                                      ray_actors, ray_chunk, reuse=cache)
             else:
                 summary = asyncio.run(_run_batch(dom, ver, url, model_name, config, todo,
                                                  out_path, memory, request_timeout))
@@ -354,11 +362,19 @@ def _endpoint_report(client: RoutingClient) -> None:
 def _run_on_ray(domain: str, url: str, model: str | None, config: LoopConfig,
                 problems: list[Problem], todo: list[Problem], bad: int, out_path: Path,
                 memory: CorpusMemory, request_timeout: float, ray_address: str | None,
-                ray_actors: int | None, *, reuse: bool) -> BatchSummary:
+                ray_actors: int | None, ray_chunk: int | None, *, reuse: bool
+                ) -> BatchSummary:
     """``run --engine ray``: the problems over Ray actors, each result recorded in the
     corpus (once) and then appended to ``out_path``, with one progress bar."""
     from llm_modulo.batch import results_to_jsonl
-    from llm_modulo.ray_engine import ActorSpec, Job, cluster_cpus, ray_session, solve_on_ray
+    from llm_modulo.ray_engine import (
+        DEFAULT_CHUNK,
+        ActorSpec,
+        Job,
+        cluster_cpus,
+        ray_session,
+        solve_on_ray,
+    )
     from llm_modulo.runtime import data_dir
 
     unique = list({p.hash: p for p in reversed(todo)}.values())[::-1]  # first of each hash
@@ -371,7 +387,8 @@ def _run_on_ray(domain: str, url: str, model: str | None, config: LoopConfig,
 
         def results() -> Iterator[SolveResult]:
             for outcome in solve_on_ray(ray, spec, ((p, job) for p in unique), memory.corpus,
-                                        actors=actors, concurrency=config.concurrency):
+                                        actors=actors, concurrency=config.concurrency,
+                                        chunk=ray_chunk or DEFAULT_CHUNK):
                 memory.served += outcome.served
                 yield outcome.result
 

@@ -324,23 +324,15 @@ class Corpus:
         once per ``(problem hash, answer)`` whatever run finds them.
         """
 
-        def body(cur: sqlite3.Cursor) -> bool:
-            cur.execute(_INSERT_PROBLEM, result.problem_row)
-            cur.execute(_INSERT_RUN_RESULT, result.result_row)
-            if cur.rowcount == 0:
-                return False  # this run recorded this problem already (a retry, a repeat)
-            _insert_rounds(cur, result.rounds)
-            if result.search is not None:
-                _insert_search(cur, result.search)
-            for solution_id, verifier_version, reason in result.flags:
-                if verifier_version is None:
-                    cur.execute(_UNFLAG, (solution_id,))
-                else:
-                    cur.execute(_FLAG, (time.time(), verifier_version, reason[:1000],
-                                        solution_id))
-            return True
+        return self.transaction(lambda cur: _insert_result(cur, result))
 
-        return self.transaction(body)
+    def write_results(self, results: Sequence[PreparedResult]) -> list[bool]:
+        """:meth:`write_result` for several results in one transaction (all or none are
+        stored); per result, False when its run had recorded it already (a copy within
+        ``results`` too)."""
+        if not results:
+            return []
+        return self.transaction(lambda cur: [_insert_result(cur, r) for r in results])
 
     def flag(self, solution_id: int, verifier_version: str, reason: str) -> None:
         """Mark a solution that today's verifier does not accept: never served or exported."""
@@ -361,6 +353,22 @@ class Corpus:
         """Row counts of the main tables."""
         tables = ("problems", "runs", "attempts", "solutions")
         return {t: int(self.query(f"SELECT count(*) FROM {t}")[0][0]) for t in tables}
+
+
+def _insert_result(cur: sqlite3.Cursor, result: PreparedResult) -> bool:
+    cur.execute(_INSERT_PROBLEM, result.problem_row)
+    cur.execute(_INSERT_RUN_RESULT, result.result_row)
+    if cur.rowcount == 0:
+        return False  # this run recorded this problem already (a retry, a repeat)
+    _insert_rounds(cur, result.rounds)
+    if result.search is not None:
+        _insert_search(cur, result.search)
+    for solution_id, verifier_version, reason in result.flags:
+        if verifier_version is None:
+            cur.execute(_UNFLAG, (solution_id,))
+        else:
+            cur.execute(_FLAG, (time.time(), verifier_version, reason[:1000], solution_id))
+    return True
 
 
 def _solution(row: tuple[Any, ...], problem_hash: str) -> StoredSolution:
