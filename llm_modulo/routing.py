@@ -103,6 +103,7 @@ class _Endpoint:
     set_aside: bool = False  # serves another model: never used again
     probe: asyncio.Task[None] | None = None  # the background watch while it is down
     probing: bool = False  # a probe request is out now
+    probes: int = 0  # background probes finished (a request waits for one of them at most)
     rate_limited: int = 0
     consecutive_limited: int = 0  # 429s without Retry-After since its last success
     limited_until: float = 0.0  # a 429 asked it to be left alone until then
@@ -291,6 +292,7 @@ class RoutingClient:
                 self._down(endpoint, f"probe failed: {type(exc).__name__}: {exc}")
             finally:
                 endpoint.probing = False
+                endpoint.probes += 1
                 self._wake()
 
     def _wake(self) -> None:
@@ -355,16 +357,22 @@ class RoutingClient:
     async def _choose(self, tried: set[int]) -> int:
         loop = asyncio.get_running_loop()
         index = self._pick(tried, loop.time())
+        #: per endpoint waited for, its finished probes when this request began to wait:
+        #: a request waits for one probe of each endpoint at most (with a zero backoff a
+        #: down endpoint is due again at once, and the request would wait forever)
+        waited: dict[int, int] = {}
         while index is None:  # nothing healthy: wait for a probe that is due to come back
             if self._closed:
                 raise TransportError("the routing client is closed")
             now = loop.time()
-            due = [e for e in self._endpoints if not (e.healthy or e.set_aside) and
-                   (e.probing or now >= e.down_until)]
+            due = [i for i, e in enumerate(self._endpoints)
+                   if not (e.healthy or e.set_aside) and (e.probing or now >= e.down_until)
+                   and waited.get(i, e.probes) == e.probes]
             if not due:
                 raise TransportError(self._all_down())
-            for endpoint in due:
-                self._watch(endpoint)  # (it has one; this only makes sure)
+            for i in due:
+                waited.setdefault(i, self._endpoints[i].probes)
+                self._watch(self._endpoints[i])  # (it has one; this only makes sure)
             await self._probed.wait()
             index = self._pick(tried, loop.time())
         return index
@@ -397,7 +405,7 @@ class RoutingClient:
             await self.start()
         loop = asyncio.get_running_loop()
         tried: set[int] = set()  # endpoints that failed this request (not by a 429)
-        handoffs = 0  # 429s this request moved away from: at most one per endpoint
+        handoffs = 0  # 429s this request moved away from: at most as many as endpoints
         while True:
             index = await self._choose(tried)
             endpoint = self._endpoints[index]

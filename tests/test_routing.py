@@ -210,6 +210,22 @@ def test_every_endpoint_down_is_one_error_naming_them() -> None:
         asyncio.run(go())
 
 
+def test_every_endpoint_down_with_no_backoff_is_an_error_not_a_wait_forever() -> None:
+    """With a zero backoff a down endpoint is due again at once; a request waits for one
+    probe of each endpoint at most, then fails (found by the review: it waited forever)."""
+    with ScriptedServer() as a, ScriptedServer() as b:
+
+        async def go() -> None:
+            async with _router([a, b], backoff_base_s=0.0) as router:
+                a.stop()
+                b.stop()
+                async with asyncio.timeout(20):
+                    with pytest.raises(TransportError, match="no generator endpoint"):
+                        await router.generate(MESSAGES, SamplingParams())
+
+        asyncio.run(go())
+
+
 def test_nothing_reachable_at_the_start_is_the_same_error() -> None:
     with ScriptedServer() as a:
         url = a.base_url
