@@ -245,14 +245,17 @@ class _Mailbox:
         # a weak reference: the pool keeps mailboxes in a WeakKeyDictionary keyed by loop
         self._loop = weakref.ref(loop)
         self._lock = threading.Lock()
-        self._waiting: list[tuple[asyncio.Future[list[Outcome]], list[Outcome]]] = []
+        # futures weakly: one whose caller is gone (e.g. its loop closed before the drain
+        # ran) must not keep its loop, and so this mailbox, alive
+        self._waiting: list[tuple[weakref.ref[asyncio.Future[list[Outcome]]],
+                                  list[Outcome]]] = []
         self._scheduled = False
 
     def post(self, future: asyncio.Future[list[Outcome]], outcomes: list[Outcome]) -> None:
         """From any thread: ``future`` gets ``outcomes`` when its loop next runs the drain.
         Raises what ``call_soon_threadsafe`` raises (e.g. the loop is closed)."""
         with self._lock:
-            self._waiting.append((future, outcomes))
+            self._waiting.append((weakref.ref(future), outcomes))
             if self._scheduled:
                 return
             self._scheduled = True
@@ -271,8 +274,9 @@ class _Mailbox:
         with self._lock:
             waiting, self._waiting = self._waiting, []
             self._scheduled = False
-        for future, outcomes in waiting:
-            if not future.done():  # e.g. cancelled while its tasks ran
+        for ref, outcomes in waiting:
+            future = ref()
+            if future is not None and not future.done():  # e.g. cancelled while it ran
                 future.set_result(outcomes)
 
 

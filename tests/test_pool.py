@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -156,4 +157,30 @@ def test_an_event_loop_that_is_gone_leaves_no_mailbox_behind() -> None:
         for _ in range(3):
             assert asyncio.run(pool.arun(len, ("abc",), timeout_s=30)).value == 3
         gc.collect()
+        assert len(pool._mailboxes) == 0
+
+
+def test_a_loop_closed_before_its_results_are_handed_over_is_not_kept_alive() -> None:
+    """A result posted to a loop that stops, then closes without running the hand-off: the
+    pool must not keep that loop (found by the review: its futures pinned it)."""
+    import gc
+    import weakref
+
+    from llm_modulo.pool import Task
+
+    with WorkerPool(1) as pool:
+        assert pool.run(time.sleep, (0,), timeout_s=30).kind.value == "ok"
+        loop = asyncio.new_event_loop()
+
+        async def main() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(pool.arun_many([Task(time.sleep, (0.5,), 30)]), 0.05)
+
+        loop.run_until_complete(main())
+        time.sleep(1.0)  # the task ends; its result is posted to the stopped loop
+        loop.close()
+        ref = weakref.ref(loop)
+        del loop
+        gc.collect()
+        assert ref() is None
         assert len(pool._mailboxes) == 0
