@@ -2,11 +2,12 @@
 
 The server is ``throughput.py``'s (its own process, 20-50 ms per request, keep-alive). Each
 client sends the same chat-completions body (``n=4``) from 256 concurrent tasks, JSON
-encode and decode included, and the client process's CPU time (user+sys, all its threads:
-Rust clients do their I/O on threads of their own) is divided by the requests. The first row
-is the floor measured in the same run (``throughput.py``'s benchmark-only ``raw``
-``asyncio.Protocol``, which does nothing a real client must: no bounds, no timeouts, no error
-handling); ``ratio`` is each client's CPU per request over the floor's.
+encode and decode included, its connections made before the clock starts; the client
+process's CPU time (user+sys, all its threads: Rust clients do their I/O on threads of their
+own) is divided by the requests. The first row is the floor measured in the same run
+(``throughput.py``'s benchmark-only ``raw`` ``asyncio.Protocol``, which does nothing a real
+client must: no bounds, no timeouts, no error handling; its connections also made before the
+clock); ``ratio`` is each client's CPU per request over the floor's.
 
 Clients that are not installed are skipped with a line. Only ``aiohttp`` and ``httpx`` are
 dependencies of llm-modulo; to measure the others, install them into a scratch environment
@@ -136,7 +137,9 @@ async def measure(name: str, url: str, body: dict[str, Any], count: int, width: 
         for _ in range(k):
             json.loads(await post(client, json.dumps(body).encode()))
 
-    await worker(2)  # a connection made and the client warm before the clock starts
+    # every connection made and the client warm before the clock starts (the floor's are
+    # made before its clock too)
+    await asyncio.gather(*(worker(1) for _ in range(width)))
     cpu = time.process_time()
     await asyncio.gather(*(worker(count // width) for _ in range(width)))
     cpu = time.process_time() - cpu
@@ -166,7 +169,8 @@ def main() -> None:
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {args.requests} requests, "
           f"{args.in_flight} in flight, server at 20-50 ms")
     try:
-        floor_row = asyncio.run(raw(base, problems, args.in_flight, 4, 0.035))
+        floor_row = asyncio.run(raw(base, problems, args.in_flight, 4, 0.035,
+                                    connect_on_clock=False))
         floor = floor_row.client_cpu_s / floor_row.requests
         print(f"{'raw (floor)':<12} {1e6 * floor:6.0f} us/req  ratio 1.00")
         for name in [c.strip() for c in args.clients.split(",") if c.strip()]:

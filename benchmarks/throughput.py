@@ -11,8 +11,9 @@ Measured in one run, per setting (``20-50 ms, 256 in flight`` and ``500 ms, 64 i
 
 - ``raw`` (first setting): the floor, the same request pattern over a benchmark-only
   ``asyncio.Protocol`` that writes each request in one call and reads the reply by its
-  Content-Length (JSON encode and decode included; no bounds, no timeouts, no errors handled):
-  what any asyncio HTTP client pays per request on this machine;
+  Content-Length (the same messages, ``n`` and ``max_tokens``; JSON encode and decode
+  included; no bounds, no timeouts, no errors handled; its connections opened on the clock,
+  as the clients' are): what any asyncio HTTP client pays per request on this machine;
 - ``bare``: a bare ``OpenAICompatClient`` sending the same request pattern (first prompt,
   then a back-prompt), no loop, no verification;
 - ``bare n=1``, ``bare n=16`` (first setting): the same with 1 and 16 samples per request;
@@ -267,29 +268,40 @@ class MemoPool(InlinePool):
 
 
 class Canned:
-    """Benchmark-only generator: the scripted server's answers, in-process, at once."""
+    """Benchmark-only generator: the scripted server's answers, in-process, at once. Each
+    distinct request is answered once and then from memory, so a measured pass costs a
+    dictionary lookup here, not the scripted server's work."""
 
     model: str | None = "scripted"
 
+    def __init__(self) -> None:
+        self._memo: dict[tuple[int, str, int], Any] = {}
+
     async def generate(self, messages: Any, params: Any, structured: Any = None) -> Any:
+        key = (len(messages), messages[min(1, len(messages) - 1)].content, params.n)
+        made = self._memo.get(key)
+        if made is None:
+            made = self._memo[key] = self._answer(messages, params.n)
+        return made
+
+    @staticmethod
+    def _answer(messages: Any, n: int) -> Any:
         from llm_modulo.domains.game24 import scripted_responder
         from llm_modulo.generator import Completion, GeneratedChoice
         from llm_modulo.types import Usage
 
         texts = scripted_responder({"messages": [{"role": m.role, "content": m.content}
                                                  for m in messages]})
-        choices = [GeneratedChoice.model_construct(index=i, text=texts[i % len(texts)],
-                                                   finish_reason="stop", logprobs=None)
-                   for i in range(params.n)]
-        return Completion.model_construct(
-            model="scripted", choices=choices, retries=0,
-            usage=Usage.model_construct(prompt_tokens=60, completion_tokens=12 * params.n))
+        choices = [GeneratedChoice(index=i, text=texts[i % len(texts)], finish_reason="stop")
+                   for i in range(n)]
+        return Completion(model="scripted", choices=choices, retries=0,
+                          usage=Usage(prompt_tokens=60, completion_tokens=12 * n))
 
 
 async def loop_alone(problems: Sequence[Any], in_flight: int, samples: int,
                      latency: float) -> Row:
     """The loop's own CPU: :class:`Canned` answers, :class:`MemoPool` verdicts (a first
-    pass fills the memo; the second is measured)."""
+    pass fills both memos; the second is measured)."""
     from llm_modulo import Budget, LoopConfig, SamplingParams, Solver
     from llm_modulo.domains.game24 import Game24Domain
     from llm_modulo.verifiers.game24.verifier import Game24Verifier
@@ -366,8 +378,9 @@ class _RawConnection(asyncio.Protocol):
 
 
 async def raw(url: str, problems: Sequence[Any], in_flight: int, samples: int,
-              latency: float) -> Row:
-    """The bare client's request pattern over :class:`_RawConnection` (the CPU floor)."""
+              latency: float, *, connect_on_clock: bool = True) -> Row:
+    """The bare client's request pattern over :class:`_RawConnection` (the CPU floor); its
+    connections opened on the clock (as the bare client's are) or before it."""
     from llm_modulo.domains.game24 import Game24Domain
 
     domain = Game24Domain()
@@ -390,10 +403,22 @@ async def raw(url: str, problems: Sequence[Any], in_flight: int, samples: int,
             sent += 2
         return sent
 
-    conns = [(await loop.create_connection(_RawConnection, host, int(port)))[1]
-             for _ in range(in_flight)]
-    cpu, start = time.process_time(), time.perf_counter()
-    sent = await asyncio.gather(*(worker(c) for c in conns))
+    async def connect() -> _RawConnection:
+        _, conn = await loop.create_connection(_RawConnection, host, int(port))
+        conns.append(conn)
+        return conn
+
+    async def connected() -> int:
+        return await worker(await connect())
+
+    conns: list[_RawConnection] = []
+    if connect_on_clock:
+        cpu, start = time.process_time(), time.perf_counter()
+        sent = await asyncio.gather(*(connected() for _ in range(in_flight)))
+    else:
+        opened = [await connect() for _ in range(in_flight)]
+        cpu, start = time.process_time(), time.perf_counter()
+        sent = await asyncio.gather(*(worker(c) for c in opened))
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     for c in conns:
         c.transport.close()
