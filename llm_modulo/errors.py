@@ -35,6 +35,8 @@ everything raised on purpose.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LLMModuloError(Exception):
     """Base class of every error llm-modulo raises on purpose."""
@@ -101,6 +103,19 @@ class HTTPStatusError(GeneratorError):
         self.retry_after = retry_after
         snippet = body.strip().replace("\n", " ")[:300]
         super().__init__(f"HTTP {status_code} from {url}: {snippet}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # picklable (a Ray worker or a pool process may raise it): rebuilt from its fields,
+        # its message (a retry count may have been added to it) kept
+        return _rebuild_status_error, (self.status_code, self.body, self.url,
+                                       self.retry_after, self.args)
+
+
+def _rebuild_status_error(status_code: int, body: str, url: str, retry_after: float | None,
+                          args: tuple[Any, ...]) -> HTTPStatusError:
+    error = HTTPStatusError(status_code, body, url, retry_after)
+    error.args = args
+    return error
 
 
 class MalformedResponseError(GeneratorError):

@@ -32,3 +32,18 @@ def test_plugin_errors_hang_off_the_tree() -> None:
     assert issubclass(PDDLError, errors.ProblemError)
     assert issubclass(errors.LeanUnavailable, errors.SetupError)
     assert callable(default_backend)
+
+
+def test_an_http_status_error_survives_a_pickle_round_trip() -> None:
+    """It crosses process boundaries (a Ray worker, a pool process); its constructor takes
+    four fields, so the default exception pickling could not rebuild it (found by the
+    review)."""
+    import pickle
+
+    error = errors.HTTPStatusError(429, "slow down", "http://x/v1", retry_after=2.5)
+    error.args = (f"{error.args[0]} (after 3 tries)",)
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, errors.HTTPStatusError)
+    assert (again.status_code, again.body, again.url, again.retry_after) == \
+        (429, "slow down", "http://x/v1", 2.5)
+    assert str(again) == str(error)
