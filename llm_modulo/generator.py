@@ -99,6 +99,10 @@ class RetryPolicy(BaseModel):
         return parse_retry_after(response.headers.get("retry-after"), self.retry_after_max_s)
 
 
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def parse_retry_after(value: str | None, cap: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delay seconds or an HTTP date), clamped
     to ``[0, cap]``; None for anything unreadable. Never raises."""
@@ -107,9 +111,10 @@ def parse_retry_after(value: str | None, cap: float) -> float | None:
     value = value.strip()[:100]
     if not value:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
+    whole, dot, fraction = value.partition(".")
+    if _ascii_digits(whole) and (not dot or _ascii_digits(fraction)):
+        seconds = float(value)  # delay-seconds (ASCII digits; a fraction tolerated)
+    else:
         try:
             parsed = email.utils.parsedate_to_datetime(value)
             seconds = parsed.timestamp() - time.time()

@@ -227,7 +227,11 @@ def test_retry_after_parsing() -> None:
     assert parse_retry_after("nan", 60) is None
     assert parse_retry_after("3", 60) == 3
     assert parse_retry_after("99999999", 60) == 60
-    assert parse_retry_after("-3", 60) == 0
+    # delay-seconds is ASCII digits (a fraction tolerated); anything else is unreadable, so
+    # the client's own backoff applies (found by the review: float() took all of these)
+    for unreadable in ("-3", "1_000", "\u0661\u0662", "1e3", "inf", "+5", "5.", ".5", "0x10"):
+        assert parse_retry_after(unreadable, 60) is None, unreadable
+    assert parse_retry_after("1.5", 60) == 1.5
     assert parse_retry_after("Mon, 01 Jan 1990 00:00:00 GMT", 60) == 0
     assert parse_retry_after(None, 60) is None
 
