@@ -12,8 +12,12 @@ timeouts. Bounded in count and time: each phase stops at ``--checks`` checks or
     .venv/bin/python benchmarks/service_load.py --soak-checks 1000000             # + 1M-check soak
 
 The soak (``--soak-checks``) sends batches of ``--soak-batch`` completions from
-``--soak-clients`` clients, cycling through all three domains, and samples the resident memory
-of the server and its workers every tenth of the way: memory must stay flat.
+``--soak-clients`` clients, cycling through all three domains (or only ``--soak-domain``), and
+samples the resident memory of the server and its workers ``--soak-samples`` times on the way:
+memory must stay flat.
+
+    .venv/bin/python benchmarks/service_load.py --checks 1000 --seconds 5 --clients 1 \
+        --soak-checks 300000 --soak-domain math                 # one domain's soak only
 """
 
 from __future__ import annotations
@@ -162,9 +166,11 @@ def pct(values: list[float], q: float) -> float:
 
 def soak(url: str, pid: int, work: dict[str, list[dict[str, Any]]],
          args: argparse.Namespace) -> None:
-    """``--soak-checks`` checks in ten slices; the RSS of the server tree after each."""
-    items = [item for batch in zip(*work.values(), strict=False) for item in batch]
-    step = max(args.soak_batch, args.soak_checks // 10)
+    """``--soak-checks`` checks in ``--soak-samples`` slices; the RSS of the server tree after
+    each."""
+    items = [item for batch in zip(*work.values(), strict=False) for item in batch] \
+        if args.soak_domain == "mixed" else work[args.soak_domain]
+    step = max(args.soak_batch, args.soak_checks // args.soak_samples)
     done, hangs, lost, unknown, errors = 0, 0, 0, 0, 0
     samples: list[tuple[int, float, float]] = []
     began = time.monotonic()
@@ -178,13 +184,13 @@ def soak(url: str, pid: int, work: dict[str, list[dict[str, Any]]],
         server_mib, tree_mib, _ = tree_rss(pid)
         samples.append((done, server_mib, tree_mib))
         print(f"soak: {done:9d} checks, {time.monotonic() - began:7.1f} s, RSS server "
-              f"{server_mib:.0f} MiB, server + workers {tree_mib:.0f} MiB", flush=True)
+              f"{server_mib:.1f} MiB, server + workers {tree_mib:.1f} MiB", flush=True)
         if tally.checks == 0:
             break
     if samples:
         first, last = samples[0], samples[-1]
-        print(f"soak: {done} checks in {time.monotonic() - began:.0f} s "
-              f"({done / (time.monotonic() - began):.0f} checks/s); RSS from the first tenth "
+        print(f"soak ({args.soak_domain}): {done} checks in {time.monotonic() - began:.0f} s "
+              f"({done / (time.monotonic() - began):.0f} checks/s); RSS from the first sample "
               f"to the end: server {last[1] - first[1]:+.1f} MiB, server + workers "
               f"{last[2] - first[2]:+.1f} MiB (max {max(s[2] for s in samples):.0f}); "
               f"hangs {hangs}, lost {lost}, unknown {unknown}, errors/429 {errors}")
@@ -203,6 +209,10 @@ def main() -> None:
                     help="checks in the memory soak after the phases (0: none)")
     ap.add_argument("--soak-batch", type=int, default=64)
     ap.add_argument("--soak-clients", type=int, default=8)
+    ap.add_argument("--soak-domain", choices=["mixed", "game24", "math", "plans"],
+                    default="mixed", help="the soak's items: all three domains or one")
+    ap.add_argument("--soak-samples", type=int, default=10,
+                    help="RSS samples (slices) over the soak")
     args = ap.parse_args()
 
     with socket.socket() as s:

@@ -141,12 +141,14 @@ def _warm(entry: str) -> None:
 
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """Serve messages from ``conn`` until it closes: ``("warm", modules)`` or ``("run",
-    blobs)``; each blob a pickled (fn, args, memory cap). A batch is acknowledged with
-    ``_BEGIN`` when it arrives, then answered in order, results that finish within
-    ``FLUSH_S`` of each other in one message."""
+    n)`` followed by ``n`` messages, each a blob: a pickled (fn, args, memory cap). A batch
+    is acknowledged with ``_BEGIN`` when it has arrived, then answered in order, results that
+    finish within ``FLUSH_S`` of each other in one message."""
     while True:
         try:
             op, body = conn.recv()
+            if op == "run":
+                body = [conn.recv_bytes() for _ in range(body)]
         except (EOFError, OSError):
             return
         if op == "warm":
@@ -517,7 +519,12 @@ class WorkerPool:
     def _send(self, worker: _Worker, batch: list[_Item]) -> float | None:
         """Send ``batch``; the time the worker began it, or None if it never did."""
         try:
-            worker.conn.send(("run", [item.blob for item in batch]))
+            # each blob its own message: one pickled list of them would be a buffer of up to
+            # MAX_BATCH blobs (~60 KB) per batch in this thread's malloc arena, of a size that
+            # varies with the batch, and glibc kept those freed buffers resident (issue 17)
+            worker.conn.send(("run", len(batch)))
+            for item in batch:
+                worker.conn.send_bytes(item.blob)
             if not worker.conn.poll(STARTUP_TIMEOUT_S):
                 return None
             if worker.conn.recv_bytes() != _BEGIN:

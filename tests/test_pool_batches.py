@@ -81,6 +81,18 @@ def test_many_cheap_checks_share_round_trips(pool: WorkerPool) -> None:
     assert pool.batches - before <= 200 // 2  # batched, not one round trip per check
 
 
+def test_a_batch_of_tasks_of_very_different_sizes_arrives_whole_and_in_order() -> None:
+    # each task goes to the worker as its own message (issue 17): small ones, and ones larger
+    # than a pipe's buffer, in one round trip
+    sizes = [10, 300_000, 1, 20_000, 70_000, 0, 5_000]
+    with WorkerPool(1) as pool:
+        pool.run_many([Task(len, (b"",))])  # the worker is up: the batch below goes at once
+        before = pool.batches
+        outcomes = pool.run_many([Task(len, (b"x" * n,)) for n in sizes])
+        assert pool.batches - before == 1
+    assert [(o.kind, o.value) for o in outcomes] == [(OutcomeKind.OK, n) for n in sizes]
+
+
 def test_worker_is_recycled_when_its_memory_grows() -> None:
     with WorkerPool(1, recycle_rss_mb=32) as pool:
         first = pool.run(pool_fakes.pid, timeout_s=30)
