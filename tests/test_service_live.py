@@ -236,3 +236,31 @@ def test_the_cli_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Pat
                           capture_output=True, text=True, timeout=60,
                           env={**os.environ, "NO_SUCH_VARIABLE_XYZ": ""})
     assert done.returncode == 2 and "not set" in done.stderr
+
+
+def test_an_idle_keep_alive_connection_outlives_the_clients_own_expiry(server: str) -> None:
+    """The server keeps an idle connection longer than clients keep theirs (httpx: 5 s), so a
+    client's next request on it is answered, not reset (uvicorn's 5 s default reset 2-5 of
+    ~7,000 overload requests: ReadError, not 429)."""
+    host, port = server.rsplit("//", 1)[1].split(":")
+    request = (f"GET /health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+
+        def ask() -> bytes:
+            conn.sendall(request)
+            got = b""
+            while b"\r\n\r\n" not in got:
+                chunk = conn.recv(65536)
+                assert chunk, "the server closed the connection"
+                got += chunk
+            head, body = got.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:  # the whole answer, so the next one starts clean
+                chunk = conn.recv(65536)
+                assert chunk, "the server closed the connection"
+                body += chunk
+            return head.split(b"\r\n", 1)[0]
+
+        assert ask() == b"HTTP/1.1 200 OK"
+        time.sleep(6.0)  # past httpx's keep-alive expiry and uvicorn's default timeout
+        assert ask() == b"HTTP/1.1 200 OK"

@@ -19,6 +19,12 @@ from llm_modulo.service.limits import ServiceLimits, require_token_beyond_loopba
 
 #: Seconds uvicorn waits for answers beyond the drain before it cuts connections.
 ANSWER_MARGIN_S = 10.0
+#: Seconds an idle keep-alive connection stays open: longer than clients keep theirs
+#: (httpx 5 s, aiohttp 15 s), so the client closes first. At uvicorn's 5 s, a client sending
+#: its next request just as the server closed the connection got a reset (a ReadError, not a
+#: 429) in 2-5 of about 7,000 requests of `benchmarks/service_load.py`'s overload phase,
+#: in each of four runs; with a longer keep-alive, none in four.
+KEEP_ALIVE_S = 65
 
 
 class _DrainingServer(uvicorn.Server):
@@ -42,6 +48,7 @@ def serve(host: str, port: int, *, limits: ServiceLimits | None = None,
     app = create_app(limits, token=token, workers=workers, remote_judge=remote_judge)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             access_log=access_log, lifespan="on",
+                            timeout_keep_alive=KEEP_ALIVE_S,
                             timeout_graceful_shutdown=int(limits.drain_s + ANSWER_MARGIN_S))
     server = _DrainingServer(config, app.state.engine)
     if on_ready is not None:
