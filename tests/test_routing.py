@@ -22,7 +22,7 @@ from llm_modulo.loop import Solver
 from llm_modulo.registry import default_registry
 from llm_modulo.routing import RoutingClient
 from llm_modulo.testing import BadRetryAfter, ScriptedServer, Status
-from llm_modulo.types import Message, StopReason
+from llm_modulo.types import Message, Problem, StopReason
 
 MESSAGES = [Message(role="user", content="hello there")]
 FAST_RETRY = RetryPolicy(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.02)
@@ -86,16 +86,29 @@ def _solve_config(rounds: int) -> LoopConfig:
                       sampling=SamplingParams(seed=0, max_tokens=32), concurrency=12)
 
 
+_WRONG = '{"expression": "1+2+3+4"}'
+
+
+def _wrong_batch(firsts: int) -> tuple[Any, Any, list[Problem]]:
+    """game24's domain and verifier, and ``firsts`` x 3 problems none of them solves."""
+    dom, ver = default_registry.domain_and_verifier("game24")
+    return dom, ver, [dom.load_problem(f"{a} {b} 6 8") for a in range(1, firsts + 1)
+                      for b in range(1, 4)]
+
+
+def _wrong_servers(stack: ExitStack, latency_s: float) -> list[ScriptedServer]:
+    """Three servers that always answer the same wrong expression."""
+    return [stack.enter_context(ScriptedServer(lambda body: [_WRONG], latency_s=latency_s))
+            for _ in range(3)]
+
+
 def test_an_endpoint_dying_mid_run_loses_no_problem_and_counts_no_request_twice() -> None:
     """The generator keeps answering wrong, so every problem spends exactly its rounds: a
     request that failed on the dead endpoint and was served by another counts once."""
-    dom, ver = default_registry.domain_and_verifier("game24")
-    problems = [dom.load_problem(f"{a} {b} 6 8") for a in range(1, 7) for b in range(1, 4)]
-    wrong = '{"expression": "1+2+3+4"}'
+    dom, ver, problems = _wrong_batch(6)
     rounds = 4
     with ExitStack() as stack:
-        servers = [stack.enter_context(ScriptedServer(lambda body: [wrong], latency_s=0.05))
-                   for _ in range(3)]
+        servers = _wrong_servers(stack, 0.05)
 
         async def go() -> list[Any]:
             async with _router(servers, backoff_base_s=30.0) as router:
@@ -115,7 +128,7 @@ def test_an_endpoint_dying_mid_run_loses_no_problem_and_counts_no_request_twice(
     for r in results:
         assert r.requests == rounds
         # the scripted server counts words: 2 samples a request, each request counted once
-        assert r.usage.completion_tokens == rounds * 2 * len(wrong.split())
+        assert r.usage.completion_tokens == rounds * 2 * len(_WRONG.split())
     served = sum(len(s.completion_requests()) for s in servers)
     assert served >= len(problems) * rounds
     assert not stats[1].healthy and stats[1].marked_down == 1 and stats[1].failures >= 1
@@ -471,13 +484,10 @@ def test_one_endpoint_retries_a_429_after_retry_after_as_before() -> None:
 def test_a_rate_limited_endpoint_costs_no_problem_a_second_request() -> None:
     """Many 429s during a batch: each problem still spends exactly its rounds, each request
     counted once in requests and tokens."""
-    dom, ver = default_registry.domain_and_verifier("game24")
-    problems = [dom.load_problem(f"{a} {b} 6 8") for a in range(1, 5) for b in range(1, 4)]
-    wrong = '{"expression": "1+2+3+4"}'
+    dom, ver, problems = _wrong_batch(4)
     rounds = 3
     with ExitStack() as stack:
-        servers = [stack.enter_context(ScriptedServer(lambda body: [wrong], latency_s=0.02))
-                   for _ in range(3)]
+        servers = _wrong_servers(stack, 0.02)
         servers[0].script(*[Status(429, headers={"Retry-After": "0.05"})] * 10)
 
         async def go() -> tuple[list[Any], tuple[Any, ...]]:
@@ -489,7 +499,7 @@ def test_a_rate_limited_endpoint_costs_no_problem_a_second_request() -> None:
     assert all(r.stop_reason is not StopReason.ERROR for r in results)
     for r in results:
         assert r.requests == rounds
-        assert r.usage.completion_tokens == rounds * 2 * len(wrong.split())
+        assert r.usage.completion_tokens == rounds * 2 * len(_WRONG.split())
     assert stats[0].rate_limited >= 1 and all(s.healthy for s in stats)
 
 
