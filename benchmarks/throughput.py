@@ -156,12 +156,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def proc_cpu(pid: int) -> float:
     """User+sys CPU seconds of process ``pid`` (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
+    return proc_cpu_path(f"/proc/{pid}/stat")
 
 
 def dispatch_cpu() -> float:
@@ -176,6 +171,8 @@ def dispatch_cpu() -> float:
 
 
 def proc_cpu_path(path: str) -> float:
+    """User+sys CPU seconds in a ``/proc`` ``stat`` file (a process's or a thread's; 0 when
+    it is gone)."""
     try:
         with open(path) as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
