@@ -6,8 +6,9 @@ would have committed (every round with its sampling parameters and model, the se
 the flag changes of the corpus lookup), and serves stored solutions that the driver shipped
 with the problem, re-verified where the solver runs. Rounds and trees are
 serialized where they are solved (as ``CorpusMemory`` does it off the writer), so the driver,
-the corpus's only writer, runs nothing but SQLite: it records each :class:`ProblemOutcome`
-with :func:`record_outcome` in one transaction.
+the corpus's only writer, runs nothing but SQLite: it records the outcomes
+(:class:`ProblemOutcome`) that came back together with :func:`record_outcomes`, in one
+transaction (one outcome: :func:`record_outcome`).
 
 Identity: a result is ``(run id, problem hash)`` (a second copy of it, from a retried task or
 a repeated problem, is not stored again), a solution is ``(problem hash, answer)`` (the
